@@ -1,0 +1,32 @@
+// clawfleet: declarative reconciler for a fleet of OpenClaw microVMs.
+// main parses the command line and hands over to one verb.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/verbs.h"
+
+#ifndef CLAWFLEET_VERSION
+#define CLAWFLEET_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"clawfleet: run a fleet of OpenClaw gateways, one microVM each, from YAML manifests"};
+  app.set_version_flag("--version", CLAWFLEET_VERSION);
+  app.require_subcommand(1);
+
+  cf::cli::ValidateOptions validate;
+  cf::cli::add_validate(app, validate);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 1, as documented.
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 1;
+  }
+
+  if (app.got_subcommand("validate")) return cf::cli::run_validate(validate);
+  return 1;
+}

@@ -1,0 +1,102 @@
+#include "core/text.h"
+
+#include <array>
+#include <charconv>
+#include <utility>
+
+namespace cf {
+
+bool is_dns_label(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(s.front()) || !alnum(s.back())) return false;
+  for (char c : s)
+    if (!alnum(c) && c != '-') return false;
+  return true;
+}
+
+bool is_ifname(std::string_view s) {
+  if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    std::uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+bool is_clean_absolute_path(std::string_view s) {
+  if (s.empty() || s.size() > 4096 || s[0] != '/') return false;
+  if (s.size() > 1 && s.back() == '/') return false;
+  std::size_t pos = 1;
+  while (pos <= s.size()) {
+    auto next = s.find('/', pos);
+    if (next == std::string_view::npos) next = s.size();
+    auto part = s.substr(pos, next - pos);
+    if (s.size() > 1 && (part.empty() || part == "." || part == "..")) return false;
+    pos = next + 1;
+  }
+  return s.find('\0') == std::string_view::npos;
+}
+
+Result<std::uint64_t> parse_size(std::string_view s) {
+  std::size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  if (digits == 0) return Error{"not a size (want a number and a unit, e.g. 20GiB)"};
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + digits, n);
+  if (ec != std::errc() || p != s.data() + digits) return Error{"size is too large"};
+  auto unit = s.substr(digits);
+  if (unit.empty()) return Error{"size needs a unit (e.g. 20GiB): a bare number is ambiguous"};
+  static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 12> kUnits{{
+      {"K", 1ull << 10}, {"M", 1ull << 20}, {"G", 1ull << 30}, {"T", 1ull << 40},
+      {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+      {"KB", 1000ull}, {"MB", 1000000ull}, {"GB", 1000000000ull}, {"TB", 1000000000000ull},
+  }};
+  for (auto [name, factor] : kUnits) {
+    if (unit != name) continue;
+    if (n > UINT64_MAX / factor) return Error{"size is too large"};
+    return n * factor;
+  }
+  return Error{"unknown size unit \"" + std::string(unit) + "\" (use K, M, G, T, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"};
+}
+
+std::string format_size(std::uint64_t bytes) {
+  static constexpr std::array<std::pair<const char*, int>, 4> kUnits{{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}}};
+  for (auto [name, shift] : kUnits) {
+    std::uint64_t f = 1ull << shift;
+    if (bytes >= f && bytes % f == 0) return std::to_string(bytes / f) + name;
+  }
+  return std::to_string(bytes) + "B";
+}
+
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + ' ' + std::string(n == 1 ? one : many);
+}
+
+}  // namespace cf

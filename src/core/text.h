@@ -1,0 +1,31 @@
+// Validators and formatters for the small textual forms clawfleet accepts
+// from users: names, sizes, paths.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace cf {
+
+// RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, 1-63 bytes.
+bool is_dns_label(std::string_view s);
+// A Linux interface name: 1-15 bytes (IFNAMSIZ-1) of [A-Za-z0-9_.-], not "." or "..".
+bool is_ifname(std::string_view s);
+bool is_valid_utf8(std::string_view s);
+// Absolute, no "." or ".." components, no empty components except a
+// trailing slash is refused too, no NUL; at most 4096 bytes.
+bool is_clean_absolute_path(std::string_view s);
+
+// "20GiB", "40G" (binary, as qemu-img), "10GB" (decimal). A bare number is
+// refused: it is ambiguous between bytes and GiB.
+Result<std::uint64_t> parse_size(std::string_view s);
+// Largest exact binary unit: 21474836480 -> "20GiB", 1000 -> "1000B".
+std::string format_size(std::uint64_t bytes);
+
+// "1 instance", "2 instances"
+std::string plural(std::size_t n, std::string_view one, std::string_view many);
+
+}  // namespace cf

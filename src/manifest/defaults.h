@@ -1,0 +1,35 @@
+// Built-in defaults of every optional field (docs/manifest.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "model/desired.h"
+
+namespace cf::manifest {
+
+inline constexpr std::string_view kDefaultModel = "openai/gpt-5.5";
+inline constexpr std::string_view kDefaultSkills[] = {"github", "tmux", "coding-agent", "session-logs", "skill-creator"};
+inline constexpr std::string_view kDefaultImage = "default";
+inline constexpr int kDefaultVcpus = 2;
+inline constexpr std::uint32_t kDefaultMemoryMiB = 2048;
+inline constexpr std::uint64_t kDefaultDiskBytes = std::uint64_t{10} << 30;
+
+inline constexpr std::uint64_t kMinDiskBytes = std::uint64_t{1} << 30;
+inline constexpr std::uint64_t kMaxDiskBytes = std::uint64_t{64} << 40;
+inline constexpr std::int64_t kMinMemoryMiB = 128;
+inline constexpr std::int64_t kMaxMemoryMiB = 1048576;
+inline constexpr std::int64_t kMaxVcpus = 32;
+inline constexpr std::int64_t kMaxTelegramUserId = 9007199254740991;  // 2^53-1: exact in JSON
+
+// Providers whose models cannot run without an API key.
+inline constexpr std::string_view kKeyedProviders[] = {"anthropic", "minimax", "openai"};
+
+// The Host used when no Host document is given; also the base that a Host
+// document's fields override.
+model::Host default_host();
+std::string default_vmm_binary(model::VmmKind kind);
+std::map<std::string, model::Image> default_images(const std::string& state_root);
+
+}  // namespace cf::manifest

@@ -1,0 +1,19 @@
+// Limits on everything a user controls (docs/manifest.md, "Limits").
+#pragma once
+
+#include <cstddef>
+
+namespace cf::manifest {
+
+inline constexpr std::size_t kMaxFileBytes = 1 << 20;
+inline constexpr std::size_t kMaxFiles = 1024;
+inline constexpr std::size_t kMaxDocumentsPerFile = 1024;
+inline constexpr std::size_t kMaxInstances = 4096;
+inline constexpr std::size_t kMaxStringBytes = 4096;
+inline constexpr std::size_t kMaxLabels = 64;
+inline constexpr std::size_t kMaxSkills = 128;
+inline constexpr std::size_t kMaxTelegramUsers = 1024;
+inline constexpr std::size_t kMaxProviderKeys = 32;
+inline constexpr std::size_t kMaxImages = 64;
+
+}  // namespace cf::manifest

@@ -1,0 +1,47 @@
+// Manifests -> desired fleet. Pure: takes file contents, returns the fleet
+// and every diagnostic; reading files is sources.h's job.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/diagnostic.h"
+#include "core/fs.h"
+#include "model/desired.h"
+
+namespace cf::manifest {
+
+inline constexpr const char* kApiVersion = "clawfleet.io/v1";
+
+struct SourceFile {
+  std::string path;  // as shown in diagnostics
+  std::string content;
+};
+
+struct LoadResult {
+  model::Fleet fleet;  // complete only when !diagnostics.has_errors()
+  Diagnostics diagnostics;
+  std::size_t files = 0;
+  std::size_t documents = 0;
+  std::map<std::string, Location> origins;  // instance name -> its metadata.name
+};
+
+LoadResult load(const std::vector<SourceFile>& files);
+
+// Where manifests come from: a directory, or explicit files.
+struct SourceSpec {
+  std::string dir = "/etc/clawfleet";
+  std::vector<std::string> files;  // when non-empty, used instead of dir
+};
+
+// The manifest file names of a directory listing: *.yaml and *.yml regular
+// files not starting with '.' or '#', in byte order.
+std::vector<std::string> select_manifests(const std::vector<DirEntry>& entries);
+
+// Reads the sources and loads them; a file that cannot be read is an error
+// diagnostic of its own and the others are still loaded.
+LoadResult load(FileReader& fs, const SourceSpec& spec);
+
+}  // namespace cf::manifest

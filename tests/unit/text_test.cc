@@ -1,0 +1,76 @@
+#include "core/text.h"
+
+#include <gtest/gtest.h>
+
+namespace cf {
+namespace {
+
+TEST(DnsLabel, Rules) {
+  EXPECT_TRUE(is_dns_label("a"));
+  EXPECT_TRUE(is_dns_label("support-bot"));
+  EXPECT_TRUE(is_dns_label("0bot9"));
+  EXPECT_TRUE(is_dns_label(std::string(63, 'a')));
+  EXPECT_FALSE(is_dns_label(std::string(64, 'a')));
+  for (const char* bad : {"", "-a", "a-", "Ab", "a_b", "a.b", "a b", "ä"}) EXPECT_FALSE(is_dns_label(bad)) << bad;
+}
+
+TEST(Ifname, FitsIfnamsiz) {
+  EXPECT_TRUE(is_ifname("clawfleet0"));
+  EXPECT_TRUE(is_ifname("br-fc.1_x"));
+  EXPECT_TRUE(is_ifname(std::string(15, 'b')));
+  EXPECT_FALSE(is_ifname(std::string(16, 'b')));
+  for (const char* bad : {"", ".", "..", "a/b", "a b", "a:b"}) EXPECT_FALSE(is_ifname(bad)) << bad;
+}
+
+TEST(Utf8, AcceptsValidRejectsMalformed) {
+  EXPECT_TRUE(is_valid_utf8("plain"));
+  EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(is_valid_utf8("\xc3"));              // truncated
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+}
+
+TEST(Path, CleanAbsolute) {
+  EXPECT_TRUE(is_clean_absolute_path("/"));
+  EXPECT_TRUE(is_clean_absolute_path("/etc/clawfleet/secrets/a.token"));
+  for (const char* bad : {"", "etc/x", "./x", "/etc/../x", "/etc/./x", "/etc//x", "/etc/x/"})
+    EXPECT_FALSE(is_clean_absolute_path(bad)) << bad;
+  EXPECT_FALSE(is_clean_absolute_path("/" + std::string(4096, 'a')));
+}
+
+TEST(Size, Units) {
+  EXPECT_EQ(parse_size("20GiB").value(), 20ull << 30);
+  EXPECT_EQ(parse_size("40G").value(), 40ull << 30);
+  EXPECT_EQ(parse_size("512MiB").value(), 512ull << 20);
+  EXPECT_EQ(parse_size("10GB").value(), 10000000000ull);
+  EXPECT_EQ(parse_size("1TiB").value(), 1ull << 40);
+  EXPECT_EQ(parse_size("3K").value(), 3072u);
+}
+
+TEST(Size, Errors) {
+  EXPECT_EQ(parse_size("20").error().message, "size needs a unit (e.g. 20GiB): a bare number is ambiguous");
+  EXPECT_EQ(parse_size("20 GiB").error().message,
+            "unknown size unit \" GiB\" (use K, M, G, T, KiB, MiB, GiB, TiB, KB, MB, GB or TB)");
+  EXPECT_EQ(parse_size("GiB").error().message, "not a size (want a number and a unit, e.g. 20GiB)");
+  EXPECT_EQ(parse_size("-1GiB").error().message, "not a size (want a number and a unit, e.g. 20GiB)");
+  EXPECT_EQ(parse_size("99999999999999999999GiB").error().message, "size is too large");
+  EXPECT_EQ(parse_size("17179869184GiB").error().message, "size is too large");
+}
+
+TEST(Size, Format) {
+  EXPECT_EQ(format_size(20ull << 30), "20GiB");
+  EXPECT_EQ(format_size(64ull << 40), "64TiB");
+  EXPECT_EQ(format_size(1536ull << 20), "1536MiB");
+  EXPECT_EQ(format_size(1000), "1000B");
+}
+
+TEST(Plural, Counts) {
+  EXPECT_EQ(plural(0, "error", "errors"), "0 errors");
+  EXPECT_EQ(plural(1, "error", "errors"), "1 error");
+  EXPECT_EQ(plural(2, "instance", "instances"), "2 instances");
+}
+
+}  // namespace
+}  // namespace cf
