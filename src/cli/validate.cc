@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/verbs.h"
+#include "core/env.h"
 #include "core/text.h"
+#include "manifest/secrets.h"
 
 namespace cf::cli {
 namespace {
@@ -34,15 +36,21 @@ void add_validate(CLI::App& app, ValidateOptions& opts) {
   auto* cmd = app.add_subcommand("validate", "Check manifests and report every problem with file:line:col");
   add_manifest_options(*cmd, opts.manifests);
   cmd->add_flag("--json", opts.json, "Print diagnostics as JSON on stdout");
+  cmd->add_flag("--check-secrets", opts.check_secrets,
+                "Also read every referenced secret (files, variables, credentials) and report those missing or empty");
 }
 
 int run_validate(const ValidateOptions& opts) {
   // Pass 1: read and load every manifest; all problems become diagnostics.
   RealFileReader fs;
   manifest::LoadResult r = manifest::load(fs, source_spec(opts.manifests));
+
+  // Pass 2 (optional): secrets are not part of a manifest's validity, but an
+  // operator can ask whether this machine has every one the fleet needs.
+  if (opts.check_secrets) manifest::check_secrets(r, fs, RealEnvironment());
   const Diagnostics& d = r.diagnostics;
 
-  // Pass 2: report. Diagnostics go to stderr like a compiler's; the summary
+  // Pass 3: report. Diagnostics go to stderr like a compiler's; the summary
   // (or the JSON document) to stdout for scripts.
   if (opts.json) {
     nlohmann::json out{{"format_version", 1},

@@ -18,6 +18,7 @@ manifest::SourceSpec source_spec(const ManifestOptions& opts);
 struct ValidateOptions {
   ManifestOptions manifests;
   bool json = false;
+  bool check_secrets = false;
 };
 void add_validate(CLI::App& app, ValidateOptions& opts);
 int run_validate(const ValidateOptions& opts);

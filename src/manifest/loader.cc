@@ -162,29 +162,30 @@ class Parser {
   }
 
  private:
+  // A bad name does not stop the rest of the document from being checked;
+  // the instance is only left out of the fleet.
   void instance(const YAML::Node& root, const Entry* meta, const Entry* spec) {
     RawInstance inst;
+    bool named = false;
     if (!meta) r_.error(root, "metadata", "required field is missing (an Instance needs metadata.name)");
     if (!spec) r_.error(root, "spec", "required field is missing");
-    if (!meta) return;
-    auto m = r_.fields(*meta, "metadata", {"name", "labels"});
-    if (!m) return;
-    const Entry* name = find(*m, "name");
-    if (!name) {
-      r_.error(meta->at(), "metadata.name", "required field is missing");
-      return;
+    if (auto m = meta ? r_.fields(*meta, "metadata", {"name", "labels"}) : std::nullopt) {
+      const Entry* name = find(*m, "name");
+      if (!name) {
+        r_.error(meta->at(), "metadata.name", "required field is missing");
+      } else if (auto n = r_.string(*name, "metadata.name")) {
+        if (is_dns_label(*n)) {
+          inst.name = {*n, r_.where(name->at())};
+          named = true;
+        } else {
+          r_.error(name->at(), "metadata.name",
+                   "\"" + n->substr(0, 64) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+        }
+      }
+      if (const Entry* labels = find(*m, "labels")) inst.labels = this->labels(*labels);
     }
-    auto n = r_.string(*name, "metadata.name");
-    if (!n) return;
-    if (!is_dns_label(*n)) {
-      r_.error(name->at(), "metadata.name",
-               "\"" + n->substr(0, 64) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
-      return;
-    }
-    inst.name = {*n, r_.where(name->at())};
-    if (const Entry* labels = find(*m, "labels")) inst.labels = this->labels(*labels);
     if (spec) inst.spec = this->spec(*spec, false);
-    raw_.instances.push_back(std::move(inst));
+    if (named) raw_.instances.push_back(std::move(inst));
   }
 
   void defaults(const YAML::Node& root, const Entry* meta, const Entry* spec) {

@@ -1,0 +1,102 @@
+#include "manifest/secrets.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "fakes/fake_file_reader.h"
+
+namespace cf::manifest {
+namespace {
+
+using model::SecretRef;
+using model::SecretSource;
+
+class FakeEnvironment : public Environment {
+ public:
+  std::map<std::string, std::string> vars;
+  std::optional<std::string> get(const std::string& name) const override {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+class Secrets : public ::testing::Test {
+ protected:
+  testing::FakeFileReader fs;
+  FakeEnvironment env;
+};
+
+TEST_F(Secrets, FileWithOneTrailingNewlineRemoved) {
+  fs.file("/s/token", "123:abc\n");
+  EXPECT_EQ(read_secret({SecretSource::File, "/s/token"}, fs, env).value(), "123:abc");
+}
+
+TEST_F(Secrets, MissingEmptyAndMultiLineFiles) {
+  EXPECT_EQ(read_secret({SecretSource::File, "/s/none"}, fs, env).error().message,
+            "secret file /s/none: cannot open /s/none: No such file or directory");
+  fs.file("/s/empty", "\n");
+  EXPECT_EQ(read_secret({SecretSource::File, "/s/empty"}, fs, env).error().message, "secret file /s/empty is empty");
+  fs.file("/s/two", "a\nb\n");
+  EXPECT_EQ(read_secret({SecretSource::File, "/s/two"}, fs, env).error().message,
+            "secret file /s/two holds a line break or NUL byte; a secret must be one line");
+  fs.file("/s/big", std::string(kMaxSecretBytes + 1, 'x'));
+  EXPECT_EQ(read_secret({SecretSource::File, "/s/big"}, fs, env).error().message,
+            "secret file /s/big: /s/big: file is larger than the limit of 65536 bytes");
+}
+
+TEST_F(Secrets, EnvironmentVariables) {
+  env.vars["KEY"] = "sk-1";
+  EXPECT_EQ(read_secret({SecretSource::Env, "KEY"}, fs, env).value(), "sk-1");
+  EXPECT_EQ(read_secret({SecretSource::Env, "NOPE"}, fs, env).error().message,
+            "secret env NOPE: the variable is not set in clawfleet's environment");
+  env.vars["EMPTY"] = "";
+  EXPECT_EQ(read_secret({SecretSource::Env, "EMPTY"}, fs, env).error().message, "secret env EMPTY is empty");
+}
+
+TEST_F(Secrets, SystemdCredentials) {
+  EXPECT_EQ(read_secret({SecretSource::Credential, "k"}, fs, env).error().message,
+            "secret credential k: $CREDENTIALS_DIRECTORY is not set; run under a unit with LoadCredential=k:PATH");
+  env.vars["CREDENTIALS_DIRECTORY"] = "/run/credentials/clawfleet.service";
+  fs.file("/run/credentials/clawfleet.service/k", "sk-2");
+  EXPECT_EQ(read_secret({SecretSource::Credential, "k"}, fs, env).value(), "sk-2");
+  EXPECT_EQ(read_secret({SecretSource::Credential, "other"}, fs, env).error().message,
+            "secret credential other: cannot open /run/credentials/clawfleet.service/other: No such file or directory");
+}
+
+TEST_F(Secrets, DigestIsShortAndNeverTheValue) {
+  EXPECT_EQ(secret_digest("abc"), "sha256:ba7816bf8f01");
+  EXPECT_NE(secret_digest("abc"), secret_digest("abd"));
+}
+
+TEST_F(Secrets, CheckSecretsReportsAtTheInstanceAndReadsEachOnce) {
+  auto r = load({{"m.yaml", R"(apiVersion: clawfleet.io/v1
+kind: Instance
+metadata: {name: a}
+spec:
+  model: anthropic/x
+  providerKeys: {anthropic: {file: /s/shared}}
+  telegram: {botToken: {env: TG}, allowFrom: [1]}
+---
+apiVersion: clawfleet.io/v1
+kind: Instance
+metadata: {name: b}
+spec:
+  model: anthropic/x
+  providerKeys: {anthropic: {file: /s/shared}}
+)"}});
+  ASSERT_FALSE(r.diagnostics.has_errors());
+  check_secrets(r, fs, env);
+  std::vector<std::string> got;
+  for (const auto& d : r.diagnostics.all()) got.push_back(format(d));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "m.yaml:3:18: error: spec.telegram.botToken: secret env TG: the variable is not set in clawfleet's environment",
+                     "m.yaml:3:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
+                     "m.yaml:11:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
+                 }));
+  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/shared"});
+}
+
+}  // namespace
+}  // namespace cf::manifest
