@@ -33,6 +33,7 @@ struct RawSpec {
   std::optional<At<std::uint64_t>> disk_bytes;
   std::optional<model::Telegram> telegram;
   std::map<std::string, At<SecretRef>> provider_keys;
+  std::set<std::string> providers_named;  // even with a bad reference: no "needs a key" on top
   std::optional<At<model::RunState>> state;
   std::optional<At<bool>> protect;
   std::optional<At<std::uint16_t>> host_port;
@@ -401,6 +402,7 @@ class Parser {
         r_.error(k.key_node, path, "\"" + k.key.substr(0, 64) + "\" is not a provider name: 1-32 characters of a-z, 0-9 and '-'");
         continue;
       }
+      s.providers_named.insert(k.key);
       if (auto ref = secret(k, path)) s.provider_keys.emplace(k.key, At<SecretRef>{*ref, r_.where(k.at())});
     }
   }
@@ -681,7 +683,8 @@ class Assembler {
     }
     std::string provider = i.model.substr(0, i.model.find('/'));
     bool keyed = std::find(std::begin(kKeyedProviders), std::end(kKeyedProviders), provider) != std::end(kKeyedProviders);
-    if (keyed && !i.provider_keys.count(provider)) {
+    bool named = s.providers_named.count(provider) || def.providers_named.count(provider);
+    if (keyed && !named) {
       auto [loc, note] = blame(s.model, def.model, ri);
       d_.error(loc, "spec.model", "model \"" + i.model + "\" needs an API key: set spec.providerKeys." + provider + " in this Instance or in Defaults" + note);
     }
