@@ -319,37 +319,49 @@ class Parser {
     }
   }
 
+  // Nothing written inside a secret reference is ever echoed: users paste
+  // tokens into the wrong place ({env: sk-...}, or {123:abc}, which YAML
+  // reads as a key).
   std::optional<SecretRef> secret(const Entry& e, const std::string& path) {
+    static constexpr const char* kHow = "{file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}";
     if (e.value.IsScalar()) {
-      // Never echo the value: it is probably the secret itself.
-      r_.error(e.at(), path, "inline secret values are not allowed (the value is not shown); write a reference: {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}");
+      r_.error(e.at(), path, std::string("inline secret values are not allowed (the value is not shown); write a reference: ") + kHow);
       return std::nullopt;
     }
     if (!e.value.IsMap()) {
-      r_.error(e.at(), path, "must be a secret reference ({file: PATH}, {env: VARIABLE} or {credential: NAME}), got " + describe(e.value));
+      r_.error(e.at(), path, std::string("must be a secret reference: ") + kHow + ", got " + (e.value.IsNull() ? "null" : "a list"));
       return std::nullopt;
     }
-    auto f = r_.fields(e, path, {"file", "env", "credential"});
-    if (!f) return std::nullopt;
-    if (f->size() != 1) {
-      if (!f->empty() || e.value.size() == 0)
-        r_.error(e.at(), path, "a secret reference has exactly one of file, env or credential");
+    if (e.value.size() != 1) {
+      r_.error(e.at(), path, "a secret reference has exactly one of file, env or credential");
       return std::nullopt;
     }
-    const Entry& ref = f->front();
-    std::string p = child(path, ref.key);
-    if (ref.key == "file") {
-      if (auto v = r_.absolute_path(ref, p)) return SecretRef{model::SecretSource::File, *v};
-    } else if (ref.key == "env") {
-      if (auto v = r_.string(ref, p)) {
-        if (is_env_name(*v)) return SecretRef{model::SecretSource::Env, *v};
-        r_.error(ref.at(), p, "\"" + v->substr(0, 64) + "\" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes)");
+    for (const auto& kv : e.value) {
+      YAML::Node k = kv.first, v = kv.second;
+      std::string key = k.IsScalar() ? k.Scalar() : "";
+      auto source = key == "file" ? model::SecretSource::File
+                  : key == "env" ? model::SecretSource::Env
+                  : key == "credential" ? model::SecretSource::Credential
+                  : std::optional<model::SecretSource>{};
+      if (!source) {
+        r_.error(k, path, std::string("unknown key in a secret reference (it is not shown); write ") + kHow);
+        return std::nullopt;
       }
-    } else {
-      if (auto v = r_.string(ref, p)) {
-        if (is_credential_name(*v)) return SecretRef{model::SecretSource::Credential, *v};
-        r_.error(ref.at(), p, "\"" + v->substr(0, 64) + "\" is not a credential name (A-Z, a-z, 0-9, '_', '.' and '-', at most 255 bytes, not . or ..)");
+      std::string p = child(path, key);
+      bool ok = v.IsScalar() && !(v.Tag() == "?" && v.Scalar().empty());
+      const std::string value = ok ? v.Scalar() : "";
+      if (*source == model::SecretSource::File) ok = ok && is_clean_absolute_path(value);
+      else if (*source == model::SecretSource::Env) ok = ok && is_env_name(value);
+      else ok = ok && is_credential_name(value);
+      if (!ok) {
+        static constexpr const char* kRule[] = {
+            "must be an absolute path without \".\" or \"..\" components",
+            "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes)",
+            "must be a credential name (A-Z, a-z, 0-9, '_', '.' and '-', at most 255 bytes, not . or ..)"};
+        r_.error(Entry{key, k, v}.at(), p, std::string(kRule[int(*source)]) + " (the value is not shown)");
+        return std::nullopt;
       }
+      return SecretRef{*source, value};
     }
     return std::nullopt;
   }

@@ -237,18 +237,25 @@ TEST(Load, SecretsAreReferencesAndInlineValuesAreNeverPrinted) {
                    "m.yaml:7:13: error: spec.providerKeys.openai: inline secret values are not allowed (the value is not shown); write a reference: {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}",
                }));
   for (const auto& line : d) EXPECT_EQ(line.find("SECRET"), std::string::npos);
+  // Tokens pasted where a name or a key belongs are not echoed either.
+  for (const char* ref : {"{env: sk-SECRET}", "{file: sk-SECRET}", "{credential: \"sk SECRET\"}", "{123:SECRET}",
+                          "{file: /a, SECRET: x}", "[SECRET]"}) {
+    auto lines = diags(instance(std::string("  telegram: {botToken: ") + ref + ", allowFrom: [1]}\n"));
+    ASSERT_EQ(lines.size(), 1u) << ref;
+    EXPECT_EQ(lines[0].find("SECRET"), std::string::npos) << lines[0];
+  }
   EXPECT_EQ(diags(instance("  telegram: {botToken: {file: a, env: B}, allowFrom: [1]}\n")),
             (std::vector<std::string>{"m.yaml:7:24: error: spec.telegram.botToken: a secret reference has exactly one of file, env or credential"}));
   EXPECT_EQ(diags(instance("  telegram: {botToken: {value: SECRET}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:25: error: spec.telegram.botToken.value: unknown field"}));
+            (std::vector<std::string>{"m.yaml:7:25: error: spec.telegram.botToken: unknown key in a secret reference (it is not shown); write {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}"}));
   EXPECT_EQ(diags(instance("  telegram: {botToken: {file: secrets/t}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:31: error: spec.telegram.botToken.file: must be an absolute path without \".\" or \"..\" components, got \"secrets/t\""}));
+            (std::vector<std::string>{"m.yaml:7:31: error: spec.telegram.botToken.file: must be an absolute path without \".\" or \"..\" components (the value is not shown)"}));
   EXPECT_EQ(diags(instance("  telegram: {botToken: {env: 1X}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:30: error: spec.telegram.botToken.env: \"1X\" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes)"}));
+            (std::vector<std::string>{"m.yaml:7:30: error: spec.telegram.botToken.env: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes) (the value is not shown)"}));
   EXPECT_EQ(diags(instance("  telegram: {botToken: {credential: ..}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:37: error: spec.telegram.botToken.credential: \"..\" is not a credential name (A-Z, a-z, 0-9, '_', '.' and '-', at most 255 bytes, not . or ..)"}));
+            (std::vector<std::string>{"m.yaml:7:37: error: spec.telegram.botToken.credential: must be a credential name (A-Z, a-z, 0-9, '_', '.' and '-', at most 255 bytes, not . or ..) (the value is not shown)"}));
   EXPECT_EQ(diags(instance("  telegram: {botToken: [a], allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:24: error: spec.telegram.botToken: must be a secret reference ({file: PATH}, {env: VARIABLE} or {credential: NAME}), got a list"}));
+            (std::vector<std::string>{"m.yaml:7:24: error: spec.telegram.botToken: must be a secret reference: {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}, got a list"}));
 }
 
 TEST(Load, Telegram) {
