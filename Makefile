@@ -14,8 +14,9 @@ CMAKE_FLAGS ?=
 # Every build and test dependency, by Debian package name.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 	libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev \
-	libsystemd-dev libcurl4-openssl-dev libgtest-dev libgmock-dev \
-	python3 python3-yaml python3-jsonschema
+	libsystemd-dev libcurl4-openssl-dev libnftables-dev libmnl-dev libgtest-dev libgmock-dev \
+	python3 python3-yaml python3-jsonschema \
+	systemd iproute2 nftables systemd-container debootstrap zstd
 
 .PHONY: all deps build test unit asan fuzz demo install clean
 

@@ -30,6 +30,8 @@ THIRD_PARTY = {
     "spdlog/": {"agent", "cli"},  # only cli and agent log
     "systemd/": {"host", "agent"},
     "curl/": {"host"},
+    "nftables/": {"host"},
+    "libmnl/": {"host"},
     "CLI/": {"cli"},
     "gtest/": set(),
     "gmock/": set(),

@@ -1,0 +1,121 @@
+#include "host/files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace cf::host {
+namespace {
+
+Error sys_error(const std::string& what, const std::string& path) {
+  return Error{what + " " + path + ": " + std::strerror(errno)};
+}
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Status fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return sys_error("cannot open directory", dir);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Error{"cannot sync directory " + dir + ": " + std::strerror(err)};
+  return {};
+}
+
+constexpr const char* kTempMarker = ".cf-tmp.";
+
+}  // namespace
+
+Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode) {
+  const std::string dir = dir_of(path);
+  const std::string base = path.substr(path.rfind('/') + 1);
+  const std::string tmp = dir + "/." + base + kTempMarker + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return sys_error("cannot create", tmp);
+  auto fail = [&](const std::string& what) {
+    Error e = sys_error(what, tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  // O_CREAT honours the umask; the mode must be exact.
+  if (::fchmod(fd, mode) != 0) return fail("cannot chmod");
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write");
+    }
+    done += std::size_t(n);
+  }
+  if (::fsync(fd) != 0) return fail("cannot sync");
+  if (::close(fd) != 0) {
+    Error e = sys_error("cannot close", tmp);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Error e = sys_error("cannot rename " + tmp + " to", path);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  return fsync_dir(dir);
+}
+
+Status remove_file(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_error("cannot remove", path);
+  return fsync_dir(dir_of(path));
+}
+
+namespace {
+
+// Missing parents are created 0755 (shared paths such as /var/lib); the
+// modes of existing ones are not touched.
+Status make_parents(const std::string& dir) {
+  struct stat st;
+  if (dir.empty() || dir == "/" || ::stat(dir.c_str(), &st) == 0) return {};
+  if (auto s = make_parents(dir_of(dir)); !s) return s;
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("cannot create directory", dir);
+  return {};
+}
+
+}  // namespace
+
+Status ensure_dir(const std::string& dir, mode_t mode) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Error{"not a directory: " + dir};
+    if ((st.st_mode & 07777) != mode && ::chmod(dir.c_str(), mode) != 0) return sys_error("cannot chmod", dir);
+    return {};
+  }
+  if (auto s = make_parents(dir_of(dir)); !s) return s;
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) return sys_error("cannot create directory", dir);
+  // mkdir honours the umask; the mode must be exact.
+  if (::chmod(dir.c_str(), mode) != 0) return sys_error("cannot chmod", dir);
+  return fsync_dir(dir_of(dir));
+}
+
+Status remove_stale_temp_files(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return errno == ENOENT ? Status{} : sys_error("cannot open directory", dir);
+  Status result;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() > 1 && name[0] == '.' && name.find(kTempMarker) != std::string::npos)
+      if (::unlinkat(::dirfd(d), e->d_name, 0) != 0 && errno != ENOENT) result = sys_error("cannot remove", dir + "/" + name);
+  }
+  ::closedir(d);
+  return result;
+}
+
+}  // namespace cf::host

@@ -1,0 +1,28 @@
+// Crash-safe file writes: every file clawfleet owns is written as
+// temp + fsync + rename + fsync(dir), so a crash leaves the old or the new
+// content, never a torn file, and never a stray temp file after a rerun.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+#include "core/result.h"
+
+namespace cf::host {
+
+// Writes content to path atomically with the given mode (the temp file is
+// created with it, so a secret is never briefly world-readable). The
+// directory must exist.
+Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode);
+
+// Removes path; absent is success. Syncs the directory.
+Status remove_file(const std::string& path);
+
+// Creates dir (and parents) with mode; fixes the mode of an existing one.
+Status ensure_dir(const std::string& dir, mode_t mode);
+
+// Temp files are named ".<name>.cf-tmp.<pid>"; this removes leftovers of
+// crashed writers in dir (not recursive).
+Status remove_stale_temp_files(const std::string& dir);
+
+}  // namespace cf::host

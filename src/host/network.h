@@ -1,0 +1,66 @@
+// The host network clawfleet owns: one bridge, one tap per instance, one
+// nftables table, ip_forward. Real adapter: netlink (rtnetlink dumps and
+// requests, /dev/net/tun for persistent taps) and libnftables. Fake:
+// tests/fakes/fake_network.h.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/net.h"
+#include "core/result.h"
+#include "model/desired.h"
+
+namespace cf::host {
+
+struct Link {
+  std::string name;
+  int ifindex = 0;
+  std::string kind;                   // "bridge", "tun", "veth", "" (IFLA_INFO_KIND)
+  std::optional<std::string> master;  // bridge name when enslaved
+  bool up = false;                    // IFF_UP
+  bool isolated = false;              // bridge port flag (IFLA_BRPORT_ISOLATED)
+  std::string alias;                  // IFLA_IFALIAS; clawfleet marks taps "clawfleet:<instance>"
+  std::vector<Cidr> ipv4;             // addresses, with the address itself in `network`
+  bool operator==(const Link&) const = default;
+};
+
+class Network {
+ public:
+  virtual ~Network() = default;
+  // Every link with its bridge port flags and IPv4 addresses: one link dump
+  // and one address dump, however many taps exist.
+  virtual Result<std::vector<Link>> links() = 0;
+  // Creates the bridge if missing, sets its address (gateway/prefix), up.
+  virtual Status ensure_bridge(const std::string& name, Ipv4 gateway, int prefix) = 0;
+  // A persistent, root-owned tap attached to bridge, port isolated, alias
+  // set, up. Idempotent: fixes an existing tap of that name.
+  virtual Status ensure_tap(const std::string& name, const std::string& bridge, const std::string& alias) = 0;
+  // Absent is success.
+  virtual Status delete_link(const std::string& name) = 0;
+  // `nft list table inet clawfleet` text, nullopt when the table is absent.
+  virtual Result<std::optional<std::string>> read_table() = 0;
+  // Replaces the whole table in one transaction (delete + add in one batch).
+  virtual Status replace_table(const std::string& ruleset) = 0;
+  virtual Status delete_table() = 0;
+  virtual Result<bool> ip_forward() = 0;
+  virtual Status set_ip_forward(bool on) = 0;
+};
+
+inline constexpr const char* kTableName = "clawfleet";
+inline constexpr const char* kTapAliasPrefix = "clawfleet:";
+
+// The ruleset of clawfleet's table for this host: masquerade for the
+// subnet, forward accept of established and (egress allow) new outbound
+// traffic, drop bridge to bridge, drop guest traffic to 169.254.169.254.
+std::string render_table(const model::Host& host);
+
+// "cf" + a short hash of the instance name, within IFNAMSIZ-1 (15 bytes);
+// on a collision with `taken` the hash is salted until it is free.
+std::string tap_name(const std::string& instance, const std::set<std::string>& taken);
+
+std::unique_ptr<Network> real_network();
+
+}  // namespace cf::host

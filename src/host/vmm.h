@@ -1,0 +1,57 @@
+// A VMM behind one small interface: Firecracker (production default) and
+// QEMU microvm (in Debian; what the end-to-end tests boot).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/net.h"
+#include "core/result.h"
+#include "model/desired.h"
+
+namespace cf::host {
+
+// Everything needed to run one instance's VM; paths are absolute.
+struct VmSpec {
+  std::string name;
+  std::string binary;                 // the VMM executable
+  model::Image image;                 // kernel and optional initrd (rootfs: see rootfs_path)
+  std::string rootfs_path;            // the instance's own disk
+  std::string seed_path;              // cloud-init NoCloud seed (read-only drive)
+  int vcpus = 1;
+  std::uint32_t memory_mib = 128;
+  bool smt = false;
+  std::string tap;
+  Mac mac;
+  std::string api_socket;             // Firecracker API socket or QEMU QMP socket
+  std::string log_path;               // VMM log (Firecracker logger / QEMU serial)
+  std::string metrics_path;           // Firecracker metrics ("" for QEMU)
+  std::string config_path;            // Firecracker --config-file ("" for QEMU)
+  std::string kernel_args;            // extra kernel command line
+  bool kvm = true;                    // QEMU: -accel kvm, else tcg
+  std::uint32_t tsc_khz = 0;          // QEMU under TCG: tsc_early_khz (0 = omit)
+};
+
+enum class VmState { Absent, NotStarted, Running, Paused, Unknown };
+const char* to_string(VmState s);
+
+class Vmm {
+ public:
+  virtual ~Vmm() = default;
+  // The files to write before start (Firecracker: the config JSON at
+  // spec.config_path), as path -> content.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> files(const VmSpec& spec) const = 0;
+  // The command line that runs the VM in the foreground (the unit's ExecStart).
+  virtual std::vector<std::string> argv(const VmSpec& spec) const = 0;
+  // Asks the running VMM over its socket; Absent when no socket answers.
+  virtual Result<VmState> state(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
+  // Graceful shutdown request (Firecracker SendCtrlAltDel, QEMU system_powerdown).
+  virtual Status request_shutdown(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
+};
+
+std::unique_ptr<Vmm> make_vmm(model::VmmKind kind);
+
+}  // namespace cf::host
