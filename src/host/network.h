@@ -4,6 +4,7 @@
 // tests/fakes/fake_network.h.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>

@@ -1,0 +1,117 @@
+#include "host/observe.h"
+
+#include <chrono>
+#include <set>
+
+#include "core/sha256.h"
+#include "core/text.h"
+
+namespace cf::host {
+namespace {
+
+constexpr std::chrono::milliseconds kVmmTimeout{500};
+constexpr std::size_t kMaxDropinBytes = 1 << 20;
+
+// "clawfleet-vm@bot.service" -> "bot"; "" when not one of ours.
+std::string instance_of(const std::string& unit) {
+  for (const char* prefix : {"clawfleet-vm@", "clawfleet-proxy@"}) {
+    std::string p = prefix;
+    if (unit.rfind(p, 0) != 0) continue;
+    auto dot = unit.rfind('.');
+    std::string name = unit.substr(p.size(), dot == std::string::npos ? std::string::npos : dot - p.size());
+    return is_dns_label(name) ? name : "";
+  }
+  return "";
+}
+
+std::string vm_state_name(VmState s) {
+  switch (s) {
+    case VmState::Absent: return "absent";
+    case VmState::NotStarted: return "not-started";
+    case VmState::Running: return "running";
+    case VmState::Paused: return "paused";
+    case VmState::Unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+std::string vm_unit(const std::string& name) { return "clawfleet-vm@" + name + ".service"; }
+std::string proxy_socket_unit(const std::string& name) { return "clawfleet-proxy@" + name + ".socket"; }
+std::string proxy_service_unit(const std::string& name) { return "clawfleet-proxy@" + name + ".service"; }
+std::string vmm_socket(const std::string& state_root, const std::string& name) {
+  return state_root + "/instances/" + name + "/vmm.sock";
+}
+
+Result<model::Observed> observe(const model::Host& host, Ports ports) {
+  model::Observed out;
+
+  // Pass 1: what clawfleet's own state says it owns.
+  auto inventory = ports.state.read_inventory();
+  if (!inventory) return inventory.error();
+  for (const auto& [name, entry] : inventory.value().instances) {
+    auto& i = out.instances[name];
+    i.in_inventory = true;
+    i.protect = entry.protect;
+  }
+  auto dirs = ports.state.instance_dirs();
+  if (!dirs) return dirs.error();
+  for (const auto& name : dirs.value()) out.instances[name];
+
+  // Pass 2: systemd, in one listing; units of unknown instances are leftovers
+  // and get an entry too, so the planner sees them.
+  auto units = ports.systemd.list_units({"clawfleet-vm@*.service", "clawfleet-proxy@*.socket", "clawfleet-proxy@*.service"});
+  if (!units) return units.error();
+  for (const auto& u : units.value()) {
+    std::string name = instance_of(u.name);
+    if (name.empty()) continue;
+    model::ObservedUnit ou{u.load_state, u.active_state, u.sub_state, u.unit_file_state, {}};
+    for (const auto& path : u.dropin_paths) {
+      auto content = ports.files.read_file(path, kMaxDropinBytes);
+      // A drop-in that vanished between listing and reading hashes as "".
+      ou.dropin_hashes[path] = content ? "sha256:" + sha256_hex(content.value()) : "";
+    }
+    out.instances[name].units[u.name] = std::move(ou);
+  }
+
+  // Pass 3: the network, in one dump; taps are matched by their alias.
+  auto links = ports.network.links();
+  if (!links) return links.error();
+  for (const auto& l : links.value()) {
+    if (l.name == host.bridge) {
+      out.bridge = model::ObservedBridge{true, l.up, l.ipv4};
+      continue;
+    }
+    if (l.alias.rfind(kTapAliasPrefix, 0) != 0) continue;
+    std::string name = l.alias.substr(std::string(kTapAliasPrefix).size());
+    if (!is_dns_label(name)) continue;
+    out.instances[name].tap = model::ObservedTap{true, l.master.value_or(""), l.up, l.isolated, l.alias};
+  }
+  auto table = ports.network.read_table();
+  if (!table) return table.error();
+  if (table.value()) out.table_hash = "sha256:" + sha256_hex(*table.value());
+  auto forward = ports.network.ip_forward();
+  if (!forward) return forward.error();
+  out.ip_forward = forward.value();
+
+  // Pass 4: per instance, its state files and its VMM.
+  for (auto& [name, i] : out.instances) {
+    auto rec = ports.state.read_instance(name);
+    if (!rec) return rec.error();
+    if (rec.value()) {
+      i.allocation = rec.value()->allocation;
+      i.desired_hash = rec.value()->desired_hash;
+      i.applied_generation = rec.value()->applied_generation;
+    }
+    auto dir = ports.state.inspect(name);
+    if (!dir) return dir.error();
+    i.dir = model::ObservedDir{dir.value().exists, unsigned(dir.value().mode), unsigned(dir.value().uid), {}};
+    for (const auto& [file, mode] : dir.value().files) i.dir.files[file] = unsigned(mode);
+    auto vm = ports.vmm.state(vmm_socket(host.state_root, name), kVmmTimeout);
+    i.vm_state = vm ? vm_state_name(vm.value()) : "unknown";
+  }
+  return out;
+}
+
+}  // namespace cf::host

@@ -1,0 +1,211 @@
+#include "host/state.h"
+
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/fs.h"
+#include "core/text.h"
+#include "host/files.h"
+
+namespace cf::host {
+namespace {
+
+using nlohmann::json;
+constexpr int kFormat = 1;
+constexpr std::size_t kMaxStateFileBytes = 1 << 20;
+
+// State files are clawfleet's own; a bad one is reported with its path and
+// what is wrong, and never silently replaced.
+template <class F>
+auto parse(const std::string& text, F&& f) -> decltype(f(json{})) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object() || j.value("format", 0) != kFormat) return Error{"unknown format (want \"format\": 1)"};
+    return f(j);
+  } catch (const json::exception& e) {
+    return Error{e.what()};
+  }
+}
+
+class FsStateStore : public StateStore {
+ public:
+  explicit FsStateStore(std::string root) : root_(std::move(root)) {}
+
+  Result<Inventory> read_inventory() override {
+    auto text = read(inventory_path());
+    if (!text) return text.error();
+    if (!text.value()) return Inventory{};
+    auto inv = inventory_from_json(*text.value());
+    if (!inv) return Error{"state file " + inventory_path() + ": " + inv.error().message};
+    return inv;
+  }
+
+  Status write_inventory(const Inventory& inv) override {
+    if (auto s = ensure_dir(root_, 0700); !s) return s;
+    return write_file_atomic(inventory_path(), to_json(inv), 0600);
+  }
+
+  Result<std::optional<InstanceRecord>> read_instance(const std::string& name) override {
+    if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
+    auto text = read(dir(name) + "/instance.json");
+    if (!text) return text.error();
+    if (!text.value()) return std::optional<InstanceRecord>{};
+    auto rec = instance_from_json(*text.value());
+    if (!rec) return Error{"state file " + dir(name) + "/instance.json: " + rec.error().message};
+    if (rec.value().name != name) return Error{"state file " + dir(name) + "/instance.json: names instance \"" + rec.value().name + "\""};
+    return std::optional<InstanceRecord>{std::move(rec.value())};
+  }
+
+  Status write_instance(const InstanceRecord& rec) override {
+    if (!is_dns_label(rec.name)) return Error{"not an instance name: \"" + rec.name + "\""};
+    if (auto s = ensure_dir(root_ + "/instances", 0700); !s) return s;
+    if (auto s = ensure_dir(dir(rec.name), 0700); !s) return s;
+    return write_file_atomic(dir(rec.name) + "/instance.json", to_json(rec), 0600);
+  }
+
+  Result<std::string> ensure_token(const std::string& name) override {
+    if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
+    const std::string path = dir(name) + "/token";
+    auto existing = read(path);
+    if (!existing) return existing.error();
+    if (existing.value()) {
+      std::string t = *existing.value();
+      if (!t.empty() && t.back() == '\n') t.pop_back();
+      if (t.size() == 64 && t.find_first_not_of("0123456789abcdef") == std::string::npos) return t;
+      return Error{"state file " + path + ": not a 64-hex-digit token"};
+    }
+    unsigned char bytes[32];
+    if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) return Error{std::string("cannot get random bytes: ") + std::strerror(errno)};
+    std::string token;
+    for (unsigned char b : bytes) token += "0123456789abcdef"[b >> 4], token += "0123456789abcdef"[b & 15];
+    if (auto s = ensure_dir(root_ + "/instances", 0700); !s) return s.error();
+    if (auto s = ensure_dir(dir(name), 0700); !s) return s.error();
+    if (auto s = write_file_atomic(path, token + "\n", 0600); !s) return s.error();
+    return token;
+  }
+
+  Result<DirInfo> inspect(const std::string& name) override {
+    if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
+    DirInfo info;
+    struct stat st;
+    if (::lstat(dir(name).c_str(), &st) != 0) {
+      if (errno == ENOENT) return info;
+      return Error{"cannot inspect " + dir(name) + ": " + std::strerror(errno)};
+    }
+    if (!S_ISDIR(st.st_mode)) return Error{dir(name) + " is not a directory"};
+    info.exists = true;
+    info.mode = st.st_mode & 07777;
+    info.uid = st.st_uid;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir(name), ec)) {
+      struct stat fst;
+      if (::lstat(e.path().c_str(), &fst) == 0 && S_ISREG(fst.st_mode))
+        info.files[e.path().filename().string()] = fst.st_mode & 07777;
+    }
+    if (ec) return Error{"cannot list " + dir(name) + ": " + ec.message()};
+    return info;
+  }
+
+  Result<std::vector<std::string>> instance_dirs() override {
+    std::vector<std::string> out;
+    std::error_code ec;
+    const std::string base = root_ + "/instances";
+    if (!std::filesystem::exists(base, ec)) return out;
+    for (const auto& e : std::filesystem::directory_iterator(base, ec)) {
+      std::string name = e.path().filename().string();
+      if (is_dns_label(name) && std::filesystem::is_regular_file(e.path() / "instance.json")) out.push_back(name);
+    }
+    if (ec) return Error{"cannot list " + base + ": " + ec.message()};
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  Status remove_instance(const std::string& name) override {
+    // The name check keeps remove_all inside <root>/instances.
+    if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
+    std::error_code ec;
+    std::filesystem::remove_all(dir(name), ec);
+    if (ec) return Error{"cannot remove " + dir(name) + ": " + ec.message()};
+    return {};
+  }
+
+ private:
+  std::string inventory_path() const { return root_ + "/inventory.json"; }
+  std::string dir(const std::string& name) const { return root_ + "/instances/" + name; }
+
+  // nullopt content when the file does not exist.
+  Result<std::optional<std::string>> read(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return std::optional<std::string>{};
+      return Error{"cannot read " + path + ": " + std::strerror(errno)};
+    }
+    RealFileReader fs;
+    auto text = fs.read_file(path, kMaxStateFileBytes);
+    if (!text) return text.error();
+    return std::optional<std::string>{std::move(text.value())};
+  }
+
+  std::string root_;
+};
+
+}  // namespace
+
+std::string to_json(const InstanceRecord& rec) {
+  json j{{"format", kFormat},
+         {"name", rec.name},
+         {"allocation",
+          {{"ip", to_string(rec.allocation.ip)},
+           {"mac", to_string(rec.allocation.mac)},
+           {"hostPort", rec.allocation.host_port},
+           {"tap", rec.allocation.tap}}},
+         {"desiredHash", rec.desired_hash},
+         {"appliedGeneration", rec.applied_generation ? json(*rec.applied_generation) : json(nullptr)},
+         {"protect", rec.protect}};
+  return j.dump(2) + "\n";
+}
+
+Result<InstanceRecord> instance_from_json(const std::string& text) {
+  return parse(text, [](const json& j) -> Result<InstanceRecord> {
+    InstanceRecord rec;
+    rec.name = j.at("name").get<std::string>();
+    const json& a = j.at("allocation");
+    auto ip = parse_ipv4(a.at("ip").get<std::string>());
+    auto mac = parse_mac(a.at("mac").get<std::string>());
+    if (!ip) return Error{"allocation.ip: " + ip.error().message};
+    if (!mac) return Error{"allocation.mac: " + mac.error().message};
+    rec.allocation = Allocation{ip.value(), mac.value(), a.at("hostPort").get<std::uint16_t>(), a.at("tap").get<std::string>()};
+    rec.desired_hash = j.at("desiredHash").get<std::string>();
+    if (!j.at("appliedGeneration").is_null()) rec.applied_generation = j.at("appliedGeneration").get<std::string>();
+    rec.protect = j.at("protect").get<bool>();
+    if (!is_dns_label(rec.name)) return Error{"name: not a DNS label"};
+    return rec;
+  });
+}
+
+std::string to_json(const Inventory& inv) {
+  json instances = json::object();
+  for (const auto& [name, e] : inv.instances) instances[name] = {{"tap", e.tap}, {"protect", e.protect}};
+  return json{{"format", kFormat}, {"instances", instances}}.dump(2) + "\n";
+}
+
+Result<Inventory> inventory_from_json(const std::string& text) {
+  return parse(text, [](const json& j) -> Result<Inventory> {
+    Inventory inv;
+    for (const auto& [name, e] : j.at("instances").items()) {
+      if (!is_dns_label(name)) return Error{"instances: \"" + name + "\" is not an instance name"};
+      inv.instances[name] = InventoryEntry{e.at("tap").get<std::string>(), e.at("protect").get<bool>()};
+    }
+    return inv;
+  });
+}
+
+std::unique_ptr<StateStore> state_store_at(const std::string& root) { return std::make_unique<FsStateStore>(root); }
+
+}  // namespace cf::host

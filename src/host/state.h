@@ -1,0 +1,81 @@
+// clawfleet's own state on disk, under the Host's state root:
+//
+//   <root>/inventory.json                 what clawfleet owns (0600)
+//   <root>/instances/<name>/              0700, one per instance
+//   <root>/instances/<name>/instance.json allocations, applied generation;
+//                                         the ownership marker (0600)
+//   <root>/instances/<name>/token         gateway token, 64 hex (0600)
+//
+// Every write is atomic (host/files.h). Fake: tests/fakes/fake_state_store.h.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "host/allocator.h"
+
+namespace cf::host {
+
+struct InstanceRecord {
+  std::string name;
+  Allocation allocation;
+  std::string desired_hash;                       // model::content_hash of what was last applied
+  std::optional<std::string> applied_generation;  // recorded only after the health gate passed
+  bool protect = false;
+  bool operator==(const InstanceRecord&) const = default;
+};
+
+// Only instances listed here are ever destroyed by clawfleet; `protect`
+// survives the removal of the manifest.
+struct InventoryEntry {
+  std::string tap;
+  bool protect = false;
+  bool operator==(const InventoryEntry&) const = default;
+};
+
+struct Inventory {
+  std::map<std::string, InventoryEntry> instances;
+  bool operator==(const Inventory&) const = default;
+};
+
+struct DirInfo {
+  bool exists = false;
+  mode_t mode = 0;                      // permission bits of the directory
+  uid_t uid = 0;
+  std::map<std::string, mode_t> files;  // regular files directly inside, with permission bits
+  bool operator==(const DirInfo&) const = default;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  // An absent inventory is an empty one.
+  virtual Result<Inventory> read_inventory() = 0;
+  virtual Status write_inventory(const Inventory& inv) = 0;
+  virtual Result<std::optional<InstanceRecord>> read_instance(const std::string& name) = 0;
+  // Creates the instance directory (0700) when missing.
+  virtual Status write_instance(const InstanceRecord& rec) = 0;
+  // The gateway token, generated once (256 random bits) and kept.
+  virtual Result<std::string> ensure_token(const std::string& name) = 0;
+  virtual Result<DirInfo> inspect(const std::string& name) = 0;
+  // Names of instance directories that hold an instance.json marker.
+  virtual Result<std::vector<std::string>> instance_dirs() = 0;
+  // Removes the instance's directory and everything in it; absent is success.
+  virtual Status remove_instance(const std::string& name) = 0;
+};
+
+std::unique_ptr<StateStore> state_store_at(const std::string& root);
+
+// JSON forms of the state files, exposed for tests and `status`.
+std::string to_json(const InstanceRecord& rec);
+Result<InstanceRecord> instance_from_json(const std::string& text);
+std::string to_json(const Inventory& inv);
+Result<Inventory> inventory_from_json(const std::string& text);
+
+}  // namespace cf::host

@@ -1,0 +1,81 @@
+// What clawfleet finds on the host, as plain values: the input to the
+// planner beside the desired fleet. Built by host::observe(); read-only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/net.h"
+
+namespace cf::model {
+
+// An instance's guest address, MAC, host port and tap: allocated once,
+// recorded in its state, stable thereafter.
+struct Allocation {
+  Ipv4 ip;
+  Mac mac;
+  std::uint16_t host_port = 0;
+  std::string tap;
+  bool operator==(const Allocation&) const = default;
+};
+
+struct ObservedUnit {
+  std::string load_state;       // "" when systemd does not know the unit
+  std::string active_state;
+  std::string sub_state;
+  std::string unit_file_state;
+  std::map<std::string, std::string> dropin_hashes;  // drop-in path -> "sha256:..." of its content
+  bool operator==(const ObservedUnit&) const = default;
+};
+
+struct ObservedTap {
+  bool present = false;
+  std::string master;  // "" when not attached
+  bool up = false;
+  bool isolated = false;
+  std::string alias;
+  bool operator==(const ObservedTap&) const = default;
+};
+
+struct ObservedDir {
+  bool exists = false;
+  unsigned mode = 0;
+  unsigned uid = 0;
+  std::map<std::string, unsigned> files;  // regular files in it, with modes
+  bool operator==(const ObservedDir&) const = default;
+};
+
+struct ObservedInstance {
+  bool in_inventory = false;
+  bool protect = false;                  // from the inventory
+  std::optional<Allocation> allocation;  // from instance.json
+  std::string desired_hash;              // what was last applied
+  std::optional<std::string> applied_generation;
+  ObservedDir dir;
+  std::map<std::string, ObservedUnit> units;  // by unit name
+  ObservedTap tap;
+  std::string vm_state;  // "absent", "not-started", "running", "paused", "unknown"
+  bool operator==(const ObservedInstance&) const = default;
+};
+
+struct ObservedBridge {
+  bool present = false;
+  bool up = false;
+  std::vector<Cidr> addresses;
+  bool operator==(const ObservedBridge&) const = default;
+};
+
+struct Observed {
+  ObservedBridge bridge;
+  std::optional<std::string> table_hash;  // "sha256:..." of clawfleet's nftables table; nullopt when absent
+  bool ip_forward = false;
+  // Every instance the inventory lists, and every one for which a marker
+  // of clawfleet's was found (state dir, unit, tap alias).
+  std::map<std::string, ObservedInstance> instances;
+  bool operator==(const Observed&) const = default;
+};
+
+}  // namespace cf::model

@@ -1,0 +1,162 @@
+#include "host/state.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "host/files.h"
+
+namespace cf::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
+}
+
+class State : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("cf-state-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    store_ = state_store_at(root_.string());
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  InstanceRecord record(const std::string& name) {
+    return InstanceRecord{name,
+                          Allocation{parse_ipv4("172.29.0.2").value(), parse_mac("06:fc:ac:1d:00:02").value(), 18900, "cf0123456789abc"},
+                          "sha256:abc", std::nullopt, true};
+  }
+
+  fs::path root_;
+  std::unique_ptr<StateStore> store_;
+};
+
+TEST_F(State, AbsentStateIsEmpty) {
+  EXPECT_EQ(store_->read_inventory().value(), Inventory{});
+  EXPECT_FALSE(store_->read_instance("bot").value());
+  EXPECT_TRUE(store_->instance_dirs().value().empty());
+  EXPECT_FALSE(store_->inspect("bot").value().exists);
+  EXPECT_TRUE(store_->remove_instance("bot").ok());
+}
+
+TEST_F(State, InstanceRoundTripWithModes) {
+  InstanceRecord rec = record("bot");
+  rec.applied_generation = "g-7";
+  ASSERT_TRUE(store_->write_instance(rec).ok());
+  EXPECT_EQ(store_->read_instance("bot").value(), rec);
+  EXPECT_EQ(mode_of(root_ / "instances"), 0700u);
+  EXPECT_EQ(mode_of(root_ / "instances/bot"), 0700u);
+  EXPECT_EQ(mode_of(root_ / "instances/bot/instance.json"), 0600u);
+  EXPECT_EQ(store_->instance_dirs().value(), std::vector<std::string>{"bot"});
+  auto info = store_->inspect("bot").value();
+  EXPECT_TRUE(info.exists);
+  EXPECT_EQ(info.mode, 0700u);
+  EXPECT_EQ(info.files, (std::map<std::string, mode_t>{{"instance.json", 0600}}));
+}
+
+TEST_F(State, InventoryRoundTrip) {
+  Inventory inv;
+  inv.instances["a"] = {"cfaaaa", false};
+  inv.instances["b"] = {"cfbbbb", true};
+  ASSERT_TRUE(store_->write_inventory(inv).ok());
+  EXPECT_EQ(store_->read_inventory().value(), inv);
+  EXPECT_EQ(mode_of(root_ / "inventory.json"), 0600u);
+}
+
+TEST_F(State, TokenIsMadeOnceAndKeptSecret) {
+  auto t1 = store_->ensure_token("bot");
+  ASSERT_TRUE(t1.ok()) << t1.error().message;
+  EXPECT_EQ(t1.value().size(), 64u);
+  EXPECT_EQ(store_->ensure_token("bot").value(), t1.value());
+  EXPECT_EQ(mode_of(root_ / "instances/bot/token"), 0600u);
+  EXPECT_NE(state_store_at((root_ / "other").string())->ensure_token("bot").value(), t1.value());
+}
+
+TEST_F(State, BadStateFilesAreReportedNotReplaced) {
+  ASSERT_TRUE(ensure_dir((root_ / "instances/bot").string(), 0700).ok());
+  std::ofstream(root_ / "instances/bot/instance.json") << "{\"format\": 2}";
+  EXPECT_EQ(store_->read_instance("bot").error().message,
+            "state file " + (root_ / "instances/bot/instance.json").string() + ": unknown format (want \"format\": 1)");
+  std::ofstream(root_ / "inventory.json") << "{not json";
+  EXPECT_NE(store_->read_inventory().error().message.find("state file " + (root_ / "inventory.json").string() + ": "),
+            std::string::npos);
+  std::ofstream(root_ / "instances/bot/token") << "short\n";
+  EXPECT_EQ(store_->ensure_token("bot").error().message,
+            "state file " + (root_ / "instances/bot/token").string() + ": not a 64-hex-digit token");
+}
+
+TEST_F(State, InstanceNamesAreCheckedSoPathsStayInside) {
+  EXPECT_EQ(store_->remove_instance("../etc").error().message, "not an instance name: \"../etc\"");
+  EXPECT_FALSE(store_->read_instance("a/b").ok());
+  EXPECT_FALSE(store_->ensure_token("..").ok());
+}
+
+TEST_F(State, RemoveInstanceRemovesEverything) {
+  ASSERT_TRUE(store_->write_instance(record("bot")).ok());
+  ASSERT_TRUE(store_->ensure_token("bot").ok());
+  std::ofstream(root_ / "instances/bot/rootfs.ext4") << "disk";
+  ASSERT_TRUE(store_->remove_instance("bot").ok());
+  EXPECT_FALSE(fs::exists(root_ / "instances/bot"));
+  EXPECT_TRUE(store_->instance_dirs().value().empty());
+}
+
+TEST(Files, AtomicWriteLeavesNoTempFileAndExactMode) {
+  auto dir = fs::temp_directory_path() / ("cf-files-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(ensure_dir((dir / "a/b").string(), 0700).ok());
+  EXPECT_EQ(mode_of(dir / "a"), 0755u);
+  EXPECT_EQ(mode_of(dir / "a/b"), 0700u);
+  ::umask(0077);
+  ASSERT_TRUE(write_file_atomic((dir / "a/b/f").string(), "one", 0644).ok());
+  ::umask(0022);
+  EXPECT_EQ(mode_of(dir / "a/b/f"), 0644u);
+  ASSERT_TRUE(write_file_atomic((dir / "a/b/f").string(), "two", 0600).ok());
+  std::ifstream in(dir / "a/b/f");
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(content, "two");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "a/b"), fs::directory_iterator()), 1);
+  // A crashed writer's temp file is cleaned up by the next run.
+  std::ofstream(dir / "a/b/.f.cf-tmp.12345") << "torn";
+  ASSERT_TRUE(remove_stale_temp_files((dir / "a/b").string()).ok());
+  EXPECT_FALSE(fs::exists(dir / "a/b/.f.cf-tmp.12345"));
+  EXPECT_TRUE(fs::exists(dir / "a/b/f"));
+  EXPECT_TRUE(remove_file((dir / "a/b/f").string()).ok());
+  EXPECT_TRUE(remove_file((dir / "a/b/f").string()).ok());
+  EXPECT_EQ(write_file_atomic((dir / "missing/f").string(), "x", 0600).error().message,
+            "cannot create " + (dir / "missing/.f.cf-tmp.").string() + std::to_string(::getpid()) + ": No such file or directory");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cf::host
+
+#include "fakes/fake_state_store.h"
+
+namespace cf::host {
+namespace {
+
+TEST(FakeStateStore, BehavesLikeTheRealOneAndRecordsCalls) {
+  testing::FakeStateStore fake;
+  InstanceRecord rec{"bot", {}, "sha256:x", std::nullopt, false};
+  ASSERT_TRUE(fake.write_instance(rec).ok());
+  EXPECT_EQ(fake.read_instance("bot").value(), rec);
+  auto token = fake.ensure_token("bot").value();
+  EXPECT_EQ(fake.ensure_token("bot").value(), token);
+  EXPECT_EQ(fake.inspect("bot").value().files, (std::map<std::string, mode_t>{{"instance.json", 0600}, {"token", 0600}}));
+  ASSERT_TRUE(fake.remove_instance("bot").ok());
+  EXPECT_FALSE(fake.read_instance("bot").value());
+  fake.fail_writes = true;
+  EXPECT_EQ(fake.write_instance(rec).error().message, "injected failure: write_instance bot");
+  EXPECT_EQ(fake.calls, (std::vector<std::string>{"write_instance bot", "read_instance bot", "ensure_token bot", "ensure_token bot",
+                                                  "inspect bot", "remove_instance bot", "read_instance bot", "write_instance bot"}));
+}
+
+}  // namespace
+}  // namespace cf::host
