@@ -1,0 +1,114 @@
+#include "host/launch.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "core/text.h"
+#include "host/files.h"
+
+namespace cf::host {
+namespace {
+
+using nlohmann::json;
+constexpr int kFormat = 1;
+
+}  // namespace
+
+InstancePaths paths_for(const std::string& state_root, const std::string& name) {
+  std::string dir = state_root + "/instances/" + name;
+  return {dir, dir + "/rootfs.ext4", dir + "/seed.img", dir + "/vmm.sock", dir + "/vmm.log", dir + "/metrics.json",
+          dir + "/vmm-config.json", dir + "/launch.json"};
+}
+
+VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,
+               std::uint32_t tsc_khz) {
+  InstancePaths p = paths_for(host.state_root, instance.name);
+  VmSpec s;
+  s.name = instance.name;
+  s.binary = host.vmm.binary;
+  s.image = host.images.at(instance.image);
+  s.rootfs_path = p.rootfs;
+  s.seed_path = p.seed;
+  s.vcpus = instance.resources.vcpus;
+  s.memory_mib = instance.resources.memory_mib;
+  s.smt = host.vmm.smt;
+  s.tap = alloc.tap;
+  s.mac = alloc.mac;
+  s.api_socket = p.api_socket;
+  s.log_path = p.log;
+  s.metrics_path = host.vmm.kind == model::VmmKind::Firecracker ? p.metrics : "";
+  s.config_path = host.vmm.kind == model::VmmKind::Firecracker ? p.vmm_config : "";
+  s.kvm = kvm;
+  s.tsc_khz = kvm ? 0 : tsc_khz;
+  return s;
+}
+
+Result<LaunchRecord> make_launch_record(const model::Host& host, const model::Instance& instance,
+                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm, std::uint32_t tsc_khz) {
+  if (!host.images.count(instance.image)) return Error{"instance " + instance.name + ": no image \"" + instance.image + "\""};
+  VmSpec spec = vm_spec(host, instance, alloc, kvm, tsc_khz);
+  auto files = vmm.files(spec);
+  if (!files) return files.error();
+  return LaunchRecord{instance.name, host.bridge,      Cidr{host.gateway, host.subnet.prefix}, alloc.tap,
+                      host.vmm.kind, spec.api_socket, vmm.argv(spec),                         std::move(files.value())};
+}
+
+std::string to_json(const LaunchRecord& r) {
+  json files = json::array();
+  for (const auto& [path, content] : r.files) files.push_back({{"path", path}, {"content", content}});
+  return json{{"format", kFormat},
+              {"name", r.name},
+              {"bridge", r.bridge},
+              {"bridgeAddress", to_string(r.bridge_address)},
+              {"tap", r.tap},
+              {"vmm", model::to_string(r.vmm)},
+              {"apiSocket", r.api_socket},
+              {"argv", r.argv},
+              {"files", files}}
+             .dump(2) +
+         "\n";
+}
+
+Result<LaunchRecord> launch_from_json(const std::string& text) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object() || j.value("format", 0) != kFormat) return Error{"unknown format (want \"format\": 1)"};
+    LaunchRecord r;
+    r.name = j.at("name").get<std::string>();
+    r.bridge = j.at("bridge").get<std::string>();
+    auto addr = parse_cidr(j.at("bridgeAddress").get<std::string>());
+    if (!addr) return Error{"bridgeAddress: " + addr.error().message};
+    r.bridge_address = addr.value();
+    r.tap = j.at("tap").get<std::string>();
+    std::string vmm = j.at("vmm").get<std::string>();
+    if (vmm != "firecracker" && vmm != "qemu") return Error{"vmm: unknown kind \"" + vmm + "\""};
+    r.vmm = vmm == "qemu" ? model::VmmKind::Qemu : model::VmmKind::Firecracker;
+    r.api_socket = j.at("apiSocket").get<std::string>();
+    r.argv = j.at("argv").get<std::vector<std::string>>();
+    for (const auto& f : j.at("files")) r.files.emplace_back(f.at("path").get<std::string>(), f.at("content").get<std::string>());
+    if (!is_dns_label(r.name) || !is_ifname(r.bridge) || !is_ifname(r.tap) || r.argv.empty() ||
+        !is_clean_absolute_path(r.argv[0]) || !is_clean_absolute_path(r.api_socket))
+      return Error{"name, bridge, tap, argv[0] or apiSocket is malformed"};
+    for (const auto& [path, _] : r.files)
+      if (!is_clean_absolute_path(path)) return Error{"files: \"" + path + "\" is not an absolute path"};
+    return r;
+  } catch (const json::exception& e) {
+    return Error{e.what()};
+  }
+}
+
+Status prepare_vm(const LaunchRecord& r, Network& net) {
+  if (auto s = net.ensure_bridge(r.bridge, r.bridge_address.network, r.bridge_address.prefix); !s) return s;
+  if (auto s = net.ensure_tap(r.tap, r.bridge, std::string(kTapAliasPrefix) + r.name); !s) return s;
+  for (const auto& [path, content] : r.files)
+    if (auto s = write_file_atomic(path, content, 0600); !s) return s;
+  // A socket left by a VMM that died would make the next one fail to bind.
+  if (::unlink(r.api_socket.c_str()) != 0 && errno != ENOENT)
+    return Error{"cannot remove stale socket " + r.api_socket + ": " + std::strerror(errno)};
+  return {};
+}
+
+}  // namespace cf::host

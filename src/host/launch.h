@@ -1,0 +1,54 @@
+// The launch record: everything the VM unit needs to bring one instance
+// back without the agent (after a host reboot, or a crash of the VMM).
+// apply writes it to <state>/instances/<name>/launch.json; the unit's
+// `clawfleet vm prepare|run|stop NAME` reads it. It describes what was
+// last applied, never what the manifests say now.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/net.h"
+#include "core/result.h"
+#include "host/network.h"
+#include "host/state.h"
+#include "host/vmm.h"
+#include "model/desired.h"
+#include "model/observed.h"
+
+namespace cf::host {
+
+struct LaunchRecord {
+  std::string name;
+  std::string bridge;
+  Cidr bridge_address;  // the gateway address with the subnet's prefix
+  std::string tap;
+  model::VmmKind vmm = model::VmmKind::Firecracker;
+  std::string api_socket;
+  std::vector<std::string> argv;                            // run in the foreground by `vm run`
+  std::vector<std::pair<std::string, std::string>> files;   // path -> content, written by `vm prepare`
+  bool operator==(const LaunchRecord&) const = default;
+};
+
+// Where an instance's files live under the state root.
+struct InstancePaths {
+  std::string dir, rootfs, seed, api_socket, log, metrics, vmm_config, launch;
+};
+InstancePaths paths_for(const std::string& state_root, const std::string& name);
+
+// The VM of `instance` as the VMM backend runs it.
+VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,
+               std::uint32_t tsc_khz);
+
+Result<LaunchRecord> make_launch_record(const model::Host& host, const model::Instance& instance,
+                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm, std::uint32_t tsc_khz);
+
+std::string to_json(const LaunchRecord& r);
+Result<LaunchRecord> launch_from_json(const std::string& text);
+
+// `clawfleet vm prepare`: the bridge, the tap (attached, isolated, alias),
+// the VMM's files, no stale API socket. Idempotent.
+Status prepare_vm(const LaunchRecord& r, Network& net);
+
+}  // namespace cf::host

@@ -1,0 +1,260 @@
+// SdBusSystemd and unit_files_in against a real systemd 252 booted in
+// systemd-nspawn (tests/integration/nspawn.h), over the container's own
+// system bus. Skips unless root with systemd-nspawn and debootstrap, or
+// when CLAWFLEET_SKIP_NSPAWN=1.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "host/systemd.h"
+#include "host/systemd_connect.h"
+#include "integration/nspawn.h"
+
+namespace cf::host {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+namespace nspawn = cf::testing::nspawn;
+
+const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service",
+                                "clawfleet.service"};
+
+// Replaces the clawfleet commands of the VM unit with a process the
+// container has, so the unit's lifecycle runs for real.
+constexpr const char* kVmStub =
+    "[Service]\n"
+    "ExecStartPre=\n"
+    "ExecStart=\n"
+    "ExecStart=/bin/sleep infinity\n"
+    "ExecStop=\n";
+
+std::string shipped(const std::string& unit) {
+  std::ifstream in(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const UnitStatus* find(const std::vector<UnitStatus>& units, const std::string& name) {
+  auto it = std::find_if(units.begin(), units.end(), [&](const UnitStatus& u) { return u.name == name; });
+  return it == units.end() ? nullptr : &*it;
+}
+
+class RealSystemd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = nspawn::unavailable()) GTEST_SKIP() << "real systemd in nspawn unavailable: " << *why;
+    auto c = nspawn::Container::boot();
+    ASSERT_TRUE(c) << c.error().message;
+    container_ = std::move(c.value());
+    std::cout << "[ nspawn   ] container " << container_->machine() << " booted in " << container_->boot_time().count()
+              << " ms\n";
+    RecordProperty("boot_ms", int(container_->boot_time().count()));
+    auto sd = connect_systemd(container_->bus_address());
+    ASSERT_TRUE(sd) << sd.error().message;
+    systemd_ = std::move(sd.value());
+    files_ = unit_files_in(container_->root() + "/etc/systemd/system");
+  }
+
+  std::vector<UnitStatus> list(const std::vector<std::string>& patterns) {
+    auto units = systemd_->list_units(patterns);
+    EXPECT_TRUE(units) << units.error().message;
+    return units ? units.value() : std::vector<UnitStatus>{};
+  }
+
+  // Declared first, destroyed last: the bus connection goes before the
+  // container it talks to.
+  std::unique_ptr<nspawn::Container> container_;
+  std::unique_ptr<Systemd> systemd_;
+  std::unique_ptr<UnitFiles> files_;
+};
+
+TEST_F(RealSystemd, VmUnitLifecycle) {
+  for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+  ASSERT_TRUE(files_->write_dropin("clawfleet-vm@t1.service", "stub", kVmStub));
+  ASSERT_TRUE(systemd_->daemon_reload());
+
+  auto started = systemd_->start("clawfleet-vm@t1.service", milliseconds(10000));
+  ASSERT_TRUE(started) << started.error().message;
+  EXPECT_EQ(started.value(), JobResult::Done);
+
+  auto units = list({"clawfleet-vm@*"});
+  const UnitStatus* t1 = find(units, "clawfleet-vm@t1.service");
+  ASSERT_NE(t1, nullptr);
+  EXPECT_EQ(*t1, (UnitStatus{"clawfleet-vm@t1.service", "loaded", "active", "running", "disabled",
+                             "/etc/systemd/system/clawfleet-vm@.service",
+                             {"/etc/systemd/system/clawfleet-vm@t1.service.d/stub.conf"}}));
+  // The template is known from its unit file only.
+  const UnitStatus* tmpl = find(units, "clawfleet-vm@.service");
+  ASSERT_NE(tmpl, nullptr);
+  EXPECT_EQ(*tmpl, (UnitStatus{"clawfleet-vm@.service", "", "inactive", "dead", "disabled",
+                               "/etc/systemd/system/clawfleet-vm@.service", {}}));
+  std::string ps;
+  container_->exec("systemctl show -P MainPID clawfleet-vm@t1.service", &ps);
+  EXPECT_NE(nspawn::detail::trim(ps), "0");
+
+  // Drop-ins come and go with a reload, also while the unit runs.
+  ASSERT_TRUE(files_->write_dropin("clawfleet-vm@t1.service", "zz-extra", "[Unit]\nDescription=extra\n"));
+  ASSERT_TRUE(systemd_->daemon_reload());
+  units = list({"clawfleet-vm@t1.service"});
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0].dropin_paths, (std::vector<std::string>{"/etc/systemd/system/clawfleet-vm@t1.service.d/stub.conf",
+                                                             "/etc/systemd/system/clawfleet-vm@t1.service.d/zz-extra.conf"}));
+  ASSERT_TRUE(files_->remove_dropin("clawfleet-vm@t1.service", "zz-extra"));
+  ASSERT_TRUE(systemd_->daemon_reload());
+  units = list({"clawfleet-vm@t1.service"});
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0].dropin_paths, std::vector<std::string>{"/etc/systemd/system/clawfleet-vm@t1.service.d/stub.conf"});
+  EXPECT_EQ(units[0].active_state, "active");
+
+  auto stopped = systemd_->stop("clawfleet-vm@t1.service", milliseconds(10000));
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  EXPECT_EQ(stopped.value(), JobResult::Done);
+  // systemd unloads (garbage-collects) a stopped instance nothing refers
+  // to, so it is either gone from the list or inactive.
+  units = list({"clawfleet-vm@t1.service"});
+  ASSERT_LE(units.size(), 1u);
+  if (!units.empty()) {
+    EXPECT_EQ(units[0].active_state, "inactive");
+    EXPECT_EQ(units[0].sub_state, "dead");
+  }
+
+  // enable/disable change symlinks; the unit file state follows after a
+  // reload, which also loads the enabled instance (multi-user.target wants it).
+  ASSERT_TRUE(systemd_->enable({"clawfleet-vm@t1.service"}));
+  EXPECT_TRUE(fs::is_symlink(container_->root() + "/etc/systemd/system/multi-user.target.wants/clawfleet-vm@t1.service"));
+  ASSERT_TRUE(systemd_->daemon_reload());
+  units = list({"clawfleet-vm@*"});
+  t1 = find(units, "clawfleet-vm@t1.service");
+  ASSERT_NE(t1, nullptr);
+  EXPECT_EQ(t1->unit_file_state, "enabled");
+  EXPECT_EQ(t1->active_state, "inactive");
+  EXPECT_EQ(find(units, "clawfleet-vm@.service")->unit_file_state, "indirect");
+
+  ASSERT_TRUE(systemd_->disable({"clawfleet-vm@t1.service"}));
+  EXPECT_FALSE(fs::exists(container_->root() + "/etc/systemd/system/multi-user.target.wants/clawfleet-vm@t1.service"));
+  ASSERT_TRUE(systemd_->daemon_reload());
+  units = list({"clawfleet-vm@*"});
+  if (const UnitStatus* u = find(units, "clawfleet-vm@t1.service")) {
+    EXPECT_EQ(u->unit_file_state, "disabled");
+  }
+  EXPECT_EQ(find(units, "clawfleet-vm@.service")->unit_file_state, "disabled");
+}
+
+// Every shipped unit loads in a real systemd: enabled instances are loaded
+// by the reload (as dependencies of their targets), and the proxy service
+// as the socket's trigger.
+TEST_F(RealSystemd, ShippedUnitsLoad) {
+  for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+  ASSERT_TRUE(files_->write_dropin("clawfleet-proxy@t1.socket", "listen",
+                                   "# clawfleet: owned by instance t1\n[Socket]\nListenStream=127.0.0.1:18900\n"));
+  ASSERT_TRUE(systemd_->enable({"clawfleet.service", "clawfleet-vm@t1.service", "clawfleet-proxy@t1.socket"}));
+  ASSERT_TRUE(systemd_->daemon_reload());
+
+  auto units = list({"clawfleet*"});
+  for (const char* name : {"clawfleet.service", "clawfleet-vm@t1.service", "clawfleet-proxy@t1.socket",
+                           "clawfleet-proxy@t1.service"}) {
+    const UnitStatus* u = find(units, name);
+    ASSERT_NE(u, nullptr) << name;
+    EXPECT_EQ(u->load_state, "loaded") << name;
+    EXPECT_EQ(u->active_state, "inactive") << name;
+  }
+  EXPECT_EQ(find(units, "clawfleet.service")->unit_file_state, "enabled");
+  EXPECT_EQ(find(units, "clawfleet-proxy@t1.socket")->dropin_paths,
+            std::vector<std::string>{"/etc/systemd/system/clawfleet-proxy@t1.socket.d/listen.conf"});
+  // Templates appear from their files, once each.
+  for (const char* name : kShipped) EXPECT_NE(find(units, name), nullptr) << name;
+  // The container's own systemd-analyze finds nothing to complain about
+  // either (with a stand-in for the clawfleet binary, which it checks).
+  std::string out;
+  EXPECT_EQ(container_->exec("install -m 0755 /dev/null /usr/local/bin/clawfleet && "
+                             "systemd-analyze verify clawfleet-proxy@t1.service clawfleet.service",
+                             &out),
+            0);
+  EXPECT_EQ(out, "");
+}
+
+// The proxy pair with all its hardening forwards for real: the socket
+// listens on the drop-in's port, the service (systemd-socket-proxyd as a
+// dynamic user) connects to the address from the environment file. The
+// "guest" is a one-line TCP server in the container.
+TEST_F(RealSystemd, ProxyForwardsToTheGuest) {
+  for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+  ASSERT_TRUE(files_->write_dropin("clawfleet-vm@t1.service", "stub", kVmStub));
+  ASSERT_TRUE(files_->write_dropin("clawfleet-proxy@t1.socket", "listen",
+                                   "# clawfleet: owned by instance t1\n[Socket]\nListenStream=127.0.0.1:18900\n"));
+  ASSERT_TRUE(files_->write("cf-guest.service",
+                            "[Service]\nExecStart=/usr/bin/systemd-socket-activate -l 127.0.0.1:9000 -a --inetd "
+                            "/bin/echo hello-from-guest\n"));
+  const std::string env_dir = container_->root() + "/var/lib/clawfleet/instances/t1";
+  fs::create_directories(env_dir);
+  std::ofstream(env_dir + "/proxy.env") << "CLAWFLEET_GUEST=127.0.0.1:9000\n";
+  ASSERT_TRUE(systemd_->daemon_reload());
+
+  for (const char* unit : {"cf-guest.service", "clawfleet-vm@t1.service", "clawfleet-proxy@t1.socket"}) {
+    auto r = systemd_->start(unit, milliseconds(10000));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r.value(), JobResult::Done) << unit;
+  }
+  std::string out;
+  EXPECT_EQ(container_->exec("exec bash -c \"exec 3<>/dev/tcp/127.0.0.1/18900 && timeout 5 cat <&3\"", &out), 0) << out;
+  EXPECT_EQ(out, "hello-from-guest\n");
+  auto units = list({"clawfleet-proxy@*"});
+  const UnitStatus* service = find(units, "clawfleet-proxy@t1.service");
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ(service->active_state, "active");
+  EXPECT_EQ(service->sub_state, "running");
+
+  // BindsTo: stopping the VM takes the proxy down with it.
+  ASSERT_TRUE(systemd_->stop("clawfleet-vm@t1.service", milliseconds(10000)));
+  units = list({"clawfleet-proxy@*"});
+  for (const auto& u : units) EXPECT_NE(u.active_state, "active") << u.name;
+}
+
+TEST_F(RealSystemd, JobResultsErrorsAndDeadlines) {
+  ASSERT_TRUE(files_->write("cf-fails.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n"));
+  ASSERT_TRUE(files_->write("cf-slow.service", "[Service]\nExecStartPre=/bin/sleep 30\nExecStart=/bin/sleep infinity\n"));
+  ASSERT_TRUE(systemd_->daemon_reload());
+
+  auto missing = systemd_->start("cf-missing.service", milliseconds(5000));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "cannot start cf-missing.service: Unit cf-missing.service not found.");
+
+  auto failed = systemd_->start("cf-fails.service", milliseconds(5000));
+  ASSERT_TRUE(failed) << failed.error().message;
+  EXPECT_EQ(failed.value(), JobResult::Failed);
+
+  auto slow = systemd_->start("cf-slow.service", milliseconds(300));
+  ASSERT_FALSE(slow);
+  EXPECT_EQ(slow.error().message, "cannot start cf-slow.service: the job did not finish within 300 ms");
+  // A stop job replaces the pending start job.
+  auto stopped = systemd_->stop("cf-slow.service", milliseconds(10000));
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  EXPECT_EQ(stopped.value(), JobResult::Done);
+
+  auto restarted = systemd_->restart("cf-slow.service", milliseconds(300));
+  ASSERT_FALSE(restarted);
+  EXPECT_EQ(restarted.error().message, "cannot restart cf-slow.service: the job did not finish within 300 ms");
+
+  auto no_install = systemd_->enable({"cf-fails.service"});
+  ASSERT_FALSE(no_install);
+  EXPECT_EQ(no_install.error().message, "cannot enable cf-fails.service: no [Install] section to enable");
+  auto no_file = systemd_->enable({"cf-nothing.service"});
+  ASSERT_FALSE(no_file);
+  EXPECT_EQ(no_file.error().message, "cannot enable cf-nothing.service: Unit file cf-nothing.service does not exist.");
+}
+
+TEST(RealSystemdConnect, ErrorsNameTheAddress) {
+  auto sd = connect_systemd(std::string("unix:path=/nonexistent/cf/system_bus_socket"));
+  ASSERT_FALSE(sd);
+  EXPECT_EQ(sd.error().message,
+            "cannot connect to the bus at unix:path=/nonexistent/cf/system_bus_socket: No such file or directory");
+}
+
+}  // namespace
+}  // namespace cf::host

@@ -1,0 +1,129 @@
+// The shipped units (units/) must pass `systemd-analyze verify` with no
+// output at all: it exits 0 on unknown keys and only warns, so any output
+// counts as a failure.
+//
+// verify checks that every ExecStart= binary exists and that every unit
+// pulled in by Requires=/BindsTo= loads. Rather than touch the host's
+// /usr/local/bin, the test builds a throw-away root (--root=) under /tmp:
+//   usr/local/bin/clawfleet, usr/lib/systemd/systemd-socket-proxyd
+//                         empty executable stand-ins (verify only checks
+//                         that they are executable files)
+//   usr/lib/systemd/system  a copy of the host's units (sysinit.target, ...,
+//                         which every service depends on by default)
+//   etc/systemd/system    the shipped units verbatim, plus the per-instance
+//                         drop-in clawfleet writes for a proxy socket
+// The proxy socket template has no Listen line by design (the port is per
+// instance), so it is verified as a rendered instance with its drop-in.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service",
+                                "clawfleet.service"};
+
+std::string find_in_path(const std::string& tool) {
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  for (std::size_t start = 0; start <= p.size();) {
+    std::size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    fs::path candidate = fs::path(p.substr(start, end - start)) / tool;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    start = end + 1;
+  }
+  return "";
+}
+
+struct Output {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Output run(const std::string& command) {
+  Output r;
+  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
+  if (!f) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.output.append(buf, n);
+  int status = ::pclose(f);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class ShippedUnits : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    analyze_ = find_in_path("systemd-analyze");
+    if (analyze_.empty()) GTEST_SKIP() << "systemd-analyze is not installed (apt-get install systemd)";
+    if (!fs::is_directory("/usr/lib/systemd/system"))
+      GTEST_SKIP() << "no /usr/lib/systemd/system to verify against";
+    char tmpl[] = "/tmp/cf-verify-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+
+    for (const char* exe : {"usr/local/bin/clawfleet", "usr/lib/systemd/systemd-socket-proxyd"}) {
+      fs::create_directories((root_ / exe).parent_path());
+      std::ofstream(root_ / exe).put('\n');
+      fs::permissions(root_ / exe, fs::perms(0755));
+    }
+    fs::create_directories(root_ / "usr/lib/systemd");
+    fs::copy("/usr/lib/systemd/system", root_ / "usr/lib/systemd/system",
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    fs::create_directory_symlink("usr/lib", root_ / "lib");  // merged /usr, as on Debian 12
+
+    const fs::path etc = root_ / "etc/systemd/system";
+    fs::create_directories(etc / "clawfleet-proxy@t1.socket.d");
+    for (const char* unit : kShipped) fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit, etc / unit);
+    std::ofstream(etc / "clawfleet-proxy@t1.socket.d/listen.conf")
+        << "# clawfleet: owned by instance t1\n[Socket]\nListenStream=127.0.0.1:18900\n";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!root_.empty()) fs::remove_all(root_, ec);
+  }
+
+  Output verify(const std::string& unit) {
+    return run(analyze_ + " verify --root=" + root_.string() + " /etc/systemd/system/" + unit);
+  }
+
+  std::string analyze_;
+  fs::path root_;
+};
+
+TEST_F(ShippedUnits, EveryUnitIsShipped) {
+  for (const char* unit : kShipped)
+    EXPECT_TRUE(fs::is_regular_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit)) << unit;
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(CLAWFLEET_SOURCE_DIR) / "units")) files += e.is_regular_file();
+  EXPECT_EQ(files, std::size(kShipped)) << "units/ has a unit this test does not verify";
+}
+
+// systemd-analyze verifies a template as the instance "i".
+TEST_F(ShippedUnits, VerifyWithoutAnyOutput) {
+  for (const char* unit :
+       {"clawfleet-vm@.service", "clawfleet.service", "clawfleet-proxy@t1.socket", "clawfleet-proxy@t1.service"}) {
+    Output r = verify(unit);
+    EXPECT_EQ(r.exit_code, 0) << unit << ":\n" << r.output;
+    EXPECT_EQ(r.output, "") << unit;
+  }
+}
+
+// The proxy socket's address exists only in its per-instance drop-in: an
+// instance without one must not load (rather than listen somewhere).
+TEST_F(ShippedUnits, ProxySocketWithoutItsDropinDoesNotLoad) {
+  Output r = verify("clawfleet-proxy@.socket");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("Unit has no Listen setting"), std::string::npos) << r.output;
+}
+
+}  // namespace
