@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -292,9 +293,13 @@ class Container {
     }
 
     const auto t0 = detail::Clock::now();
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid == 0) {
-      // Only async-signal-safe calls from here to exec.
+      // Only async-signal-safe calls from here to exec. If the test process
+      // dies without running the destructor (a crash, a ctest timeout),
+      // nspawn gets SIGTERM and powers the container off.
+      if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) ::_exit(125);
       char buf[16];
       int n = 0;
       for (pid_t p = ::getpid(); p > 0 && n < 15; p /= 10) buf[n++] = char('0' + p % 10);
