@@ -1,0 +1,428 @@
+// The real network adapter (netlink, /dev/net/tun, libnftables, procfs)
+// against the kernel, inside a network namespace each test makes and
+// destroys (integration/netns.h). The host's own namespace is never used:
+// every adapter call and every `ip`/`bridge`/`nft` command runs on the
+// namespace's thread.
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/net.h"
+#include "host/network.h"
+#include "integration/netns.h"
+
+namespace cf::host {
+namespace {
+
+namespace netns = cf::testing::netns;
+
+constexpr const char* kBridge = "cfbr-test";
+constexpr const char* kTap = "cf0123456789abc";
+
+model::Host test_host(model::Egress egress) {
+  model::Host h;
+  h.bridge = kBridge;
+  h.subnet = parse_cidr("10.123.0.0/24").value();
+  h.gateway = parse_ipv4("10.123.0.1").value();
+  h.egress = egress;
+  return h;
+}
+
+const Link* find(const std::vector<Link>& links, const std::string& name) {
+  auto it = std::find_if(links.begin(), links.end(), [&](const Link& l) { return l.name == name; });
+  return it == links.end() ? nullptr : &*it;
+}
+
+std::string read_host_file(const char* path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+class RealNetwork : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = netns::unavailable()) GTEST_SKIP() << "real network in a namespace unavailable: " << *why;
+    start_ = std::chrono::steady_clock::now();
+    host_forward_ = read_host_file("/proc/sys/net/ipv4/ip_forward");
+    ns_ = std::make_unique<netns::Namespace>();
+    ASSERT_FALSE(ns_->error()) << *ns_->error();
+  }
+  void TearDown() override {
+    if (!ns_) return;
+    ns_.reset();  // the namespace goes, with everything in it
+    // Nothing leaked into the host: its ip_forward is what it was, and no
+    // named namespace exists for us.
+    EXPECT_EQ(read_host_file("/proc/sys/net/ipv4/ip_forward"), host_forward_);
+    std::string list;
+    netns::sh("ip netns list", &list);
+    EXPECT_EQ(list.find("cf-test"), std::string::npos) << list;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+    std::cout << "[ netns    ] namespace made, used and destroyed in " << ms.count() << " ms\n";
+  }
+
+  // Runs body in the test's namespace with a fresh real adapter.
+  void in_ns(const std::function<void(Network&)>& body) {
+    ns_->run([&] {
+      auto net = real_network();
+      body(*net);
+    });
+  }
+
+  std::unique_ptr<netns::Namespace> ns_;
+  std::string host_forward_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+TEST_F(RealNetwork, NamespaceIsNotTheHosts) {
+  ino_t host_ns = netns::ns_inode("/proc/thread-self/ns/net");
+  ns_->run([&] { EXPECT_NE(netns::ns_inode("/proc/thread-self/ns/net"), host_ns); });
+  in_ns([](Network& net) {
+    auto links = net.links();
+    ASSERT_TRUE(links) << links.error().message;
+    ASSERT_EQ(links->size(), 1u);  // a new namespace has only lo
+    EXPECT_EQ(links.value()[0].name, "lo");
+  });
+}
+
+TEST_F(RealNetwork, BridgeAndTapAreIdempotentAndObservable) {
+  in_ns([](Network& net) {
+    const Ipv4 gw = parse_ipv4("10.123.0.1").value();
+    ASSERT_TRUE(net.ensure_bridge(kBridge, gw, 24));
+    auto s = net.ensure_bridge(kBridge, gw, 24);
+    ASSERT_TRUE(s) << s.error().message;
+    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot");
+    ASSERT_TRUE(s) << s.error().message;
+    auto first = net.links();
+    ASSERT_TRUE(first) << first.error().message;
+    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot");
+    ASSERT_TRUE(s) << s.error().message;
+
+    auto links = net.links();
+    ASSERT_TRUE(links) << links.error().message;
+    EXPECT_EQ(links.value(), first.value()) << "the second ensure_tap changed something";
+    const Link* br = find(links.value(), kBridge);
+    ASSERT_NE(br, nullptr);
+    EXPECT_EQ(br->kind, "bridge");
+    EXPECT_TRUE(br->up);
+    EXPECT_EQ(br->master, std::nullopt);
+    EXPECT_EQ(br->ipv4, std::vector<Cidr>{parse_cidr("10.123.0.1/24").value()});
+    const Link* tap = find(links.value(), kTap);
+    ASSERT_NE(tap, nullptr);
+    EXPECT_EQ(tap->kind, "tun");
+    EXPECT_EQ(tap->master, kBridge);
+    EXPECT_TRUE(tap->up);
+    EXPECT_TRUE(tap->isolated);
+    EXPECT_EQ(tap->alias, "clawfleet:bot");
+    EXPECT_TRUE(tap->ipv4.empty());
+
+    // The same facts, as iproute2 sees them.
+    std::string out;
+    EXPECT_EQ(netns::sh(std::string("bridge -d link show dev ") + kTap, &out), 0) << out;
+    EXPECT_NE(out.find("master " + std::string(kBridge)), std::string::npos) << out;
+    EXPECT_NE(out.find("isolated on"), std::string::npos) << out;
+    EXPECT_EQ(netns::sh(std::string("ip -d link show dev ") + kTap, &out), 0) << out;
+    EXPECT_NE(out.find("tun type tap pi off"), std::string::npos) << out;
+    EXPECT_NE(out.find("persist on"), std::string::npos) << out;
+    EXPECT_NE(out.find("user root"), std::string::npos) << out;
+    EXPECT_NE(out.find("alias clawfleet:bot"), std::string::npos) << out;
+
+    ASSERT_TRUE(net.delete_link(kTap));
+    s = net.delete_link(kTap);  // absent is success
+    EXPECT_TRUE(s) << s.error().message;
+    links = net.links();
+    ASSERT_TRUE(links);
+    EXPECT_EQ(find(links.value(), kTap), nullptr);
+    EXPECT_NE(find(links.value(), kBridge), nullptr);
+  });
+}
+
+// Enough links that each dump spans many netlink messages and reads.
+TEST_F(RealNetwork, LinksAtScale) {
+  in_ns([](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    constexpr int kTaps = 256;
+    for (int i = 0; i < kTaps; ++i) {
+      auto s = net.ensure_tap(tap_name("bot-" + std::to_string(i), {}), kBridge, "clawfleet:bot-" + std::to_string(i));
+      ASSERT_TRUE(s) << s.error().message;
+    }
+    auto start = std::chrono::steady_clock::now();
+    auto links = net.links();
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    ASSERT_TRUE(links) << links.error().message;
+    ASSERT_EQ(links->size(), std::size_t(kTaps + 2));  // lo, the bridge, the taps
+    int ok = 0;
+    for (const auto& l : links.value())
+      if (l.kind == "tun" && l.master == kBridge && l.isolated && l.up && l.alias.rfind("clawfleet:bot-", 0) == 0) ++ok;
+    EXPECT_EQ(ok, kTaps);
+    std::cout << "[ netns    ] links() with " << kTaps << " taps: " << us.count() << " us\n";
+  });
+}
+
+TEST_F(RealNetwork, ExistingTapIsFixedNotRecreated) {
+  in_ns([](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    // A tap left behind in a bad state: not persistent-by-us, detached,
+    // down, no alias, not isolated (what `ip tuntap add` makes).
+    std::string out;
+    ASSERT_EQ(netns::sh(std::string("ip tuntap add dev ") + kTap + " mode tap", &out), 0) << out;
+    auto before = net.links();
+    ASSERT_TRUE(before);
+    const Link* old = find(before.value(), kTap);
+    ASSERT_NE(old, nullptr);
+    EXPECT_FALSE(old->up);
+    EXPECT_EQ(old->master, std::nullopt);
+    EXPECT_FALSE(old->isolated);
+
+    auto s = net.ensure_tap(kTap, kBridge, "clawfleet:bot");
+    ASSERT_TRUE(s) << s.error().message;
+    auto after = net.links();
+    ASSERT_TRUE(after);
+    const Link* tap = find(after.value(), kTap);
+    ASSERT_NE(tap, nullptr);
+    EXPECT_EQ(tap->ifindex, old->ifindex) << "recreated instead of fixed";
+    EXPECT_EQ(tap->master, kBridge);
+    EXPECT_TRUE(tap->up);
+    EXPECT_TRUE(tap->isolated);
+    EXPECT_EQ(tap->alias, "clawfleet:bot");
+    EXPECT_EQ(netns::sh(std::string("ip -d link show dev ") + kTap, &out), 0) << out;
+    EXPECT_NE(out.find("user root"), std::string::npos) << out;
+
+    // Moved to another bridge: isolation is set again on the new port.
+    ASSERT_TRUE(net.ensure_bridge("cfbr-other", parse_ipv4("10.124.0.1").value(), 24));
+    s = net.ensure_tap(kTap, "cfbr-other", "clawfleet:bot");
+    ASSERT_TRUE(s) << s.error().message;
+    auto moved = net.links();
+    ASSERT_TRUE(moved);
+    tap = find(moved.value(), kTap);
+    ASSERT_NE(tap, nullptr);
+    EXPECT_EQ(tap->master, "cfbr-other");
+    EXPECT_TRUE(tap->isolated);
+  });
+}
+
+TEST_F(RealNetwork, ErrorsSayWhatFailedAndLeaveNothingBehind) {
+  in_ns([](Network& net) {
+    auto s = net.ensure_tap(kTap, "nope", "clawfleet:bot");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message, std::string("cannot attach tap ") + kTap + " to bridge nope: no such bridge");
+    auto links = net.links();
+    ASSERT_TRUE(links);
+    EXPECT_EQ(find(links.value(), kTap), nullptr);
+
+    s = net.ensure_tap(kTap, "lo", "clawfleet:bot");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message, std::string("cannot attach tap ") + kTap + " to bridge lo: lo is not a bridge");
+    s = net.ensure_bridge("lo", parse_ipv4("10.123.0.1").value(), 24);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message, "cannot use lo as bridge: it is a device link, not a bridge");
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    s = net.ensure_tap(kBridge, kBridge, "clawfleet:bot");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message,
+              std::string("cannot create tap ") + kBridge + ": a bridge link of that name exists and is not a tap");
+    // The kernel's own refusal, with context.
+    s = net.delete_link("lo");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message.rfind("cannot delete link lo: Operation not supported", 0), 0u) << s.error().message;
+  });
+}
+
+// Drops CAP_NET_ADMIN from the calling thread's effective set (capabilities
+// are per thread, and this thread ends with its namespace).
+bool drop_net_admin() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+TEST_F(RealNetwork, KernelRefusalsAreReportedWithContext) {
+  in_ns([](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    ASSERT_TRUE(drop_net_admin());
+    auto s = net.ensure_tap("cfab12cd34", kBridge, "clawfleet:x");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message, "cannot create tap cfab12cd34: Operation not permitted");
+    s = net.ensure_bridge("cfbr-new", parse_ipv4("10.124.0.1").value(), 24);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message, "cannot create bridge cfbr-new: Operation not permitted");
+    s = net.delete_link(kBridge);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message, std::string("cannot delete link ") + kBridge + ": Operation not permitted");
+    s = net.replace_table(render_table(test_host(model::Egress::Allow)));
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message.rfind("cannot replace nftables table inet clawfleet: ", 0), 0u) << s.error().message;
+    EXPECT_NE(s.error().message.find("Operation not permitted"), std::string::npos) << s.error().message;
+    auto t = net.read_table();
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().message.rfind("cannot list nftables table inet clawfleet: ", 0), 0u) << t.error().message;
+    std::cout << "[ netns    ] without CAP_NET_ADMIN: " << s.error().message << " | " << t.error().message << "\n";
+  });
+}
+
+TEST_F(RealNetwork, TableIsReplacedAtomicallyAndReadsBackAsRendered) {
+  in_ns([](Network& net) {
+    auto t = net.read_table();
+    ASSERT_TRUE(t) << t.error().message;
+    EXPECT_EQ(t.value(), std::nullopt);
+
+    const std::string allow = render_table(test_host(model::Egress::Allow));
+    auto s = net.replace_table(allow);
+    ASSERT_TRUE(s) << s.error().message;
+    t = net.read_table();
+    ASSERT_TRUE(t) << t.error().message;
+    ASSERT_TRUE(t.value());
+    EXPECT_NE(t.value()->find("ip saddr 10.123.0.0/24 oifname != \"cfbr-test\" masquerade"), std::string::npos);
+    // render_table writes what nft prints, so observed == desired by hash.
+    EXPECT_EQ(*t.value(), allow);
+
+    s = net.replace_table(allow);  // replacing an existing table
+    ASSERT_TRUE(s) << s.error().message;
+    const std::string deny = render_table(test_host(model::Egress::Deny));
+    s = net.replace_table(deny);
+    ASSERT_TRUE(s) << s.error().message;
+    t = net.read_table();
+    ASSERT_TRUE(t && t.value());
+    EXPECT_EQ(*t.value(), deny);
+
+    std::string out;
+    EXPECT_EQ(netns::sh("nft list ruleset", &out), 0) << out;
+    EXPECT_EQ(out, deny) << "only our table, once";
+
+    // A broken ruleset fails as a whole: the old table stays.
+    s = net.replace_table("table inet clawfleet {\n\tchain x {\n\t\tbogus\n\t}\n}\n");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message.rfind("cannot replace nftables table inet clawfleet: ", 0), 0u) << s.error().message;
+    EXPECT_NE(s.error().message.find("Error:"), std::string::npos) << s.error().message;
+    t = net.read_table();
+    ASSERT_TRUE(t && t.value());
+    EXPECT_EQ(*t.value(), deny);
+    // Other tables are out of reach.
+    s = net.replace_table("flush ruleset\n");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(netns::sh("nft list ruleset", &out), 0);
+    EXPECT_EQ(out, deny);
+
+    ASSERT_TRUE(net.delete_table());
+    t = net.read_table();
+    ASSERT_TRUE(t) << t.error().message;
+    EXPECT_EQ(t.value(), std::nullopt);
+    s = net.delete_table();  // absent is success
+    EXPECT_TRUE(s) << s.error().message;
+    EXPECT_EQ(netns::sh("nft list ruleset", &out), 0);
+    EXPECT_EQ(out, "");
+  });
+}
+
+// Real packets between three namespaces: the test's ("the host", with the
+// bridge and our table), a guest behind a veth on the bridge (a veth stands
+// in for the tap a VMM would hold open), and "outside" behind another veth,
+// with no route back to the guests' subnet, so that a connection from the
+// guest can only succeed through masquerade.
+TEST_F(RealNetwork, TrafficFollowsTheTable) {
+  netns::Namespace guest, outside;
+  ASSERT_FALSE(guest.error()) << *guest.error();
+  ASSERT_FALSE(outside.error()) << *outside.error();
+  pid_t guest_tid = 0, outside_tid = 0;
+  guest.run([&] { guest_tid = ::gettid(); });
+  outside.run([&] { outside_tid = ::gettid(); });
+  auto sh_ok = [](const std::string& commands) {
+    std::string out;
+    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
+  };
+
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    ASSERT_TRUE(net.set_ip_forward(true));
+    ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow))));
+    sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) +
+          "; ip link set vg1 master " + kBridge + " up; bridge link set dev vg1 isolated on" +
+          "; ip link add vout type veth peer name eth0 netns " + std::to_string(outside_tid) +
+          "; ip addr add 10.200.0.1/24 dev vout; ip link set vout up; ip route add 169.254.169.254/32 via 10.200.0.2");
+  });
+  guest.run([&] {
+    sh_ok("ip link set lo up; ip addr add 10.123.0.2/24 dev eth0; ip link set eth0 up; "
+          "ip route add default via 10.123.0.1");
+  });
+  outside.run([&] {
+    sh_ok("ip link set lo up; ip addr add 10.200.0.2/24 dev eth0; ip addr add 169.254.169.254/32 dev lo; "
+          "ip link set eth0 up");
+  });
+
+  int web = -1, metadata = -1, host_port = -1, guest_port = -1;
+  outside.run([&] {
+    web = netns::tcp_listen("10.200.0.2", 8080);
+    metadata = netns::tcp_listen("169.254.169.254", 80);
+  });
+  ns_->run([&] { host_port = netns::tcp_listen("10.123.0.1", 2222); });
+  guest.run([&] { guest_port = netns::tcp_listen("10.123.0.2", 18789); });
+  ASSERT_GE(web, 0);
+  ASSERT_GE(metadata, 0);
+  ASSERT_GE(host_port, 0);
+  ASSERT_GE(guest_port, 0);
+
+  // Egress allow: out, masqueraded; not to the metadata endpoint; not to
+  // the host itself; the host (the proxy) reaches the guest.
+  guest.run([&] { EXPECT_TRUE(netns::tcp_connects("10.200.0.2", 8080, 3000)) << "guest egress"; });
+  EXPECT_EQ(netns::accepted_peer(web, 1000), "10.200.0.1") << "not masqueraded";
+  guest.run([&] { EXPECT_FALSE(netns::tcp_connects("169.254.169.254", 80, 300)) << "metadata endpoint reachable"; });
+  guest.run([&] { EXPECT_FALSE(netns::tcp_connects("10.123.0.1", 2222, 300)) << "guest reaches the host"; });
+  ns_->run([&] { EXPECT_TRUE(netns::tcp_connects("10.123.0.2", 18789, 3000)) << "host cannot reach the guest"; });
+  EXPECT_EQ(netns::accepted_peer(guest_port, 1000), "10.123.0.1");
+  // Nobody outside opens connections to a guest, even with a route.
+  outside.run([&] {
+    sh_ok("ip route add 10.123.0.0/24 via 10.200.0.1");
+    EXPECT_FALSE(netns::tcp_connects("10.123.0.2", 18789, 300)) << "outside reaches the guest";
+  });
+
+  // Egress deny: nothing leaves; the host still reaches the guest.
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Deny)))); });
+  guest.run([&] { EXPECT_FALSE(netns::tcp_connects("10.200.0.2", 8080, 300)) << "egress deny leaks"; });
+  ns_->run([&] { EXPECT_TRUE(netns::tcp_connects("10.123.0.2", 18789, 3000)) << "host cannot reach the guest"; });
+
+  // Control: without the table the same probes go through, so the
+  // refusals above are the table's doing.
+  in_ns([&](Network& net) { ASSERT_TRUE(net.delete_table()); });
+  guest.run([&] {
+    EXPECT_TRUE(netns::tcp_connects("10.123.0.1", 2222, 3000));
+    EXPECT_TRUE(netns::tcp_connects("169.254.169.254", 80, 3000));
+  });
+
+  for (int fd : {web, metadata, host_port, guest_port}) ::close(fd);
+}
+
+TEST_F(RealNetwork, IpForwardChangesOnlyInTheNamespace) {
+  // Set the opposite of the host's value, so that TearDown's check that
+  // the host's value did not change means something.
+  const bool want = host_forward_ != "1";
+  in_ns([&](Network& net) {
+    auto f = net.ip_forward();
+    ASSERT_TRUE(f) << f.error().message;
+    auto s = net.set_ip_forward(want);
+    ASSERT_TRUE(s) << s.error().message;
+    f = net.ip_forward();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f.value(), want);
+    std::string out;
+    EXPECT_EQ(netns::sh("sysctl -n net.ipv4.ip_forward", &out), 0);
+    EXPECT_EQ(out, want ? "1\n" : "0\n");
+    s = net.set_ip_forward(!want);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(net.ip_forward().value(), !want);
+  });
+}
+
+}  // namespace
+}  // namespace cf::host

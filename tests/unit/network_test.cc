@@ -1,0 +1,235 @@
+#include "host/network.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "core/sha256.h"
+#include "core/text.h"
+#include "fakes/fake_network.h"
+
+namespace cf::host {
+namespace {
+
+using cf::testing::FakeNetwork;
+
+model::Host host(model::Egress egress) {
+  model::Host h;
+  h.bridge = "clawbr0";
+  h.subnet = parse_cidr("10.100.0.0/24").value();
+  h.gateway = parse_ipv4("10.100.0.1").value();
+  h.egress = egress;
+  return h;
+}
+
+// --- render_table: golden text, exactly what `nft list table` prints -------
+
+TEST(RenderTable, EgressAllow) {
+  EXPECT_EQ(render_table(host(model::Egress::Allow)),
+            "table inet clawfleet {\n"
+            "\tchain postrouting {\n"
+            "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+            "\t\tip saddr 10.100.0.0/24 oifname != \"clawbr0\" masquerade\n"
+            "\t}\n"
+            "\n"
+            "\tchain forward {\n"
+            "\t\ttype filter hook forward priority filter; policy accept;\n"
+            "\t\tiifname \"clawbr0\" oifname \"clawbr0\" drop\n"
+            "\t\toifname \"clawbr0\" ct state established,related accept\n"
+            "\t\toifname \"clawbr0\" drop\n"
+            "\t\tiifname \"clawbr0\" ip daddr 169.254.169.254 drop\n"
+            "\t\tiifname \"clawbr0\" ip saddr != 10.100.0.0/24 drop\n"
+            "\t\tiifname \"clawbr0\" meta nfproto != ipv4 drop\n"
+            "\t\tiifname \"clawbr0\" oifname != \"clawbr0\" accept\n"
+            "\t\tiifname \"clawbr0\" drop\n"
+            "\t}\n"
+            "\n"
+            "\tchain input {\n"
+            "\t\ttype filter hook input priority filter; policy accept;\n"
+            "\t\tiifname \"clawbr0\" ct state established,related accept\n"
+            "\t\tiifname \"clawbr0\" drop\n"
+            "\t}\n"
+            "}\n");
+}
+
+TEST(RenderTable, EgressDenyHasNoNatAndDropsEverythingFromTheBridge) {
+  EXPECT_EQ(render_table(host(model::Egress::Deny)),
+            "table inet clawfleet {\n"
+            "\tchain forward {\n"
+            "\t\ttype filter hook forward priority filter; policy accept;\n"
+            "\t\tiifname \"clawbr0\" oifname \"clawbr0\" drop\n"
+            "\t\toifname \"clawbr0\" ct state established,related accept\n"
+            "\t\toifname \"clawbr0\" drop\n"
+            "\t\tiifname \"clawbr0\" ip daddr 169.254.169.254 drop\n"
+            "\t\tiifname \"clawbr0\" ip saddr != 10.100.0.0/24 drop\n"
+            "\t\tiifname \"clawbr0\" meta nfproto != ipv4 drop\n"
+            "\t\tiifname \"clawbr0\" drop\n"
+            "\t}\n"
+            "\n"
+            "\tchain input {\n"
+            "\t\ttype filter hook input priority filter; policy accept;\n"
+            "\t\tiifname \"clawbr0\" ct state established,related accept\n"
+            "\t\tiifname \"clawbr0\" drop\n"
+            "\t}\n"
+            "}\n");
+}
+
+TEST(RenderTable, SubnetIsWrittenWithoutHostBits) {
+  auto h = host(model::Egress::Allow);
+  h.subnet = parse_cidr("10.100.7.9/16").value();
+  std::string t = render_table(h);
+  EXPECT_NE(t.find("ip saddr 10.100.0.0/16 oifname"), std::string::npos) << t;
+  EXPECT_EQ(t.find("10.100.7.9"), std::string::npos) << t;
+}
+
+TEST(RenderTable, NeverChangesAnyChainPolicy) {
+  for (auto e : {model::Egress::Allow, model::Egress::Deny}) {
+    std::string t = render_table(host(e));
+    EXPECT_EQ(t.find("policy drop"), std::string::npos) << t;
+  }
+}
+
+// --- tap_name -------------------------------------------------------------
+
+TEST(TapName, IsCfAndThirteenHexDigitsOfTheNamesHash) {
+  std::string n = tap_name("bot", {});
+  EXPECT_EQ(n, "cf" + sha256_hex("bot").substr(0, 13));
+  EXPECT_EQ(n.size(), 15u);  // IFNAMSIZ - 1
+  EXPECT_TRUE(is_ifname(n));
+}
+
+TEST(TapName, IsDeterministicAndDiffersBetweenNames) {
+  EXPECT_EQ(tap_name("bot", {}), tap_name("bot", {}));
+  EXPECT_NE(tap_name("bot", {}), tap_name("bot2", {}));
+  // Longest instance name: still 15 bytes.
+  EXPECT_EQ(tap_name(std::string(63, 'a'), {}).size(), 15u);
+}
+
+TEST(TapName, ATakenNameIsSaltedDeterministically) {
+  std::string first = tap_name("bot", {});
+  std::string second = tap_name("bot", {first});
+  EXPECT_NE(second, first);
+  EXPECT_EQ(second, "cf" + sha256_hex("bot\n1").substr(0, 13));
+  EXPECT_EQ(second, tap_name("bot", {first}));
+  std::string third = tap_name("bot", {first, second});
+  EXPECT_NE(third, first);
+  EXPECT_NE(third, second);
+  EXPECT_EQ(third.size(), 15u);
+  // Taken names that are not this name's candidates change nothing.
+  EXPECT_EQ(tap_name("bot", {"cf0000000000000", tap_name("other", {})}), first);
+}
+
+TEST(TapName, NoCollisionsAmongManyNames) {
+  std::set<std::string> taken;
+  for (int i = 0; i < 2000; ++i) {
+    std::string n = tap_name("bot-" + std::to_string(i), taken);
+    EXPECT_FALSE(taken.contains(n));
+    EXPECT_LE(n.size(), 15u);
+    taken.insert(n);
+  }
+  EXPECT_EQ(taken.size(), 2000u);
+}
+
+Link link(const std::string& name, int ifindex, const std::string& kind, bool up = false) {
+  Link l;
+  l.name = name;
+  l.ifindex = ifindex;
+  l.kind = kind;
+  l.up = up;
+  return l;
+}
+
+// --- FakeNetwork ----------------------------------------------------------
+
+TEST(FakeNetwork, BridgeAndTapLikeTheRealOne) {
+  FakeNetwork net;
+  net.add_link(link("lo", 1, "", true));
+  ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
+  ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
+  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot"));
+  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot"));
+  auto links = net.links();
+  ASSERT_TRUE(links);
+  ASSERT_EQ(links->size(), 3u);
+  Link br = link("clawbr0", 2, "bridge", true);
+  br.ipv4 = {parse_cidr("10.100.0.1/24").value()};
+  EXPECT_EQ(links.value()[1], br);
+  Link tap = link("cf0123456789abc", 3, "tun", true);
+  tap.master = "clawbr0";
+  tap.isolated = true;
+  tap.alias = "clawfleet:bot";
+  EXPECT_EQ(links.value()[2], tap);
+  EXPECT_EQ(net.calls, (std::vector<std::string>{"ensure_bridge clawbr0 10.100.0.1/24",
+                                                 "ensure_bridge clawbr0 10.100.0.1/24",
+                                                 "ensure_tap cf0123456789abc clawbr0 clawfleet:bot",
+                                                 "ensure_tap cf0123456789abc clawbr0 clawfleet:bot", "links"}));
+}
+
+TEST(FakeNetwork, ErrorsHaveTheRealAdaptersShape) {
+  FakeNetwork net;
+  net.add_link(link("eth0", 0, ""));
+  EXPECT_EQ(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot").error().message,
+            "cannot attach tap cf0123456789abc to bridge clawbr0: no such bridge");
+  EXPECT_EQ(net.ensure_tap("cf0123456789abc", "eth0", "clawfleet:bot").error().message,
+            "cannot attach tap cf0123456789abc to bridge eth0: eth0 is not a bridge");
+  EXPECT_EQ(net.link("cf0123456789abc"), nullptr);  // nothing left behind
+  EXPECT_EQ(net.ensure_bridge("eth0", parse_ipv4("10.100.0.1").value(), 24).error().message,
+            "cannot use eth0 as bridge: it is a device link, not a bridge");
+  EXPECT_EQ(net.ensure_tap("cf-much-too-long-name", "eth0", "clawfleet:bot").error().message,
+            "cannot create tap cf-much-too-long-name: not a valid interface name (1-15 bytes of [A-Za-z0-9_.-])");
+  ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
+  EXPECT_EQ(net.ensure_tap("eth0", "clawbr0", "clawfleet:bot").error().message,
+            "cannot create tap eth0: a device link of that name exists and is not a tap");
+  net.fail("ensure_tap cfab12cd34 clawbr0 clawfleet:x", "cannot create tap cfab12cd34: Operation not permitted");
+  EXPECT_EQ(net.ensure_tap("cfab12cd34", "clawbr0", "clawfleet:x").error().message,
+            "cannot create tap cfab12cd34: Operation not permitted");
+}
+
+TEST(FakeNetwork, ExistingTapIsFixedNotRecreated) {
+  FakeNetwork net;
+  ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
+  Link old = link("cf0123456789abc", 7, "tun");
+  old.master = "other";
+  net.add_link(old);
+  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot"));
+  const Link* t = net.link("cf0123456789abc");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->ifindex, 7);
+  EXPECT_EQ(t->master, "clawbr0");
+  EXPECT_TRUE(t->isolated);
+  EXPECT_TRUE(t->up);
+  EXPECT_EQ(t->alias, "clawfleet:bot");
+}
+
+TEST(FakeNetwork, DeleteLinkTableAndForward) {
+  FakeNetwork net;
+  ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
+  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot"));
+  EXPECT_TRUE(net.delete_link("cf0123456789abc"));
+  EXPECT_TRUE(net.delete_link("cf0123456789abc"));  // absent is success
+  EXPECT_EQ(net.link("cf0123456789abc"), nullptr);
+
+  EXPECT_EQ(net.read_table().value(), std::nullopt);
+  std::string t = render_table(host(model::Egress::Allow));
+  ASSERT_TRUE(net.replace_table(t));
+  EXPECT_EQ(net.read_table().value(), t);
+  EXPECT_EQ(net.replace_table("flush ruleset\n").error().message,
+            "cannot replace nftables table inet clawfleet: the ruleset must be a single \"table inet clawfleet {\" "
+            "block");
+  EXPECT_EQ(net.replace_table(t + "table ip filter {\n}\n").error().message,
+            net.replace_table("").error().message);
+  EXPECT_EQ(net.read_table().value(), t);
+  EXPECT_TRUE(net.delete_table());
+  EXPECT_TRUE(net.delete_table());
+  EXPECT_EQ(net.read_table().value(), std::nullopt);
+
+  EXPECT_FALSE(net.ip_forward().value());
+  EXPECT_TRUE(net.set_ip_forward(true));
+  EXPECT_TRUE(net.ip_forward().value());
+  EXPECT_EQ(net.calls.back(), "ip_forward");
+  EXPECT_EQ(net.calls[net.calls.size() - 2], "set_ip_forward 1");
+}
+
+}  // namespace
+}  // namespace cf::host
