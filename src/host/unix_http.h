@@ -1,0 +1,29 @@
+// A small HTTP/1.1 client over a unix socket (libcurl), for VMM APIs such as
+// Firecracker's. One request per call, bounded in time and in response size.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "core/result.h"
+
+namespace cf::host {
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+};
+
+// Sends `method path` (e.g. "PUT", "/actions") with an optional JSON body to
+// http://localhost over `socket`. Returns std::nullopt when nobody listens
+// there (the socket file does not exist or the connection is refused: the
+// VMM is not running); an error naming the request ("GET / timed out after
+// 500 ms") for anything else (timeout, permission, an oversized reply);
+// callers prefix what they talk to.
+// A reply with any status is a success here: callers judge the status.
+Result<std::optional<HttpReply>> unix_http(const std::string& socket, const std::string& method,
+                                           const std::string& path, const std::string& body,
+                                           std::chrono::milliseconds timeout);
+
+}  // namespace cf::host
