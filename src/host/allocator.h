@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "core/fs.h"
 #include "core/net.h"
 #include "core/result.h"
 #include "model/desired.h"
@@ -38,7 +39,8 @@ Mac mac_for(Ipv4 ip);
 Result<Allocation> allocate(const std::string& name, const model::Host& host, const model::NetworkPins& pins,
                             const Taken& taken, const std::function<bool(std::uint16_t)>& listening);
 
-// TCP ports in LISTEN state on this host, from /proc/net/tcp and tcp6.
-Result<std::set<std::uint16_t>> listening_tcp_ports(const std::string& proc_net = "/proc/net");
+// TCP ports in LISTEN state on this host (any address), from /proc/net/tcp
+// and tcp6 (the latter may be absent).
+Result<std::set<std::uint16_t>> listening_tcp_ports(FileReader& files, const std::string& proc_net = "/proc/net");
 
 }  // namespace cf::host
