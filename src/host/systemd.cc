@@ -8,8 +8,8 @@
 //                one GetAll(org.freedesktop.systemd1.Unit) per *loaded*
 //                matching unit, for FragmentPath, DropInPaths and
 //                UnitFileState, which neither list returns. Those GetAll
-//                calls are all sent before any reply is awaited, so they cost
-//                one round trip whatever the number of units.
+//                calls are pipelined, 64 in flight at a time, so they cost
+//                one round trip per 64 units.
 //   start/stop/restart  AddMatch(JobRemoved) + Start/Stop/RestartUnit, then
 //                wait for the signal of that job.
 //   daemon_reload, enable, disable  one call each.
@@ -40,6 +40,9 @@ constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
 constexpr const char* kDefaultSystemBus = "unix:path=/run/dbus/system_bus_socket";
 // Method calls other than job waits: sd-bus's default (25 s).
 constexpr std::uint64_t kDefaultTimeout = 0;
+// GetAll calls in flight at once in list_units (dbus-daemon allows 128
+// pending replies per connection).
+constexpr std::size_t kMaxInFlight = 64;
 
 struct BusClose {
   void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
@@ -237,15 +240,17 @@ class SdBusSystemd : public Systemd {
       if (r < 0) return fail(what + ": cannot parse ListUnitFilesByPatterns reply", r);
     }
 
-    // 3. Per loaded unit (not "not-found"): one GetAll, all sent before any
-    // reply is awaited. The slots are declared after the details they
-    // point into, so they are released first.
+    // 3. Per loaded unit (not "not-found"): one GetAll, pipelined: up to
+    // kMaxInFlight are sent before their replies are awaited (dbus-daemon
+    // refuses a connection more than 128 pending replies by default). The
+    // slots are declared after the details they point into, so they are
+    // released first.
     std::vector<std::string> names;
     for (const auto& [name, path] : object_paths)
       if (units[name].load_state != "not-found") names.push_back(name);
     std::vector<UnitDetails> details(names.size());
     std::vector<SlotPtr> slots;
-    for (std::size_t i = 0; i < names.size(); ++i) {
+    auto send = [&](std::size_t i) -> int {
       sd_bus_message* raw = nullptr;
       int r = sd_bus_message_new_method_call(bus_.get(), &raw, kService, object_paths[names[i]].c_str(), kProperties,
                                              "GetAll");
@@ -253,10 +258,13 @@ class SdBusSystemd : public Systemd {
       if (r >= 0) r = sd_bus_message_append(m.get(), "s", kUnit);
       sd_bus_slot* slot = nullptr;
       if (r >= 0) r = sd_bus_call_async(bus_.get(), &slot, m.get(), on_unit_properties, &details[i], kDefaultTimeout);
-      if (r < 0) return fail(what + ": cannot query " + names[i], r);
-      slots.emplace_back(slot);
-    }
+      if (r >= 0) slots.emplace_back(slot);
+      return r;
+    };
+    std::size_t sent = 0;
     for (std::size_t i = 0; i < details.size(); ++i) {
+      for (; sent < details.size() && sent < i + kMaxInFlight; ++sent)
+        if (int r = send(sent); r < 0) return fail(what + ": cannot query " + names[sent], r);
       while (!details[i].done) {
         int r = sd_bus_process(bus_.get(), nullptr);
         if (r < 0) return fail(what + ": cannot query " + names[i], r);
