@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
 
   cf::cli::ValidateOptions validate;
   cf::cli::add_validate(app, validate);
+  cf::cli::VmOptions vm;
+  cf::cli::add_vm(app, vm);
 
   try {
     app.parse(argc, argv);
@@ -28,5 +30,6 @@ int main(int argc, char** argv) {
   }
 
   if (app.got_subcommand("validate")) return cf::cli::run_validate(validate);
+  if (app.got_subcommand("vm")) return cf::cli::run_vm(vm);
   return 1;
 }

@@ -23,4 +23,13 @@ struct ValidateOptions {
 void add_validate(CLI::App& app, ValidateOptions& opts);
 int run_validate(const ValidateOptions& opts);
 
+struct VmOptions {
+  std::string verb;  // prepare, run, stop
+  std::string name;
+  std::string state_root;
+  int stop_timeout_s = 20;
+};
+void add_vm(CLI::App& app, VmOptions& opts);
+int run_vm(const VmOptions& opts);
+
 }  // namespace cf::cli

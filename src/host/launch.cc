@@ -52,8 +52,10 @@ Result<LaunchRecord> make_launch_record(const model::Host& host, const model::In
   VmSpec spec = vm_spec(host, instance, alloc, kvm, tsc_khz);
   auto files = vmm.files(spec);
   if (!files) return files.error();
-  return LaunchRecord{instance.name, host.bridge,      Cidr{host.gateway, host.subnet.prefix}, alloc.tap,
-                      host.vmm.kind, spec.api_socket, vmm.argv(spec),                         std::move(files.value())};
+  return LaunchRecord{instance.name,     host.bridge,    Cidr{host.gateway, host.subnet.prefix},
+                      alloc.tap,         host.vmm.kind,  spec.api_socket,
+                      vmm.argv(spec),    std::move(files.value()), render_table(host),
+                      host.egress == model::Egress::Allow};
 }
 
 std::string to_json(const LaunchRecord& r) {
@@ -67,7 +69,9 @@ std::string to_json(const LaunchRecord& r) {
               {"vmm", model::to_string(r.vmm)},
               {"apiSocket", r.api_socket},
               {"argv", r.argv},
-              {"files", files}}
+              {"files", files},
+              {"table", r.table},
+              {"ipForward", r.ip_forward}}
              .dump(2) +
          "\n";
 }
@@ -89,6 +93,8 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
     r.api_socket = j.at("apiSocket").get<std::string>();
     r.argv = j.at("argv").get<std::vector<std::string>>();
     for (const auto& f : j.at("files")) r.files.emplace_back(f.at("path").get<std::string>(), f.at("content").get<std::string>());
+    r.table = j.at("table").get<std::string>();
+    r.ip_forward = j.at("ipForward").get<bool>();
     if (!is_dns_label(r.name) || !is_ifname(r.bridge) || !is_ifname(r.tap) || r.argv.empty() ||
         !is_clean_absolute_path(r.argv[0]) || !is_clean_absolute_path(r.api_socket))
       return Error{"name, bridge, tap, argv[0] or apiSocket is malformed"};
@@ -103,6 +109,18 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
 Status prepare_vm(const LaunchRecord& r, Network& net) {
   if (auto s = net.ensure_bridge(r.bridge, r.bridge_address.network, r.bridge_address.prefix); !s) return s;
   if (auto s = net.ensure_tap(r.tap, r.bridge, std::string(kTapAliasPrefix) + r.name); !s) return s;
+  // Replaced only when it differs: restarting one VM leaves the rules every
+  // other guest uses untouched.
+  auto table = net.read_table();
+  if (!table) return table.error();
+  if (table.value() != r.table)
+    if (auto s = net.replace_table(r.table); !s) return s;
+  if (r.ip_forward) {
+    auto on = net.ip_forward();
+    if (!on) return on.error();
+    if (!on.value())
+      if (auto s = net.set_ip_forward(true); !s) return s;
+  }
   for (const auto& [path, content] : r.files)
     if (auto s = write_file_atomic(path, content, 0600); !s) return s;
   // A socket left by a VMM that died would make the next one fail to bind.

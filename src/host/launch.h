@@ -28,6 +28,10 @@ struct LaunchRecord {
   std::string api_socket;
   std::vector<std::string> argv;                            // run in the foreground by `vm run`
   std::vector<std::pair<std::string, std::string>> files;   // path -> content, written by `vm prepare`
+  // Host-level state every VM needs and a reboot loses: clawfleet's
+  // nftables table (render_table) and, with egress allowed, ip_forward.
+  std::string table;
+  bool ip_forward = false;
   bool operator==(const LaunchRecord&) const = default;
 };
 
@@ -48,7 +52,8 @@ std::string to_json(const LaunchRecord& r);
 Result<LaunchRecord> launch_from_json(const std::string& text);
 
 // `clawfleet vm prepare`: the bridge, the tap (attached, isolated, alias),
-// the VMM's files, no stale API socket. Idempotent.
+// the nftables table and ip_forward, the VMM's files, no stale API socket.
+// Idempotent: each is changed only when it differs.
 Status prepare_vm(const LaunchRecord& r, Network& net);
 
 }  // namespace cf::host

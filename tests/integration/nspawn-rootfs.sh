@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the root file system that tests/integration/nspawn.h boots with
-# systemd-nspawn: Debian 12 minbase with systemd, dbus and iproute2, packed
+# systemd-nspawn: Debian 12 minbase with systemd, dbus, iproute2, nftables
+# and clawfleet's runtime libraries, packed
 # as a .tar.zst. The harness names the archive after the SHA-256 of this
 # script, so editing the recipe builds a new archive.
 #
@@ -52,7 +53,11 @@ work=$(mktemp -d /var/tmp/cf-rootfs.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 root=$work/root
 
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,iproute2 \
+# Beside systemd: the runtime libraries of a host-built clawfleet, so the
+# VM unit can run the real `clawfleet vm` helper inside the container, and
+# nftables to inspect the table it installs.
+debootstrap --variant=minbase \
+  --include=systemd,systemd-sysv,dbus,iproute2,nftables,libyaml-cpp0.7,libfmt9,libcurl4,libnftables1,libmnl0 \
   "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   exit 1

@@ -56,6 +56,16 @@
 
 namespace cf::testing::nspawn {
 
+// A drop-in that replaces the clawfleet commands of the shipped VM unit with
+// a process every container has, so the unit's lifecycle runs for real
+// without the clawfleet binary.
+inline constexpr const char* kVmStub =
+    "[Service]\n"
+    "ExecStartPre=\n"
+    "ExecStart=\n"
+    "ExecStart=/bin/sleep infinity\n"
+    "ExecStop=\n";
+
 namespace detail {
 
 namespace fs = std::filesystem;

@@ -10,6 +10,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "host/launch.h"
+#include "host/network.h"
 #include "host/systemd.h"
 #include "host/systemd_connect.h"
 #include "integration/nspawn.h"
@@ -24,14 +26,7 @@ namespace nspawn = cf::testing::nspawn;
 const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service",
                                 "clawfleet.service"};
 
-// Replaces the clawfleet commands of the VM unit with a process the
-// container has, so the unit's lifecycle runs for real.
-constexpr const char* kVmStub =
-    "[Service]\n"
-    "ExecStartPre=\n"
-    "ExecStart=\n"
-    "ExecStart=/bin/sleep infinity\n"
-    "ExecStop=\n";
+using nspawn::kVmStub;
 
 std::string shipped(const std::string& unit) {
   std::ifstream in(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit);
@@ -247,6 +242,101 @@ TEST_F(RealSystemd, JobResultsErrorsAndDeadlines) {
   auto no_file = systemd_->enable({"cf-nothing.service"});
   ASSERT_FALSE(no_file);
   EXPECT_EQ(no_file.error().message, "cannot enable cf-nothing.service: Unit file cf-nothing.service does not exist.");
+}
+
+// The shipped VM unit with the real `clawfleet vm prepare|run|stop` helper
+// (the built binary, copied into the container) and a launch record whose
+// VMM is a stub process: what brings a VM back after a host reboot without
+// the agent. The container has a network namespace of its own.
+TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
+  const std::string bin = container_->root() + "/usr/local/bin/clawfleet";
+  fs::create_directories(fs::path(bin).parent_path());
+  fs::copy_file(CLAWFLEET_BINARY, bin, fs::copy_options::overwrite_existing);
+  fs::permissions(bin, fs::perms(0755));
+  for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+
+  model::Host host;
+  host.bridge = "cfbr0";
+  host.subnet = parse_cidr("10.77.0.0/24").value();
+  host.gateway = parse_ipv4("10.77.0.1").value();
+  const std::string tap = tap_name("t1", {});
+  const std::string dir = "/var/lib/clawfleet/instances/t1";
+  LaunchRecord record{"t1", host.bridge, Cidr{host.gateway, 24}, tap, model::VmmKind::Qemu, dir + "/vmm.sock",
+                      {"/bin/sleep", "infinity"}, {{dir + "/vmm-config.json", "{}\n"}}, render_table(host), true};
+  fs::create_directories(container_->root() + dir);
+  std::ofstream(container_->root() + dir + "/launch.json") << to_json(record);
+  std::ofstream(container_->root() + dir + "/vmm.sock") << "left by a VMM that died";
+  ASSERT_TRUE(systemd_->daemon_reload());
+
+  auto started = systemd_->start("clawfleet-vm@t1.service", milliseconds(10000));
+  ASSERT_TRUE(started) << started.error().message;
+  ASSERT_EQ(started.value(), JobResult::Done);
+  std::string out;
+  container_->exec("cat /proc/$(systemctl show -P MainPID clawfleet-vm@t1.service)/comm", &out);
+  EXPECT_EQ(out, "sleep\n");
+  container_->exec("ip -d link show " + tap, &out);
+  EXPECT_NE(out.find("master cfbr0"), std::string::npos) << out;
+  EXPECT_NE(out.find("isolated on"), std::string::npos) << out;
+  EXPECT_NE(out.find("alias clawfleet:t1"), std::string::npos) << out;
+  EXPECT_NE(out.find(",UP"), std::string::npos) << out;
+  container_->exec("ip -4 -o addr show cfbr0", &out);
+  EXPECT_NE(out.find("inet 10.77.0.1/24"), std::string::npos) << out;
+  container_->exec("nft list table inet clawfleet", &out);
+  EXPECT_EQ(out, record.table);
+  container_->exec("cat /proc/sys/net/ipv4/ip_forward", &out);
+  EXPECT_EQ(out, "1\n");
+  container_->exec("stat -c %a " + dir + "/vmm-config.json; test -e " + dir + "/vmm.sock || echo no-socket", &out);
+  EXPECT_EQ(out, "600\nno-socket\n");
+
+  // Drift made by hand is undone by the next start, without the agent.
+  ASSERT_EQ(container_->exec("ip link del " + tap + " && nft delete table inet clawfleet", &out), 0) << out;
+  auto restarted = systemd_->restart("clawfleet-vm@t1.service", milliseconds(10000));
+  ASSERT_TRUE(restarted) << restarted.error().message;
+  EXPECT_EQ(restarted.value(), JobResult::Done);
+  container_->exec("ip -d link show " + tap, &out);
+  EXPECT_NE(out.find("isolated on"), std::string::npos) << out;
+  container_->exec("nft list table inet clawfleet", &out);
+  EXPECT_EQ(out, record.table);
+
+  // No VMM socket answers, so `vm stop` returns at once and systemd ends the stub.
+  auto t0 = std::chrono::steady_clock::now();
+  auto stopped = systemd_->stop("clawfleet-vm@t1.service", milliseconds(10000));
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  EXPECT_EQ(stopped.value(), JobResult::Done);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  auto units = list({"clawfleet-vm@t1.service"});
+  if (!units.empty()) {
+    EXPECT_EQ(units[0].active_state, "inactive");
+  }
+
+  // Without a launch record the start fails, and says why in the journal.
+  auto failed = systemd_->start("clawfleet-vm@t2.service", milliseconds(10000));
+  ASSERT_TRUE(failed) << failed.error().message;
+  EXPECT_EQ(failed.value(), JobResult::Failed);
+  container_->exec("journalctl -u clawfleet-vm@t2.service -o cat --no-pager", &out);
+  EXPECT_NE(out.find("clawfleet vm prepare: cannot open /var/lib/clawfleet/instances/t2/launch.json: No such file or "
+                     "directory (has `clawfleet apply` created instance t2?)"),
+            std::string::npos)
+      << out;
+}
+
+// More loaded units than dbus-daemon allows pending replies on one
+// connection (128): list_units must not send all its GetAll calls at once.
+TEST_F(RealSystemd, ListsMoreUnitsThanPendingRepliesAllowed) {
+  ASSERT_TRUE(files_->write("cf-many@.service", "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"));
+  std::vector<std::string> many;
+  for (int i = 0; i < 200; ++i) many.push_back("cf-many@" + std::to_string(i) + ".service");
+  ASSERT_TRUE(systemd_->enable(many));
+  ASSERT_TRUE(systemd_->daemon_reload());
+  auto units = list({"cf-many@*"});
+  // The 200 instances, loaded and enabled, and the template from its file.
+  ASSERT_EQ(units.size(), 201u);
+  for (const auto& u : units) {
+    if (u.name == "cf-many@.service") continue;
+    EXPECT_EQ(u.load_state, "loaded") << u.name;
+    EXPECT_EQ(u.unit_file_state, "enabled") << u.name;
+    EXPECT_EQ(u.fragment_path, "/etc/systemd/system/cf-many@.service") << u.name;
+  }
 }
 
 TEST(RealSystemdConnect, ErrorsNameTheAddress) {

@@ -78,6 +78,23 @@ TEST_F(Cli, ValidateJson) {
   EXPECT_EQ(j["diagnostics"][0]["column"], 37);
 }
 
+TEST_F(Cli, VmHelperSaysWhatIsMissing) {
+  auto r = run("vm prepare Bad_Name --state-root " + dir_.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "clawfleet vm prepare: not an instance name: \"Bad_Name\"\n");
+  r = run("vm run bot --state-root " + dir_.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "clawfleet vm run: cannot open " + dir_.string() +
+                       "/instances/bot/launch.json: No such file or directory (has `clawfleet apply` created instance bot?)\n");
+  fs::create_directories(dir_ / "instances/bot");
+  write("instances/bot/launch.json", "{\"format\": 1, \"name\": \"other\"}");
+  r = run("vm stop bot --state-root " + dir_.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("clawfleet vm stop: launch record " + dir_.string() + "/instances/bot/launch.json: ", 0), 0u) << r.err;
+  EXPECT_EQ(run("vm").status, 1);
+  EXPECT_EQ(run("vm run").status, 1);
+}
+
 TEST_F(Cli, UsageErrorsExit1) {
   EXPECT_EQ(run("").status, 1);
   EXPECT_EQ(run("frobnicate").status, 1);

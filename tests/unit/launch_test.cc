@@ -2,6 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fakes/fake_network.h"
+#include "fakes/fake_vmm.h"
 #include "manifest/loader.h"
 
 namespace cf::host {
@@ -60,7 +68,7 @@ TEST(Launch, VmSpecFromDesiredAndAllocation) {
 TEST(Launch, JsonRoundTrip) {
   LaunchRecord r{"bot", "cfbr0", parse_cidr("10.80.0.1/24").value(), "cf0123456789abc", model::VmmKind::Qemu,
                  "/srv/cf/instances/bot/vmm.sock", {"/usr/bin/qemu-system-x86_64", "-M", "microvm"},
-                 {{"/srv/cf/instances/bot/vmm-config.json", "{}\n"}}};
+                 {{"/srv/cf/instances/bot/vmm-config.json", "{}\n"}}, "table inet clawfleet {\n}\n", true};
   auto back = launch_from_json(to_json(r));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back.value(), r);
@@ -69,12 +77,83 @@ TEST(Launch, JsonRoundTrip) {
 TEST(Launch, MalformedRecordsAreRefused) {
   EXPECT_EQ(launch_from_json("{\"format\": 2}").error().message, "unknown format (want \"format\": 1)");
   LaunchRecord r{"bot", "cfbr0", parse_cidr("10.80.0.1/24").value(), "cf0", model::VmmKind::Firecracker,
-                 "/s/vmm.sock", {"relative/firecracker"}, {}};
+                 "/s/vmm.sock", {"relative/firecracker"}, {}, "", false};
   EXPECT_EQ(launch_from_json(to_json(r)).error().message, "name, bridge, tap, argv[0] or apiSocket is malformed");
   r.argv = {"/usr/local/bin/firecracker"};
   r.files = {{"../etc/passwd", "x"}};
   EXPECT_EQ(launch_from_json(to_json(r)).error().message, "files: \"../etc/passwd\" is not an absolute path");
   EXPECT_FALSE(launch_from_json("not json").ok());
+}
+
+TEST(Launch, RecordCarriesTheHostsTableAndForwarding) {
+  auto f = fleet();
+  testing::FakeVmm vmm;
+  auto r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r.value().table, render_table(f.host));
+  EXPECT_TRUE(r.value().ip_forward);
+  EXPECT_EQ(to_string(r.value().bridge_address), "10.80.0.1/24");
+  f.host.egress = model::Egress::Deny;
+  r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r.value().ip_forward);
+  EXPECT_EQ(r.value().table, render_table(f.host));
+}
+
+class Prepare : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("cf-prepare-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    auto f = fleet();
+    record_ = LaunchRecord{"bot", "cfbr0", parse_cidr("10.80.0.1/24").value(), "cf0123456789abc",
+                           model::VmmKind::Qemu, (dir_ / "vmm.sock").string(), {"/usr/bin/qemu-system-x86_64"},
+                           {{(dir_ / "vmm-config.json").string(), "{}\n"}}, render_table(f.host), true};
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path dir_;
+  LaunchRecord record_;
+  testing::FakeNetwork net_;
+};
+
+TEST_F(Prepare, BringsUpEverythingTheVmNeeds) {
+  std::ofstream(dir_ / "vmm.sock") << "stale";
+  ASSERT_TRUE(prepare_vm(record_, net_));
+  EXPECT_EQ(net_.calls, (std::vector<std::string>{"ensure_bridge cfbr0 10.80.0.1/24",
+                                                  "ensure_tap cf0123456789abc cfbr0 clawfleet:bot", "read_table",
+                                                  "replace_table", "ip_forward", "set_ip_forward 1"}));
+  EXPECT_EQ(net_.table, record_.table);
+  EXPECT_TRUE(net_.forward);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "vmm.sock"));
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ / "vmm-config.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+TEST_F(Prepare, SecondRunChangesNothingOnTheHost) {
+  ASSERT_TRUE(prepare_vm(record_, net_));
+  net_.calls.clear();
+  ASSERT_TRUE(prepare_vm(record_, net_));
+  // ensure_* are idempotent in themselves; the table and sysctl are not rewritten.
+  EXPECT_EQ(net_.calls, (std::vector<std::string>{"ensure_bridge cfbr0 10.80.0.1/24",
+                                                  "ensure_tap cf0123456789abc cfbr0 clawfleet:bot", "read_table",
+                                                  "ip_forward"}));
+}
+
+TEST_F(Prepare, EgressDenyLeavesForwardingAlone) {
+  record_.ip_forward = false;
+  ASSERT_TRUE(prepare_vm(record_, net_));
+  EXPECT_FALSE(net_.forward);
+  EXPECT_EQ(std::count(net_.calls.begin(), net_.calls.end(), "ip_forward"), 0);
+}
+
+TEST_F(Prepare, StopsAtTheFirstFailureWithItsError) {
+  net_.fail("replace_table", "cannot replace nftables table inet clawfleet: Operation not permitted");
+  auto s = prepare_vm(record_, net_);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "cannot replace nftables table inet clawfleet: Operation not permitted");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "vmm-config.json"));
 }
 
 }  // namespace

@@ -1,0 +1,96 @@
+// clawfleet vm prepare|run|stop NAME: what the clawfleet-vm@.service unit
+// runs, so that a VM comes back after a host reboot without the agent. Each
+// reads the instance's launch record (what was last applied).
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "cli/verbs.h"
+#include "core/fs.h"
+#include "core/text.h"
+#include "host/launch.h"
+
+namespace cf::cli {
+namespace {
+
+std::string default_state_root() {
+  const char* env = std::getenv("CLAWFLEET_STATE_ROOT");
+  return env && *env ? env : "/var/lib/clawfleet";
+}
+
+Result<host::LaunchRecord> read_launch(const VmOptions& opts) {
+  if (!is_dns_label(opts.name)) return Error{"not an instance name: \"" + opts.name + "\""};
+  std::string path = host::paths_for(opts.state_root, opts.name).launch;
+  RealFileReader fs;
+  auto text = fs.read_file(path, 1 << 20);
+  if (!text) return Error{text.error().message + " (has `clawfleet apply` created instance " + opts.name + "?)"};
+  auto r = host::launch_from_json(text.value());
+  if (!r) return Error{"launch record " + path + ": " + r.error().message};
+  if (r.value().name != opts.name) return Error{"launch record " + path + " is for instance \"" + r.value().name + "\""};
+  return r;
+}
+
+int fail(const std::string& what, const Error& e) {
+  fmt::print(stderr, "clawfleet vm {}: {}\n", what, e.message);
+  return 1;
+}
+
+}  // namespace
+
+void add_vm(CLI::App& app, VmOptions& opts) {
+  auto* vm = app.add_subcommand("vm", "Run one instance's VM (used by clawfleet-vm@.service)");
+  vm->require_subcommand(1);
+  opts.state_root = default_state_root();
+  for (auto [verb, help] : {std::pair{"prepare", "Create the bridge, tap, firewall table and VMM files; remove a stale socket"},
+                            std::pair{"run", "Run the VMM in the foreground"},
+                            std::pair{"stop", "Ask the VMM to shut the guest down and wait for it"}}) {
+    auto* cmd = vm->add_subcommand(verb, help);
+    cmd->add_option("name", opts.name, "Instance name")->required();
+    cmd->add_option("--state-root", opts.state_root, "State root (default $CLAWFLEET_STATE_ROOT or /var/lib/clawfleet)");
+    if (std::string(verb) == "stop")
+      cmd->add_option("--timeout", opts.stop_timeout_s, "Seconds to wait for the guest to power off")->capture_default_str();
+    cmd->callback([&opts, verb = std::string(verb)] { opts.verb = verb; });
+  }
+}
+
+int run_vm(const VmOptions& opts) {
+  auto record = read_launch(opts);
+  if (!record) return fail(opts.verb, record.error());
+  const host::LaunchRecord& r = record.value();
+
+  if (opts.verb == "prepare") {
+    auto net = host::real_network();
+    if (auto s = host::prepare_vm(r, *net); !s) return fail("prepare", s.error());
+    return 0;
+  }
+
+  if (opts.verb == "run") {
+    // exec, so systemd supervises the VMM itself (its PID, its exit status).
+    std::vector<char*> argv;
+    for (const auto& a : r.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    return fail("run", Error{"cannot execute " + r.argv[0] + ": " + std::strerror(errno)});
+  }
+
+  // stop: a graceful request, then wait; systemd kills what is left after
+  // TimeoutStopSec, so giving up here is safe.
+  auto vmm = host::make_vmm(r.vmm);
+  using namespace std::chrono;
+  auto state = vmm->state(r.api_socket, milliseconds(500));
+  if (state && state.value() == host::VmState::Absent) return 0;
+  if (auto s = vmm->request_shutdown(r.api_socket, seconds(2)); !s) return fail("stop", s.error());
+  auto deadline = steady_clock::now() + seconds(opts.stop_timeout_s);
+  while (steady_clock::now() < deadline) {
+    state = vmm->state(r.api_socket, milliseconds(500));
+    if (state && state.value() == host::VmState::Absent) return 0;
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  return fail("stop", Error{"the guest of " + r.name + " did not power off within " + std::to_string(opts.stop_timeout_s) + " s"});
+}
+
+}  // namespace cf::cli
