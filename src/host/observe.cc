@@ -1,6 +1,7 @@
 #include "host/observe.h"
 
 #include <chrono>
+#include <map>
 #include <set>
 
 #include "core/sha256.h"
@@ -10,7 +11,7 @@ namespace cf::host {
 namespace {
 
 constexpr std::chrono::milliseconds kVmmTimeout{500};
-constexpr std::size_t kMaxDropinBytes = 1 << 20;
+constexpr std::size_t kMaxUnitFileBytes = 1 << 20;
 
 // "clawfleet-vm@bot.service" -> "bot"; "" when not one of ours.
 std::string instance_of(const std::string& unit) {
@@ -60,18 +61,28 @@ Result<model::Observed> observe(const model::Host& host, Ports ports) {
   for (const auto& name : dirs.value()) out.instances[name];
 
   // Pass 2: systemd, in one listing; units of unknown instances are leftovers
-  // and get an entry too, so the planner sees them.
+  // and get an entry too, so the planner sees them. Unit files are hashed
+  // so a hand edit shows up as drift; every instance shares its template,
+  // read once.
+  std::map<std::string, std::string> hashes;
+  auto hash_of = [&](const std::string& path) -> std::string {
+    if (path.empty()) return "";
+    auto [it, fresh] = hashes.try_emplace(path);
+    if (fresh) {
+      auto content = ports.files.read_file(path, kMaxUnitFileBytes);
+      // A file that vanished between listing and reading hashes as "".
+      it->second = content ? "sha256:" + sha256_hex(content.value()) : "";
+    }
+    return it->second;
+  };
   auto units = ports.systemd.list_units({"clawfleet-vm@*.service", "clawfleet-proxy@*.socket", "clawfleet-proxy@*.service"});
   if (!units) return units.error();
   for (const auto& u : units.value()) {
     std::string name = instance_of(u.name);
     if (name.empty()) continue;
-    model::ObservedUnit ou{u.load_state, u.active_state, u.sub_state, u.unit_file_state, {}};
-    for (const auto& path : u.dropin_paths) {
-      auto content = ports.files.read_file(path, kMaxDropinBytes);
-      // A drop-in that vanished between listing and reading hashes as "".
-      ou.dropin_hashes[path] = content ? "sha256:" + sha256_hex(content.value()) : "";
-    }
+    model::ObservedUnit ou{u.load_state, u.active_state, u.sub_state, u.unit_file_state, u.fragment_path,
+                           hash_of(u.fragment_path), {}};
+    for (const auto& path : u.dropin_paths) ou.dropin_hashes[path] = hash_of(path);
     out.instances[name].units[u.name] = std::move(ou);
   }
 

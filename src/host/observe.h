@@ -1,7 +1,9 @@
 // observe(): one read-only pass over everything clawfleet owns on the host.
-// Its cost is fixed in bus calls and netlink dumps (one unit listing, one
-// link and address dump, one table read), plus per-instance file reads and
-// one VMM socket query per instance that has a socket.
+// Its cost in round trips is fixed however many instances exist: one unit
+// listing (ListUnitsByPatterns + ListUnitFilesByPatterns, then every loaded
+// unit's properties pipelined as one batch), one link and one address dump,
+// one table read; plus per-instance file reads and one VMM socket probe per
+// instance (a missing socket answers at once).
 #pragma once
 
 #include "core/fs.h"

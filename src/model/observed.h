@@ -27,7 +27,9 @@ struct ObservedUnit {
   std::string active_state;
   std::string sub_state;
   std::string unit_file_state;
-  std::map<std::string, std::string> dropin_hashes;  // drop-in path -> "sha256:..." of its content
+  std::string fragment_path;                         // the unit file (for an instance: its template), "" when none
+  std::string fragment_hash;                         // "sha256:..." of its content, "" when none or unreadable
+  std::map<std::string, std::string> dropin_hashes;  // drop-in path -> "sha256:..." of its content, "" when unreadable
   bool operator==(const ObservedUnit&) const = default;
 };
 
