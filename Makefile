@@ -16,9 +16,9 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-1
 	libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev \
 	libsystemd-dev libcurl4-openssl-dev libnftables-dev libmnl-dev libgtest-dev libgmock-dev \
 	python3 python3-yaml python3-jsonschema \
-	systemd iproute2 nftables systemd-container debootstrap zstd
+	systemd iproute2 nftables systemd-container debootstrap zstd qemu-system-x86
 
-.PHONY: all deps build test unit asan fuzz demo install clean
+.PHONY: all deps build test unit asan fuzz demo bench install clean
 
 all: build
 
@@ -68,6 +68,11 @@ demo: build
 	done
 	@echo "\$$ clawfleet validate -f tests/manifests/demo-broken.yaml   # expected to fail"
 	@$(BUILD)/clawfleet validate -f tests/manifests/demo-broken.yaml; test $$? -eq 1
+
+# observe() timings against the fakes, and (as root) against a real systemd
+# booted in systemd-nspawn.
+bench: build
+	$(BUILD)/bench/clawfleet_bench
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
