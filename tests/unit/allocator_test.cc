@@ -50,6 +50,8 @@ struct IpCase {
   const char* want;  // address, or the error's text
 };
 
+void PrintTo(const IpCase& c, std::ostream* os) { *os << c.subnet << " gw " << c.gateway << " -> " << c.want; }
+
 class AllocatorIp : public ::testing::TestWithParam<IpCase> {};
 
 TEST_P(AllocatorIp, LowestFreeHostAddress) {
