@@ -16,7 +16,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-1
 	libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev \
 	libsystemd-dev libcurl4-openssl-dev libnftables-dev libmnl-dev libgtest-dev libgmock-dev \
 	python3 python3-yaml python3-jsonschema \
-	systemd iproute2 nftables systemd-container debootstrap zstd qemu-system-x86
+	systemd iproute2 iputils-ping nftables systemd-container debootstrap zstd qemu-system-x86
 
 .PHONY: all deps build test unit asan fuzz demo bench install clean
 

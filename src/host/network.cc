@@ -78,10 +78,12 @@ std::string render_table(const model::Host& host) {
   t += "\t}\n\n";
   // Guests reach the host only with replies: the host connects to them
   // (proxy, provisioning), addresses are static (no DHCP), ARP is not IP
-  // and so not filtered here.
+  // and so not filtered here. Ping of the gateway is the one exception, so
+  // a guest can tell its link works.
   t += "\tchain input {\n";
   t += "\t\ttype filter hook input priority filter; policy accept;\n";
   t += "\t\tiifname " + br + " ct state established,related accept\n";
+  t += "\t\tiifname " + br + " ip daddr " + to_string(host.gateway) + " icmp type echo-request accept\n";
   t += "\t\tiifname " + br + " drop\n";
   t += "\t}\n";
   t += "}\n";

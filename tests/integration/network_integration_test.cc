@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -17,7 +18,14 @@
 #include <vector>
 
 #include "core/net.h"
+#include "core/sha256.h"
+#include "fakes/fake_file_reader.h"
+#include "fakes/fake_state_store.h"
+#include "fakes/fake_systemd.h"
+#include "fakes/fake_vmm.h"
+#include "host/launch.h"
 #include "host/network.h"
+#include "host/observe.h"
 #include "integration/netns.h"
 
 namespace cf::host {
@@ -401,6 +409,130 @@ TEST_F(RealNetwork, TrafficFollowsTheTable) {
   });
 
   for (int fd : {web, metadata, host_port, guest_port}) ::close(fd);
+}
+
+// Two guests on isolated ports of the bridge, with clawfleet's table: they
+// cannot reach each other at all, while each reaches the bridge address.
+// veths stand in for the taps (a tap has carrier only while a VMM holds
+// it), with the same port flag ensure_tap sets.
+TEST_F(RealNetwork, IsolatedGuestsReachTheBridgeNotEachOther) {
+  if (netns::sh("command -v ping") != 0) GTEST_SKIP() << "ping (iputils-ping) is not installed";
+  netns::Namespace g1, g2;
+  ASSERT_FALSE(g1.error()) << *g1.error();
+  ASSERT_FALSE(g2.error()) << *g2.error();
+  pid_t t1 = 0, t2 = 0;
+  g1.run([&] { t1 = ::gettid(); });
+  g2.run([&] { t2 = ::gettid(); });
+  auto sh_ok = [](const std::string& commands) {
+    std::string out;
+    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
+  };
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow))));
+    for (auto [veth, tid] : {std::pair{"vg1", t1}, std::pair{"vg2", t2}})
+      sh_ok(std::string("ip link add ") + veth + " type veth peer name eth0 netns " + std::to_string(tid) +
+            "; ip link set " + veth + " master " + kBridge + " up; bridge link set dev " + veth + " isolated on");
+  });
+  g1.run([&] { sh_ok("ip link set lo up; ip addr add 10.123.0.2/24 dev eth0; ip link set eth0 up"); });
+  g2.run([&] { sh_ok("ip link set lo up; ip addr add 10.123.0.3/24 dev eth0; ip link set eth0 up"); });
+  int l1 = -1, l2 = -1;
+  g1.run([&] { l1 = netns::tcp_listen("10.123.0.2", 18789); });
+  g2.run([&] { l2 = netns::tcp_listen("10.123.0.3", 18789); });
+  ASSERT_GE(l1, 0);
+  ASSERT_GE(l2, 0);
+
+  // A reply within `seconds` (one echo a second until then).
+  auto ping = [](const char* ip, int seconds = 2) {
+    return netns::sh("ping -n -q -c 1 -w " + std::to_string(seconds) + " " + ip) == 0;
+  };
+  g1.run([&] {
+    EXPECT_TRUE(ping("10.123.0.1", 10)) << "guest 1 cannot reach the bridge address";
+    EXPECT_FALSE(ping("10.123.0.3")) << "guest 1 pings guest 2";
+    EXPECT_FALSE(netns::tcp_connects("10.123.0.3", 18789, 500)) << "guest 1 connects to guest 2";
+  });
+  g2.run([&] {
+    EXPECT_TRUE(ping("10.123.0.1", 10)) << "guest 2 cannot reach the bridge address";
+    EXPECT_FALSE(ping("10.123.0.2")) << "guest 2 pings guest 1";
+    EXPECT_FALSE(netns::tcp_connects("10.123.0.2", 18789, 500)) << "guest 2 connects to guest 1";
+  });
+
+  // Isolation holds on its own: without the table (whose bridge-to-bridge
+  // drop also sees bridged packets where br_netfilter is on) nothing passes.
+  in_ns([&](Network& net) { ASSERT_TRUE(net.delete_table()); });
+  g1.run([&] {
+    EXPECT_FALSE(ping("10.123.0.3")) << "isolation alone does not stop guest 1";
+    EXPECT_FALSE(netns::tcp_connects("10.123.0.3", 18789, 500));
+  });
+  // Control: with one port not isolated the same probes go through, so the
+  // refusals above are isolation's doing.
+  in_ns([&](Network&) { sh_ok("bridge link set dev vg2 isolated off"); });
+  g1.run([&] {
+    // ping gives up at once on a neighbour that failed to resolve before.
+    sh_ok("ip neigh flush dev eth0");
+    EXPECT_TRUE(ping("10.123.0.3", 10));
+    EXPECT_TRUE(netns::tcp_connects("10.123.0.3", 18789, 3000));
+  });
+  for (int fd : {l1, l2}) ::close(fd);
+}
+
+// What the VM unit's `vm prepare` does for two instances, twice (the
+// second run changes nothing: same links, same rule handles), then
+// observe() with the real adapter; then everything deleted and observed
+// again.
+TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
+  const model::Host host = test_host(model::Egress::Allow);
+  const std::string dir = ::testing::TempDir() + "cf-prepare-" + std::to_string(::getpid());
+  std::vector<LaunchRecord> records;
+  for (const char* name : {"bot-a", "bot-b"})
+    records.push_back(LaunchRecord{name, kBridge, Cidr{host.gateway, 24}, tap_name(name, {}), model::VmmKind::Qemu,
+                                   dir + "/" + name + ".sock", {"/bin/true"}, {}, render_table(host), true});
+  testing::FakeSystemd systemd;
+  testing::FakeStateStore state;
+  testing::FakeVmm vmm;
+  testing::FakeFileReader files;
+
+  in_ns([&](Network& net) {
+    for (const auto& r : records) ASSERT_TRUE(prepare_vm(r, net));
+    auto links = net.links();
+    ASSERT_TRUE(links) << links.error().message;
+    std::string rules;
+    ASSERT_EQ(netns::sh("nft -a list table inet clawfleet", &rules), 0) << rules;
+    for (const auto& r : records) {
+      auto s = prepare_vm(r, net);
+      ASSERT_TRUE(s) << s.error().message;
+    }
+    auto again = net.links();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again.value(), links.value()) << "the second prepare changed a link";
+    std::string rules_again;
+    ASSERT_EQ(netns::sh("nft -a list table inet clawfleet", &rules_again), 0);
+    EXPECT_EQ(rules_again, rules) << "the second prepare replaced the table";
+    EXPECT_EQ(net.ip_forward().value(), true);
+
+    auto o = observe(host, Ports{systemd, net, state, vmm, files});
+    ASSERT_TRUE(o) << o.error().message;
+    EXPECT_TRUE(o.value().bridge.present);
+    EXPECT_TRUE(o.value().bridge.up);
+    EXPECT_EQ(o.value().bridge.addresses, std::vector<Cidr>{parse_cidr("10.123.0.1/24").value()});
+    EXPECT_EQ(o.value().table_hash, "sha256:" + sha256_hex(render_table(host)));
+    EXPECT_TRUE(o.value().ip_forward);
+    ASSERT_EQ(o.value().instances.size(), 2u);
+    for (const auto& r : records)
+      EXPECT_EQ(o.value().instances.at(r.name).tap,
+                (model::ObservedTap{true, kBridge, true, true, "clawfleet:" + r.name}))
+          << r.name;
+
+    for (const auto& r : records) ASSERT_TRUE(net.delete_link(r.tap));
+    ASSERT_TRUE(net.delete_link(kBridge));
+    ASSERT_TRUE(net.delete_table());
+    o = observe(host, Ports{systemd, net, state, vmm, files});
+    ASSERT_TRUE(o) << o.error().message;
+    EXPECT_FALSE(o.value().bridge.present);
+    EXPECT_EQ(o.value().table_hash, std::nullopt);
+    EXPECT_TRUE(o.value().instances.empty());
+  });
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(RealNetwork, IpForwardChangesOnlyInTheNamespace) {

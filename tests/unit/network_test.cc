@@ -48,6 +48,7 @@ TEST(RenderTable, EgressAllow) {
             "\tchain input {\n"
             "\t\ttype filter hook input priority filter; policy accept;\n"
             "\t\tiifname \"clawbr0\" ct state established,related accept\n"
+            "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 icmp type echo-request accept\n"
             "\t\tiifname \"clawbr0\" drop\n"
             "\t}\n"
             "}\n");
@@ -70,6 +71,7 @@ TEST(RenderTable, EgressDenyHasNoNatAndDropsEverythingFromTheBridge) {
             "\tchain input {\n"
             "\t\ttype filter hook input priority filter; policy accept;\n"
             "\t\tiifname \"clawbr0\" ct state established,related accept\n"
+            "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 icmp type echo-request accept\n"
             "\t\tiifname \"clawbr0\" drop\n"
             "\t}\n"
             "}\n");
