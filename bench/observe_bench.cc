@@ -143,7 +143,7 @@ struct FakeHost {
       allocations.push_back(a);
 
       state.inventory.instances[name] = {a.tap, false};
-      state.records[name] = {name, a, "sha256:" + sha256_hex(name), "1", false};
+      state.records[name] = {name, a, "sha256:" + sha256_hex(name), "1", false, {}};
       state.dirs[name] = {
           true, 0700, 0, {{"instance.json", 0600}, {"token", 0600}, {"launch.json", 0600}, {"vmm.log", 0600}}};
 

@@ -114,6 +114,7 @@ Result<model::Observed> observe(const model::Host& host, Ports ports) {
       i.allocation = rec.value()->allocation;
       i.desired_hash = rec.value()->desired_hash;
       i.applied_generation = rec.value()->applied_generation;
+      i.applied = rec.value()->applied;
     }
     auto dir = ports.state.inspect(name);
     if (!dir) return dir.error();

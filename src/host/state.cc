@@ -167,7 +167,8 @@ std::string to_json(const InstanceRecord& rec) {
            {"tap", rec.allocation.tap}}},
          {"desiredHash", rec.desired_hash},
          {"appliedGeneration", rec.applied_generation ? json(*rec.applied_generation) : json(nullptr)},
-         {"protect", rec.protect}};
+         {"protect", rec.protect},
+         {"applied", rec.applied}};
   return j.dump(2) + "\n";
 }
 
@@ -184,6 +185,7 @@ Result<InstanceRecord> instance_from_json(const std::string& text) {
     rec.desired_hash = j.at("desiredHash").get<std::string>();
     if (!j.at("appliedGeneration").is_null()) rec.applied_generation = j.at("appliedGeneration").get<std::string>();
     rec.protect = j.at("protect").get<bool>();
+    rec.applied = j.value("applied", std::map<std::string, std::string>{});
     if (!is_dns_label(rec.name)) return Error{"name: not a DNS label"};
     return rec;
   });

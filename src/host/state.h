@@ -28,6 +28,9 @@ struct InstanceRecord {
   std::string desired_hash;                       // model::content_hash of what was last applied
   std::optional<std::string> applied_generation;  // recorded only after the health gate passed
   bool protect = false;
+  // plan::flatten of what was last applied: field path -> display value
+  // (secrets only as digests), so the next plan can show before -> after.
+  std::map<std::string, std::string> applied;
   bool operator==(const InstanceRecord&) const = default;
 };
 

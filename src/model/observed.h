@@ -60,6 +60,9 @@ struct ObservedInstance {
   std::map<std::string, ObservedUnit> units;  // by unit name
   ObservedTap tap;
   std::string vm_state;  // "absent", "not-started", "running", "paused", "unknown"
+  // The instance's fields as last applied (plan::flatten, recorded in
+  // instance.json by apply): what a plan shows as "before".
+  std::map<std::string, std::string> applied;
   bool operator==(const ObservedInstance&) const = default;
 };
 

@@ -35,7 +35,7 @@ class Observe : public ::testing::Test {
     Allocation a{Ipv4{host_.subnet.network.value + std::uint32_t(n + 2)}, Mac{}, std::uint16_t(18900 + n),
                  tap_name(name, {})};
     state_.inventory.instances[name] = InventoryEntry{a.tap, false};
-    state_.records[name] = InstanceRecord{name, a, "sha256:d", std::string("g1"), false};
+    state_.records[name] = InstanceRecord{name, a, "sha256:d", std::string("g1"), false, {{"spec.model", "ollama/x"}}};
     state_.dirs[name] = DirInfo{true, 0700, 0, {{"instance.json", 0600}, {"token", 0600}}};
     std::string dropin = "/etc/systemd/system/" + vm_unit(name) + ".d/limits.conf";
     files_.file(dropin, "[Service]\nMemoryMax=1G\n");
@@ -80,6 +80,7 @@ TEST_F(Observe, AnOwnedInstanceInFull) {
   EXPECT_EQ(to_string(i.allocation->ip), "10.9.0.2");
   EXPECT_EQ(i.desired_hash, "sha256:d");
   EXPECT_EQ(i.applied_generation, "g1");
+  EXPECT_EQ(i.applied, (std::map<std::string, std::string>{{"spec.model", "ollama/x"}}));
   EXPECT_EQ(i.dir, (model::ObservedDir{true, 0700, 0, {{"instance.json", 0600}, {"token", 0600}}}));
   EXPECT_EQ(i.tap, (model::ObservedTap{true, "cfbr0", true, true, "clawfleet:bot"}));
   EXPECT_EQ(i.vm_state, "running");
@@ -99,7 +100,7 @@ TEST_F(Observe, NothingOnAnEmptyHost) {
 // Leftovers carry one of clawfleet's markers but no inventory entry; they
 // are reported so the planner can see them, and never marked as owned.
 TEST_F(Observe, LeftoversByEachMarker) {
-  state_.records["dir-only"] = InstanceRecord{"dir-only", {}, "", std::nullopt, false};
+  state_.records["dir-only"] = InstanceRecord{"dir-only", {}, "", std::nullopt, false, {}};
   systemd_.set_unit(UnitStatus{vm_unit("unit-only"), "loaded", "failed", "failed", "disabled", kTemplate, {}});
   Link tap;
   tap.name = "cfdeadbeef0000", tap.kind = "tun", tap.alias = "clawfleet:tap-only";

@@ -31,7 +31,7 @@ class State : public ::testing::Test {
   InstanceRecord record(const std::string& name) {
     return InstanceRecord{name,
                           Allocation{parse_ipv4("172.29.0.2").value(), parse_mac("06:fc:ac:1d:00:02").value(), 18900, "cf0123456789abc"},
-                          "sha256:abc", std::nullopt, true};
+                          "sha256:abc", std::nullopt, true, {{"spec.model", "ollama/qwen3"}, {"spec.resources.vcpus", "2"}}};
   }
 
   fs::path root_;
@@ -144,7 +144,7 @@ namespace {
 
 TEST(FakeStateStore, BehavesLikeTheRealOneAndRecordsCalls) {
   testing::FakeStateStore fake;
-  InstanceRecord rec{"bot", {}, "sha256:x", std::nullopt, false};
+  InstanceRecord rec{"bot", {}, "sha256:x", std::nullopt, false, {}};
   ASSERT_TRUE(fake.write_instance(rec).ok());
   EXPECT_EQ(fake.read_instance("bot").value(), rec);
   auto token = fake.ensure_token("bot").value();
