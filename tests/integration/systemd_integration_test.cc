@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "host/dropins.h"
 #include "host/launch.h"
 #include "host/network.h"
 #include "host/systemd.h"
@@ -146,8 +147,11 @@ TEST_F(RealSystemd, VmUnitLifecycle) {
 // as the socket's trigger.
 TEST_F(RealSystemd, ShippedUnitsLoad) {
   for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
-  ASSERT_TRUE(files_->write_dropin("clawfleet-proxy@t1.socket", "listen",
-                                   "# clawfleet: owned by instance t1\n[Socket]\nListenStream=127.0.0.1:18900\n"));
+  model::Host host;
+  host.state_root = kDefaultStateRoot;
+  auto dropins = dropins_for(host, "t1", {parse_ipv4("172.29.0.2").value(), {}, 18900, "cf0"});
+  ASSERT_TRUE(dropins) << dropins.error().message;
+  for (const auto& d : dropins.value()) ASSERT_TRUE(files_->write_dropin(d.unit, d.name, d.content));
   ASSERT_TRUE(systemd_->enable({"clawfleet.service", "clawfleet-vm@t1.service", "clawfleet-proxy@t1.socket"}));
   ASSERT_TRUE(systemd_->daemon_reload());
 
@@ -181,14 +185,20 @@ TEST_F(RealSystemd, ShippedUnitsLoad) {
 TEST_F(RealSystemd, ProxyForwardsToTheGuest) {
   for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
   ASSERT_TRUE(files_->write_dropin("clawfleet-vm@t1.service", "stub", kVmStub));
-  ASSERT_TRUE(files_->write_dropin("clawfleet-proxy@t1.socket", "listen",
-                                   "# clawfleet: owned by instance t1\n[Socket]\nListenStream=127.0.0.1:18900\n"));
+  // The drop-ins and environment file exactly as clawfleet renders them,
+  // with a state root other than the default; the "guest" is on loopback.
+  model::Host host;
+  host.state_root = "/srv/cf";
+  const model::Allocation alloc{parse_ipv4("127.0.0.1").value(), {}, 18900, "cf0"};
+  auto dropins = dropins_for(host, "t1", alloc);
+  ASSERT_TRUE(dropins) << dropins.error().message;
+  for (const auto& d : dropins.value()) ASSERT_TRUE(files_->write_dropin(d.unit, d.name, d.content));
   ASSERT_TRUE(files_->write("cf-guest.service",
-                            "[Service]\nExecStart=/usr/bin/systemd-socket-activate -l 127.0.0.1:9000 -a --inetd "
+                            "[Service]\nExecStart=/usr/bin/systemd-socket-activate -l 127.0.0.1:18789 -a --inetd "
                             "/bin/echo hello-from-guest\n"));
-  const std::string env_dir = container_->root() + "/var/lib/clawfleet/instances/t1";
+  const std::string env_dir = container_->root() + paths_for(host.state_root, "t1").dir;
   fs::create_directories(env_dir);
-  std::ofstream(env_dir + "/proxy.env") << "CLAWFLEET_GUEST=127.0.0.1:9000\n";
+  std::ofstream(env_dir + "/proxy.env") << render_proxy_env(alloc);
   ASSERT_TRUE(systemd_->daemon_reload());
 
   for (const char* unit : {"cf-guest.service", "clawfleet-vm@t1.service", "clawfleet-proxy@t1.socket"}) {

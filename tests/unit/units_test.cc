@@ -23,9 +23,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "host/dropins.h"
+#include "manifest/defaults.h"
+
 namespace {
 
 namespace fs = std::filesystem;
+using namespace cf;
 
 const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service",
                                 "clawfleet.service"};
@@ -82,10 +86,19 @@ class ShippedUnits : public ::testing::Test {
     fs::create_directory_symlink("usr/lib", root_ / "lib");  // merged /usr, as on Debian 12
 
     const fs::path etc = root_ / "etc/systemd/system";
-    fs::create_directories(etc / "clawfleet-proxy@t1.socket.d");
+    fs::create_directories(etc);
     for (const char* unit : kShipped) fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit, etc / unit);
-    std::ofstream(etc / "clawfleet-proxy@t1.socket.d/listen.conf")
-        << "# clawfleet: owned by instance t1\n[Socket]\nListenStream=127.0.0.1:18900\n";
+    // Instance t1 with every drop-in clawfleet renders (a non-default state
+    // root has the most).
+    model::Host h = manifest::default_host();
+    h.state_root = "/srv/cf";
+    auto dropins = host::dropins_for(h, "t1", {parse_ipv4("172.29.0.2").value(), {}, 18900, "cf0"});
+    ASSERT_TRUE(dropins) << dropins.error().message;
+    ASSERT_EQ(dropins.value().size(), 3u);
+    for (const auto& d : dropins.value()) {
+      fs::create_directories(etc / (d.unit + ".d"));
+      std::ofstream(etc / (d.unit + ".d") / (d.name + ".conf")) << d.content;
+    }
   }
   void TearDown() override {
     std::error_code ec;
@@ -110,8 +123,8 @@ TEST_F(ShippedUnits, EveryUnitIsShipped) {
 
 // systemd-analyze verifies a template as the instance "i".
 TEST_F(ShippedUnits, VerifyWithoutAnyOutput) {
-  for (const char* unit :
-       {"clawfleet-vm@.service", "clawfleet.service", "clawfleet-proxy@t1.socket", "clawfleet-proxy@t1.service"}) {
+  for (const char* unit : {"clawfleet-vm@.service", "clawfleet-vm@t1.service", "clawfleet.service",
+                           "clawfleet-proxy@t1.socket", "clawfleet-proxy@t1.service"}) {
     Output r = verify(unit);
     EXPECT_EQ(r.exit_code, 0) << unit << ":\n" << r.output;
     EXPECT_EQ(r.output, "") << unit;

@@ -1,0 +1,38 @@
+#include "host/dropins.h"
+
+#include <cctype>
+
+#include "host/launch.h"
+#include "host/observe.h"
+
+namespace cf::host {
+
+std::string dropin_marker(const std::string& instance) { return "# clawfleet: owned by instance " + instance + "\n"; }
+
+Result<std::vector<Dropin>> dropins_for(const model::Host& host, const std::string& instance,
+                                        const model::Allocation& alloc) {
+  for (char c : host.state_root)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' || c == '-'))
+      return Error{"state root \"" + host.state_root +
+                   "\" cannot be written into a unit file: use only letters, digits, '/', '.', '_' and '-'"};
+  const std::string marker = dropin_marker(instance);
+  std::vector<Dropin> out;
+  out.push_back({proxy_socket_unit(instance), "listen",
+                 marker + "[Socket]\nListenStream=127.0.0.1:" + std::to_string(alloc.host_port) + "\n"});
+  if (host.state_root != kDefaultStateRoot) {
+    // The templates name the default root; a unit cannot compute a path from
+    // an environment variable in EnvironmentFile=, so both are overridden.
+    out.push_back({vm_unit(instance), "state-root",
+                   marker + "[Service]\nEnvironment=CLAWFLEET_STATE_ROOT=" + host.state_root + "\n"});
+    out.push_back({proxy_service_unit(instance), "state-root",
+                   marker + "[Service]\nEnvironmentFile=\nEnvironmentFile=" + paths_for(host.state_root, instance).dir +
+                       "/proxy.env\n"});
+  }
+  return out;
+}
+
+std::string render_proxy_env(const model::Allocation& alloc) {
+  return "CLAWFLEET_GUEST=" + to_string(alloc.ip) + ":" + std::to_string(kGatewayPort) + "\n";
+}
+
+}  // namespace cf::host

@@ -1,0 +1,44 @@
+// What clawfleet writes beside the shipped templates for one instance: the
+// drop-ins that make clawfleet-vm@NAME and clawfleet-proxy@NAME that
+// instance's, and the proxy's environment file. Pure renderers; apply
+// writes them, the planner compares their hashes with what observe() reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/net.h"
+#include "core/result.h"
+#include "model/desired.h"
+#include "model/observed.h"
+
+namespace cf::host {
+
+inline constexpr const char* kDefaultStateRoot = "/var/lib/clawfleet";
+inline constexpr std::uint16_t kGatewayPort = 18789;  // the OpenClaw gateway in the guest
+// First line of every drop-in clawfleet writes: its ownership marker.
+std::string dropin_marker(const std::string& instance);  // "# clawfleet: owned by instance NAME\n"
+
+struct Dropin {
+  std::string unit;     // "clawfleet-proxy@bot.socket"
+  std::string name;     // "listen" (the file is <unit>.d/<name>.conf)
+  std::string content;
+  std::string path(const std::string& unit_dir = "/etc/systemd/system") const {
+    return unit_dir + "/" + unit + ".d/" + name + ".conf";
+  }
+  bool operator==(const Dropin&) const = default;
+};
+
+// The proxy socket's listener (127.0.0.1:<host port>, the only address it
+// ever has) and, when the Host's state root is not the default, the drop-ins
+// that point the VM unit's helper and the proxy's EnvironmentFile there.
+// A state root with characters a unit file would interpret (space, '%',
+// quotes, control characters) is refused rather than escaped.
+Result<std::vector<Dropin>> dropins_for(const model::Host& host, const std::string& instance,
+                                        const model::Allocation& alloc);
+
+// <state root>/instances/<name>/proxy.env: where the proxy forwards to.
+std::string render_proxy_env(const model::Allocation& alloc);  // "CLAWFLEET_GUEST=<ip>:18789\n"
+
+}  // namespace cf::host
