@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "host/dropins.h"
 #include "host/launch.h"
@@ -295,7 +296,13 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
   ASSERT_TRUE(started) << started.error().message;
   ASSERT_EQ(started.value(), JobResult::Done);
   std::string out;
-  container_->exec("cat /proc/$(systemctl show -P MainPID clawfleet-vm@t1.service)/comm", &out);
+  // `vm run` execs the VMM in the unit's main process; the start job is done
+  // at fork already (Type=simple), so wait for the exec.
+  for (int i = 0; i < 100; ++i) {
+    container_->exec("cat /proc/$(systemctl show -P MainPID clawfleet-vm@t1.service)/comm", &out);
+    if (out == "sleep\n") break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
   EXPECT_EQ(out, "sleep\n");
   container_->exec("ip -d link show " + tap, &out);
   EXPECT_NE(out.find("master cfbr0"), std::string::npos) << out;
