@@ -1,0 +1,116 @@
+// The planner's vocabulary: action names, the flattened fields of an
+// instance and what changing each one costs.
+#include <string>
+#include <vector>
+
+#include "core/net.h"
+#include "plan/plan.h"
+
+namespace cf::plan {
+namespace {
+
+template <typename T, typename F>
+std::string join(const std::vector<T>& xs, F show) {
+  std::string out;
+  for (const auto& x : xs) {
+    if (!out.empty()) out += ',';
+    out += show(x);
+  }
+  return out;
+}
+
+std::string digest_of(const model::SecretRef& ref, const std::map<model::SecretRef, std::string>& digests) {
+  auto it = digests.find(ref);
+  // A missing digest must still differ from any recorded one, so the
+  // plan shows the field instead of silently keeping the old secret.
+  return it == digests.end() ? "(unreadable)" : it->second;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// path is `base` itself or one of its children ("base.x").
+bool under(const std::string& path, const std::string& base) { return path == base || starts_with(path, base + "."); }
+
+}  // namespace
+
+const char* to_string(Action a) {
+  switch (a) {
+    case Action::Create: return "create";
+    case Action::Reprovision: return "reprovision";
+    case Action::Restart: return "restart";
+    case Action::GrowDisk: return "grow-disk";
+    case Action::Replace: return "replace";
+    case Action::Start: return "start";
+    case Action::Stop: return "stop";
+    case Action::Repair: return "repair";
+    case Action::Destroy: return "destroy";
+    case Action::UpdateAllocation: return "update-allocation";
+  }
+  return "repair";
+}
+
+const char* symbol(Action a) {
+  switch (a) {
+    case Action::Create: return "+";
+    case Action::Replace: return "-/+";
+    case Action::Destroy: return "-";
+    default: return "~";
+  }
+}
+
+std::map<std::string, std::string> flatten(const model::Instance& instance, const model::Host& host,
+                                           const std::map<model::SecretRef, std::string>& secret_digests) {
+  std::map<std::string, std::string> f;
+  for (const auto& [key, value] : instance.labels) f["metadata.labels." + key] = value;
+  f["spec.model"] = instance.model;
+  f["spec.skills"] = join(instance.skills, [](const std::string& s) { return s; });
+  f["spec.image"] = instance.image;
+  f["spec.resources.vcpus"] = std::to_string(instance.resources.vcpus);
+  f["spec.resources.memoryMiB"] = std::to_string(instance.resources.memory_mib);
+  f["spec.resources.disk"] = std::to_string(instance.resources.disk_bytes);
+  if (instance.telegram) {
+    f["spec.telegram.botToken"] = digest_of(instance.telegram->bot_token, secret_digests);
+    f["spec.telegram.allowFrom"] =
+        join(instance.telegram->allow_from, [](std::int64_t id) { return std::to_string(id); });
+  }
+  for (const auto& [provider, ref] : instance.provider_keys)
+    f["spec.providerKeys." + provider] = digest_of(ref, secret_digests);
+  f["spec.state"] = model::to_string(instance.state);
+  f["spec.protect"] = instance.protect ? "true" : "false";
+
+  f["host.bridge"] = host.bridge;
+  f["host.subnet"] = cf::to_string(host.subnet);
+  f["host.gateway"] = cf::to_string(host.gateway);
+  f["host.vmm.kind"] = model::to_string(host.vmm.kind);
+  f["host.vmm.binary"] = host.vmm.binary;
+  f["host.vmm.smt"] = host.vmm.smt ? "true" : "false";
+  if (auto it = host.images.find(instance.image); it != host.images.end()) {
+    f["host.image.kernel"] = it->second.kernel;
+    f["host.image.rootfs"] = it->second.rootfs;
+    if (it->second.initrd) f["host.image.initrd"] = *it->second.initrd;
+  }
+  return f;
+}
+
+std::optional<Action> cost_of(const std::string& path) {
+  if (under(path, "metadata.labels") || path == "spec.protect") return std::nullopt;
+  if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") || under(path, "spec.providerKeys"))
+    return Action::Reprovision;
+  if (path == "spec.image" || under(path, "host.image")) return Action::Replace;
+  if (path == "spec.resources.vcpus" || path == "spec.resources.memoryMiB") return Action::Restart;
+  if (path == "spec.resources.disk") return Action::GrowDisk;
+  if (path == "spec.state") return Action::Start;
+  if (path == "spec.network.ip" || path == "spec.network.mac") return Action::Restart;
+  if (path == "spec.network.hostPort" || under(path, "host.ports")) return Action::UpdateAllocation;
+  if (path == "host.bridge" || path == "host.subnet" || path == "host.gateway" || under(path, "host.vmm"))
+    return Action::Restart;
+  // host.egress, host.stateRoot, host.limits.*: nothing per instance (the
+  // host step covers the table); unknown paths: an older record's fields.
+  return std::nullopt;
+}
+
+bool is_secret_path(const std::string& path) {
+  return path == "spec.telegram.botToken" || starts_with(path, "spec.providerKeys.");
+}
+
+}  // namespace cf::plan
