@@ -85,6 +85,19 @@ Result<model::Observed> observe(const model::Host& host, Ports ports) {
     for (const auto& path : u.dropin_paths) ou.dropin_hashes[path] = hash_of(path);
     out.instances[name].units[u.name] = std::move(ou);
   }
+  for (auto& [name, i] : out.instances) {
+    for (const auto& unit : {vm_unit(name), proxy_socket_unit(name), proxy_service_unit(name)}) {
+      const std::string dir = ports.unit_dir + "/" + unit + ".d";
+      auto entries = ports.files.list_dir(dir);
+      if (!entries) continue;  // no drop-in directory
+      for (const auto& e : entries.value()) {
+        if (!e.regular || e.name.size() < 6 || e.name.substr(e.name.size() - 5) != ".conf") continue;
+        const std::string path = dir + "/" + e.name;
+        auto& ou = i.units[unit];
+        if (!ou.dropin_hashes.count(path)) ou.dropin_hashes[path] = hash_of(path);
+      }
+    }
+  }
 
   // Pass 3: the network, in one dump; taps are matched by their alias.
   auto links = ports.network.links();

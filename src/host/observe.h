@@ -22,7 +22,10 @@ struct Ports {
   Network& network;
   StateStore& state;
   Vmm& vmm;
-  FileReader& files;  // reads drop-ins for their content hashes
+  FileReader& files;  // reads unit files and drop-ins for their content hashes
+  // Where clawfleet writes drop-ins: read directly, so those of instances
+  // whose units systemd has not loaded (stopped, disabled) are seen too.
+  std::string unit_dir = "/etc/systemd/system";
 };
 
 // Unit names clawfleet uses for an instance.

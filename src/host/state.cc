@@ -90,6 +90,14 @@ class FsStateStore : public StateStore {
     return token;
   }
 
+  Status write_file(const std::string& name, const std::string& file, const std::string& content,
+                    mode_t mode) override {
+    if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
+    if (file.empty() || file.find('/') != std::string::npos || file == "." || file == ".." || file == "instance.json")
+      return Error{"not a file clawfleet writes in an instance directory: \"" + file + "\""};
+    return write_file_atomic(dir(name) + "/" + file, content, mode);
+  }
+
   Result<DirInfo> inspect(const std::string& name) override {
     if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
     DirInfo info;

@@ -66,6 +66,11 @@ class StateStore {
   virtual Status write_instance(const InstanceRecord& rec) = 0;
   // The gateway token, generated once (256 random bits) and kept.
   virtual Result<std::string> ensure_token(const std::string& name) = 0;
+  // Another file of the instance's directory (launch.json, proxy.env),
+  // written atomically with mode; the directory must exist. `file` is a
+  // plain name, never a path.
+  virtual Status write_file(const std::string& name, const std::string& file, const std::string& content,
+                            mode_t mode) = 0;
   virtual Result<DirInfo> inspect(const std::string& name) = 0;
   // Names of instance directories that hold an instance.json marker.
   virtual Result<std::vector<std::string>> instance_dirs() = 0;

@@ -48,15 +48,14 @@ struct SlistDeleter {
 
 }  // namespace
 
-Result<std::optional<HttpReply>> unix_http(const std::string& socket, const std::string& method,
-                                           const std::string& path, const std::string& body,
-                                           std::chrono::milliseconds timeout) {
+namespace {
+
+// One request to `url`, over `socket` when it is not empty. nullopt when
+// the peer refuses the connection (nobody listens).
+Result<std::optional<HttpReply>> perform(const std::string& socket, const std::string& url, const std::string& method,
+                                         const std::string& path, const std::vector<std::string>& extra_headers,
+                                         const std::string& body, std::chrono::milliseconds timeout) {
   const std::string what = method + " " + path;
-  if (socket.size() >= sizeof(sockaddr_un::sun_path))
-    return Error{"socket path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes"};
-  // No file: the VMM is not running (curl would say only "couldn't connect").
-  struct stat st;
-  if (::stat(socket.c_str(), &st) != 0 && errno == ENOENT) return std::optional<HttpReply>{};
   if (auto s = global_init(); !s) return s.error();
 
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
@@ -72,13 +71,13 @@ Result<std::optional<HttpReply>> unix_http(const std::string& socket, const std:
   add_header("Accept: application/json");
   add_header("Expect:");  // no 100-continue round trip
   if (!body.empty()) add_header("Content-Type: application/json");
+  for (const auto& h : extra_headers) add_header(h.c_str());
 
   long total_ms = timeout.count() > 0 ? static_cast<long>(timeout.count()) : 1;
   Sink sink;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  std::string url = "http://localhost" + path;
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
+  if (!socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");  // never send this to an http_proxy from the environment
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -115,6 +114,25 @@ Result<std::optional<HttpReply>> unix_http(const std::string& socket, const std:
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
   reply.body = std::move(sink.body);
   return std::optional<HttpReply>{std::move(reply)};
+}
+
+}  // namespace
+
+Result<std::optional<HttpReply>> unix_http(const std::string& socket, const std::string& method,
+                                           const std::string& path, const std::string& body,
+                                           std::chrono::milliseconds timeout) {
+  if (socket.size() >= sizeof(sockaddr_un::sun_path))
+    return Error{"socket path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes"};
+  // No file: the VMM is not running (curl would say only "couldn't connect").
+  struct stat st;
+  if (::stat(socket.c_str(), &st) != 0 && errno == ENOENT) return std::optional<HttpReply>{};
+  return perform(socket, "http://localhost" + path, method, path, {}, body, timeout);
+}
+
+Result<std::optional<HttpReply>> loopback_http(std::uint16_t port, const std::string& path,
+                                               const std::vector<std::string>& headers,
+                                               std::chrono::milliseconds timeout) {
+  return perform("", "http://127.0.0.1:" + std::to_string(port) + path, "GET", path, headers, "", timeout);
 }
 
 }  // namespace cf::host

@@ -1,10 +1,12 @@
-// A small HTTP/1.1 client over a unix socket (libcurl), for VMM APIs such as
-// Firecracker's. One request per call, bounded in time and in response size.
+// A small HTTP/1.1 client (libcurl) over a unix socket, for VMM APIs such as
+// Firecracker's, and to loopback, for the health gate. One request per call, bounded in time and in response size.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -25,5 +27,12 @@ struct HttpReply {
 Result<std::optional<HttpReply>> unix_http(const std::string& socket, const std::string& method,
                                            const std::string& path, const std::string& body,
                                            std::chrono::milliseconds timeout);
+
+// GET http://127.0.0.1:<port><path> with extra headers ("Authorization:
+// Bearer ..."): the instance's proxy, for the health gate. nullopt when the
+// port refuses the connection.
+Result<std::optional<HttpReply>> loopback_http(std::uint16_t port, const std::string& path,
+                                               const std::vector<std::string>& headers,
+                                               std::chrono::milliseconds timeout);
 
 }  // namespace cf::host

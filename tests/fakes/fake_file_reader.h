@@ -19,6 +19,16 @@ class FakeFileReader : public FileReader {
     dirs_.insert(path.substr(0, path.rfind('/')));
   }
   void dir(const std::string& path) { dirs_.insert(path); }
+  // Removes a file (its directory stays, as on a disk).
+  void remove(const std::string& path) { files_.erase(path); }
+  bool has(const std::string& path) const { return files_.count(path) > 0; }
+  // Every file whose path starts with prefix.
+  std::vector<std::string> under(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (const auto& [path, _] : files_)
+      if (path.rfind(prefix, 0) == 0) out.push_back(path);
+    return out;
+  }
   // A directory entry that is not a regular file (a subdirectory, a socket).
   void other(const std::string& path) {
     others_.insert(path);

@@ -1,6 +1,7 @@
 // In-memory StateStore that records every call.
 #pragma once
 
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,8 +40,21 @@ class FakeStateStore : public host::StateStore {
   Result<std::string> ensure_token(const std::string& name) override {
     calls.push_back("ensure_token " + name);
     auto [it, fresh] = tokens.emplace(name, std::string(64, 'a' + char(tokens.size() % 6)));
-    if (fresh) dirs[name].files["token"] = 0600;
+    if (fresh) {
+      dirs[name].exists = true;
+      dirs[name].mode = 0700;
+      dirs[name].files["token"] = 0600;
+    }
     return it->second;
+  }
+  Status write_file(const std::string& name, const std::string& file, const std::string& content,
+                    mode_t mode) override {
+    calls.push_back("write_file " + name + " " + file);
+    if (fail_writes) return Error{"injected failure: write_file " + name + " " + file};
+    if (!dirs.count(name) || !dirs[name].exists) return Error{"cannot create /fake/instances/" + name + "/" + file + ": No such file or directory"};
+    files[name + "/" + file] = content;
+    dirs[name].files[file] = mode;
+    return {};
   }
   Result<host::DirInfo> inspect(const std::string& name) override {
     calls.push_back("inspect " + name);
@@ -56,6 +70,7 @@ class FakeStateStore : public host::StateStore {
   Status remove_instance(const std::string& name) override {
     calls.push_back("remove_instance " + name);
     records.erase(name), tokens.erase(name), dirs.erase(name);
+    for (auto it = files.begin(); it != files.end();) it = it->first.rfind(name + "/", 0) == 0 ? files.erase(it) : std::next(it);
     return {};
   }
 
@@ -63,6 +78,7 @@ class FakeStateStore : public host::StateStore {
   std::map<std::string, host::InstanceRecord> records;
   std::map<std::string, std::string> tokens;
   std::map<std::string, host::DirInfo> dirs;
+  std::map<std::string, std::string> files;  // "<name>/<file>" -> content
   bool fail_writes = false;
   std::vector<std::string> calls;
 };

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -130,40 +131,33 @@ class Conn {
   int stop_fd_;
 };
 
-class UnixSocketServer {
+// Accepts connections one at a time on a listening socket and hands each
+// to the handler, on its own thread, until destroyed.
+class SocketServer {
  public:
-  explicit UnixSocketServer(std::function<void(Conn&)> handler) : handler_(std::move(handler)) {
-    char tmpl[] = "/tmp/cf-vmm-XXXXXX";
-    if (!::mkdtemp(tmpl)) return;
-    dir = tmpl;
-    path = dir + "/api.sock";
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listen_fd_, 8) != 0 || ::pipe2(stop_, O_CLOEXEC) != 0) {
-      path.clear();
-      return;
-    }
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~UnixSocketServer() {
-    if (stop_[1] >= 0) (void)!::write(stop_[1], "x", 1);
-    if (thread_.joinable()) thread_.join();
-    for (int fd : {listen_fd_, stop_[0], stop_[1]})
-      if (fd >= 0) ::close(fd);
-    std::error_code ec;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
-  UnixSocketServer(const UnixSocketServer&) = delete;
-  UnixSocketServer& operator=(const UnixSocketServer&) = delete;
+  SocketServer(const SocketServer&) = delete;
+  SocketServer& operator=(const SocketServer&) = delete;
+  virtual ~SocketServer() { stop(); }
 
-  bool ok() const { return !path.empty(); }
   int connections() const { return connections_; }
 
-  std::string dir;   // "" when the temp directory could not be made
-  std::string path;  // the socket; "" when it could not listen
+ protected:
+  explicit SocketServer(std::function<void(Conn&)> handler) : handler_(std::move(handler)) {}
+  // Takes the listening socket; false when it could not start.
+  bool start(int listen_fd) {
+    listen_fd_ = listen_fd;
+    if (listen_fd_ < 0 || ::listen(listen_fd_, 8) != 0 || ::pipe2(stop_, O_CLOEXEC) != 0) return false;
+    thread_ = std::thread([this] { loop(); });
+    return true;
+  }
+  // Derived destructors call this first, so the thread never runs a handler
+  // of a half-destroyed object.
+  void stop() {
+    if (stop_[1] >= 0) (void)!::write(stop_[1], "x", 1);
+    if (thread_.joinable()) thread_.join();
+    for (int* fd : {&listen_fd_, &stop_[0], &stop_[1]})
+      if (*fd >= 0) ::close(*fd), *fd = -1;
+  }
 
  private:
   void loop() {
@@ -186,6 +180,51 @@ class UnixSocketServer {
   int stop_[2] = {-1, -1};
   std::atomic<int> connections_{0};
   std::thread thread_;
+};
+
+class UnixSocketServer : public SocketServer {
+ public:
+  explicit UnixSocketServer(std::function<void(Conn&)> handler) : SocketServer(std::move(handler)) {
+    char tmpl[] = "/tmp/cf-vmm-XXXXXX";
+    if (!::mkdtemp(tmpl)) return;
+    dir = tmpl;
+    path = dir + "/api.sock";
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || !start(fd)) path.clear();
+  }
+  ~UnixSocketServer() override {
+    stop();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
+
+  bool ok() const { return !path.empty(); }
+
+  std::string dir;   // "" when the temp directory could not be made
+  std::string path;  // the socket; "" when it could not listen
+};
+
+// On 127.0.0.1, an ephemeral port.
+class LoopbackTcpServer : public SocketServer {
+ public:
+  explicit LoopbackTcpServer(std::function<void(Conn&)> handler) : SocketServer(std::move(handler)) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || !start(fd))
+      return;
+    port = ntohs(addr.sin_port);
+  }
+  ~LoopbackTcpServer() override { stop(); }
+
+  bool ok() const { return port != 0; }
+  std::uint16_t port = 0;
 };
 
 }  // namespace cf::testing

@@ -156,9 +156,15 @@ TEST_F(Observe, ReadsOnlyAndAtAFixedCostPerPort) {
     EXPECT_TRUE(c == "read_inventory" || c == "instance_dirs" || c.rfind("read_instance ", 0) == 0 ||
                 c.rfind("inspect ", 0) == 0)
         << c;
-  // The shared template is read once, each drop-in once.
+  // The shared template is read once, each drop-in once (though both
+  // systemd and the drop-in directory name it); one listing of each
+  // instance unit's drop-in directory.
   EXPECT_EQ(std::count(files_.calls.begin(), files_.calls.end(), "read_file " + kTemplate), 1);
-  EXPECT_EQ(files_.calls.size(), 51u);
+  auto count = [&](const char* prefix) {
+    return std::count_if(files_.calls.begin(), files_.calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+  };
+  EXPECT_EQ(count("read_file "), 51);
+  EXPECT_EQ(count("list_dir "), 150);
   for (const auto& c : vmm_.calls) EXPECT_EQ(c.rfind("state ", 0), 0u) << c;
 }
 
@@ -198,6 +204,23 @@ TEST_F(Observe, PortErrorsStopObservationWithTheirMessage) {
 
 // A VMM that does not answer is "unknown", not an error: one hung VM must
 // not make the whole host unobservable.
+// Drop-ins of units systemd has not loaded (a stopped, disabled instance)
+// are read from the unit directory.
+TEST_F(Observe, DropinsOfUnloadedUnitsAreReadFromDisk) {
+  state_.inventory.instances["idle"] = InventoryEntry{"cf0000000000000", false};
+  const std::string listen = "/etc/systemd/system/clawfleet-proxy@idle.socket.d/listen.conf";
+  files_.file(listen, "[Socket]\nListenStream=127.0.0.1:18900\n");
+  files_.file("/etc/systemd/system/clawfleet-proxy@idle.socket.d/notes.txt", "not a drop-in");
+  auto o = run();
+  ASSERT_TRUE(o) << o.error().message;
+  const auto& units = o.value().instances.at("idle").units;
+  ASSERT_EQ(units.size(), 1u);
+  const auto& sock = units.at("clawfleet-proxy@idle.socket");
+  EXPECT_EQ(sock.load_state, "");
+  EXPECT_EQ(sock.dropin_hashes,
+            (std::map<std::string, std::string>{{listen, "sha256:" + sha256_hex("[Socket]\nListenStream=127.0.0.1:18900\n")}}));
+}
+
 TEST_F(Observe, UnansweringVmmIsUnknown) {
   add_instance("bot", 0);
   vmm_.fail("state /var/lib/clawfleet/instances/bot/vmm.sock 500ms", "no answer within 500 ms");

@@ -142,6 +142,23 @@ TEST(Files, AtomicWriteLeavesNoTempFileAndExactMode) {
 namespace cf::host {
 namespace {
 
+TEST_F(State, InstanceFilesAreWrittenAtomicallyWithTheirMode) {
+  ASSERT_TRUE(store_->write_instance(record("bot")).ok());
+  ASSERT_TRUE(store_->write_file("bot", "launch.json", "{}\n", 0600));
+  ASSERT_TRUE(store_->write_file("bot", "proxy.env", "CLAWFLEET_GUEST=172.29.0.2:18789\n", 0644));
+  EXPECT_EQ(mode_of(root_ / "instances/bot/launch.json"), 0600u);
+  EXPECT_EQ(mode_of(root_ / "instances/bot/proxy.env"), 0644u);
+  EXPECT_EQ(store_->inspect("bot").value().files,
+            (std::map<std::string, mode_t>{{"instance.json", 0600}, {"launch.json", 0600}, {"proxy.env", 0644}}));
+  for (const char* bad : {"../inventory.json", "a/b", "", "..", "instance.json"}) {
+    auto s = store_->write_file("bot", bad, "x", 0600);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_EQ(s.error().message,
+              std::string("not a file clawfleet writes in an instance directory: \"") + bad + "\"");
+  }
+  EXPECT_EQ(store_->write_file("Bot", "x", "x", 0600).error().message, "not an instance name: \"Bot\"");
+}
+
 TEST(FakeStateStore, BehavesLikeTheRealOneAndRecordsCalls) {
   testing::FakeStateStore fake;
   InstanceRecord rec{"bot", {}, "sha256:x", std::nullopt, false, {}};

@@ -1,0 +1,31 @@
+// In-memory host::Health that records every call; ports listed in `failing`
+// fail with their message, every other port is ready at once.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "host/health.h"
+
+namespace cf::testing {
+
+class FakeHealth : public host::Health {
+ public:
+  Status wait_ready(std::uint16_t port, const std::string& token, std::chrono::milliseconds deadline) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls.push_back("wait_ready " + std::to_string(port) + " " + std::to_string(deadline.count()) + "ms");
+    tokens.push_back(token);
+    if (auto it = failing.find(port); it != failing.end()) return Error{it->second};
+    return {};
+  }
+  std::map<std::uint16_t, std::string> failing;
+  std::vector<std::string> calls;
+  std::vector<std::string> tokens;
+
+ private:
+  std::mutex mu_;
+};
+
+}  // namespace cf::testing

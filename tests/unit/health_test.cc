@@ -1,0 +1,96 @@
+// The real health gate against a loopback HTTP server in the test that
+// records requests.
+#include "host/health.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "fakes/fake_vmm.h"
+
+namespace cf::host {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::Conn;
+using testing::LoopbackTcpServer;
+
+// Answers each request with the status the script gives for its path.
+struct Guest {
+  std::mutex mu;
+  std::map<std::string, std::vector<int>> script;  // path -> statuses, last one repeats
+  std::vector<std::string> requests;               // "GET /ready auth=<Authorization header>"
+
+  void serve(Conn& c) {
+    std::string req;
+    if (!c.read_until(req, "\r\n\r\n")) return;
+    std::string path = req.substr(4, req.find(' ', 4) - 4);
+    std::string auth;
+    if (auto at = req.find("Authorization: "); at != std::string::npos)
+      auth = req.substr(at + 15, req.find("\r\n", at) - at - 15);
+    int status = 404;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      requests.push_back("GET " + path + (auth.empty() ? "" : " auth=" + auth));
+      auto& s = script[path];
+      if (!s.empty()) {
+        status = s.front();
+        if (s.size() > 1) s.erase(s.begin());
+      }
+    }
+    std::string body = status == 200 ? "{\"ok\":true}" : "{}";
+    c.write("HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\nConnection: close\r\n\r\n" + body);
+  }
+};
+
+TEST(Health, ReadyWhenBothAnswer200WithTheToken) {
+  Guest g;
+  g.script["/health"] = {503, 200};
+  g.script["/ready"] = {503, 200};
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto s = real_health(milliseconds(10))->wait_ready(server.port, "t0ken", milliseconds(5000));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(g.requests, (std::vector<std::string>{"GET /health", "GET /health", "GET /ready auth=Bearer t0ken",
+                                                  "GET /health", "GET /ready auth=Bearer t0ken"}));
+}
+
+TEST(Health, DeadlineSaysWhatFailedLastWithoutTheToken) {
+  Guest g;
+  g.script["/health"] = {200};
+  g.script["/ready"] = {503};
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto s = real_health(milliseconds(20))->wait_ready(server.port, "s3cret-token", milliseconds(300));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
+                                   ": not ready within 300 ms (last: /ready answered 503)");
+  EXPECT_EQ(s.error().message.find("s3cret"), std::string::npos);
+}
+
+TEST(Health, NobodyListening) {
+  std::uint16_t port = 0;
+  {
+    LoopbackTcpServer gone([](Conn&) {});
+    ASSERT_TRUE(gone.ok());
+    port = gone.port;
+  }
+  auto s = real_health(milliseconds(20))->wait_ready(port, "t", milliseconds(200));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(port) +
+                                   ": not ready within 200 ms (last: /health: connection refused)");
+}
+
+TEST(Health, AGuestThatNeverAnswersCannotOutlastTheDeadline) {
+  LoopbackTcpServer server([](Conn& c) { c.hang(); });
+  ASSERT_TRUE(server.ok());
+  auto t0 = std::chrono::steady_clock::now();
+  auto s = real_health(milliseconds(20))->wait_ready(server.port, "t", milliseconds(400));
+  ASSERT_FALSE(s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
+  EXPECT_NE(s.error().message.find("(last: GET /health: no answer within"), std::string::npos) << s.error().message;
+}
+
+}  // namespace
+}  // namespace cf::host
