@@ -1,0 +1,29 @@
+#include "apply/desired.h"
+
+#include "core/sha256.h"
+#include "host/dropins.h"
+#include "host/network.h"
+
+namespace cf::apply {
+
+plan::Desired desired_for(const model::Fleet& fleet, bool complete,
+                          std::map<model::SecretRef, std::string> digests, const model::Observed& observed) {
+  plan::Desired d;
+  d.fleet = fleet;
+  d.complete = complete;
+  d.secret_digests = std::move(digests);
+  d.table_hash = "sha256:" + sha256_hex(host::render_table(fleet.host));
+  for (const auto& instance : fleet.instances) {
+    auto it = observed.instances.find(instance.name);
+    if (it == observed.instances.end() || !it->second.allocation) continue;
+    auto dropins = host::dropins_for(fleet.host, instance.name, *it->second.allocation);
+    // An unusable state root fails the apply step that writes them, with
+    // its message; here it only means there is nothing to compare.
+    if (!dropins) continue;
+    auto& hashes = d.dropin_hashes[instance.name];
+    for (const auto& dropin : dropins.value()) hashes[dropin.path()] = "sha256:" + sha256_hex(dropin.content);
+  }
+  return d;
+}
+
+}  // namespace cf::apply

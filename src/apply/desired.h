@@ -1,0 +1,21 @@
+// The planner's input, completed with what only the host module can render:
+// the hash of clawfleet's nftables table and of each instance's drop-ins.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "model/desired.h"
+#include "model/observed.h"
+#include "plan/plan.h"
+
+namespace cf::apply {
+
+// `complete`: the whole manifest set loaded without errors. `digests`: the
+// caller reads the secrets (manifest::read_secret) and passes their digests
+// only. Drop-in hashes are computed for instances that already have an
+// allocation (new ones get everything written anyway).
+plan::Desired desired_for(const model::Fleet& fleet, bool complete,
+                          std::map<model::SecretRef, std::string> digests, const model::Observed& observed);
+
+}  // namespace cf::apply

@@ -1,0 +1,382 @@
+#include "apply/executor.h"
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "core/sha256.h"
+#include "host/allocator.h"
+#include "host/dropins.h"
+#include "host/launch.h"
+#include "host/observe.h"
+
+namespace cf::apply {
+namespace {
+
+using plan::Action;
+
+std::string unit_job_error(const std::string& verb, const std::string& unit, host::JobResult r) {
+  return "cannot " + verb + " " + unit + ": the job ended \"" + host::to_string(r) + "\"";
+}
+
+// Shared state of one execute() call. `mu_` guards the ports other than
+// systemd and health (whose fakes and some adapters are not thread-safe,
+// and whose calls are short) and the allocation and inventory bookkeeping.
+class Run {
+ public:
+  Run(const plan::Desired& desired, const model::Observed& observed, const HostPorts& ports, const ExecOptions& options)
+      : desired_(desired), observed_(observed), ports_(ports), options_(options) {
+    for (const auto& [name, i] : observed.instances)
+      if (i.allocation) taken_.add(*i.allocation);
+  }
+
+  Status host_step() {
+    std::lock_guard<std::mutex> lock(mu_);
+    const model::Host& h = desired_.fleet.host;
+    if (auto s = ports_.network.ensure_bridge(h.bridge, h.gateway, h.subnet.prefix); !s) return s;
+    const std::string table = host::render_table(h);
+    auto current = ports_.network.read_table();
+    if (!current) return current.error();
+    if (current.value() != table)
+      if (auto s = ports_.network.replace_table(table); !s) return s;
+    if (h.egress == model::Egress::Allow) {
+      auto on = ports_.network.ip_forward();
+      if (!on) return on.error();
+      if (!on.value())
+        if (auto s = ports_.network.set_ip_forward(true); !s) return s;
+    }
+    return {};
+  }
+
+  // Allocations for the instances the plan creates, made in plan order
+  // before any worker starts, so that who gets which address and port does
+  // not depend on thread scheduling (lowest free, by name).
+  void preallocate(const plan::Plan& plan) {
+    for (const auto& step : plan.steps) {
+      if (step.action != Action::Create && step.action != Action::Replace) continue;
+      const model::Instance* inst = desired_.fleet.find(step.instance);
+      const model::ObservedInstance* seen = observed(step.instance);
+      if (!inst || (seen && seen->allocation)) continue;
+      auto alloc = host::allocate(inst->name, desired_.fleet.host, inst->network, taken_, ports_.listening);
+      if (!alloc) {
+        allocated_.emplace(inst->name, alloc.error());
+        continue;
+      }
+      taken_.add(alloc.value());
+      allocated_.emplace(inst->name, alloc.value());
+    }
+  }
+
+  Status instance_step(const plan::Step& step, host::Systemd& sd) {
+    const model::Instance* inst = desired_.fleet.find(step.instance);
+    const model::ObservedInstance* seen = observed(step.instance);
+    const std::optional<model::Allocation> had = seen ? seen->allocation : std::nullopt;
+    switch (step.action) {
+      case Action::Destroy:
+        return teardown(step.instance, sd);
+      case Action::Create:
+        return create(*inst, sd);
+      case Action::Replace: {
+        if (auto s = teardown(step.instance, sd); !s) return s;
+        // The same address, MAC and port after the replace, unless pinned otherwise.
+        return had ? converge(*inst, *had, Mode::Start, sd) : create(*inst, sd);
+      }
+      case Action::UpdateAllocation: {
+        auto alloc = repin(*inst, had);
+        if (!alloc) return alloc.error();
+        return converge(*inst, alloc.value(), Mode::Restart, sd);
+      }
+      case Action::Restart:
+      case Action::Reprovision:
+      case Action::GrowDisk:
+        return with_allocation(*inst, had, Mode::Restart, sd);
+      case Action::Start:
+      case Action::Stop:
+      case Action::Repair:
+        return with_allocation(*inst, had, Mode::Start, sd);
+    }
+    return Error{"unknown action"};
+  }
+
+ private:
+  enum class Mode { Start, Restart };
+
+  const model::ObservedInstance* observed(const std::string& name) const {
+    auto it = observed_.instances.find(name);
+    return it == observed_.instances.end() ? nullptr : &it->second;
+  }
+
+  Status with_allocation(const model::Instance& inst, const std::optional<model::Allocation>& had, Mode mode,
+                         host::Systemd& sd) {
+    if (!had) return create(inst, sd);
+    return converge(inst, *had, mode, sd);
+  }
+
+  Status create(const model::Instance& inst, host::Systemd& sd) {
+    // A create that stopped half way resumes with what it had allocated.
+    Result<model::Allocation> alloc = Error{"instance " + inst.name + ": no allocation was made for it"};
+    if (const auto* seen = observed(inst.name); seen && seen->allocation) {
+      alloc = *seen->allocation;
+    } else {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = allocated_.find(inst.name); it != allocated_.end()) alloc = it->second;
+    }
+    if (!alloc) return alloc.error();
+    bool booted = false;
+    Status s = converge(inst, alloc.value(), Mode::Start, sd, &booted);
+    if (s || booted) return s;
+    // Failed before the guest was started: nothing of this instance is
+    // worth keeping, so the host is left as if the create never ran.
+    if (auto r = teardown(inst.name, sd, alloc.value().tap); !r)
+      return Error{s.error().message + "; rolling back also failed: " + r.error().message};
+    return Error{s.error().message + " (rolled back)"};
+  }
+
+  // A manifest pin replaces the recorded value; the tap stays.
+  Result<model::Allocation> repin(const model::Instance& inst, const std::optional<model::Allocation>& had) {
+    if (!had) return Error{"instance " + inst.name + " has no allocation to update"};
+    std::lock_guard<std::mutex> lock(mu_);
+    host::Taken others;
+    for (const auto& [name, i] : observed_.instances)
+      if (name != inst.name && i.allocation) others.add(*i.allocation);
+    model::NetworkPins pins = inst.network;
+    if (!pins.ip) pins.ip = had->ip;
+    if (!pins.mac && !inst.network.ip) pins.mac = had->mac;
+    if (!pins.host_port) pins.host_port = had->host_port;
+    // The instance's own port is in use by its own proxy: not a conflict.
+    auto listening = [&](std::uint16_t p) { return p != had->host_port && ports_.listening(p); };
+    auto alloc = host::allocate(inst.name, desired_.fleet.host, pins, others, listening);
+    if (!alloc) return alloc.error();
+    alloc.value().tap = had->tap;
+    taken_.add(alloc.value());
+    return alloc;
+  }
+
+  // Brings one instance to what the manifest says, whatever state it is in:
+  // state files, drop-ins, tap, units, run state, health gate, and last the
+  // applied record. `booted` (when given) is set once the VM was started.
+  Status converge(const model::Instance& inst, const model::Allocation& alloc, Mode mode, host::Systemd& sd,
+                  bool* booted = nullptr) {
+    const model::Host& h = desired_.fleet.host;
+    const std::string vm = host::vm_unit(inst.name);
+    const std::string sock = host::proxy_socket_unit(inst.name);
+    host::InstanceRecord rec{inst.name, alloc, model::content_hash(inst), std::nullopt, inst.protect, {}};
+    std::string token;
+    bool reload = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto old = ports_.state.read_instance(inst.name);
+      if (!old) return old.error();
+      if (old.value() && old.value()->allocation == alloc) {
+        rec.applied = old.value()->applied;
+        rec.applied_generation = old.value()->applied_generation;
+      }
+      if (auto s = ports_.state.write_instance(rec); !s) return s;
+      auto t = ports_.state.ensure_token(inst.name);
+      if (!t) return t.error();
+      token = t.value();
+      if (auto s = inventory_set(inst.name, host::InventoryEntry{alloc.tap, inst.protect}); !s) return s;
+
+      auto launch = host::make_launch_record(h, inst, alloc, ports_.vmm, options_.kvm, options_.tsc_khz);
+      if (!launch) return launch.error();
+      if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()), 0600); !s) return s;
+      // Read by systemd (as root) for the proxy's EnvironmentFile=.
+      if (auto s = ports_.state.write_file(inst.name, "proxy.env", host::render_proxy_env(alloc), 0600); !s) return s;
+
+      auto dropins = host::dropins_for(h, inst.name, alloc);
+      if (!dropins) return dropins.error();
+      for (const auto& d : dropins.value()) {
+        auto current = ports_.unit_files.read_dropin(d.unit, d.name);
+        if (!current) return current.error();
+        if (current.value() == d.content) continue;
+        if (auto s = ports_.unit_files.write_dropin(d.unit, d.name, d.content); !s) return s;
+        reload = true;
+      }
+      // The unit's ExecStartPre does this too; doing it here makes the tap
+      // and table exist (and be observed) also for a stopped instance.
+      if (auto s = host::prepare_vm(launch.value(), ports_.network); !s) return s;
+    }
+    if (reload)
+      if (auto s = sd.daemon_reload(); !s) return s;
+
+    const bool running = inst.state == model::RunState::Running;
+    if (running) {
+      if (auto s = sd.enable({vm, sock}); !s) return s;
+      for (const auto& [unit, restart] : {std::pair{sock, false}, std::pair{vm, mode == Mode::Restart}}) {
+        auto r = restart ? sd.restart(unit, options_.job_deadline) : sd.start(unit, options_.job_deadline);
+        if (!r) return r.error();
+        if (booted && unit == vm) *booted = true;
+        if (r.value() != host::JobResult::Done)
+          return Error{unit_job_error(restart ? "restart" : "start", unit, r.value())};
+      }
+      if (auto s = ports_.health.wait_ready(alloc.host_port, token, options_.health_deadline); !s)
+        return Error{"instance " + inst.name + ": " + s.error().message};
+    } else {
+      for (const auto& unit : {vm, sock}) {
+        auto r = sd.stop(unit, options_.job_deadline);
+        if (!r) return r.error();
+        if (r.value() != host::JobResult::Done) return Error{unit_job_error("stop", unit, r.value())};
+      }
+      if (auto s = sd.disable({vm, sock}); !s) return s;
+    }
+
+    // Only now is the configuration applied (a running one proved healthy).
+    rec.applied = plan::flatten(inst, h, desired_.secret_digests);
+    rec.applied_generation = running ? std::optional<std::string>(generation_of(rec.applied)) : rec.applied_generation;
+    std::lock_guard<std::mutex> lock(mu_);
+    return ports_.state.write_instance(rec);
+  }
+
+  // Everything of one instance off the host, in the reverse order of
+  // creation; each part absent is success, so a rerun finishes the job.
+  Status teardown(const std::string& name, host::Systemd& sd, std::string tap = "") {
+    const std::string vm = host::vm_unit(name);
+    const std::string sock = host::proxy_socket_unit(name);
+    for (const auto& unit : {sock, vm, host::proxy_service_unit(name)}) {
+      auto r = sd.stop(unit, options_.job_deadline);
+      if (!r) return r.error();
+      if (r.value() != host::JobResult::Done) return Error{unit_job_error("stop", unit, r.value())};
+    }
+    if (auto s = sd.disable({vm, sock}); !s) return s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [unit, dropin] : {std::pair{sock, "listen"}, std::pair{vm, "state-root"},
+                                         std::pair{host::proxy_service_unit(name), "state-root"}})
+        if (auto s = ports_.unit_files.remove_dropin(unit, dropin); !s) return s;
+    }
+    if (auto s = sd.daemon_reload(); !s) return s;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tap.empty()) {
+      if (const auto* seen = observed(name)) {
+        if (seen->allocation) tap = seen->allocation->tap;
+      }
+      auto inv = ports_.state.read_inventory();
+      if (!inv) return inv.error();
+      if (tap.empty() && inv.value().instances.count(name)) tap = inv.value().instances.at(name).tap;
+    }
+    if (!tap.empty())
+      if (auto s = ports_.network.delete_link(tap); !s) return s;
+    if (auto s = ports_.state.remove_instance(name); !s) return s;
+    return inventory_erase(name);
+  }
+
+  // Read-modify-write of the inventory; callers hold mu_.
+  Status inventory_set(const std::string& name, const host::InventoryEntry& entry) {
+    auto inv = ports_.state.read_inventory();
+    if (!inv) return inv.error();
+    auto it = inv.value().instances.find(name);
+    if (it != inv.value().instances.end() && it->second == entry) return {};
+    inv.value().instances[name] = entry;
+    return ports_.state.write_inventory(inv.value());
+  }
+  Status inventory_erase(const std::string& name) {
+    auto inv = ports_.state.read_inventory();
+    if (!inv) return inv.error();
+    if (!inv.value().instances.erase(name)) return {};
+    return ports_.state.write_inventory(inv.value());
+  }
+
+  const plan::Desired& desired_;
+  const model::Observed& observed_;
+  const HostPorts& ports_;
+  const ExecOptions& options_;
+  std::mutex mu_;
+  host::Taken taken_;
+  std::map<std::string, Result<model::Allocation>> allocated_;
+};
+
+}  // namespace
+
+const char* to_string(Outcome o) {
+  switch (o) {
+    case Outcome::Ok: return "ok";
+    case Outcome::Failed: return "failed";
+    case Outcome::Skipped: return "skipped";
+  }
+  return "unknown";
+}
+
+std::string generation_of(const std::map<std::string, std::string>& flattened) {
+  std::string canonical;
+  for (const auto& [k, v] : flattened) canonical += k + "=" + v + "\n";
+  return "sha256:" + sha256_hex(canonical);
+}
+
+std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& desired, const model::Observed& observed,
+                                const HostPorts& ports, const ExecOptions& options, const EventSink& on_event) {
+  std::vector<StepReport> results(plan.steps.size());
+  std::mutex events_mu;
+  auto emit = [&](std::size_t i, bool start) {
+    std::lock_guard<std::mutex> lock(events_mu);
+    if (on_event) on_event(StepEvent{i, &plan.steps[i], start, results[i]});
+  };
+  Run run(desired, observed, ports, options);
+  run.preallocate(plan);
+
+  // A step runs only when every step it depends on succeeded.
+  auto blocked = [&](std::size_t i) -> std::optional<std::string> {
+    for (std::size_t d : plan.steps[i].depends_on)
+      if (d < results.size() && results[d].outcome != Outcome::Ok)
+        return "step " + std::to_string(d) + " it depends on " + (results[d].outcome == Outcome::Failed ? "failed" : "did not run");
+    return std::nullopt;
+  };
+  auto finish = [&](std::size_t i, const Status& s) {
+    results[i] = s ? StepReport{Outcome::Ok, ""} : StepReport{Outcome::Failed, s.error().message};
+    emit(i, false);
+  };
+
+  // Host-level steps first, in order; instances group their own steps.
+  std::map<std::string, std::vector<std::size_t>> by_instance;
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    if (!plan.steps[i].instance.empty()) {
+      by_instance[plan.steps[i].instance].push_back(i);
+      continue;
+    }
+    if (auto why = blocked(i)) {
+      results[i] = {Outcome::Skipped, *why};
+      emit(i, false);
+      continue;
+    }
+    emit(i, true);
+    finish(i, run.host_step());
+  }
+
+  std::deque<const std::vector<std::size_t>*> queue;
+  for (const auto& [_, steps] : by_instance) queue.push_back(&steps);
+  std::mutex queue_mu;
+  auto worker = [&] {
+    std::unique_ptr<host::Systemd> sd;
+    Status connected = {};
+    if (auto c = ports.connect_systemd(); c) sd = std::move(c.value());
+    else connected = c.error();
+    for (;;) {
+      const std::vector<std::size_t>* steps = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(queue_mu);
+        if (queue.empty()) return;
+        steps = queue.front();
+        queue.pop_front();
+      }
+      for (std::size_t i : *steps) {
+        if (auto why = blocked(i)) {
+          results[i] = {Outcome::Skipped, *why};
+          emit(i, false);
+          continue;
+        }
+        emit(i, true);
+        finish(i, sd ? run.instance_step(plan.steps[i], *sd) : connected);
+      }
+    }
+  };
+  std::size_t workers = std::max<std::size_t>(1, std::min(options.parallelism, queue.size()));
+  std::vector<std::thread> threads;
+  for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+}  // namespace cf::apply

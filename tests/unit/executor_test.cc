@@ -1,0 +1,255 @@
+// The executor against a whole fake host (tests/fakes/fake_host.h): plans
+// made by the real planner from the real observe(), applied, observed and
+// planned again until nothing is left.
+#include "apply/executor.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "apply/desired.h"
+#include "fakes/fake_host.h"
+#include "manifest/loader.h"
+
+namespace cf::apply {
+namespace {
+
+using plan::Action;
+
+const char* kHost = R"(apiVersion: clawfleet.io/v1
+kind: Host
+spec:
+  bridge: cfbr0
+  subnet: 10.80.0.0/24
+  stateRoot: /var/lib/clawfleet
+  vmm: {kind: qemu}
+)";
+
+std::string instance_yaml(const std::string& name, const std::string& extra = "") {
+  return "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + name +
+         "}\nspec:\n  model: ollama/qwen3\n" + extra;
+}
+
+model::Fleet fleet_of(const std::string& instances) {
+  auto r = manifest::load({{"m.yaml", std::string(kHost) + instances}});
+  EXPECT_FALSE(r.diagnostics.has_errors()) << (r.diagnostics.all().empty() ? "" : format(r.diagnostics.all()[0]));
+  return r.fleet;
+}
+
+class Executor : public ::testing::Test {
+ protected:
+  struct Pass {
+    plan::Plan plan;
+    std::vector<StepReport> results;
+  };
+
+  plan::Plan plan_for(const model::Fleet& fleet, plan::Options options = {}) {
+    auto observed = host().observe(fleet.host);
+    EXPECT_TRUE(observed) << observed.error().message;
+    observed_ = observed.value();
+    desired_ = desired_for(fleet, true, {}, observed_);
+    return plan::make_plan(desired_, observed_, options);
+  }
+
+  Pass apply(const model::Fleet& fleet, plan::Options options = {}, std::size_t steps = SIZE_MAX) {
+    Pass p{plan_for(fleet, options), {}};
+    plan::Plan run = p.plan;
+    if (steps < run.steps.size()) run.steps.resize(steps);
+    ExecOptions exec;
+    exec.parallelism = 2;
+    p.results = execute(run, desired_, observed_, host().apply_ports(), exec, [&](const StepEvent& e) {
+      events_.push_back(std::to_string(e.index) + (e.start ? " start" : std::string(" end ") + to_string(e.result.outcome)));
+    });
+    return p;
+  }
+
+  // Applies until the plan is empty; fails the test after `rounds`.
+  void converge(const model::Fleet& fleet, int rounds = 3) {
+    for (int i = 0; i < rounds; ++i) {
+      Pass p = apply(fleet);
+      if (p.plan.empty()) return;
+      for (std::size_t s = 0; s < p.results.size(); ++s)
+        EXPECT_EQ(p.results[s].outcome, Outcome::Ok) << p.plan.steps[s].instance << " "
+                                                       << plan::to_string(p.plan.steps[s].action) << ": "
+                                                       << p.results[s].error;
+    }
+    plan::Plan left = plan_for(fleet);
+    ASSERT_TRUE(left.empty()) << "not converged after " << rounds << " rounds; first step: "
+                              << plan::to_string(left.steps[0].action) << " " << left.steps[0].instance << ": "
+                              << left.steps[0].reason;
+  }
+
+  testing::FakeHost& host() { return *host_; }
+  void fresh_host() { host_ = std::make_unique<testing::FakeHost>(); }
+
+  std::unique_ptr<testing::FakeHost> host_ = std::make_unique<testing::FakeHost>();
+  model::Observed observed_;
+  plan::Desired desired_;
+  std::vector<std::string> events_;
+};
+
+TEST_F(Executor, CreatesAFleetThatThenPlansEmpty) {
+  auto fleet = fleet_of(instance_yaml("alpha") + instance_yaml("beta"));
+  Pass first = apply(fleet);
+  ASSERT_FALSE(first.plan.empty());
+  for (std::size_t i = 0; i < first.results.size(); ++i)
+    EXPECT_EQ(first.results[i].outcome, Outcome::Ok) << i << ": " << first.results[i].error;
+  EXPECT_TRUE(plan_for(fleet).empty()) << "a second plan is not empty";
+
+  for (const char* name : {"alpha", "beta"}) {
+    const auto& rec = host().state.records.at(name);
+    EXPECT_TRUE(rec.applied_generation) << name;
+    EXPECT_FALSE(rec.applied.empty()) << name;
+    EXPECT_TRUE(host().state.inventory.instances.count(name)) << name;
+    EXPECT_TRUE(host().files.has(std::string("/etc/systemd/system/clawfleet-proxy@") + name + ".socket.d/listen.conf"));
+    EXPECT_EQ(host().systemd.unit(host::vm_unit(name))->active_state, "active");
+    EXPECT_EQ(host().systemd.unit(host::vm_unit(name))->unit_file_state, "enabled");
+    const host::Link* tap = host().network.link(rec.allocation.tap);
+    ASSERT_NE(tap, nullptr) << name;
+    EXPECT_TRUE(tap->isolated);
+    EXPECT_EQ(tap->master, "cfbr0");
+  }
+  EXPECT_NE(host().state.records.at("alpha").allocation.ip, host().state.records.at("beta").allocation.ip);
+  // Every gate got the instance's own token.
+  ASSERT_EQ(host().health.tokens.size(), 2u);
+  EXPECT_NE(host().health.tokens[0], host().health.tokens[1]);
+}
+
+TEST_F(Executor, DestroyLeavesNothingBehind) {
+  converge(fleet_of(instance_yaml("alpha") + instance_yaml("beta")));
+  Pass p = apply(fleet_of(instance_yaml("alpha")));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Destroy);
+  ASSERT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(host().leftovers("beta"), std::vector<std::string>{});
+  EXPECT_FALSE(host().leftovers("alpha").empty());
+  EXPECT_TRUE(plan_for(fleet_of(instance_yaml("alpha"))).empty());
+}
+
+TEST_F(Executor, OneFailingInstanceDoesNotStopTheOthers) {
+  auto fleet = fleet_of(instance_yaml("alpha") + instance_yaml("beta") + instance_yaml("gamma"));
+  // beta gets the second port; its gate fails after its VM started.
+  host().health.failing[18901] = "health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered 503)";
+  Pass p = apply(fleet);
+  std::map<std::string, Outcome> by;
+  for (std::size_t i = 0; i < p.plan.steps.size(); ++i)
+    if (!p.plan.steps[i].instance.empty()) by[p.plan.steps[i].instance] = p.results[i].outcome;
+  EXPECT_EQ(by["alpha"], Outcome::Ok);
+  EXPECT_EQ(by["beta"], Outcome::Failed);
+  EXPECT_EQ(by["gamma"], Outcome::Ok);
+  // Failed after boot: kept (Degraded), and the configuration is not recorded as applied.
+  EXPECT_TRUE(host().state.records.count("beta"));
+  EXPECT_FALSE(host().state.records.at("beta").applied_generation);
+  host().health.failing.clear();
+  converge(fleet);
+}
+
+TEST_F(Executor, CreateThatFailsBeforeBootIsRolledBack) {
+  auto fleet = fleet_of(instance_yaml("alpha") + instance_yaml("beta"));
+  host().unit_files.failures["write /etc/systemd/system/clawfleet-proxy@beta.socket.d/listen.conf"] =
+      "cannot write listen.conf: No space left on device";
+  Pass p = apply(fleet);
+  bool saw = false;
+  for (std::size_t i = 0; i < p.plan.steps.size(); ++i) {
+    if (p.plan.steps[i].instance != "beta") continue;
+    saw = true;
+    EXPECT_EQ(p.results[i].outcome, Outcome::Failed);
+    EXPECT_EQ(p.results[i].error, "cannot write listen.conf: No space left on device (rolled back)");
+  }
+  EXPECT_TRUE(saw);
+  EXPECT_EQ(host().leftovers("beta"), std::vector<std::string>{});
+  EXPECT_FALSE(host().leftovers("alpha").empty());
+  host().unit_files.failures.clear();
+  converge(fleet);
+}
+
+TEST_F(Executor, EventsBracketEveryStep) {
+  Pass p = apply(fleet_of(instance_yaml("alpha")));
+  ASSERT_FALSE(p.plan.empty());
+  std::vector<std::string> want;
+  // Host step first, then the instance's.
+  for (std::size_t i = 0; i < p.plan.steps.size(); ++i) want.insert(want.end(), {std::to_string(i) + " start", std::to_string(i) + " end ok"});
+  EXPECT_EQ(events_, want);
+}
+
+// Crash at every step boundary: only the first k steps of a plan run, then
+// a fresh run (new observation, new plan) must converge with nothing leaked.
+TEST_F(Executor, ConvergesAfterStoppingAtEveryStepBoundary) {
+  auto before = fleet_of(instance_yaml("alpha") + instance_yaml("beta") + instance_yaml("gamma"));
+  auto after = fleet_of(instance_yaml("alpha", "  resources: {vcpus: 4}\n") + instance_yaml("gamma", "  state: stopped\n") +
+                        instance_yaml("delta"));
+  converge(before);
+  const std::size_t total = plan_for(after).steps.size();
+  ASSERT_GE(total, 4u);
+  for (std::size_t k = 0; k <= total; ++k) {
+    fresh_host();
+    converge(before);
+    apply(after, {}, k);
+    converge(after);
+    EXPECT_EQ(host().leftovers("beta"), std::vector<std::string>{}) << "stopped after " << k << " steps";
+  }
+}
+
+// Property: for random pairs of fleets, with random drift made by hand in
+// between, one plan applied to the fake host leaves nothing to plan.
+TEST_F(Executor, OnePlanConvergesRandomFleetsAndDrift) {
+  std::mt19937 rng(20261123);
+  auto pick = [&](auto const& options) { return options[rng() % std::size(options)]; };
+  const char* names[] = {"a1", "b2", "c3", "d4", "e5", "f6"};
+  const char* models[] = {"ollama/qwen3", "ollama/llama4", "openrouter/x"};
+  const char* cpus[] = {"1", "2", "4"};
+  const char* mem[] = {"512", "1024"};
+  const char* disks[] = {"10GiB", "20GiB", "12GiB"};
+  auto random_fleet = [&] {
+    std::string yaml;
+    for (const char* n : names) {
+      if (rng() % 3 == 0) continue;
+      yaml += instance_yaml(n, std::string("  resources: {vcpus: ") + pick(cpus) + ", memoryMiB: " + pick(mem) +
+                                   ", disk: " + pick(disks) + "}\n  state: " + (rng() % 4 ? "running" : "stopped") +
+                                   "\n");
+      // instance_yaml's model line comes first; a second would be a duplicate key.
+      yaml.replace(yaml.rfind("ollama/qwen3"), 12, pick(models));
+    }
+    return fleet_of(yaml.empty() ? instance_yaml("a1") : yaml);
+  };
+  const plan::Options everything{100, true};
+  for (int round = 0; round < 40; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    fresh_host();
+    auto a = random_fleet();
+    converge(a);
+    // Drift by hand.
+    for (const auto& inst : a.instances) {
+      const auto& rec = host().state.records.at(inst.name);
+      switch (rng() % 6) {
+        case 0: (void)host().network.delete_link(rec.allocation.tap); break;
+        case 1: host().files.file("/etc/systemd/system/clawfleet-proxy@" + inst.name + ".socket.d/listen.conf", "# edited\n"); break;
+        case 2: host().state.dirs[inst.name].mode = 0755; break;
+        case 3:
+          if (const host::UnitStatus* u = host().systemd.unit(host::vm_unit(inst.name))) {
+            host::UnitStatus failed = *u;
+            failed.active_state = "failed", failed.sub_state = "failed";
+            host().systemd.set_unit(failed);
+          }
+          break;
+        default: break;
+      }
+    }
+    auto b = random_fleet();
+    Pass p = apply(b, everything);
+    for (std::size_t i = 0; i < p.results.size(); ++i)
+      EXPECT_EQ(p.results[i].outcome, Outcome::Ok)
+          << p.plan.steps[i].instance << " " << plan::to_string(p.plan.steps[i].action) << ": " << p.results[i].error;
+    plan::Plan left = plan_for(b, everything);
+    EXPECT_TRUE(left.empty()) << plan::to_string(left.steps[0].action) << " " << left.steps[0].instance << ": "
+                              << left.steps[0].reason;
+    for (const char* n : names) {
+      if (!b.find(n)) {
+        EXPECT_EQ(host().leftovers(n), std::vector<std::string>{}) << n;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cf::apply
