@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
 
   cf::cli::ValidateOptions validate;
   cf::cli::add_validate(app, validate);
+  cf::cli::PlanOptions plan;
+  cf::cli::add_plan(app, plan);
+  cf::cli::ApplyOptions apply;
+  cf::cli::add_apply(app, apply);
   cf::cli::VmOptions vm;
   cf::cli::add_vm(app, vm);
 
@@ -30,6 +34,8 @@ int main(int argc, char** argv) {
   }
 
   if (app.got_subcommand("validate")) return cf::cli::run_validate(validate);
+  if (app.got_subcommand("plan")) return cf::cli::run_plan(plan);
+  if (app.got_subcommand("apply")) return cf::cli::run_apply(apply);
   if (app.got_subcommand("vm")) return cf::cli::run_vm(vm);
   return 1;
 }

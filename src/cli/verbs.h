@@ -23,6 +23,29 @@ struct ValidateOptions {
 void add_validate(CLI::App& app, ValidateOptions& opts);
 int run_validate(const ValidateOptions& opts);
 
+struct PlanOptions {
+  ManifestOptions manifests;
+  bool json = false;
+  bool no_color = false;
+  std::size_t max_destroy = 1;
+  bool allow_destroy = false;
+};
+void add_plan_options(CLI::App& cmd, PlanOptions& opts);  // shared with apply
+void add_plan(CLI::App& app, PlanOptions& opts);
+int run_plan(const PlanOptions& opts);
+
+struct ApplyOptions {
+  PlanOptions plan;
+  bool dry_run = false;
+  std::size_t parallelism = 0;  // 0: the host's cores
+  int lock_timeout_ms = 0;
+  int health_timeout_s = 300;
+  int job_timeout_s = 90;
+  std::string lock_path = "/run/clawfleet/lock";
+};
+void add_apply(CLI::App& app, ApplyOptions& opts);
+int run_apply(const ApplyOptions& opts);
+
 struct VmOptions {
   std::string verb;  // prepare, run, stop
   std::string name;

@@ -1,0 +1,65 @@
+#include "cli/engine.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "apply/desired.h"
+#include "core/env.h"
+#include "host/state.h"
+#include "host/vmm.h"
+#include "manifest/secrets.h"
+
+namespace cf::cli {
+
+Result<Desired> load_desired(const ManifestOptions& opts, FileReader& fs) {
+  Desired d;
+  d.loaded = manifest::load(fs, source_spec(opts));
+  for (const auto& diag : d.loaded.diagnostics.all()) fmt::print(stderr, "{}\n", format(diag));
+  if (d.loaded.diagnostics.has_errors()) return Error{"the manifests have errors; nothing was planned"};
+
+  RealEnvironment env;
+  for (const auto& i : d.loaded.fleet.instances) {
+    std::vector<model::SecretRef> refs;
+    if (i.telegram) refs.push_back(i.telegram->bot_token);
+    for (const auto& [_, ref] : i.provider_keys) refs.push_back(ref);
+    for (const auto& ref : refs) {
+      if (d.digests.count(ref)) continue;
+      auto value = manifest::read_secret(ref, fs, env);
+      if (!value) return Error{"instance " + i.name + ": " + value.error().message};
+      d.digests[ref] = manifest::secret_digest(value.value());
+    }
+  }
+  return d;
+}
+
+Result<std::unique_ptr<HostAdapters>> open_host(const model::Host& host) {
+  auto a = std::make_unique<HostAdapters>();
+  auto systemd = host::connect_systemd();
+  if (!systemd) return systemd.error();
+  a->systemd = std::move(systemd.value());
+  a->unit_files = host::unit_files_in("/etc/systemd/system");
+  a->network = host::real_network();
+  a->state = host::state_store_at(host.state_root);
+  a->vmm = host::make_vmm(host.vmm.kind);
+  return a;
+}
+
+Result<Planned> observe_and_plan(const Desired& d, HostAdapters& host, const plan::Options& options) {
+  auto observed = host::observe(d.loaded.fleet.host, host.ports());
+  if (!observed) return Error{"cannot observe the host: " + observed.error().message};
+  Planned p;
+  p.observed = std::move(observed.value());
+  p.desired = apply::desired_for(d.loaded.fleet, true, d.digests, p.observed);
+  p.plan = plan::make_plan(p.desired, p.observed, options);
+  return p;
+}
+
+bool use_color(bool no_color_flag) {
+  const char* no_color = std::getenv("NO_COLOR");
+  return !no_color_flag && !(no_color && *no_color) && ::isatty(STDOUT_FILENO);
+}
+
+}  // namespace cf::cli

@@ -1,0 +1,54 @@
+// clawfleet plan: what apply would do, without doing it. Reads manifests,
+// secrets (for their digests only) and the host; changes nothing. Exit 0:
+// no changes; 2: changes; 1: error (Terraform's -detailed-exitcode).
+#include <fmt/core.h>
+
+#include <cstdio>
+
+#include "cli/engine.h"
+#include "cli/plan_output.h"
+#include "cli/verbs.h"
+
+namespace cf::cli {
+namespace {
+
+int fail(const std::string& message) {
+  fmt::print(stderr, "clawfleet plan: {}\n", message);
+  return 1;
+}
+
+}  // namespace
+
+void add_plan_options(CLI::App& cmd, PlanOptions& opts) {
+  add_manifest_options(cmd, opts.manifests);
+  cmd.add_flag("--json", opts.json, "Print the plan as JSON (docs/plan-format.md)");
+  cmd.add_flag("--no-color", opts.no_color, "No colour even on a terminal (also: NO_COLOR)");
+  cmd.add_option("--max-destroy", opts.max_destroy, "Most instances one run may destroy")->capture_default_str();
+  cmd.add_flag("--allow-destroy", opts.allow_destroy,
+               "Lift --max-destroy and protect: true (destroy and replace whatever the plan asks for)");
+}
+
+void add_plan(CLI::App& app, PlanOptions& opts) {
+  auto* cmd = app.add_subcommand("plan", "Show what apply would change on this host, and change nothing");
+  add_plan_options(*cmd, opts);
+}
+
+int run_plan(const PlanOptions& opts) {
+  // Pass 1: the desired fleet and the digests of its secrets.
+  RealFileReader fs;
+  auto desired = load_desired(opts.manifests, fs);
+  if (!desired) return fail(desired.error().message);
+
+  // Pass 2: observe the host (read-only) and diff.
+  auto host = open_host(desired.value().loaded.fleet.host);
+  if (!host) return fail(host.error().message);
+  auto planned = observe_and_plan(desired.value(), *host.value(), plan::Options{opts.max_destroy, opts.allow_destroy});
+  if (!planned) return fail(planned.error().message);
+
+  // Pass 3: report; the exit code says whether anything would change.
+  const plan::Plan& p = planned.value().plan;
+  fmt::print("{}", opts.json ? render_plan_json(p) : render_plan_text(p, use_color(opts.no_color)));
+  return p.empty() ? 0 : 2;
+}
+
+}  // namespace cf::cli
