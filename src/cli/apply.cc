@@ -16,6 +16,7 @@
 #include "apply/lock.h"
 #include "cli/engine.h"
 #include "cli/plan_output.h"
+#include "cli/saved_plan.h"
 #include "cli/verbs.h"
 #include "host/allocator.h"
 #include "host/health.h"
@@ -46,6 +47,7 @@ std::uint32_t tsc_khz() {
 void add_apply(CLI::App& app, ApplyOptions& opts) {
   auto* cmd = app.add_subcommand("apply", "Converge this host to the manifests, then plan again to confirm");
   add_plan_options(*cmd, opts.plan);
+  cmd->add_option("plan", opts.plan_file, "A plan saved by `clawfleet plan -o`: applied only if still current");
   cmd->add_flag("--dry-run", opts.dry_run, "Plan only (the same as clawfleet plan)");
   cmd->add_option("--parallelism", opts.parallelism, "Instances worked on at once (default: the host's cores)");
   cmd->add_option("--lock-timeout", opts.lock_timeout_ms, "Milliseconds to wait for another apply or the agent")
@@ -69,9 +71,23 @@ int run_apply(const ApplyOptions& opts) {
   auto adapters = open_host(host);
   if (!adapters) return fail(adapters.error().message);
   HostAdapters& a = *adapters.value();
-  const plan::Options plan_options{opts.plan.max_destroy, opts.plan.allow_destroy};
+  // A saved plan brings its own options; it is applied only if planning now
+  // gives the same plan from the same manifests and the same host.
+  std::optional<SavedPlan> saved;
+  if (!opts.plan_file.empty()) {
+    auto text = fs.read_file(opts.plan_file, 64u << 20);
+    if (!text) return fail(text.error().message);
+    auto s = saved_plan_from_json(text.value());
+    if (!s) return fail(opts.plan_file + ": " + s.error().message);
+    saved = s.value();
+  }
+  const plan::Options plan_options =
+      saved ? saved->options : plan::Options{opts.plan.max_destroy, opts.plan.allow_destroy};
   auto planned = observe_and_plan(desired.value(), a, plan_options);
   if (!planned) return fail(planned.error().message);
+  if (saved)
+    if (auto why = stale_because(*saved, saved_plan_for(desired.value(), planned.value(), plan_options)))
+      return fail("plan " + opts.plan_file + " is stale: " + *why + "; run clawfleet plan again");
   const bool color = use_color(opts.plan.no_color);
   fmt::print("{}", opts.plan.json ? render_plan_json(planned.value().plan) : render_plan_text(planned.value().plan, color));
   if (planned.value().plan.empty()) return 0;

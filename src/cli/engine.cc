@@ -7,6 +7,8 @@
 #include <cstdlib>
 
 #include "apply/desired.h"
+#include "cli/plan_output.h"
+#include "cli/saved_plan.h"
 #include "core/env.h"
 #include "host/state.h"
 #include "host/vmm.h"
@@ -55,6 +57,11 @@ Result<Planned> observe_and_plan(const Desired& d, HostAdapters& host, const pla
   p.desired = apply::desired_for(d.loaded.fleet, true, d.digests, p.observed);
   p.plan = plan::make_plan(p.desired, p.observed, options);
   return p;
+}
+
+SavedPlan saved_plan_for(const Desired& d, const Planned& p, const plan::Options& options) {
+  return SavedPlan{manifest_digest(d.loaded.fleet, d.digests), observed_fingerprint(p.observed), options,
+                   render_plan_json(p.plan)};
 }
 
 bool use_color(bool no_color_flag) {

@@ -44,6 +44,10 @@ struct Planned {
 };
 Result<Planned> observe_and_plan(const Desired& d, HostAdapters& host, const plan::Options& options);
 
+// The saved form of a plan just made (cli/saved_plan.h).
+struct SavedPlan;
+SavedPlan saved_plan_for(const Desired& d, const Planned& p, const plan::Options& options);
+
 // Colour on a terminal unless --no-color or NO_COLOR (https://no-color.org).
 bool use_color(bool no_color_flag);
 

@@ -7,6 +7,8 @@
 
 #include "cli/engine.h"
 #include "cli/plan_output.h"
+#include "cli/saved_plan.h"
+#include "host/files.h"
 #include "cli/verbs.h"
 
 namespace cf::cli {
@@ -31,6 +33,7 @@ void add_plan_options(CLI::App& cmd, PlanOptions& opts) {
 void add_plan(CLI::App& app, PlanOptions& opts) {
   auto* cmd = app.add_subcommand("plan", "Show what apply would change on this host, and change nothing");
   add_plan_options(*cmd, opts);
+  cmd->add_option("-o,--out", opts.out_file, "Also save the plan (0600) for `clawfleet apply FILE`");
 }
 
 int run_plan(const PlanOptions& opts) {
@@ -48,6 +51,13 @@ int run_plan(const PlanOptions& opts) {
   // Pass 3: report; the exit code says whether anything would change.
   const plan::Plan& p = planned.value().plan;
   fmt::print("{}", opts.json ? render_plan_json(p) : render_plan_text(p, use_color(opts.no_color)));
+
+  // Pass 4 (-o): save it with what it was made from, so apply can tell
+  // whether the manifests or the host moved on since.
+  if (!opts.out_file.empty()) {
+    SavedPlan saved = saved_plan_for(desired.value(), planned.value(), plan::Options{opts.max_destroy, opts.allow_destroy});
+    if (auto s = host::write_file_atomic(opts.out_file, to_json(saved), 0600); !s) return fail(s.error().message);
+  }
   return p.empty() ? 0 : 2;
 }
 

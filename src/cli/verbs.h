@@ -29,6 +29,7 @@ struct PlanOptions {
   bool no_color = false;
   std::size_t max_destroy = 1;
   bool allow_destroy = false;
+  std::string out_file;  // plan -o: save the plan for `apply FILE`
 };
 void add_plan_options(CLI::App& cmd, PlanOptions& opts);  // shared with apply
 void add_plan(CLI::App& app, PlanOptions& opts);
@@ -36,6 +37,7 @@ int run_plan(const PlanOptions& opts);
 
 struct ApplyOptions {
   PlanOptions plan;
+  std::string plan_file;  // a plan saved by `plan -o`
   bool dry_run = false;
   std::size_t parallelism = 0;  // 0: the host's cores
   int lock_timeout_ms = 0;

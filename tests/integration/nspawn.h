@@ -252,6 +252,30 @@ class Container {
   std::string console() const { return detail::read_all(dir_ + "/console.log"); }
 
   // Runs a shell command inside the container (all its namespaces).
+  // Copies a host-built binary to `path` in the container, with every
+  // shared library it needs that the container lacks (a sanitizer runtime).
+  Status install(const std::string& binary, const std::string& path) const {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(fs::path(root() + path).parent_path(), ec);
+    fs::copy_file(binary, root() + path, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Error{"cannot copy " + binary + " into the container: " + ec.message()};
+    fs::permissions(root() + path, fs::perms(0755), ec);
+    std::string libs;
+    if (detail::run("ldd " + binary, &libs) != 0) return Error{"ldd " + binary + ": " + libs};
+    std::istringstream lines(libs);
+    for (std::string line; std::getline(lines, line);) {
+      auto arrow = line.find("=> /");
+      if (arrow == std::string::npos) continue;
+      std::string lib = line.substr(arrow + 3, line.find(' ', arrow + 3) - arrow - 3);
+      if (fs::exists(root() + lib)) continue;
+      fs::create_directories(fs::path(root() + lib).parent_path(), ec);
+      fs::copy_file(lib, root() + lib, ec);
+      if (ec) return Error{"cannot copy " + lib + " into the container: " + ec.message()};
+    }
+    return {};
+  }
+
   int exec(const std::string& command, std::string* output = nullptr) const {
     std::string quoted = "'";
     for (char ch : command) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);

@@ -260,23 +260,8 @@ TEST_F(RealSystemd, JobResultsErrorsAndDeadlines) {
 // VMM is a stub process: what brings a VM back after a host reboot without
 // the agent. The container has a network namespace of its own.
 TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
-  const std::string bin = container_->root() + "/usr/local/bin/clawfleet";
-  fs::create_directories(fs::path(bin).parent_path());
-  fs::copy_file(CLAWFLEET_BINARY, bin, fs::copy_options::overwrite_existing);
-  fs::permissions(bin, fs::perms(0755));
-  // The rootfs has clawfleet's runtime libraries; a sanitizer build also
-  // needs its runtime (libasan, libubsan), copied from the host.
-  std::string libs;
-  ASSERT_EQ(nspawn::detail::run("ldd " + std::string(CLAWFLEET_BINARY), &libs), 0) << libs;
-  std::istringstream lines(libs);
-  for (std::string line; std::getline(lines, line);) {
-    auto arrow = line.find("=> /");
-    if (arrow == std::string::npos) continue;
-    std::string lib = line.substr(arrow + 3, line.find(' ', arrow + 3) - arrow - 3);
-    if (fs::exists(container_->root() + lib)) continue;
-    fs::create_directories(fs::path(container_->root() + lib).parent_path());
-    fs::copy_file(lib, container_->root() + lib);
-  }
+  auto installed = container_->install(CLAWFLEET_BINARY, "/usr/local/bin/clawfleet");
+  ASSERT_TRUE(installed) << installed.error().message;
   for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
 
   model::Host host;

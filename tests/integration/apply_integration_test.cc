@@ -1,0 +1,192 @@
+// `clawfleet plan` and `clawfleet apply`, the built binary, run inside a
+// real systemd booted in nspawn (its own network namespace: bridge, taps and
+// nftables are the container's). The VMM is a stand-in script: instead of a
+// guest it serves /health and /ready on the guest's address, so the proxy,
+// the health gate, the units and the network are all real; booting real
+// guests is the guest issue's end-to-end test.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "integration/nspawn.h"
+
+namespace cf {
+namespace {
+
+namespace fs = std::filesystem;
+namespace nspawn = cf::testing::nspawn;
+
+const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service"};
+
+// Finds the instance from the rootfs path in QEMU's argv, puts the guest
+// address on lo and answers HTTP there, as a guest's gateway would.
+constexpr const char* kFakeVmm = R"SH(#!/bin/sh
+for a in "$@"; do case "$a" in id=rootfs,file=*) f=${a#id=rootfs,file=}; f=${f%%,*};; esac; done
+dir=${f%/rootfs.ext4}
+ip=$(sed -n 's/.*"ip": *"\([0-9.]*\)".*/\1/p' "$dir/instance.json" | head -n 1)
+ip addr add "$ip/32" dev lo 2>/dev/null || true
+exec /usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/fake-guest
+)SH";
+constexpr const char* kFakeGuest = R"SH(#!/bin/sh
+while read -r line; do [ "$line" = "$(printf '\r')" ] && break; done
+printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{"ok":true}'
+)SH";
+
+std::string manifest(const std::vector<std::string>& names) {
+  std::string m =
+      "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n  subnet: 10.77.0.0/24\n"
+      "  vmm: {kind: qemu, binary: /usr/local/bin/fake-vmm}\n";
+  for (const auto& n : names)
+    m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + n + "}\nspec: {model: ollama/qwen3}\n";
+  return m;
+}
+
+class RealApply : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = nspawn::unavailable()) GTEST_SKIP() << "real systemd in nspawn unavailable: " << *why;
+    auto c = nspawn::Container::boot();
+    ASSERT_TRUE(c) << c.error().message;
+    c_ = std::move(c.value());
+    auto s = c_->install(CLAWFLEET_BINARY, "/usr/local/bin/clawfleet");
+    ASSERT_TRUE(s) << s.error().message;
+    const std::string etc = c_->root() + "/etc/systemd/system/";
+    for (const char* unit : kShipped) fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit, etc + unit);
+    for (auto [path, text] : {std::pair{"/usr/local/bin/fake-vmm", kFakeVmm}, std::pair{"/usr/local/bin/fake-guest", kFakeGuest}}) {
+      std::ofstream(c_->root() + path) << text;
+      fs::permissions(c_->root() + path, fs::perms(0755));
+    }
+    fs::create_directories(c_->root() + "/etc/clawfleet");
+    ASSERT_EQ(sh("systemctl daemon-reload"), 0) << out_;
+  }
+
+  void write_manifest(const std::vector<std::string>& names) {
+    std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << manifest(names);
+  }
+  int sh(const std::string& command) { return c_->exec(command + " 2>&1", &out_); }
+  int clawfleet(const std::string& args) { return sh("clawfleet " + args); }
+
+  // What clawfleet would leak: taps without an inventory entry, instance
+  // units or drop-ins or state dirs of instances not in `names`.
+  std::string leaks(const std::vector<std::string>& names) {
+    std::string listing;
+    c_->exec("ip -o link show type tun; ls /etc/systemd/system | grep '^clawfleet-[a-z-]*@[^.]'; "
+             "ls /var/lib/clawfleet/instances; ls -a /var/lib/clawfleet /var/lib/clawfleet/instances/* | grep cf-tmp; "
+             "systemctl list-units --all --plain --no-legend 'clawfleet-*@*'",
+             &listing);
+    std::istringstream lines(listing);
+    std::string found;
+    for (std::string line; std::getline(lines, line);) {
+      bool known = false;
+      for (const auto& n : names) known = known || line.find(n) != std::string::npos;
+      if (line.find("cf-tmp") != std::string::npos || (!known && !line.empty())) found += line + "\n";
+    }
+    return found;
+  }
+
+  std::unique_ptr<nspawn::Container> c_;
+  std::string out_;
+};
+
+TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
+  write_manifest({"alpha", "beta"});
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("Plan: 2 to create"), std::string::npos) << out_;
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  EXPECT_NE(out_.find("Converged"), std::string::npos) << out_;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_NE(out_.find("No changes."), std::string::npos) << out_;
+  EXPECT_EQ(clawfleet("apply"), 0) << out_;
+
+  // Through the real proxy, on loopback, to the stand-in guest.
+  EXPECT_EQ(sh("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/18900 && printf \"GET /health HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 5 cat <&3'"), 0) << out_;
+  EXPECT_NE(out_.find("200 OK"), std::string::npos) << out_;
+  EXPECT_EQ(sh("systemctl is-active clawfleet-vm@alpha.service clawfleet-proxy@beta.socket"), 0) << out_;
+  EXPECT_EQ(sh("systemctl is-enabled clawfleet-vm@alpha.service"), 0) << out_;
+  EXPECT_EQ(leaks({"alpha", "beta"}), "");
+}
+
+TEST_F(RealApply, StaleSavedPlansAreRefusedAndDestroyLeavesNothing) {
+  write_manifest({"alpha", "beta"});
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+
+  // Saved, then the manifests change: refused.
+  write_manifest({"alpha"});
+  ASSERT_EQ(clawfleet("plan -o /root/p.json"), 2) << out_;
+  EXPECT_EQ(sh("stat -c %a /root/p.json"), 0);
+  EXPECT_EQ(out_, "600\n");
+  write_manifest({"alpha", "beta"});
+  EXPECT_EQ(clawfleet("apply /root/p.json"), 1) << out_;
+  EXPECT_NE(out_.find("clawfleet apply: plan /root/p.json is stale: the manifests (or a secret they reference) changed"),
+            std::string::npos)
+      << out_;
+
+  // Saved, then a unit is stopped by hand: refused.
+  write_manifest({"alpha"});
+  ASSERT_EQ(clawfleet("plan -o /root/p.json"), 2) << out_;
+  ASSERT_EQ(sh("systemctl stop clawfleet-vm@alpha.service"), 0) << out_;
+  EXPECT_EQ(clawfleet("apply /root/p.json"), 1) << out_;
+  EXPECT_NE(out_.find("is stale: the host changed since the plan was made"), std::string::npos) << out_;
+
+  // A current saved plan applies: alpha repaired, beta destroyed.
+  ASSERT_EQ(clawfleet("plan -o /root/p.json"), 2) << out_;
+  ASSERT_EQ(clawfleet("apply /root/p.json --health-timeout 60"), 2) << out_;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_EQ(sh("systemctl is-active clawfleet-vm@alpha.service"), 0) << out_;
+  EXPECT_EQ(leaks({"alpha"}), "");
+}
+
+TEST_F(RealApply, PruneGuardAndLock) {
+  write_manifest({"alpha", "beta", "gamma"});
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+
+  // An empty directory destroys nothing.
+  ASSERT_EQ(sh("mkdir -p /etc/clawfleet-empty"), 0);
+  EXPECT_EQ(clawfleet("apply --manifests /etc/clawfleet-empty"), 0) << out_;
+  EXPECT_NE(out_.find("refusing"), std::string::npos) << out_;
+  // A broken file destroys nothing.
+  ASSERT_EQ(sh("printf 'kind: [\\n' > /etc/clawfleet/zz-broken.yaml"), 0);
+  EXPECT_EQ(clawfleet("apply"), 1) << out_;
+  ASSERT_EQ(sh("rm /etc/clawfleet/zz-broken.yaml"), 0);
+  // Two removals with the default --max-destroy of 1: refused.
+  write_manifest({"alpha"});
+  EXPECT_EQ(clawfleet("apply"), 0) << out_;
+  EXPECT_NE(out_.find("--max-destroy"), std::string::npos) << out_;
+  EXPECT_EQ(sh("systemctl is-active clawfleet-vm@beta.service clawfleet-vm@gamma.service"), 0) << out_;
+
+  // A second writer while the lock is held: refused at once, by default.
+  ASSERT_EQ(sh("mkdir -p /run/clawfleet && systemd-run --unit cf-lock-holder flock /run/clawfleet/lock sleep 4 && sleep 0.5"), 0)
+      << out_;
+  EXPECT_EQ(clawfleet("apply --max-destroy 2"), 1) << out_;
+  EXPECT_NE(out_.find("another clawfleet holds /run/clawfleet/lock"), std::string::npos) << out_;
+  // ... or waits for it with --lock-timeout.
+  EXPECT_EQ(clawfleet("apply --max-destroy 2 --lock-timeout 10000"), 2) << out_;
+  EXPECT_EQ(leaks({"alpha"}), "");
+}
+
+// kill -9 of apply at different moments; the next apply converges and
+// nothing is leaked.
+TEST_F(RealApply, KilledApplyConvergesOnTheNextRun) {
+  for (int delay_ms : {150, 400, 800, 1500}) {
+    SCOPED_TRACE("killed after " + std::to_string(delay_ms) + " ms");
+    write_manifest({"alpha", "beta", "gamma"});
+    sh("clawfleet apply --health-timeout 60 >/dev/null 2>&1 & pid=$!; sleep " + std::to_string(delay_ms / 1000.0) +
+       "; kill -9 $pid; wait $pid");
+    int rc = clawfleet("apply --health-timeout 60");
+    EXPECT_TRUE(rc == 0 || rc == 2) << rc << "\n" << out_;
+    EXPECT_EQ(clawfleet("plan"), 0) << out_;
+    EXPECT_EQ(leaks({"alpha", "beta", "gamma"}), "");
+    // Tear down for the next round, the same way.
+    write_manifest({"alpha"});
+    ASSERT_EQ(clawfleet("apply --max-destroy 2"), 2) << out_;
+    EXPECT_EQ(leaks({"alpha"}), "");
+  }
+}
+
+}  // namespace
+}  // namespace cf
