@@ -169,6 +169,49 @@ TEST_F(RealApply, PruneGuardAndLock) {
   EXPECT_EQ(leaks({"alpha"}), "");
 }
 
+// Secrets are read for their digests only: no output, saved plan, state
+// file, unit, journal record or log line holds one; the gateway tokens stay
+// in their token files. A rotated key shows as a reprovision.
+TEST_F(RealApply, NoSecretLeavesItsFile) {
+  const std::string key = "sk-ant-CF-SECRET-KEY-8c1e5a";
+  const std::string bot = "7777777:CF-SECRET-BOT-TOKEN-f00d";
+  ASSERT_EQ(sh("mkdir -p /etc/clawfleet/secrets && printf '%s\\n' " + key + " > /etc/clawfleet/secrets/anthropic && "
+               "printf '%s' " + bot + " > /etc/clawfleet/secrets/bot && chmod 600 /etc/clawfleet/secrets/*"),
+            0)
+      << out_;
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml")
+      << manifest({}) +
+             "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: talker}\nspec:\n"
+             "  model: anthropic/claude-opus-4-6\n"
+             "  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}}\n"
+             "  telegram: {botToken: {file: /etc/clawfleet/secrets/bot}, allowFrom: [42]}\n";
+  std::string outputs;
+  for (const char* args : {"plan", "plan --json", "plan -o /root/p.json", "apply --health-timeout 60", "plan --json"}) {
+    clawfleet(args);
+    outputs += out_;
+  }
+  ASSERT_NE(outputs.find("Converged"), std::string::npos) << outputs;
+  ASSERT_EQ(sh("cat /var/lib/clawfleet/instances/talker/token"), 0);
+  const std::string token = nspawn::detail::trim(out_);
+  ASSERT_EQ(token.size(), 64u);
+
+  // Rotate the key: a reprovision, shown by digest.
+  ASSERT_EQ(sh("echo sk-ant-CF-SECRET-KEY-rotated > /etc/clawfleet/secrets/anthropic"), 0);
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("reprovision"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("spec.providerKeys.anthropic"), std::string::npos) << out_;
+  outputs += out_;
+
+  for (const auto& secret : {key, bot, std::string("CF-SECRET-KEY-rotated"), token}) {
+    EXPECT_EQ(outputs.find(secret), std::string::npos) << "an output shows " << secret;
+    // Everywhere clawfleet writes, and the logs; the token only in its file.
+    // Prints the files that hold it, then how many log lines do.
+    sh("grep -rl -- '" + secret + "' /root/p.json /var/lib/clawfleet /etc/systemd/system /run/clawfleet "
+       "| grep -v '^/var/lib/clawfleet/instances/talker/token$'; journalctl --no-pager -o cat | grep -c -- '" + secret + "'");
+    EXPECT_EQ(out_, "0\n") << "found " << secret;
+  }
+}
+
 // kill -9 of apply at different moments; the next apply converges and
 // nothing is leaked.
 TEST_F(RealApply, KilledApplyConvergesOnTheNextRun) {
