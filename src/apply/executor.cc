@@ -48,6 +48,15 @@ class Run {
       if (!on.value())
         if (auto s = ports_.network.set_ip_forward(true); !s) return s;
     }
+    // Every launch record carries the table for `vm prepare` after a reboot:
+    // rewrite them all, or a VM restarted later would bring an old one back.
+    for (const auto& inst : desired_.fleet.instances) {
+      const model::ObservedInstance* seen = observed(inst.name);
+      if (!seen || !seen->allocation || !seen->dir.exists) continue;
+      auto launch = host::make_launch_record(h, inst, *seen->allocation, ports_.vmm, options_.kvm, options_.tsc_khz);
+      if (!launch) return launch.error();
+      if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()), 0600); !s) return s;
+    }
     return {};
   }
 

@@ -8,6 +8,8 @@
 #include <random>
 
 #include "apply/desired.h"
+#include "host/launch.h"
+#include "host/network.h"
 #include "fakes/fake_host.h"
 #include "manifest/loader.h"
 
@@ -161,6 +163,25 @@ TEST_F(Executor, CreateThatFailsBeforeBootIsRolledBack) {
   EXPECT_FALSE(host().leftovers("alpha").empty());
   host().unit_files.failures.clear();
   converge(fleet);
+}
+
+// The table is host-wide but every launch record carries a copy for reboots:
+// a table change rewrites them all.
+TEST_F(Executor, TableChangeRewritesEveryLaunchRecord) {
+  auto fleet = fleet_of(instance_yaml("alpha") + instance_yaml("beta"));
+  converge(fleet);
+  fleet.host.egress = model::Egress::Deny;
+  Pass p = apply(fleet);
+  ASSERT_FALSE(p.plan.empty());
+  EXPECT_EQ(p.plan.steps[0].instance, "");
+  for (const auto& r : p.results) EXPECT_EQ(r.outcome, Outcome::Ok) << r.error;
+  for (const char* name : {"alpha", "beta"}) {
+    auto launch = host::launch_from_json(host().state.files.at(std::string(name) + "/launch.json"));
+    ASSERT_TRUE(launch) << launch.error().message;
+    EXPECT_EQ(launch.value().table, host::render_table(fleet.host)) << name;
+    EXPECT_FALSE(launch.value().ip_forward) << name;
+  }
+  EXPECT_TRUE(plan_for(fleet).empty());
 }
 
 TEST_F(Executor, EventsBracketEveryStep) {
