@@ -175,6 +175,7 @@ class Run {
     host::InstanceRecord rec{inst.name, alloc, model::content_hash(inst), std::nullopt, inst.protect, {}};
     std::string token;
     bool reload = false;
+    std::set<std::string> changed;  // units whose drop-ins were rewritten
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto old = ports_.state.read_instance(inst.name);
@@ -202,6 +203,7 @@ class Run {
         if (!current) return current.error();
         if (current.value() == d.content) continue;
         if (auto s = ports_.unit_files.write_dropin(d.unit, d.name, d.content); !s) return s;
+        changed.insert(d.unit);
         reload = true;
       }
       // The unit's ExecStartPre does this too; doing it here makes the tap
@@ -214,7 +216,12 @@ class Run {
     const bool running = inst.state == model::RunState::Running;
     if (running) {
       if (auto s = sd.enable({vm, sock}); !s) return s;
-      for (const auto& [unit, restart] : {std::pair{sock, false}, std::pair{vm, mode == Mode::Restart}}) {
+      // A unit runs its old drop-ins until restarted; the proxy service is
+      // socket-activated, so stopping it is enough.
+      if (changed.count(host::proxy_service_unit(inst.name)))
+        if (auto r = sd.stop(host::proxy_service_unit(inst.name), options_.job_deadline); !r) return r.error();
+      for (const auto& [unit, restart] :
+           {std::pair{sock, changed.count(sock) > 0}, std::pair{vm, mode == Mode::Restart || changed.count(vm) > 0}}) {
         auto r = restart ? sd.restart(unit, options_.job_deadline) : sd.start(unit, options_.job_deadline);
         if (!r) return r.error();
         if (booted && unit == vm) *booted = true;

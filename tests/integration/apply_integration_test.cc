@@ -109,6 +109,21 @@ TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
   EXPECT_EQ(sh("systemctl is-active clawfleet-vm@alpha.service clawfleet-proxy@beta.socket"), 0) << out_;
   EXPECT_EQ(sh("systemctl is-enabled clawfleet-vm@alpha.service"), 0) << out_;
   EXPECT_EQ(leaks({"alpha", "beta"}), "");
+
+  // Drift by hand: the listener moved, a tap deleted. One apply repairs both,
+  // and the socket listens where the drop-in says again.
+  ASSERT_EQ(sh("sed -i s/18900/18950/ /etc/systemd/system/clawfleet-proxy@alpha.socket.d/listen.conf && "
+               "systemctl daemon-reload && systemctl restart clawfleet-proxy@alpha.socket && "
+               "ip link del $(ip -o link show type tun | awk -F': ' '{print $2; exit}')"),
+            0)
+      << out_;
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("was edited by hand"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("is missing"), std::string::npos) << out_;
+  EXPECT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_EQ(sh("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/18900 && printf \"GET /health HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 5 cat <&3'"), 0) << out_;
+  EXPECT_NE(out_.find("200 OK"), std::string::npos) << out_;
 }
 
 TEST_F(RealApply, StaleSavedPlansAreRefusedAndDestroyLeavesNothing) {
