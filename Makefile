@@ -69,10 +69,11 @@ demo: build
 	@echo "\$$ clawfleet validate -f tests/manifests/demo-broken.yaml   # expected to fail"
 	@$(BUILD)/clawfleet validate -f tests/manifests/demo-broken.yaml; test $$? -eq 1
 
-# observe() timings against the fakes, and (as root) against a real systemd
-# booted in systemd-nspawn.
+# observe() timings against the fakes and (as root) a real systemd booted in
+# systemd-nspawn; plan time and executor overhead against a whole fake host.
 bench: build
 	$(BUILD)/bench/clawfleet_bench
+	$(BUILD)/bench/clawfleet_plan_bench
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
