@@ -9,6 +9,7 @@
 #include "apply/desired.h"
 #include "cli/plan_output.h"
 #include "cli/saved_plan.h"
+#include "cli/status_model.h"
 #include "core/env.h"
 #include "host/state.h"
 #include "host/vmm.h"
@@ -22,18 +23,9 @@ Result<Desired> load_desired(const ManifestOptions& opts, FileReader& fs) {
   for (const auto& diag : d.loaded.diagnostics.all()) fmt::print(stderr, "{}\n", format(diag));
   if (d.loaded.diagnostics.has_errors()) return Error{"the manifests have errors; nothing was planned"};
 
-  RealEnvironment env;
-  for (const auto& i : d.loaded.fleet.instances) {
-    std::vector<model::SecretRef> refs;
-    if (i.telegram) refs.push_back(i.telegram->bot_token);
-    for (const auto& [_, ref] : i.provider_keys) refs.push_back(ref);
-    for (const auto& ref : refs) {
-      if (d.digests.count(ref)) continue;
-      auto value = manifest::read_secret(ref, fs, env);
-      if (!value) return Error{"instance " + i.name + ": " + value.error().message};
-      d.digests[ref] = manifest::secret_digest(value.value());
-    }
-  }
+  Digests digests = read_digests(d.loaded.fleet, fs, RealEnvironment());
+  if (!digests.problems.empty()) return Error{digests.problems.front()};
+  d.digests = std::move(digests.digests);
   return d;
 }
 

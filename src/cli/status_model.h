@@ -2,10 +2,10 @@
 // fleet (when the manifests loaded), the observed host, the plan between
 // them and the apply journal; and its renderings (docs/cli.md#status).
 //
-// build_status and the renderers are pure. read_digests and active_run are
-// the two inputs that need the outside world, and take it only through what
-// they are given. Nothing here ever sees a secret value: secrets arrive as
-// digests, tokens are never read, and the journal holds none (docs/apply.md).
+// Everything here is pure but read_digests, which reads the manifests'
+// secrets through the FileReader and Environment it is given and keeps only
+// their digests. Nothing here sees a gateway token or keeps a secret value;
+// the journal holds none (docs/apply.md#journal).
 #pragma once
 
 #include <cstdint>
@@ -104,16 +104,17 @@ FleetStatus build_status(const StatusDesired* desired, const model::Observed& ob
 std::vector<apply::LastStep> recent_steps(const std::vector<apply::JournalRecord>& journal, const std::string& instance,
                                           std::size_t max, const std::string& active_run = "");
 
-// Exit status: 0 when every instance shown is ready or stopped as asked
-// (and, for the whole fleet, the host step too), else 3.
+// Exit status: 0 when every instance in `s` is ready or stopped as asked
+// and the host step is ready too (instance steps depend on it), else 3.
 int status_exit_code(const FleetStatus& s);
 
 // "NAME STATE HEALTH GENERATION IP PORT LAST ERROR", one row per instance,
 // then "3 instances: 2 ready, 1 degraded" (and a host line when its step
 // is not settled).
 std::string render_status_table(const FleetStatus& s);
-// Everything known of one instance, one field a line.
-std::string render_status_detail(const InstanceStatus& i);
+// Everything known of each instance in `s` (the verb keeps the one asked
+// for), one field a line; then the host line as in the table.
+std::string render_status_detail(const FleetStatus& s);
 // {"format_version":1, "manifests_loaded", "instances", "host", "summary"}; ends with a newline.
 std::string render_status_json(const FleetStatus& s);
 

@@ -48,6 +48,16 @@ struct ApplyOptions {
 void add_apply(CLI::App& app, ApplyOptions& opts);
 int run_apply(const ApplyOptions& opts);
 
+struct StatusOptions {
+  ManifestOptions manifests;
+  std::string name;             // empty: the whole fleet
+  std::string output = "text";  // -o: text, json
+  bool json = false;            // --json: -o json
+  std::string lock_path = "/run/clawfleet/lock";
+};
+void add_status(CLI::App& app, StatusOptions& opts);
+int run_status(const StatusOptions& opts);
+
 struct VmOptions {
   std::string verb;  // prepare, run, stop
   std::string name;

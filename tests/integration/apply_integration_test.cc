@@ -102,6 +102,8 @@ TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
   EXPECT_NE(out_.find("No changes."), std::string::npos) << out_;
   EXPECT_EQ(clawfleet("apply"), 0) << out_;
+  EXPECT_EQ(clawfleet("status"), 0) << out_;
+  EXPECT_NE(out_.find("2 instances: 2 ready"), std::string::npos) << out_;
 
   // Through the real proxy, on loopback, to the stand-in guest.
   EXPECT_EQ(sh("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/18900 && printf \"GET /health HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 5 cat <&3'"), 0) << out_;
@@ -201,7 +203,8 @@ TEST_F(RealApply, NoSecretLeavesItsFile) {
              "  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}}\n"
              "  telegram: {botToken: {file: /etc/clawfleet/secrets/bot}, allowFrom: [42]}\n";
   std::string outputs;
-  for (const char* args : {"plan", "plan --json", "plan -o /root/p.json", "apply --health-timeout 60", "plan --json"}) {
+  for (const char* args : {"plan", "plan --json", "plan -o /root/p.json", "apply --health-timeout 60", "plan --json",
+                           "status", "status --json", "status talker"}) {
     clawfleet(args);
     outputs += out_;
   }

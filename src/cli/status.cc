@@ -1,0 +1,119 @@
+// clawfleet status: the fleet as it is, from observing the host and reading
+// the apply journal: per instance its state, health, generation applied vs
+// desired, address and last error. Read-only: takes no lock, writes
+// nothing, never reads a gateway token. Exit 0: every instance ready (or
+// stopped as asked); 3: any is not; 1: could not run (docs/cli.md#status).
+#include <fmt/core.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+
+#include "apply/journal.h"
+#include "apply/lock.h"
+#include "cli/engine.h"
+#include "cli/status_model.h"
+#include "cli/verbs.h"
+#include "core/env.h"
+
+namespace cf::cli {
+namespace {
+
+int fail(const std::string& message) {
+  fmt::print(stderr, "clawfleet status: {}\n", message);
+  return 1;
+}
+
+void warn(const std::string& message) { fmt::print(stderr, "clawfleet status: warning: {}\n", message); }
+
+// Whoever holds the one-writer lock now, if anyone. Release clears the
+// record; a record left by a killed writer names a pid that is gone.
+std::optional<apply::LockHolder> lock_holder(FileReader& fs, const std::string& path) {
+  auto text = fs.read_file(path, 4096);
+  if (!text) return std::nullopt;
+  auto holder = apply::parse_lock_record(text.value());
+  if (!holder || holder->pid <= 0) return std::nullopt;
+  if (::kill(static_cast<pid_t>(holder->pid), 0) != 0 && errno != EPERM) return std::nullopt;
+  return holder;
+}
+
+}  // namespace
+
+void add_status(CLI::App& app, StatusOptions& opts) {
+  auto* cmd = app.add_subcommand("status", "Show each instance's state, health, generation, address and last error");
+  add_manifest_options(*cmd, opts.manifests);
+  cmd->add_option("name", opts.name, "Show everything known about this one instance");
+  cmd->add_option("-o,--output", opts.output, "Output format: text or json (docs/cli.md#status)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_flag("--json", opts.json, "The same as -o json");
+  cmd->add_option("--lock-file", opts.lock_path,
+                  "The lock apply and the agent hold: tells a step running now from an interrupted one")
+      ->capture_default_str();
+}
+
+int run_status(const StatusOptions& opts) {
+  // Pass 1: the manifests. Status is most wanted when things are broken, so
+  // manifests with errors only lose the desired side: the host is still shown.
+  RealFileReader fs;
+  manifest::LoadResult loaded = manifest::load(fs, source_spec(opts.manifests));
+  for (const auto& diag : loaded.diagnostics.all()) fmt::print(stderr, "{}\n", format(diag));
+  const bool have_desired = !loaded.diagnostics.has_errors();
+  if (!have_desired)
+    warn("the manifests have errors; showing what is on this host only (state root " + loaded.fleet.host.state_root +
+         "), and nothing counts as ready");
+
+  // Pass 2: the digests of the secrets (never their values), which the
+  // desired generations hash; one that cannot be read makes that
+  // instance's generation "?" instead of failing the whole status.
+  Desired desired;
+  if (have_desired) {
+    RealEnvironment env;
+    Digests d = read_digests(loaded.fleet, fs, env);
+    for (const auto& problem : d.problems) warn(problem + "; its desired generation shows as ?");
+    desired = Desired{std::move(loaded), std::move(d.digests)};
+  }
+  const model::Host& host = have_desired ? desired.loaded.fleet.host : loaded.fleet.host;
+
+  // Pass 3: observe (read-only) and, with manifests, plan: the plan is what
+  // is pending for each instance.
+  auto adapters = open_host(host);
+  if (!adapters) return fail(adapters.error().message);
+  model::Observed observed;
+  plan::Plan plan;
+  if (have_desired) {
+    auto planned = observe_and_plan(desired, *adapters.value(), plan::Options{});
+    if (!planned) return fail(planned.error().message);
+    observed = std::move(planned.value().observed);
+    plan = std::move(planned.value().plan);
+  } else {
+    auto seen = host::observe(host, adapters.value()->ports());
+    if (!seen) return fail("cannot observe the host: " + seen.error().message);
+    observed = std::move(seen.value());
+  }
+
+  // Pass 4: the journal, for each instance's last steps and error. Without
+  // it (unreadable) the host is still worth showing; absent is empty.
+  std::vector<apply::JournalRecord> journal;
+  auto read = apply::read_journal(host.state_root + "/" + apply::kJournalFile, SIZE_MAX);
+  if (read) journal = std::move(read.value().records);
+  else warn("cannot read the journal: " + read.error().message + "; last steps and errors are not shown");
+  // An apply running now has open steps that are not interrupted.
+  const std::string running = active_run(journal, lock_holder(fs, opts.lock_path));
+
+  // Pass 5: build and render; the exit code says whether all is settled.
+  StatusDesired wanted;
+  if (have_desired) wanted = StatusDesired{desired.loaded.fleet, desired.digests};
+  FleetStatus status = build_status(have_desired ? &wanted : nullptr, observed, plan, journal, running);
+  if (!opts.name.empty()) {
+    std::erase_if(status.instances, [&](const InstanceStatus& i) { return i.name != opts.name; });
+    if (status.instances.empty())
+      return fail("no instance \"" + opts.name + "\" in the manifests or on this host");
+  }
+  if (opts.json || opts.output == "json") fmt::print("{}", render_status_json(status));
+  else fmt::print("{}", opts.name.empty() ? render_status_table(status) : render_status_detail(status));
+  return status_exit_code(status);
+}
+
+}  // namespace cf::cli
