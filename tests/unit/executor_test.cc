@@ -11,6 +11,7 @@
 #include "host/launch.h"
 #include "host/network.h"
 #include "fakes/fake_host.h"
+#include "fakes/fleets.h"
 #include "manifest/loader.h"
 
 namespace cf::apply {
@@ -18,25 +19,8 @@ namespace {
 
 using plan::Action;
 
-const char* kHost = R"(apiVersion: clawfleet.io/v1
-kind: Host
-spec:
-  bridge: cfbr0
-  subnet: 10.80.0.0/24
-  stateRoot: /var/lib/clawfleet
-  vmm: {kind: qemu}
-)";
-
-std::string instance_yaml(const std::string& name, const std::string& extra = "") {
-  return "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + name +
-         "}\nspec:\n  model: ollama/qwen3\n" + extra;
-}
-
-model::Fleet fleet_of(const std::string& instances) {
-  auto r = manifest::load({{"m.yaml", std::string(kHost) + instances}});
-  EXPECT_FALSE(r.diagnostics.has_errors()) << (r.diagnostics.all().empty() ? "" : format(r.diagnostics.all()[0]));
-  return r.fleet;
-}
+using testing::fleet_of;
+using testing::instance_yaml;
 
 class Executor : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include "apply/desired.h"
 #include "apply/executor.h"
 #include "fakes/fake_host.h"
+#include "fakes/fleets.h"
 #include "fakes/fake_journal.h"
 #include "host/observe.h"
 #include "manifest/loader.h"
@@ -27,25 +28,8 @@ using apply::StepResult;
 using apply::StepState;
 using plan::Action;
 
-const char* kHost = R"(apiVersion: clawfleet.io/v1
-kind: Host
-spec:
-  bridge: cfbr0
-  subnet: 10.80.0.0/24
-  stateRoot: /var/lib/clawfleet
-  vmm: {kind: qemu}
-)";
-
-std::string instance_yaml(const std::string& name, const std::string& extra = "") {
-  return "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + name +
-         "}\nspec:\n  model: ollama/qwen3\n" + extra;
-}
-
-model::Fleet fleet_of(const std::string& instances) {
-  auto r = manifest::load({{"m.yaml", std::string(kHost) + instances}});
-  EXPECT_FALSE(r.diagnostics.has_errors()) << (r.diagnostics.all().empty() ? "" : format(r.diagnostics.all()[0]));
-  return r.fleet;
-}
+using testing::fleet_of;
+using testing::instance_yaml;
 
 // An instance as observe() reports one that apply created: 10.80.0.<n+1>, port 18900+n-1.
 model::ObservedInstance on_host(const std::string& name, int n, const std::string& active, const std::string& sub,
