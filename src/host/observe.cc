@@ -25,17 +25,6 @@ std::string instance_of(const std::string& unit) {
   return "";
 }
 
-std::string vm_state_name(VmState s) {
-  switch (s) {
-    case VmState::Absent: return "absent";
-    case VmState::NotStarted: return "not-started";
-    case VmState::Running: return "running";
-    case VmState::Paused: return "paused";
-    case VmState::Unknown: return "unknown";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 std::string vm_unit(const std::string& name) { return "clawfleet-vm@" + name + ".service"; }
@@ -134,7 +123,7 @@ Result<model::Observed> observe(const model::Host& host, Ports ports) {
     i.dir = model::ObservedDir{dir.value().exists, unsigned(dir.value().mode), unsigned(dir.value().uid), {}};
     for (const auto& [file, mode] : dir.value().files) i.dir.files[file] = unsigned(mode);
     auto vm = ports.vmm.state(vmm_socket(host.state_root, name), kVmmTimeout);
-    i.vm_state = vm ? vm_state_name(vm.value()) : "unknown";
+    i.vm_state = vm ? to_string(vm.value()) : "unknown";
   }
   return out;
 }
