@@ -127,7 +127,9 @@ class Run {
   Status create(const model::Instance& inst, host::Systemd& sd) {
     // A create that stopped half way resumes with what it had allocated.
     Result<model::Allocation> alloc = Error{"instance " + inst.name + ": no allocation was made for it"};
-    if (const auto* seen = observed(inst.name); seen && seen->allocation) {
+    const model::ObservedInstance* seen = observed(inst.name);
+    const bool resumed = seen && seen->allocation;
+    if (resumed) {
       alloc = *seen->allocation;
     } else {
       std::lock_guard<std::mutex> lock(mu_);
@@ -137,6 +139,9 @@ class Run {
     bool booted = false;
     Status s = converge(inst, alloc.value(), Mode::Start, sd, &booted);
     if (s || booted) return s;
+    // An earlier run may have booted this guest (its create then failed at
+    // the health gate): what is on the host is kept, never rolled back.
+    if (resumed) return s;
     // Failed before the guest was started: nothing of this instance is
     // worth keeping, so the host is left as if the create never ran.
     if (auto r = teardown(inst.name, sd, alloc.value().tap); !r)
@@ -180,7 +185,9 @@ class Run {
       std::lock_guard<std::mutex> lock(mu_);
       auto old = ports_.state.read_instance(inst.name);
       if (!old) return old.error();
-      if (old.value() && old.value()->allocation == alloc) {
+      // Kept until the new configuration is applied: an empty record would
+      // make the next plan a create (and a failed create a rollback).
+      if (old.value()) {
         rec.applied = old.value()->applied;
         rec.applied_generation = old.value()->applied_generation;
       }

@@ -168,6 +168,28 @@ TEST_F(Executor, TableChangeRewritesEveryLaunchRecord) {
   EXPECT_TRUE(plan_for(fleet).empty());
 }
 
+// A create that booted its guest and then failed the health gate is
+// resumed next time; if that fails before the VM starts, nothing is rolled
+// back (the guest may hold data by now).
+TEST_F(Executor, AResumedCreateIsNeverRolledBack) {
+  auto fleet = fleet_of(instance_yaml("alpha"));
+  host().health.failing[18900] = "not ready";
+  Pass first = apply(fleet);
+  ASSERT_EQ(first.results.back().outcome, Outcome::Failed);
+  ASSERT_TRUE(host().state.records.count("alpha"));
+  host().health.failing.clear();
+  host().unit_files.failures["write /etc/systemd/system/clawfleet-proxy@alpha.socket.d/listen.conf"] = "disk full";
+  host().files.remove("/etc/systemd/system/clawfleet-proxy@alpha.socket.d/listen.conf");
+  Pass second = apply(fleet);
+  ASSERT_FALSE(second.plan.empty());
+  EXPECT_EQ(second.plan.steps.back().action, Action::Create);
+  EXPECT_EQ(second.results.back().error, "disk full");
+  EXPECT_TRUE(host().state.records.count("alpha"));
+  EXPECT_TRUE(host().state.inventory.instances.count("alpha"));
+  host().unit_files.failures.clear();
+  converge(fleet);
+}
+
 TEST_F(Executor, EventsBracketEveryStep) {
   Pass p = apply(fleet_of(instance_yaml("alpha")));
   ASSERT_FALSE(p.plan.empty());
