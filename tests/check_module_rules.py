@@ -86,6 +86,8 @@ def self_test():
             "model/d.h": "#include <nlohmann/json.hpp>\n",
             "manifest/e.cc": "#include <spdlog/spdlog.h>\n",
             "core/f.cc": '#include "model/desired.h"\n',
+            "agent/g.cc": '#include "cli/verbs.h"\n',
+            "agent/h.cc": "#include <CLI/CLI.hpp>\n",
         }
         for name, text in bad.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)

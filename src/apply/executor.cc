@@ -11,6 +11,7 @@
 #include "host/allocator.h"
 #include "host/dropins.h"
 #include "host/launch.h"
+#include "host/seed.h"
 #include "host/observe.h"
 
 namespace cf::apply {
@@ -98,10 +99,12 @@ class Run {
         if (!alloc) return alloc.error();
         return converge(*inst, alloc.value(), Mode::Restart, sd);
       }
+      // A reprovision restarts the guest with its new seed (written by converge).
       case Action::Restart:
       case Action::Reprovision:
-      case Action::GrowDisk:
         return with_allocation(*inst, had, Mode::Restart, sd);
+      case Action::GrowDisk:
+        return with_allocation(*inst, had, Mode::Grow, sd);
       case Action::Start:
       case Action::Stop:
       case Action::Repair:
@@ -111,7 +114,8 @@ class Run {
   }
 
  private:
-  enum class Mode { Start, Restart };
+  // Grow: start if needed, and tell a running guest its disk grew.
+  enum class Mode { Start, Restart, Grow };
 
   const model::ObservedInstance* observed(const std::string& name) const {
     auto it = observed_.instances.find(name);
@@ -217,10 +221,16 @@ class Run {
       // and table exist (and be observed) also for a stopped instance.
       if (auto s = host::prepare_vm(launch.value(), ports_.network); !s) return s;
     }
+    // Outside the lock: a first copy of the root disk can take a while.
+    const std::string generation = generation_of(plan::flatten(inst, h, desired_.secret_digests));
+    auto grew = guest_disks(inst, alloc, token, generation);
+    if (!grew) return grew.error();
+
     if (reload)
       if (auto s = sd.daemon_reload(); !s) return s;
 
     const bool running = inst.state == model::RunState::Running;
+    bool restarted_vm = false;
     if (running) {
       if (auto s = sd.enable({vm, sock}); !s) return s;
       // A unit runs its old drop-ins until restarted; the proxy service is
@@ -234,8 +244,21 @@ class Run {
         if (booted && unit == vm) *booted = true;
         if (r.value() != host::JobResult::Done)
           return Error{unit_job_error(restart ? "restart" : "start", unit, r.value())};
+        if (unit == vm) restarted_vm = restart;
       }
-      if (auto s = ports_.health.wait_ready(alloc.host_port, token, options_.health_deadline); !s)
+      // A guest that was not restarted learns of its larger disk now; one
+      // that booted sees it at boot. A grow step notifies even when the file
+      // had grown in an earlier, interrupted run.
+      if ((grew.value() || mode == Mode::Grow) && !restarted_vm && was_running(inst.name)) {
+        const std::string sock_path = host::paths_for(h.state_root, inst.name).api_socket;
+        if (auto s = ports_.vmm.notify_disk_grown(sock_path, host::paths_for(h.state_root, inst.name).rootfs,
+                                                  disk_bytes(inst), options_.job_deadline);
+            !s)
+          return Error{"instance " + inst.name + ": cannot tell the guest its disk grew: " + s.error().message};
+      }
+      if (auto s = ports_.health.wait_ready(host::HealthTarget{alloc.host_port, token, alloc.ip, generation},
+                                            options_.health_deadline);
+          !s)
         return Error{"instance " + inst.name + ": " + s.error().message};
     } else {
       for (const auto& unit : {vm, sock}) {
@@ -248,9 +271,62 @@ class Run {
 
     // Only now is the configuration applied (a running one proved healthy).
     rec.applied = plan::flatten(inst, h, desired_.secret_digests);
-    rec.applied_generation = running ? std::optional<std::string>(generation_of(rec.applied)) : rec.applied_generation;
+    rec.applied_generation = running ? std::optional<std::string>(generation) : rec.applied_generation;
     std::lock_guard<std::mutex> lock(mu_);
     return ports_.state.write_instance(rec);
+  }
+
+  // Whether the plan was made with the VM up (a VM started just now sees
+  // its whole disk at boot, and its API socket may not answer yet).
+  bool was_running(const std::string& name) const {
+    const model::ObservedInstance* seen = observed(name);
+    if (!seen) return false;
+    auto it = seen->units.find(host::vm_unit(name));
+    return it != seen->units.end() && it->second.active_state == "active" && seen->vm_state == "running";
+  }
+
+  // The disk file: the manifest's size rounded up to a whole MiB.
+  static std::uint64_t disk_bytes(const model::Instance& inst) {
+    constexpr std::uint64_t kMiB = 1 << 20;
+    return (inst.resources.disk_bytes + kMiB - 1) / kMiB * kMiB;
+  }
+
+  // The root disk (cloned from the image when missing, grown when smaller
+  // than the manifest says) and the seed (rewritten when what it should
+  // hold differs). True when the disk was grown.
+  Result<bool> guest_disks(const model::Instance& inst, const model::Allocation& alloc, const std::string& token,
+                           const std::string& generation) {
+    const model::Host& h = desired_.fleet.host;
+    const host::InstancePaths paths = host::paths_for(h.state_root, inst.name);
+    const std::uint64_t bytes = disk_bytes(inst);
+    bool grew = false;
+    auto disk = ports_.disks.size(paths.rootfs);
+    if (!disk) return disk.error();
+    if (!disk.value()) {
+      if (auto s = ports_.disks.clone(h.images.at(inst.image).rootfs, paths.rootfs, bytes); !s)
+        return Error{"instance " + inst.name + ": " + s.error().message};
+    } else if (*disk.value() < bytes) {
+      if (auto s = ports_.disks.grow(paths.rootfs, bytes); !s) return Error{"instance " + inst.name + ": " + s.error().message};
+      grew = true;
+    }
+
+    host::SeedInput in{&h, &inst, alloc, token, {}, std::nullopt, generation};
+    for (const auto& [provider, ref] : inst.provider_keys) {
+      auto v = ports_.read_secret(ref);
+      if (!v) return Error{"instance " + inst.name + ": " + v.error().message};
+      in.provider_keys[provider] = v.value();
+    }
+    if (inst.telegram) {
+      auto v = ports_.read_secret(inst.telegram->bot_token);
+      if (!v) return Error{"instance " + inst.name + ": " + v.error().message};
+      in.telegram_token = v.value();
+    }
+    const host::SeedFiles seed = host::render_seed(in);
+    auto have = ports_.disks.seed_digest_of(paths.seed);
+    if (!have) return have.error();
+    if (!have.value() || *have.value() != host::seed_digest(seed))
+      if (auto s = ports_.disks.write_seed(paths.seed, seed); !s) return Error{"instance " + inst.name + ": " + s.error().message};
+    return grew;
   }
 
   // Everything of one instance off the host, in the reverse order of
@@ -351,6 +427,10 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
     emit(i, false);
   };
 
+  // Checked before each step starts, never during one: a step in flight
+  // always finishes (and is journalled).
+  auto stopping = [&] { return options.stop && options.stop->load(); };
+
   // Host-level steps first, in order; instances group their own steps.
   std::map<std::string, std::vector<std::size_t>> by_instance;
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
@@ -360,6 +440,11 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
     }
     if (auto why = blocked(i)) {
       results[i] = {Outcome::Skipped, *why};
+      emit(i, false);
+      continue;
+    }
+    if (stopping()) {
+      results[i] = {Outcome::Skipped, kStoppingReason};
       emit(i, false);
       continue;
     }
@@ -386,6 +471,11 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
       for (std::size_t i : *steps) {
         if (auto why = blocked(i)) {
           results[i] = {Outcome::Skipped, *why};
+          emit(i, false);
+          continue;
+        }
+        if (stopping()) {
+          results[i] = {Outcome::Skipped, kStoppingReason};
           emit(i, false);
           continue;
         }

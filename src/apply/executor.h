@@ -5,6 +5,7 @@
 // never stops another; a step whose dependency failed is skipped.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "host/guest_disks.h"
 #include "host/health.h"
 #include "host/network.h"
 #include "host/state.h"
@@ -33,6 +35,9 @@ struct HostPorts {
   host::Health& health;
   // Whether a process on the host listens on a TCP port (the allocator skips those).
   std::function<bool(std::uint16_t)> listening;
+  host::GuestDisks& disks;
+  // A secret's value, for the guest's seed (provider keys, bot token).
+  std::function<Result<std::string>(const model::SecretRef&)> read_secret;
 };
 
 struct ExecOptions {
@@ -41,7 +46,12 @@ struct ExecOptions {
   std::chrono::milliseconds health_deadline{std::chrono::minutes(5)};
   bool kvm = true;             // QEMU: -accel kvm, else tcg
   std::uint32_t tsc_khz = 0;   // QEMU under TCG
+  // Set (by the agent, on SIGTERM) to start no new step: the steps in flight
+  // finish, every later one is reported Skipped with kStoppingReason.
+  const std::atomic<bool>* stop = nullptr;
 };
+
+inline constexpr const char* kStoppingReason = "the agent is stopping";
 
 enum class Outcome { Ok, Failed, Skipped };
 const char* to_string(Outcome o);  // "ok", "failed", "skipped"

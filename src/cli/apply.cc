@@ -49,18 +49,32 @@ void add_apply(CLI::App& app, ApplyOptions& opts) {
   add_plan_options(*cmd, opts.plan);
   cmd->add_option("plan", opts.plan_file, "A plan saved by `clawfleet plan -o`: applied only if still current");
   cmd->add_flag("--dry-run", opts.dry_run, "Plan only (the same as clawfleet plan)");
-  cmd->add_option("--parallelism", opts.parallelism, "Instances worked on at once (default: the host's cores)");
-  cmd->add_option("--lock-timeout", opts.lock_timeout_ms, "Milliseconds to wait for another apply or the agent")
+  add_exec_options(*cmd, opts.exec);
+}
+
+void add_exec_options(CLI::App& cmd, ExecCliOptions& opts) {
+  cmd.add_option("--parallelism", opts.parallelism, "Instances worked on at once (default: the host's cores)");
+  cmd.add_option("--lock-timeout", opts.lock_timeout_ms, "Milliseconds to wait for another apply or the agent")
       ->capture_default_str();
-  cmd->add_option("--health-timeout", opts.health_timeout_s, "Seconds a (re)started instance has to become ready")
+  cmd.add_option("--health-timeout", opts.health_timeout_s, "Seconds a (re)started instance has to become ready")
       ->capture_default_str();
-  cmd->add_option("--job-timeout", opts.job_timeout_s, "Seconds a systemd start/stop job may take")->capture_default_str();
-  cmd->add_option("--lock-file", opts.lock_path, "The lock shared with the agent")->capture_default_str();
+  cmd.add_option("--job-timeout", opts.job_timeout_s, "Seconds a systemd start/stop job may take")->capture_default_str();
+  cmd.add_option("--lock-file", opts.lock_path, "The lock apply and the agent share")->capture_default_str();
+}
+
+apply::ExecOptions exec_options(const ExecCliOptions& opts, model::VmmKind vmm) {
+  apply::ExecOptions exec;
+  exec.parallelism = opts.parallelism ? opts.parallelism : std::max(1u, std::thread::hardware_concurrency());
+  exec.job_deadline = seconds(opts.job_timeout_s);
+  exec.health_deadline = seconds(opts.health_timeout_s);
+  exec.kvm = ::access("/dev/kvm", R_OK | W_OK) == 0 && vmm == model::VmmKind::Firecracker;
+  exec.tsc_khz = tsc_khz();
+  return exec;
 }
 
 int run_apply(const ApplyOptions& opts) {
   // Pass 1: one writer at a time (another apply, or the agent).
-  auto lock = apply::lock_at(opts.lock_path)->acquire("apply", milliseconds(opts.lock_timeout_ms));
+  auto lock = apply::lock_at(opts.exec.lock_path)->acquire("apply", milliseconds(opts.exec.lock_timeout_ms));
   if (!lock) return fail(lock.error().message);
 
   // Pass 2: desired and observed, and the plan between them.
@@ -106,13 +120,10 @@ int run_apply(const ApplyOptions& opts) {
                          *a.state,
                          *a.vmm,
                          *health,
-                         [&](std::uint16_t p) { return listening.value().count(p) > 0; }};
-  apply::ExecOptions exec;
-  exec.parallelism = opts.parallelism ? opts.parallelism : std::max(1u, std::thread::hardware_concurrency());
-  exec.job_deadline = seconds(opts.job_timeout_s);
-  exec.health_deadline = seconds(opts.health_timeout_s);
-  exec.kvm = ::access("/dev/kvm", R_OK | W_OK) == 0 && host.vmm.kind == model::VmmKind::Firecracker;
-  exec.tsc_khz = tsc_khz();
+                         [&](std::uint16_t p) { return listening.value().count(p) > 0; },
+                         *a.disks,
+                         &HostAdapters::read_secret};
+  const apply::ExecOptions exec = exec_options(opts.exec, host.vmm.kind);
   std::string journal_error;
   std::map<std::size_t, steady_clock::time_point> started;
   auto on_event = [&](const apply::StepEvent& e) {

@@ -38,7 +38,14 @@ Result<std::unique_ptr<HostAdapters>> open_host(const model::Host& host) {
   a->network = host::real_network();
   a->state = host::state_store_at(host.state_root);
   a->vmm = host::make_vmm(host.vmm.kind);
+  a->disks = host::real_guest_disks();
   return a;
+}
+
+Result<std::string> HostAdapters::read_secret(const model::SecretRef& ref) {
+  RealFileReader files;
+  RealEnvironment env;
+  return manifest::read_secret(ref, files, env);
 }
 
 Result<Planned> observe_and_plan(const Desired& d, HostAdapters& host, const plan::Options& options) {

@@ -6,8 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "apply/executor.h"
 #include "cli/verbs.h"
 #include "core/fs.h"
+#include "host/guest_disks.h"
 #include "host/observe.h"
 #include "host/systemd.h"
 #include "manifest/loader.h"
@@ -31,8 +33,11 @@ struct HostAdapters {
   std::unique_ptr<host::Network> network;
   std::unique_ptr<host::StateStore> state;
   std::unique_ptr<host::Vmm> vmm;
+  std::unique_ptr<host::GuestDisks> disks;
   RealFileReader files;
   host::Ports ports() { return host::Ports{*systemd, *network, *state, *vmm, files}; }
+  // A secret's value for the guest's seed; callable from any worker thread.
+  static Result<std::string> read_secret(const model::SecretRef& ref);
 };
 Result<std::unique_ptr<HostAdapters>> open_host(const model::Host& host);
 
@@ -47,6 +52,10 @@ Result<Planned> observe_and_plan(const Desired& d, HostAdapters& host, const pla
 // The saved form of a plan just made (cli/saved_plan.h).
 struct SavedPlan;
 SavedPlan saved_plan_for(const Desired& d, const Planned& p, const plan::Options& options);
+
+// The executor's options from the command line (apply, agent): deadlines,
+// workers, and whether QEMU may use KVM and at which TSC frequency.
+apply::ExecOptions exec_options(const ExecCliOptions& opts, model::VmmKind vmm);
 
 // Colour on a terminal unless --no-color or NO_COLOR (https://no-color.org).
 bool use_color(bool no_color_flag);

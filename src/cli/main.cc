@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   cf::cli::add_plan(app, plan);
   cf::cli::ApplyOptions apply;
   cf::cli::add_apply(app, apply);
+  cf::cli::AgentOptions agent;
+  cf::cli::add_agent(app, agent);
   cf::cli::StatusOptions status;
   cf::cli::add_status(app, status);
   cf::cli::VmOptions vm;
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("validate")) return cf::cli::run_validate(validate);
   if (app.got_subcommand("plan")) return cf::cli::run_plan(plan);
   if (app.got_subcommand("apply")) return cf::cli::run_apply(apply);
+  if (app.got_subcommand("agent")) return cf::cli::run_agent(agent);
   if (app.got_subcommand("status")) return cf::cli::run_status(status);
   if (app.got_subcommand("vm")) return cf::cli::run_vm(vm);
   return 1;

@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
+#include "agent/status.h"
 #include "apply/journal.h"
 #include "apply/lock.h"
 #include "cli/engine.h"
@@ -111,8 +114,35 @@ int run_status(const StatusOptions& opts) {
     if (status.instances.empty())
       return fail("no instance \"" + opts.name + "\" in the manifests or on this host");
   }
-  if (opts.json || opts.output == "json") fmt::print("{}", render_status_json(status));
-  else fmt::print("{}", opts.name.empty() ? render_status_table(status) : render_status_detail(status));
+  // Pass 6: the agent's own view, when it runs here (its status file):
+  // conditions, backoff, and a manifest error it is holding out against.
+  const std::string agent_file = host.state_root + "/agent-status.json";
+  std::optional<agent::AgentStatus> agent_status;
+  std::string agent_text;
+  if (auto text = fs.read_file(agent_file, 16u << 20)) {
+    auto parsed = agent::parse_status_file(text.value());
+    if (parsed) agent_status = parsed.value(), agent_text = text.value();
+    else warn(agent_file + ": " + parsed.error().message);
+  }
+  if (agent_status && !opts.name.empty()) {
+    std::erase_if(agent_status->instances, [&](const auto& kv) { return kv.first != opts.name; });
+  }
+  if (opts.json || opts.output == "json") {
+    std::string out = render_status_json(status);
+    if (agent_status) {
+      // Added as the file says it, under "agent".
+      auto doc = nlohmann::ordered_json::parse(out);
+      doc["agent"] = nlohmann::ordered_json::parse(agent_text);
+      out = doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    }
+    fmt::print("{}", out);
+  } else {
+    fmt::print("{}", opts.name.empty() ? render_status_table(status) : render_status_detail(status));
+    if (agent_status) {
+      const bool alive = agent_status->pid > 0 && (::kill(pid_t(agent_status->pid), 0) == 0 || errno == EPERM);
+      fmt::print("{}", agent::render_agent_text(*agent_status, alive, std::chrono::system_clock::now()));
+    }
+  }
   return status_exit_code(status);
 }
 

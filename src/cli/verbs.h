@@ -2,6 +2,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+
+#include "core/result.h"
 
 #include "manifest/loader.h"
 
@@ -35,18 +38,42 @@ void add_plan_options(CLI::App& cmd, PlanOptions& opts);  // shared with apply
 void add_plan(CLI::App& app, PlanOptions& opts);
 int run_plan(const PlanOptions& opts);
 
-struct ApplyOptions {
-  PlanOptions plan;
-  std::string plan_file;  // a plan saved by `plan -o`
-  bool dry_run = false;
+// How steps are executed, and the lock: shared by apply and the agent.
+struct ExecCliOptions {
   std::size_t parallelism = 0;  // 0: the host's cores
   int lock_timeout_ms = 0;
   int health_timeout_s = 300;
   int job_timeout_s = 90;
   std::string lock_path = "/run/clawfleet/lock";
 };
+void add_exec_options(CLI::App& cmd, ExecCliOptions& opts);
+
+struct ApplyOptions {
+  PlanOptions plan;
+  std::string plan_file;  // a plan saved by `plan -o`
+  bool dry_run = false;
+  ExecCliOptions exec;
+};
 void add_apply(CLI::App& app, ApplyOptions& opts);
 int run_apply(const ApplyOptions& opts);
+
+struct AgentOptions {
+  ManifestOptions manifests;
+  std::size_t max_destroy = 1;
+  bool allow_destroy = false;
+  ExecCliOptions exec;
+  int debounce_ms = 500;
+  std::string resync = "5min";   // a duration: 300, 300s, 5min, 1h
+  std::string metrics_textfile;  // "" : none
+  bool once = false;
+  bool debug = false;
+};
+void add_agent(CLI::App& app, AgentOptions& opts);
+int run_agent(const AgentOptions& opts);
+
+// "300", "300s", "1500ms", "5min", "5m", "1h" -> milliseconds; an error
+// names the text and what is allowed.
+Result<std::chrono::milliseconds> parse_duration(const std::string& text);
 
 struct StatusOptions {
   ManifestOptions manifests;

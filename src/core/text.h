@@ -25,6 +25,9 @@ Result<std::uint64_t> parse_size(std::string_view s);
 // Largest exact binary unit: 21474836480 -> "20GiB", 1000 -> "1000B".
 std::string format_size(std::uint64_t bytes);
 
+// RFC 4648 base64 with padding.
+std::string base64_encode(std::string_view data);
+
 // "1 instance", "2 instances"
 std::string plural(std::size_t n, std::string_view one, std::string_view many);
 

@@ -106,6 +106,17 @@ class Firecracker final : public Vmm {
     return {};
   }
 
+  Status notify_disk_grown(const std::string& api_socket, const std::string& rootfs_path, std::uint64_t,
+                           std::chrono::milliseconds timeout) override {
+    // Firecracker re-reads the backing file's size when the drive's path is patched.
+    const std::string body = json{{"drive_id", "rootfs"}, {"path_on_host", rootfs_path}}.dump();
+    auto r = unix_http(api_socket, "PATCH", "/drives/rootfs", body, timeout);
+    if (!r) return error(api_socket, r.error().message);
+    if (!r.value()) return error(api_socket, "nothing listens (the VM is not running)");
+    if (r.value()->status != 204) return error(api_socket, "PATCH /drives/rootfs answered " + fault(*r.value()));
+    return {};
+  }
+
  private:
   static Error error(const std::string& socket, const std::string& message) {
     return Error{"firecracker API " + socket + ": " + message};

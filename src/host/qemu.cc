@@ -70,9 +70,11 @@ class Qmp {
   }
 
   // The "return" value of a command, or its "error" as an Error.
-  Result<json> execute(const std::string& command) {
+  Result<json> execute(const std::string& command, const json& arguments = nullptr) {
     int id = ++next_id_;
-    std::string line = json{{"execute", command}, {"id", id}}.dump() + "\n";
+    json message = {{"execute", command}, {"id", id}};
+    if (!arguments.is_null()) message["arguments"] = arguments;
+    std::string line = message.dump() + "\n";
     if (auto s = send_all(line, command); !s) return s.error();
     for (;;) {  // skip asynchronous events until our reply
       auto m = read_message("reply to " + command);
@@ -236,6 +238,18 @@ class Qemu final : public Vmm {
     if (!open) return open.error();
     if (!open.value()) return qmp.error("nothing listens (the VM is not running)");
     if (auto r = qmp.execute("system_powerdown"); !r) return r.error();
+    return {};
+  }
+
+  Status notify_disk_grown(const std::string& api_socket, const std::string&, std::uint64_t bytes,
+                           std::chrono::milliseconds timeout) override {
+    Qmp qmp(api_socket, timeout);
+    auto open = qmp.open();
+    if (!open) return open.error();
+    if (!open.value()) return qmp.error("nothing listens (the VM is not running)");
+    // The file is already that size: QEMU only updates the capacity and
+    // the guest gets a configuration-change interrupt.
+    if (auto r = qmp.execute("block_resize", json{{"device", "rootfs"}, {"size", bytes}}); !r) return r.error();
     return {};
   }
 

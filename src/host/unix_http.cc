@@ -135,4 +135,9 @@ Result<std::optional<HttpReply>> loopback_http(std::uint16_t port, const std::st
   return perform("", "http://127.0.0.1:" + std::to_string(port) + path, "GET", path, headers, "", timeout);
 }
 
+Result<std::optional<HttpReply>> tcp_http(const std::string& address, std::uint16_t port, const std::string& path,
+                                          std::chrono::milliseconds timeout) {
+  return perform("", "http://" + address + ":" + std::to_string(port) + path, "GET", path, {}, "", timeout);
+}
+
 }  // namespace cf::host

@@ -35,4 +35,9 @@ Result<std::optional<HttpReply>> loopback_http(std::uint16_t port, const std::st
                                                const std::vector<std::string>& headers,
                                                std::chrono::milliseconds timeout);
 
+// GET http://<address>:<port><path>: the guest's generation endpoint on the
+// bridge. nullopt when the connection is refused.
+Result<std::optional<HttpReply>> tcp_http(const std::string& address, std::uint16_t port, const std::string& path,
+                                          std::chrono::milliseconds timeout);
+
 }  // namespace cf::host

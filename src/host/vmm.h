@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,11 @@ class Vmm {
   virtual Result<VmState> state(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
   // Graceful shutdown request (Firecracker SendCtrlAltDel, QEMU system_powerdown).
   virtual Status request_shutdown(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
+  // Tells a running VM that its root disk file (the drive "rootfs") grew to
+  // `bytes`, so the guest sees the new capacity (Firecracker PATCH
+  // /drives/rootfs, QEMU block_resize); the guest then grows its filesystem.
+  virtual Status notify_disk_grown(const std::string& api_socket, const std::string& rootfs_path, std::uint64_t bytes,
+                                   std::chrono::milliseconds timeout) = 0;
 };
 
 std::unique_ptr<Vmm> make_vmm(model::VmmKind kind);

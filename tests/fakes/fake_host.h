@@ -12,6 +12,7 @@
 
 #include "apply/executor.h"
 #include "fakes/fake_file_reader.h"
+#include "fakes/fake_guest_disks.h"
 #include "fakes/fake_health.h"
 #include "fakes/fake_network.h"
 #include "fakes/fake_state_store.h"
@@ -98,6 +99,8 @@ class FakeHost {
       systemd.set_unit(host::UnitStatus{unit, "", "inactive", "dead", "disabled", fragment, {}});
       files.file(fragment, std::string("# shipped ") + unit + "\n");
     }
+    // The disks live in the instance's directory and go with it.
+    state.on_remove = [this](const std::string& name) { disks.forget_instance(name); };
   }
 
   host::Ports observe_ports() { return host::Ports{observer, network, state, vmm, files}; }
@@ -108,7 +111,12 @@ class FakeHost {
           if (!connect_error.empty()) return Error{connect_error};
           return std::unique_ptr<host::Systemd>(std::make_unique<LockedSystemd>(systemd, mu));
         },
-        unit_files, network, state, vmm, health, [this](std::uint16_t p) { return listening.count(p) > 0; }};
+        unit_files, network, state, vmm, health, [this](std::uint16_t p) { return listening.count(p) > 0; }, disks,
+        [this](const model::SecretRef& ref) -> Result<std::string> {
+          if (missing_secrets.count(ref.name)) return Error{"secret " + ref.name + " is missing"};
+          if (auto it = secrets.find(ref.name); it != secrets.end()) return it->second;
+          return "value of " + ref.name;
+        }};
   }
 
   // Everything clawfleet leaves on the host that names `name`: state,
@@ -136,6 +144,11 @@ class FakeHost {
   FakeStateStore state;
   FakeVmm vmm;
   FakeHealth health;
+  FakeGuestDisks disks;
+  // Secret values by reference name ("value of <name>" unless set here);
+  // reading one in missing_secrets fails.
+  std::map<std::string, std::string> secrets;
+  std::set<std::string> missing_secrets;
   FakeFileReader files;
   FakeUnitFiles unit_files{files};
   std::set<std::uint16_t> listening;

@@ -1,6 +1,8 @@
 // In-memory StateStore that records every call.
 #pragma once
 
+#include <functional>
+
 #include <iterator>
 #include <map>
 #include <string>
@@ -69,11 +71,13 @@ class FakeStateStore : public host::StateStore {
   }
   Status remove_instance(const std::string& name) override {
     calls.push_back("remove_instance " + name);
+    if (on_remove) on_remove(name);
     records.erase(name), tokens.erase(name), dirs.erase(name);
     for (auto it = files.begin(); it != files.end();) it = it->first.rfind(name + "/", 0) == 0 ? files.erase(it) : std::next(it);
     return {};
   }
 
+  std::function<void(const std::string&)> on_remove;  // called by remove_instance
   host::Inventory inventory;
   std::map<std::string, host::InstanceRecord> records;
   std::map<std::string, std::string> tokens;

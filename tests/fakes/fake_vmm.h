@@ -80,6 +80,14 @@ class FakeVmm : public host::Vmm {
     return {};
   }
 
+  Status notify_disk_grown(const std::string& api_socket, const std::string&, std::uint64_t bytes,
+                           std::chrono::milliseconds) override {
+    if (auto e = record("notify_disk_grown " + api_socket + " " + std::to_string(bytes))) return *e;
+    if (state_of(api_socket) == host::VmState::Absent)
+      return Error{"fake VMM " + api_socket + ": nothing listens (the VM is not running)"};
+    return {};
+  }
+
  private:
   std::optional<Error> record(std::string call) const {
     calls.push_back(call);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "integration/nspawn.h"
+#include "integration/stand_in_guest.h"
 
 namespace cf {
 namespace {
@@ -23,19 +24,6 @@ namespace nspawn = cf::testing::nspawn;
 
 const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service"};
 
-// Finds the instance from the rootfs path in QEMU's argv, puts the guest
-// address on lo and answers HTTP there, as a guest's gateway would.
-constexpr const char* kFakeVmm = R"SH(#!/bin/sh
-for a in "$@"; do case "$a" in id=rootfs,file=*) f=${a#id=rootfs,file=}; f=${f%%,*};; esac; done
-dir=${f%/rootfs.ext4}
-ip=$(sed -n 's/.*"ip": *"\([0-9.]*\)".*/\1/p' "$dir/instance.json" | head -n 1)
-ip addr add "$ip/32" dev lo 2>/dev/null || true
-exec /usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/fake-guest
-)SH";
-constexpr const char* kFakeGuest = R"SH(#!/bin/sh
-while read -r line; do [ "$line" = "$(printf '\r')" ] && break; done
-printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{"ok":true}'
-)SH";
 
 std::string manifest(const std::vector<std::string>& names) {
   std::string m =
@@ -57,10 +45,8 @@ class RealApply : public ::testing::Test {
     ASSERT_TRUE(s) << s.error().message;
     const std::string etc = c_->root() + "/etc/systemd/system/";
     for (const char* unit : kShipped) fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit, etc + unit);
-    for (auto [path, text] : {std::pair{"/usr/local/bin/fake-vmm", kFakeVmm}, std::pair{"/usr/local/bin/fake-guest", kFakeGuest}}) {
-      std::ofstream(c_->root() + path) << text;
-      fs::permissions(c_->root() + path, fs::perms(0755));
-    }
+    auto guest = cf::testing::install_stand_in_guest(*c_);
+    ASSERT_TRUE(guest) << guest.error().message;
     fs::create_directories(c_->root() + "/etc/clawfleet");
     ASSERT_EQ(sh("systemctl daemon-reload"), 0) << out_;
   }

@@ -57,7 +57,7 @@ root=$work/root
 # VM unit can run the real `clawfleet vm` helper inside the container, and
 # nftables to inspect the table it installs.
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,iproute2,nftables,libyaml-cpp0.7,libfmt9,libcurl4,libnftables1,libmnl0 \
+  --include=systemd,systemd-sysv,dbus,iproute2,nftables,genisoimage,libyaml-cpp0.7,libfmt9,libcurl4,libnftables1,libmnl0 \
   "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   exit 1

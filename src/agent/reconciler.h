@@ -1,0 +1,97 @@
+// One reconcile of the agent: the same passes as `clawfleet apply` (lock,
+// load, observe, plan, execute with a journal, plan again), plus what makes
+// it safe to run unattended in a loop:
+//
+//   - a manifest set that does not load (or whose secrets cannot be read)
+//     is reported and the last good one keeps being enforced, with
+//     `complete = false` so that nothing is destroyed because of it;
+//   - instances in backoff have their steps held back (a Destroy never is);
+//   - a stop flag (SIGTERM) lets the step in flight finish and starts none;
+//   - the outcome becomes per-instance conditions and the AgentStatus.
+//
+// Not thread-safe: one reconcile at a time, from one thread; status() and
+// the rest may be read between reconciles.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/clock.h"
+#include "agent/ports.h"
+#include "agent/schedule.h"
+#include "agent/status.h"
+#include "apply/executor.h"
+#include "apply/lock.h"
+#include "core/env.h"
+#include "core/fs.h"
+#include "manifest/loader.h"
+#include "plan/plan.h"
+
+namespace cf::agent {
+
+struct ReconcileOptions {
+  manifest::SourceSpec manifests;
+  plan::Options plan;
+  apply::ExecOptions exec;  // `stop` is the reconciler's to set
+  Millis lock_timeout{0};   // busy: give up at once, the agent retries later
+  BackoffOptions backoff;
+};
+
+struct ReconcilerPorts {
+  FileReader& files;  // manifests and secret files
+  const Environment& env;
+  apply::LockPort& lock;
+  HostOpener& host;
+  Clock& clock;
+  Log& log;
+  std::function<double()> uniform;  // jitter for the backoff, in [0, 1)
+};
+
+struct ReconcileReport {
+  ReconcileResult result = ReconcileResult::Ok;
+  std::string error;
+  std::string run;  // the journal's run id ("" when nothing ran)
+  std::size_t steps = 0;
+  std::size_t failed = 0;
+  std::vector<HeldBack> held;
+  std::optional<SteadyTime> retry_at;  // the earliest end of a backoff
+};
+
+class Reconciler {
+ public:
+  Reconciler(ReconcilerPorts ports, ReconcileOptions options);
+
+  // `on_step` is called for every step event (from executor threads,
+  // serialised), after the journal and the log: the loop's proof of progress.
+  ReconcileReport reconcile(const std::string& trigger, const std::atomic<bool>& stop,
+                            const std::function<void(const apply::StepEvent&)>& on_step = {});
+
+  const AgentStatus& status() const { return status_; }
+  // Of the last good manifest set; the default state root before one loaded.
+  std::string state_root() const;
+  const Backoff& backoff() const { return backoff_; }
+
+ private:
+  struct Good {
+    model::Fleet fleet;
+    std::map<model::SecretRef, std::string> digests;
+  };
+  // Loads the manifests; on failure keeps last_good_ and sets the error.
+  void load();
+  ReconcileReport run(const std::string& trigger, const std::atomic<bool>& stop,
+                      const std::function<void(const apply::StepEvent&)>& on_step);
+
+  ReconcilerPorts ports_;
+  ReconcileOptions options_;
+  Backoff backoff_;
+  Backoff host_backoff_;  // the host step is never held back, but is retried
+  std::optional<Good> last_good_;
+  std::map<std::string, std::string> last_errors_;  // by instance, while in backoff
+  AgentStatus status_;
+};
+
+}  // namespace cf::agent

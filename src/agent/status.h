@@ -1,0 +1,131 @@
+// What the agent knows and shows: per-instance conditions (Kubernetes
+// style), the one-line summary sent as sd_notify STATUS=, the status file
+// <stateRoot>/agent-status.json and the Prometheus textfile metrics
+// (docs/agent.md). Pure: time comes in as arguments; writing the files is
+// the caller's (ports.h).
+//
+// Nothing here holds a secret: names, closed-set words, numbers, times, and
+// error messages, which never carry a secret value (docs/apply.md#journal).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/clock.h"
+#include "core/result.h"
+
+namespace cf::agent {
+
+enum class ConditionType { Ready, Progressing, Degraded, RestartRequired };
+inline constexpr ConditionType kConditionTypes[] = {ConditionType::Ready, ConditionType::Progressing,
+                                                    ConditionType::Degraded, ConditionType::RestartRequired};
+const char* to_string(ConditionType t);  // "Ready", "Progressing", "Degraded", "RestartRequired"
+
+struct Condition {
+  ConditionType type = ConditionType::Ready;
+  bool status = false;  // "True" / "False"
+  std::string reason;   // CamelCase, e.g. "Converged", "StepFailed", "BackingOff"
+  std::string message;  // for humans; "" when there is nothing to say
+  std::string observed_generation;  // "sha256:..." of the desired configuration acted on
+  WallTime last_transition{};       // changes only when `status` does
+  bool operator==(const Condition&) const = default;
+};
+
+// What one reconcile found out about one instance, from which its
+// conditions follow (update_conditions).
+struct InstanceOutcome {
+  std::string generation;         // desired generation ("" for an instance being destroyed)
+  bool desired_running = true;
+  bool failed = false;            // a step of it failed in this reconcile
+  std::string error;              // that step's error
+  std::optional<Millis> backoff;  // held back for this long (failed now, or earlier)
+  std::string last_error;         // when held back: the error that put it there
+  std::vector<std::string> pending;  // actions still to do after this reconcile ("restart", ...)
+  bool restart_pending = false;      // a Restart, Reprovision or Replace among them
+  bool stopped = false;              // the agent stopped before its steps ran
+};
+
+struct InstanceStatus {
+  std::string name;
+  std::vector<Condition> conditions;  // in kConditionTypes order
+  std::size_t failures = 0;           // consecutive, for the backoff
+  std::optional<WallTime> retry_at;   // while in backoff
+  const Condition* find(ConditionType t) const;
+  bool is(ConditionType t) const;  // the condition is present and True
+  bool operator==(const InstanceStatus&) const = default;
+};
+
+// Sets the four conditions of `s` from `o`. A condition's transition time
+// is `now` when its status changes (or it is new), else kept.
+void update_conditions(InstanceStatus& s, const InstanceOutcome& o, WallTime now);
+// While a step of the instance runs: Progressing=True (reason the action).
+void mark_progressing(InstanceStatus& s, const std::string& action, WallTime now);
+
+enum class ReconcileResult { Ok, Failed, Error, LockBusy, Stopped };
+const char* to_string(ReconcileResult r);  // "ok", "failed", "error", "lock-busy", "stopped"
+
+struct ReconcileRecord {
+  std::string trigger;  // Scheduler::reason()
+  WallTime started{};
+  WallTime finished{};
+  double duration_seconds = 0;
+  ReconcileResult result = ReconcileResult::Ok;
+  std::size_t steps = 0;   // run
+  std::size_t failed = 0;  // failed or skipped
+  std::size_t held = 0;    // instances held back
+  std::string error;       // Error and LockBusy: why
+  bool operator==(const ReconcileRecord&) const = default;
+};
+
+struct AgentStatus {
+  long pid = 0;
+  std::string manifests;  // the watched directory (or the files, joined with ", ")
+  // The manifest set could not be loaded; the last good one is enforced.
+  std::string manifest_error;  // "" when the last load succeeded
+  std::optional<WallTime> manifest_error_since;
+  bool have_desired = false;   // a manifest set ever loaded
+  std::optional<ReconcileRecord> last;
+  std::optional<WallTime> last_success;
+  std::size_t reconciles = 0;
+  std::size_t errors = 0;  // reconciles with result Failed or Error
+  std::map<std::string, InstanceStatus> instances;
+  bool operator==(const AgentStatus&) const = default;
+};
+
+// "12 instances, 11 ready, 1 degraded: bot-7 health gate timeout", with
+// "N progressing" when any, and first "manifests broken (keeping the last
+// good set): FIRST ERROR; " while the manifests do not load. One line, at
+// most 240 bytes.
+std::string summary_line(const AgentStatus& s);
+
+// The status file: {"format_version":1, ...}, keys in a fixed order, times
+// RFC 3339 UTC; `now` gives retry_in_seconds. Ends with a newline.
+std::string render_status_file(const AgentStatus& s, WallTime now);
+
+// Prometheus text format 0.0.4 (node_exporter's textfile collector).
+std::string render_metrics(const AgentStatus& s);
+
+// "2026-11-23T12:00:00Z"
+std::string rfc3339(WallTime t);
+
+}  // namespace cf::agent
+
+namespace cf::agent {
+// The inverse of render_status_file, for `clawfleet status`; an error names
+// what is wrong ("agent-status.json: not JSON: ...").
+Result<AgentStatus> parse_status_file(const std::string& text);
+}  // namespace cf::agent
+
+namespace cf::agent {
+// For `clawfleet status`: the agent's view, a few lines:
+//   agent: pid 42, running, updated 2026-01-01T00:00:04Z: 12 instances, 11 ready, 1 degraded: ...
+//   agent: manifests broken since ...: FILE:LINE:COL: error: ... (enforcing the last good set)
+//   agent: last reconcile ok (resync) at ..., 0 steps, 0.2 s
+//   bot-7: Degraded StepFailed: health gate ...; retry in 8 s (3 failures)
+// `running`: whether its pid is alive (a stale file says "not running").
+std::string render_agent_text(const AgentStatus& s, bool running, WallTime now);
+}  // namespace cf::agent

@@ -1,0 +1,117 @@
+// clawfleet agent: the long-running reconciler, run by clawfleet.service
+// (Type=notify). Watches the manifest directory, reconciles on changes
+// (debounced), on SIGHUP and every --resync, with per-instance backoff;
+// reports READY/STATUS/WATCHDOG to systemd, a status file, metrics and the
+// journal. SIGTERM finishes the steps in flight and exits 0
+// (docs/agent.md). Exit 1: could not start (or, with --once, the one
+// reconcile did not succeed).
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <random>
+
+#include "agent/agent.h"
+#include "agent/real.h"
+#include "agent/reconciler.h"
+#include "apply/lock.h"
+#include "cli/engine.h"
+#include "cli/verbs.h"
+#include "core/env.h"
+#include "core/fs.h"
+
+namespace cf::cli {
+namespace {
+
+using namespace std::chrono;
+
+int fail(const std::string& message) {
+  fmt::print(stderr, "clawfleet agent: {}\n", message);
+  return 1;
+}
+
+}  // namespace
+
+Result<milliseconds> parse_duration(const std::string& text) {
+  const std::string allowed = "a duration such as 300, 300s, 1500ms, 5min, 1h";
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i > 12) return Error{"\"" + text + "\" is not " + allowed};
+  const long long n = std::stoll(text.substr(0, i));
+  const std::string unit = text.substr(i);
+  long long ms;
+  if (unit == "ms") ms = n;
+  else if (unit.empty() || unit == "s") ms = n * 1000;
+  else if (unit == "m" || unit == "min") ms = n * 60'000;
+  else if (unit == "h") ms = n * 3'600'000;
+  else return Error{"\"" + text + "\" is not " + allowed};
+  return milliseconds(ms);
+}
+
+void add_agent(CLI::App& app, AgentOptions& opts) {
+  auto* cmd = app.add_subcommand("agent", "Keep this host converged to the manifests (run by clawfleet.service)");
+  add_manifest_options(*cmd, opts.manifests);
+  cmd->add_option("--max-destroy", opts.max_destroy, "Most instances one reconcile may destroy")->capture_default_str();
+  cmd->add_flag("--allow-destroy", opts.allow_destroy, "Lift --max-destroy and protect: true");
+  add_exec_options(*cmd, opts.exec);
+  cmd->add_option("--debounce", opts.debounce_ms, "Milliseconds of quiet after a manifest change before reconciling")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
+  cmd->add_option("--resync", opts.resync, "Reconcile at least this often, to repair drift (300, 30s, 5min, 1h)")
+      ->capture_default_str();
+  cmd->add_option("--metrics-textfile", opts.metrics_textfile,
+                  "Write Prometheus metrics here after each reconcile (node_exporter textfile collector, *.prom)");
+  cmd->add_flag("--once", opts.once, "Reconcile once and exit (0: it succeeded)");
+  cmd->add_flag("--debug", opts.debug, "Also log each trigger and manifest event");
+}
+
+int run_agent(const AgentOptions& opts) {
+  auto resync = parse_duration(opts.resync);
+  if (!resync) return fail("--resync: " + resync.error().message);
+  if (resync.value() < seconds(1)) return fail("--resync: must be at least 1 s, got " + opts.resync);
+
+  // Pass 1: signals and the manifest watch, before any thread exists: the
+  // blocked signal mask must be inherited by every thread.
+  const std::string watched = opts.manifests.files.empty()
+                                  ? opts.manifests.dir
+                                  : opts.manifests.files.front().substr(0, opts.manifests.files.front().rfind('/'));
+  auto events = agent::watch_manifests(watched.empty() ? "." : watched);
+  if (!events) return fail(events.error().message);
+
+  // Pass 2: the real ports.
+  auto clock = agent::real_clock();
+  auto log = agent::journal_or_stderr_log(opts.debug);
+  auto notifier = agent::systemd_notifier();
+  auto files = agent::real_file_writer();
+  auto host = agent::real_host_opener();
+  auto lock = apply::lock_at(opts.exec.lock_path);
+  RealFileReader reader;
+  RealEnvironment env;
+  std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+
+  // Pass 3: the reconciler, with the options apply would use.
+  agent::ReconcileOptions ro;
+  ro.manifests = source_spec(opts.manifests);
+  ro.plan = plan::Options{opts.max_destroy, opts.allow_destroy};
+  ro.exec = exec_options(opts.exec, model::VmmKind::Firecracker);
+  ro.lock_timeout = milliseconds(opts.exec.lock_timeout_ms);
+  agent::Reconciler reconciler(
+      agent::ReconcilerPorts{reader, env, *lock, *host, *clock, *log, [&] { return uniform(rng); }}, ro);
+
+  // Pass 4: the loop, until SIGTERM.
+  agent::AgentOptions ao;
+  ao.schedule.debounce = milliseconds(opts.debounce_ms);
+  ao.schedule.debounce_max = std::max(milliseconds(opts.debounce_ms) * 10, milliseconds(5000));
+  ao.schedule.resync = resync.value();
+  ao.metrics_path = opts.metrics_textfile;
+  ao.once = opts.once;
+  ao.stall_after = agent::stall_bound(ro.exec);
+  log->write(agent::Level::Info, fmt::format("clawfleet agent started: watching {}, resync every {}, debounce {} ms",
+                                             watched, opts.resync, opts.debounce_ms));
+  agent::Agent loop(agent::AgentPorts{*events.value(), *notifier, *files, *log, *clock}, reconciler, ao);
+  return loop.run();
+}
+
+}  // namespace cf::cli

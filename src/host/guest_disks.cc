@@ -1,0 +1,274 @@
+#include "host/guest_disks.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "host/files.h"
+
+namespace cf::host {
+namespace {
+
+constexpr const char* kTempMarker = ".cf-tmp.";
+constexpr std::size_t kMaxToolOutput = 16 * 1024;
+constexpr auto kToolTimeout = std::chrono::seconds(60);
+
+Error sys_error(const std::string& what, const std::string& path) {
+  return Error{what + " " + path + ": " + std::strerror(errno)};
+}
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string temp_for(const std::string& path) {
+  return dir_of(path) + "/." + path.substr(path.rfind('/') + 1) + kTempMarker + std::to_string(::getpid());
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { int fd = fd_; fd_ = -1; return fd; }
+
+ private:
+  int fd_;
+};
+
+// Copies only the data extents of `in` (holes stay holes in `out`).
+Status sparse_copy(int in, int out, std::uint64_t size, const std::string& base) {
+  off_t pos = 0;
+  while (static_cast<std::uint64_t>(pos) < size) {
+    off_t data = ::lseek(in, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      return sys_error("cannot seek in", base);
+    }
+    off_t hole = ::lseek(in, data, SEEK_HOLE);
+    if (hole < 0) return sys_error("cannot seek in", base);
+    off_t from = data, to = data;
+    while (from < hole) {
+      ssize_t n = ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return sys_error("cannot copy", base);
+      if (n == 0) break;
+    }
+    pos = hole;
+  }
+  return {};
+}
+
+// Runs argv (no shell) and returns its output; an error with the tail of
+// its output when it fails or runs longer than kToolTimeout.
+Result<std::string> run_tool(const std::vector<std::string>& argv) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Error{std::string("pipe: ") + std::strerror(errno)};
+  Fd read_end(pipefd[0]), write_end(pipefd[1]);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return Error{std::string("fork: ") + std::strerror(errno)};
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(pipefd[1], 1) < 0 || ::dup2(pipefd[1], 2) < 0) ::_exit(126);
+    ::execvp(args[0], args.data());
+    ::_exit(errno == ENOENT ? 127 : 126);
+  }
+  ::close(write_end.release());
+  std::string out;
+  const auto until = std::chrono::steady_clock::now() + kToolTimeout;
+  bool timed_out = false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd p{read_end.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    char buf[4096];
+    ssize_t r = ::read(read_end.get(), buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    out.append(buf, static_cast<std::size_t>(r));
+    if (out.size() > kMaxToolOutput) out.erase(0, out.size() - kMaxToolOutput);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  auto tail = [&] {
+    std::string t = out.size() > 2000 ? out.substr(out.size() - 2000) : out;
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+    return t.empty() ? std::string() : ": " + t;
+  };
+  if (timed_out) return Error{argv[0] + " ran longer than " + std::to_string(kToolTimeout.count()) + " s and was killed"};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    return Error{argv[0] + " is not installed (Debian package genisoimage)"};
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Error{argv[0] + " failed (" +
+                 (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                    : "signal " + std::to_string(WTERMSIG(status))) +
+                 ")" + tail()};
+  return out;
+}
+
+class RealGuestDisks : public GuestDisks {
+ public:
+  explicit RealGuestDisks(std::string genisoimage) : genisoimage_(std::move(genisoimage)) {}
+
+  Result<std::optional<std::uint64_t>> size(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return std::optional<std::uint64_t>();
+      return sys_error("cannot stat", path);
+    }
+    if (!S_ISREG(st.st_mode)) return Error{"not a regular file: " + path};
+    return std::optional<std::uint64_t>(static_cast<std::uint64_t>(st.st_size));
+  }
+
+  Status clone(const std::string& base, const std::string& dest, std::uint64_t bytes) override {
+    if (auto s = remove_stale_temp_files(dir_of(dest)); !s) return s;
+    Fd in(::open(base.c_str(), O_RDONLY | O_CLOEXEC));
+    if (in.get() < 0) return sys_error("cannot open the image's rootfs", base);
+    struct stat st;
+    if (::fstat(in.get(), &st) != 0) return sys_error("cannot stat", base);
+    if (!S_ISREG(st.st_mode)) return Error{"the image's rootfs is not a regular file: " + base};
+    const auto base_size = static_cast<std::uint64_t>(st.st_size);
+    if (base_size > bytes)
+      return Error{"the image's rootfs " + base + " (" + std::to_string(base_size) +
+                   " bytes) is larger than the instance's disk (" + std::to_string(bytes) + " bytes)"};
+    const std::string tmp = temp_for(dest);
+    Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (out.get() < 0) return sys_error("cannot create", tmp);
+    auto fail = [&](Error e) {
+      ::unlink(tmp.c_str());
+      return e;
+    };
+    if (::fchmod(out.get(), 0600) != 0) return fail(sys_error("cannot chmod", tmp));
+    // A reflink shares the base's blocks (XFS, Btrfs); elsewhere a sparse copy.
+    if (::ioctl(out.get(), FICLONE, in.get()) != 0) {
+      if (errno != EOPNOTSUPP && errno != EXDEV && errno != EINVAL && errno != ENOTTY && errno != EPERM)
+        return fail(sys_error("cannot clone " + base + " to", tmp));
+      if (auto s = sparse_copy(in.get(), out.get(), base_size, base); !s) return fail(s.error());
+    }
+    if (::ftruncate(out.get(), static_cast<off_t>(bytes)) != 0) return fail(sys_error("cannot grow", tmp));
+    if (::fsync(out.get()) != 0) return fail(sys_error("cannot sync", tmp));
+    if (::close(out.release()) != 0) return fail(sys_error("cannot close", tmp));
+    if (::rename(tmp.c_str(), dest.c_str()) != 0) return fail(sys_error("cannot rename " + tmp + " to", dest));
+    return sync_dir(dir_of(dest));
+  }
+
+  Status grow(const std::string& path, std::uint64_t bytes) override {
+    auto current = size(path);
+    if (!current) return current.error();
+    if (!current.value()) return Error{"cannot grow " + path + ": it does not exist"};
+    if (*current.value() > bytes)
+      return Error{"cannot shrink " + path + " from " + std::to_string(*current.value()) + " to " +
+                   std::to_string(bytes) + " bytes"};
+    if (*current.value() == bytes) return {};
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) return sys_error("cannot open", path);
+    if (::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0) return sys_error("cannot grow", path);
+    if (::fsync(fd.get()) != 0) return sys_error("cannot sync", path);
+    return {};
+  }
+
+  Result<std::optional<std::string>> seed_digest_of(const std::string& path) override {
+    auto seed = size(path);
+    if (!seed) return seed.error();
+    if (!seed.value()) return std::optional<std::string>();
+    Fd fd(::open(digest_path(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) {
+      if (errno == ENOENT) return std::optional<std::string>();
+      return sys_error("cannot open", digest_path(path));
+    }
+    char buf[128];
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) return sys_error("cannot read", digest_path(path));
+    std::string d(buf, static_cast<std::size_t>(n));
+    while (!d.empty() && d.back() == '\n') d.pop_back();
+    return std::optional<std::string>(d);
+  }
+
+  Status write_seed(const std::string& path, const SeedFiles& files) override {
+    const std::string dir = dir_of(path);
+    if (auto s = remove_stale_temp_files(dir); !s) return s;
+    const std::pair<const char*, const std::string*> parts[] = {
+        {"meta-data", &files.meta_data}, {"user-data", &files.user_data}, {"network-config", &files.network_config}};
+    std::vector<std::string> sources;
+    auto cleanup = [&] {
+      for (const auto& s : sources) ::unlink(s.c_str());
+    };
+    std::vector<std::string> argv = {genisoimage_, "-quiet", "-output", temp_for(path), "-volid", "cidata",
+                                     "-joliet", "-rock", "-graft-points"};
+    for (const auto& [name, content] : parts) {
+      // Beside the seed, in the instance's 0700 directory: they hold secrets.
+      const std::string src = dir + "/." + name + kTempMarker + std::to_string(::getpid());
+      sources.push_back(src);
+      if (auto s = write_file_atomic(src, *content, 0600); !s) {
+        cleanup();
+        return s;
+      }
+      argv.push_back(std::string(name) + "=" + src);
+    }
+    auto ran = run_tool(argv);
+    cleanup();
+    if (!ran) {
+      ::unlink(temp_for(path).c_str());
+      return Error{"cannot write the seed " + path + ": " + ran.error().message};
+    }
+    // genisoimage creates its output with the umask's mode: tighten it
+    // before the rename makes it visible under its name.
+    if (::chmod(temp_for(path).c_str(), 0600) != 0) {
+      Error e = sys_error("cannot chmod", temp_for(path));
+      ::unlink(temp_for(path).c_str());
+      return e;
+    }
+    if (::rename(temp_for(path).c_str(), path.c_str()) != 0) {
+      Error e = sys_error("cannot rename " + temp_for(path) + " to", path);
+      ::unlink(temp_for(path).c_str());
+      return e;
+    }
+    return write_file_atomic(digest_path(path), seed_digest(files) + "\n", 0600);
+  }
+
+ private:
+  static std::string digest_path(const std::string& seed) { return seed + ".digest"; }
+
+  static Status sync_dir(const std::string& dir) {
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0) return sys_error("cannot open directory", dir);
+    if (::fsync(fd.get()) != 0) return sys_error("cannot sync directory", dir);
+    return {};
+  }
+
+  std::string genisoimage_;
+};
+
+}  // namespace
+
+std::unique_ptr<GuestDisks> real_guest_disks(std::string genisoimage) {
+  return std::make_unique<RealGuestDisks>(std::move(genisoimage));
+}
+
+}  // namespace cf::host

@@ -1,0 +1,95 @@
+#include "host/seed.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/sha256.h"
+#include "core/text.h"
+
+namespace cf::host {
+namespace {
+
+using nlohmann::json;
+
+std::string env_name(const std::string& provider) {
+  std::string out;
+  for (char ch : provider) out += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out + "_API_KEY";
+}
+
+// A YAML double-quoted scalar: JSON's string syntax is a subset of it.
+std::string quoted(const std::string& s) { return json(s).dump(); }
+
+}  // namespace
+
+std::string instance_id_for(const std::string& generation) {
+  const std::string prefix = "sha256:";
+  return "cf-" + (generation.rfind(prefix, 0) == 0 ? generation.substr(prefix.size()) : generation);
+}
+
+std::string render_openclaw_config(const SeedInput& in) {
+  const model::Instance& i = *in.instance;
+  json c;
+  c["gateway"] = {{"mode", "local"},
+                  {"bind", "lan"},
+                  {"port", kGuestGatewayPort},
+                  {"auth", {{"mode", "token"}, {"token", in.token}}},
+                  {"tailscale", {{"mode", "off"}}}};
+  c["agents"]["defaults"]["model"]["primary"] = i.model;
+  c["skills"]["allowBundled"] = i.skills;
+  // Offline by design: no update check, no catalogue refresh.
+  c["update"]["checkOnStart"] = false;
+  c["models"]["catalogRefresh"]["enabled"] = false;
+  c["logging"]["file"] = "/var/lib/openclaw/logs/gateway.log";
+  if (i.model.rfind("minimax/", 0) == 0)
+    c["models"]["providers"]["minimax"] = {{"baseUrl", "https://api.minimax.io/anthropic"}, {"api", "anthropic-messages"}};
+  // Telegram is written only when configured: the whole file is replaced on
+  // every generation, so turning it off leaves nothing behind.
+  if (i.telegram && in.telegram_token) {
+    c["channels"]["telegram"] = {{"enabled", true},
+                                 {"botToken", *in.telegram_token},
+                                 {"dmPolicy", "allowlist"},
+                                 {"groupPolicy", "disabled"},
+                                 {"allowFrom", i.telegram->allow_from}};
+    c["plugins"]["entries"]["telegram"]["enabled"] = true;
+  }
+  return c.dump(2) + "\n";
+}
+
+std::string render_gateway_env(const SeedInput& in) {
+  std::string out;
+  for (const auto& [provider, key] : in.provider_keys) out += env_name(provider) + "=" + key + "\n";
+  return out;
+}
+
+SeedFiles render_seed(const SeedInput& in) {
+  const model::Host& h = *in.host;
+  SeedFiles f;
+  f.meta_data = "instance-id: " + instance_id_for(in.generation) + "\nlocal-hostname: " + in.instance->name + "\n";
+
+  f.network_config = "version: 2\nethernets:\n  eth0:\n    match:\n      macaddress: " + quoted(to_string(in.alloc.mac)) +
+                     "\n    set-name: eth0\n    addresses: [" +
+                     quoted(to_string(in.alloc.ip) + "/" + std::to_string(h.subnet.prefix)) +
+                     "]\n    routes:\n      - to: 0.0.0.0/0\n        via: " + quoted(to_string(h.gateway)) + "\n";
+
+  // Contents in base64: secrets and JSON need no YAML quoting that way.
+  struct File {
+    std::string path, owner, mode, content;
+  };
+  const File files[] = {
+      {"/etc/openclaw/openclaw.json", "openclaw:openclaw", "0600", render_openclaw_config(in)},
+      {"/etc/openclaw/gateway.env", "openclaw:openclaw", "0600", render_gateway_env(in)},
+      {"/etc/openclaw/generation", "root:root", "0644", in.generation + "\n"},
+  };
+  f.user_data = "#cloud-config\nwrite_files:\n";
+  for (const auto& file : files)
+    f.user_data += "  - path: " + file.path + "\n    owner: " + quoted(file.owner) + "\n    permissions: " +
+                   quoted(file.mode) + "\n    encoding: b64\n    content: " + base64_encode(file.content) + "\n";
+  return f;
+}
+
+std::string seed_digest(const SeedFiles& files) {
+  return "sha256:" + sha256_hex("meta-data\n" + files.meta_data + "\nnetwork-config\n" + files.network_config +
+                                "\nuser-data\n" + files.user_data);
+}
+
+}  // namespace cf::host

@@ -1,0 +1,55 @@
+// The guest's configuration as a cloud-init NoCloud seed (docs/guest.md,
+// "The provisioning contract"): meta-data whose instance-id names the
+// configuration generation, network-config v2 with the static address,
+// and user-data whose write_files give the OpenClaw config, the 0600
+// provider-key env file and the generation. Rendering is pure; writing the
+// image is GuestDisks::write_seed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/net.h"
+#include "model/desired.h"
+#include "model/observed.h"
+
+namespace cf::host {
+
+// The gateway's port inside the guest and the port of the guest's
+// generation endpoint (GET / -> {"generation": "..."}).
+inline constexpr std::uint16_t kGuestGatewayPort = 18789;
+inline constexpr std::uint16_t kGuestStatusPort = 18790;
+
+struct SeedInput {
+  const model::Host* host = nullptr;
+  const model::Instance* instance = nullptr;
+  model::Allocation alloc;
+  std::string token;                               // the gateway token
+  std::map<std::string, std::string> provider_keys;  // provider -> key value
+  std::optional<std::string> telegram_token;       // with instance->telegram
+  std::string generation;                          // "sha256:<hex>"
+};
+
+struct SeedFiles {
+  std::string meta_data, user_data, network_config;
+  bool operator==(const SeedFiles&) const = default;
+};
+
+// "cf-<hex>" for "sha256:<hex>": cloud-init reruns its per-instance modules
+// (write_files among them) whenever this changes.
+std::string instance_id_for(const std::string& generation);
+
+// The OpenClaw config (JSON) the guest's gateway runs with.
+std::string render_openclaw_config(const SeedInput& in);
+// "OPENAI_API_KEY=..." lines, sorted by provider.
+std::string render_gateway_env(const SeedInput& in);
+
+SeedFiles render_seed(const SeedInput& in);
+
+// SHA-256 over the three files: what the seed on disk is compared by.
+std::string seed_digest(const SeedFiles& files);
+
+}  // namespace cf::host

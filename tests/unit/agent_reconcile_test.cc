@@ -1,0 +1,228 @@
+// One reconcile of the agent against a whole fake host, with the real
+// loader, planner and executor: backoff isolates a failing instance, never
+// blocks a destroy, a broken manifest set keeps the last good one enforced,
+// a busy lock is retried later.
+#include "agent/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/fake_agent.h"
+#include "fakes/fake_lock.h"
+#include "fakes/fleets.h"
+
+namespace cf::agent {
+namespace {
+
+using namespace std::chrono;
+using testing::instance_yaml;
+using testing::kTestHost;
+
+class NoEnvironment : public Environment {
+ public:
+  std::optional<std::string> get(const std::string&) const override { return std::nullopt; }
+};
+
+class AgentReconcile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ReconcileOptions o;
+    o.exec.parallelism = 2;
+    o.exec.health_deadline = seconds(60);
+    reconciler_ = std::make_unique<Reconciler>(
+        ReconcilerPorts{files, env, lock, opener, clock, log, [] { return 0.5; }}, o);
+  }
+  void manifests(const std::string& instances) { files.file("/etc/clawfleet/fleet.yaml", kTestHost + instances); }
+  ReconcileReport reconcile() {
+    std::atomic<bool> stop{false};
+    return reconciler_->reconcile("test", stop);
+  }
+  const AgentStatus& status() { return reconciler_->status(); }
+  bool ready(const std::string& name) {
+    auto it = status().instances.find(name);
+    return it != status().instances.end() && it->second.is(ConditionType::Ready);
+  }
+  std::size_t health_calls(std::uint16_t port) {
+    std::size_t n = 0;
+    for (const auto& c : host.health.calls) n += c.rfind("wait_ready " + std::to_string(port) + " ", 0) == 0;
+    return n;
+  }
+  std::vector<std::string> journal_lines() {
+    std::vector<std::string> out;
+    for (const auto& r : journal.records)
+      out.push_back(r.instance + " " + r.action + " " + apply::to_string(r.event) +
+                    (r.event == apply::JournalEvent::End ? std::string(" ") + apply::to_string(r.result) : ""));
+    return out;
+  }
+
+  testing::FakeHost host;
+  testing::FakeJournal journal;
+  testing::FakeHostOpener opener{host, journal};
+  testing::FakeLock lock;
+  testing::FakeClock clock;
+  testing::FakeLog log;
+  testing::FakeFileReader files;
+  NoEnvironment env;
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+TEST_F(AgentReconcile, ConvergesAndReportsReady) {
+  manifests(instance_yaml("alpha") + instance_yaml("beta"));
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_EQ(r.steps, 3u);  // the host, two creates
+  EXPECT_TRUE(ready("alpha"));
+  EXPECT_TRUE(ready("beta"));
+  EXPECT_EQ(summary_line(status()), "2 instances, 2 ready");
+  EXPECT_EQ(lock.calls, (std::vector<std::string>{"acquire agent timeout=0ms", "release agent"}));
+  EXPECT_EQ(status().reconciles, 1u);
+  EXPECT_TRUE(status().last_success.has_value());
+  // Logged with the journal's fields.
+  auto lines = log.all();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "info alpha: create done (0.0 s) ACTION=create INSTANCE=alpha STEP=1"),
+            lines.end());
+  // Nothing left: the next reconcile runs no step.
+  r = reconcile();
+  EXPECT_EQ(r.steps, 0u);
+  EXPECT_EQ(r.result, ReconcileResult::Ok);
+}
+
+TEST_F(AgentReconcile, OneBadInstanceBacksOffWithoutDelayingTheOthers) {
+  host.health.failing[18900] = "health gate: /ready timed out after 60 s";  // "bad" gets the first port
+  manifests(instance_yaml("bad") + instance_yaml("good1"));
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Failed);
+  EXPECT_TRUE(ready("good1"));
+  EXPECT_FALSE(ready("bad"));
+  const InstanceStatus& bad = status().instances.at("bad");
+  EXPECT_EQ(bad.find(ConditionType::Degraded)->message,
+            "instance bad: health gate: /ready timed out after 60 s; retry in 5.0 s");
+  EXPECT_EQ(bad.failures, 1u);
+  EXPECT_EQ(r.retry_at, clock.now() + seconds(5));
+  EXPECT_EQ(summary_line(status()), "2 instances, 1 ready, 1 degraded: bad health gate: /ready timed out after 60 s; retry in 5.0 s");
+  EXPECT_EQ(health_calls(18900), 1u);
+
+  // One second later a new instance arrives: it is created at once, "bad"
+  // is left alone.
+  clock.advance(seconds(1));
+  manifests(instance_yaml("bad") + instance_yaml("good1") + instance_yaml("good2"));
+  r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_TRUE(ready("good2"));
+  ASSERT_EQ(r.held.size(), 1u);
+  EXPECT_EQ(r.held[0].instance, "bad");
+  EXPECT_EQ(r.held[0].remaining, milliseconds(4000));
+  EXPECT_EQ(health_calls(18900), 1u);
+  EXPECT_EQ(status().instances.at("bad").find(ConditionType::Degraded)->reason, "BackingOff");
+
+  // Still failing when its backoff ends: 10 s next time.
+  clock.advance(seconds(4));
+  r = reconcile();
+  EXPECT_EQ(health_calls(18900), 2u);
+  EXPECT_EQ(status().instances.at("bad").failures, 2u);
+  EXPECT_EQ(r.retry_at, clock.now() + seconds(10));
+
+  // Fixed: retried when the backoff ends, Ready, and the backoff forgotten.
+  host.health.failing.clear();
+  clock.advance(seconds(10));
+  r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_TRUE(ready("bad"));
+  EXPECT_EQ(status().instances.at("bad").failures, 0u);
+  EXPECT_EQ(reconciler_->backoff().failures("bad"), 0u);
+  EXPECT_EQ(summary_line(status()), "3 instances, 3 ready");
+}
+
+TEST_F(AgentReconcile, ADestroyIsNeverBlockedByBackoff) {
+  host.health.failing[18900] = "health gate: /ready timed out after 60 s";  // "bad" gets the first port
+  manifests(instance_yaml("bad") + instance_yaml("good"));
+  ASSERT_EQ(reconcile().result, ReconcileResult::Failed);
+  ASSERT_TRUE(reconciler_->backoff().remaining("bad", clock.now()));
+  ASSERT_NE(host.leftovers("bad"), std::vector<std::string>{});  // kept: its guest was started
+
+  // Removed from the manifests while in backoff: destroyed at once.
+  manifests(instance_yaml("good"));
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_TRUE(r.held.empty());
+  EXPECT_EQ(host.leftovers("bad"), std::vector<std::string>{});
+  EXPECT_EQ(status().instances.count("bad"), 0u);
+  EXPECT_EQ(summary_line(status()), "1 instance, 1 ready");
+}
+
+TEST_F(AgentReconcile, ABrokenManifestSetKeepsTheLastGoodOneEnforced) {
+  manifests(instance_yaml("alpha") + instance_yaml("beta"));
+  ASSERT_EQ(reconcile().result, ReconcileResult::Ok);
+
+  // A broken commit that also drops beta: nothing is destroyed.
+  manifests(instance_yaml("alpha"));
+  files.file("/etc/clawfleet/zz.yaml", "kind: [\n");
+  journal.records.clear();
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Error);
+  const std::string error = status().manifest_error;
+  EXPECT_EQ(error, "/etc/clawfleet/zz.yaml:2:1: error: invalid YAML: end of sequence flow not found");
+  EXPECT_EQ(r.error, "the manifests do not load (enforcing the last good set): " + error);
+  EXPECT_TRUE(journal.records.empty());
+  EXPECT_TRUE(ready("alpha"));
+  EXPECT_TRUE(ready("beta"));
+  EXPECT_EQ(summary_line(status()), "manifests broken (keeping the last good set): " + error + "; 2 instances, 2 ready");
+  const auto since = status().manifest_error_since;
+  ASSERT_TRUE(since);
+
+  // Drift is still repaired meanwhile, and the error stays, since the same time.
+  host.systemd.set_unit(host::UnitStatus{"clawfleet-vm@beta.service", "", "inactive", "dead", "enabled",
+                                         "/etc/systemd/system/clawfleet-vm@.service", {}});
+  clock.advance(minutes(5));
+  r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Error);
+  EXPECT_EQ(journal_lines(), (std::vector<std::string>{"beta repair start", "beta repair end ok"}));
+  EXPECT_EQ(host.systemd.unit("clawfleet-vm@beta.service")->active_state, "active");
+  EXPECT_EQ(status().manifest_error, error);
+  EXPECT_EQ(status().manifest_error_since, since);
+  EXPECT_EQ(host.leftovers("beta").empty(), false);
+
+  // Fixed: the error is gone, and only now is beta destroyed (it is absent
+  // from the repaired set).
+  files.remove("/etc/clawfleet/zz.yaml");
+  r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_EQ(status().manifest_error, "");
+  EXPECT_EQ(host.leftovers("beta"), std::vector<std::string>{});
+  EXPECT_EQ(summary_line(status()), "1 instance, 1 ready");
+}
+
+TEST_F(AgentReconcile, NoGoodSetYetDoesNothing) {
+  files.file("/etc/clawfleet/a.yaml", "kind: [\n");
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Error);
+  EXPECT_EQ(r.error, "the manifests do not load: " + status().manifest_error);
+  EXPECT_TRUE(opener.opened.empty());
+  EXPECT_EQ(summary_line(status()).rfind("manifests broken: /etc/clawfleet/a.yaml:", 0), 0u) << summary_line(status());
+}
+
+TEST_F(AgentReconcile, ABusyLockIsNotAReconcile) {
+  manifests(instance_yaml("alpha"));
+  lock.simulate_holder({4242, "apply", "2026-01-01T00:00:00Z"});
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::LockBusy);
+  EXPECT_EQ(r.error,
+            "another clawfleet holds /run/clawfleet/lock: pid 4242 (apply), since 2026-01-01T00:00:00Z; gave up after "
+            "0 s (use --lock-timeout to wait)");
+  EXPECT_TRUE(opener.opened.empty());
+  EXPECT_EQ(status().reconciles, 0u);
+  lock.other_record.reset();  // the holder is gone
+  EXPECT_EQ(reconcile().result, ReconcileResult::Ok);
+}
+
+TEST_F(AgentReconcile, UnobservableHostIsAnError) {
+  manifests(instance_yaml("alpha"));
+  opener.open_error = "cannot connect to the system bus: No such file or directory";
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Error);
+  EXPECT_EQ(r.error, "cannot connect to the system bus: No such file or directory");
+  EXPECT_EQ(status().errors, 1u);
+  EXPECT_EQ(summary_line(status()), "0 instances, 0 ready; last reconcile: cannot connect to the system bus: No such file or directory");
+}
+
+}  // namespace
+}  // namespace cf::agent
