@@ -86,6 +86,10 @@ Result<std::string> run_tool(const std::vector<std::string>& argv) {
   pid_t pid = ::fork();
   if (pid < 0) return Error{std::string("fork: ") + std::strerror(errno)};
   if (pid == 0) {
+    // The agent blocks its signals (signalfd); the tool must not inherit that.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     int null = ::open("/dev/null", O_RDONLY);
     if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(pipefd[1], 1) < 0 || ::dup2(pipefd[1], 2) < 0) ::_exit(126);
     ::execvp(args[0], args.data());
