@@ -18,17 +18,19 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-1
 	python3 python3-yaml python3-jsonschema \
 	systemd iproute2 iputils-ping nftables systemd-container debootstrap zstd qemu-system-x86 genisoimage
 
-.PHONY: all deps build test unit asan fuzz demo bench install clean
+.PHONY: all deps build test unit asan fuzz demo e2e-openclaw bench install clean
 
 all: build
 
 # Idempotent: asks apt only for what dpkg says is missing, so a machine that
-# has everything needs no network.
+# has everything needs no network. npm (which fetches Node 24 and openclaw
+# for the guest image) counts as present when any npm is on PATH.
 deps:
 	@missing=""; \
 	for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "make deps: missing packages:$$missing (run as root, or install them)" >&2; exit 1; fi; \
 	  echo "make deps: installing$$missing"; \
@@ -62,8 +64,16 @@ fuzz: deps
 # The main job on a disposable real host: a real systemd booted in nspawn,
 # the guest image (built the first time, then cached), `clawfleet plan`,
 # `apply` and `status` of examples/demo's two instances, then teardown.
+# The guests run the image's contract gateway (a stand-in; the demo says
+# so) unless GATEWAY=openclaw: the real one needs ~10 min under emulation.
+GATEWAY ?= contract
 demo: build
-	$(BUILD)/tests/clawfleet_demo
+	CLAWFLEET_DEMO_GATEWAY=$(GATEWAY) $(BUILD)/tests/clawfleet_demo
+
+# The guest end-to-end test with the real OpenClaw gateway (about half an
+# hour under emulation; `make test` runs it with the contract gateway).
+e2e-openclaw: build
+	CLAWFLEET_E2E_GATEWAY=openclaw $(BUILD)/tests/clawfleet_tests --gtest_filter='GuestEndToEnd.*'
 
 # observe() timings against the fakes and (as root) a real systemd booted in
 # systemd-nspawn; plan time and executor overhead against a whole fake host;

@@ -126,6 +126,7 @@ int run_apply(const ApplyOptions& opts) {
   const apply::ExecOptions exec = exec_options(opts.exec, host.vmm.kind);
   std::string journal_error;
   std::map<std::size_t, steady_clock::time_point> started;
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
   auto on_event = [&](const apply::StepEvent& e) {
     apply::JournalRecord rec;
     rec.run = run, rec.seq = e.index, rec.instance = e.step->instance, rec.action = plan::to_string(e.step->action);
@@ -140,6 +141,8 @@ int run_apply(const ApplyOptions& opts) {
     const std::string who = e.step->instance.empty() ? "host" : e.step->instance;
     if (e.start) {
       started[e.index] = steady_clock::now();
+      // On a terminal, say what is under way: a guest's boot takes minutes.
+      if (tty) fmt::print(stderr, "{}: {} started\n", who, plan::to_string(e.step->action));
       return;
     }
     double secs = duration<double>(steady_clock::now() - started[e.index]).count();

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -53,6 +54,8 @@ class Fd {
 
 // Copies only the data extents of `in` (holes stay holes in `out`).
 Status sparse_copy(int in, int out, std::uint64_t size, const std::string& base) {
+  bool use_copy_range = true;
+  std::vector<char> buf(1 << 20);
   off_t pos = 0;
   while (static_cast<std::uint64_t>(pos) < size) {
     off_t data = ::lseek(in, pos, SEEK_DATA);
@@ -64,9 +67,28 @@ Status sparse_copy(int in, int out, std::uint64_t size, const std::string& base)
     if (hole < 0) return sys_error("cannot seek in", base);
     off_t from = data, to = data;
     while (from < hole) {
-      ssize_t n = ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return sys_error("cannot copy", base);
+      ssize_t n = use_copy_range ? ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0) : -1;
+      if (n < 0 && use_copy_range && errno == EINTR) continue;
+      // Across filesystems (overlayfs, older kernels) copy_file_range
+      // refuses: copy through a buffer instead.
+      if (n < 0 && use_copy_range && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+        use_copy_range = false;
+        continue;
+      }
+      if (n < 0 && use_copy_range) return sys_error("cannot copy", base);
+      if (!use_copy_range) {
+        n = ::pread(in, buf.data(), std::min<std::size_t>(buf.size(), static_cast<std::size_t>(hole - from)), from);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return sys_error("cannot read", base);
+        for (ssize_t done = 0; done < n;) {
+          ssize_t w = ::pwrite(out, buf.data() + done, static_cast<std::size_t>(n - done), to + done);
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) return sys_error("cannot write a copy of", base);
+          done += w;
+        }
+        from += n;
+        to += n;
+      }
       if (n == 0) break;
     }
     pos = hole;

@@ -1,7 +1,10 @@
 // `make demo`: the main job on a disposable real host. Boots a real systemd
 // in nspawn with the guest image, then runs `clawfleet plan`, `clawfleet
 // apply` (its progress lines on your terminal) and `clawfleet status` on the
-// fleet of examples/demo, and tears the host down.
+// fleet of examples/demo, and tears the host down. The guests run the
+// image's contract gateway (a stand-in, said so on the screen) unless
+// CLAWFLEET_DEMO_GATEWAY=openclaw (`make demo GATEWAY=openclaw`): OpenClaw's
+// own gateway needs about ten minutes to become ready under emulation.
 #include <signal.h>
 #include <unistd.h>
 
@@ -39,8 +42,10 @@ int main() {
   // Ctrl-C reaches clawfleet in the container; the demo itself goes on to
   // tear the host down.
   ::signal(SIGINT, SIG_IGN);
-  std::cout << "Guest image (built once from examples/guest-image, then cached)..." << std::endl;
-  auto image = cf::testing::guest_image(CLAWFLEET_SOURCE_DIR);
+  const auto gateway = cf::testing::gateway_from_env("CLAWFLEET_DEMO_GATEWAY");
+  std::cout << "The guests run " << cf::testing::describe(gateway) << ".\n"
+            << "Guest image (built once from examples/guest-image, then cached)..." << std::endl;
+  auto image = cf::testing::guest_image(CLAWFLEET_SOURCE_DIR, gateway);
   if (!image) {
     std::cerr << "make demo: " << image.error().message << "\n";
     return 1;
