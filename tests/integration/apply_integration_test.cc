@@ -206,6 +206,18 @@ TEST_F(RealApply, NoSecretLeavesItsFile) {
   EXPECT_NE(out_.find("spec.providerKeys.anthropic"), std::string::npos) << out_;
   outputs += out_;
 
+  // The guest's seed is where the values go (base64 in user-data, which
+  // grep cannot see): private to root, and holding exactly these.
+  ASSERT_EQ(sh("stat -c %a /var/lib/clawfleet/instances/talker/seed.img && "
+               "isoinfo -R -x /user-data -i /var/lib/clawfleet/instances/talker/seed.img | "
+               "sed -n 's/^ *content: //p' | while read -r b; do echo \"$b\" | base64 -d; echo; done"),
+            0)
+      << out_;
+  EXPECT_EQ(out_.rfind("600\n", 0), 0u) << out_;
+  EXPECT_NE(out_.find("ANTHROPIC_API_KEY=" + key), std::string::npos) << out_;
+  EXPECT_NE(out_.find("\"botToken\": \"" + bot + "\""), std::string::npos) << out_;
+  EXPECT_NE(out_.find("\"token\": \"" + token + "\""), std::string::npos) << out_;
+
   for (const auto& secret : {key, bot, std::string("CF-SECRET-KEY-rotated"), token}) {
     EXPECT_EQ(outputs.find(secret), std::string::npos) << "an output shows " << secret;
     // Everywhere clawfleet writes, and the logs; the token only in its file.
