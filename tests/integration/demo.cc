@@ -4,7 +4,7 @@
 // fleet of examples/demo, and tears the host down. The guests run the
 // image's contract gateway (a stand-in, said so on the screen) unless
 // CLAWFLEET_DEMO_GATEWAY=openclaw (`make demo GATEWAY=openclaw`): OpenClaw's
-// own gateway needs about ten minutes to become ready under emulation.
+// own gateway needs five minutes or more to become ready under emulation.
 #include <signal.h>
 #include <unistd.h>
 
@@ -42,7 +42,7 @@ int main() {
   // Ctrl-C reaches clawfleet in the container; the demo itself goes on to
   // tear the host down.
   ::signal(SIGINT, SIG_IGN);
-  const auto gateway = cf::testing::gateway_from_env("CLAWFLEET_DEMO_GATEWAY");
+  const auto gateway = cf::testing::gateway_from_env("CLAWFLEET_DEMO_GATEWAY", cf::testing::Gateway::Contract);
   std::cout << "The guests run " << cf::testing::describe(gateway) << ".\n"
             << "Guest image (built once from examples/guest-image, then cached)..." << std::endl;
   auto image = cf::testing::guest_image(CLAWFLEET_SOURCE_DIR, gateway);

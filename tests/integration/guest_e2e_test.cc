@@ -7,11 +7,10 @@
 // destroys it, and a last plan is empty.
 //
 // Slow (minutes: the guests run emulated), so it runs once in `make test`,
-// not again under the sanitizers. In `make test` the guests run the image's
-// contract gateway, a stand-in that answers the guest contract, because
-// OpenClaw's own gateway needs about ten minutes to become ready under
-// emulation (docs/guest.md); `make e2e-openclaw` sets
-// CLAWFLEET_E2E_GATEWAY=openclaw and runs this same test with the real one.
+// not again under the sanitizers. The guests run the real OpenClaw gateway;
+// CLAWFLEET_E2E_GATEWAY=contract (`make e2e-contract`) runs the image's
+// contract gateway instead, a stand-in that answers the guest contract in
+// a minute rather than five (docs/guest.md).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -56,7 +55,7 @@ class GuestEndToEnd : public ::testing::Test {
   void SetUp() override {
     if (auto why = cf::testing::guest_host_unavailable()) GTEST_SKIP() << *why;
     const auto t0 = Clock::now();
-    gateway_ = cf::testing::gateway_from_env("CLAWFLEET_E2E_GATEWAY");
+    gateway_ = cf::testing::gateway_from_env("CLAWFLEET_E2E_GATEWAY", cf::testing::Gateway::OpenClaw);
     std::cerr << "[ e2e ] the guests run " << cf::testing::describe(gateway_) << "\n";
     auto image = cf::testing::guest_image(CLAWFLEET_SOURCE_DIR, gateway_);
     ASSERT_TRUE(image) << image.error().message;

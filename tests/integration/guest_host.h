@@ -27,19 +27,21 @@ inline std::optional<std::string> guest_host_unavailable() {
 
 // Which gateway the guests run: OpenClaw's, or the image's contract
 // gateway, a stand-in that answers the guest contract without OpenClaw
-// (docs/guest.md: the real one needs about ten minutes under emulation).
+// (docs/guest.md: the real one needs five minutes or more under emulation).
 enum class Gateway { OpenClaw, Contract };
 
 inline const char* describe(Gateway g) {
   return g == Gateway::OpenClaw
              ? "the real OpenClaw gateway"
-             : "the image's CONTRACT GATEWAY, a stand-in for OpenClaw (make e2e-openclaw runs the real one)";
+             : "the image's CONTRACT GATEWAY, a stand-in for OpenClaw, not OpenClaw";
 }
 
-// From $<variable>: "openclaw" for the real gateway, else the contract gateway.
-inline Gateway gateway_from_env(const char* variable) {
+// From $<variable> ("openclaw" or "contract"), else `otherwise`.
+inline Gateway gateway_from_env(const char* variable, Gateway otherwise) {
   const char* v = std::getenv(variable);
-  return v && std::string(v) == "openclaw" ? Gateway::OpenClaw : Gateway::Contract;
+  if (v && std::string(v) == "openclaw") return Gateway::OpenClaw;
+  if (v && std::string(v) == "contract") return Gateway::Contract;
+  return otherwise;
 }
 
 // The same image with the contract gateway enabled instead of OpenClaw's
