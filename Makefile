@@ -18,7 +18,10 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-1
 	python3 python3-yaml python3-jsonschema \
 	systemd iproute2 iputils-ping nftables systemd-container debootstrap zstd qemu-system-x86 genisoimage
 
-.PHONY: all deps build test unit asan fuzz demo e2e-contract bench install clean
+.PHONY: all deps build build-only test unit asan fuzz tests-unit tests-integration tests-vm \
+	asan-build asan-tests fuzz-build fuzz-run demo e2e-contract bench install clean
+# Prerequisites run in the order written: the phases of `make test` are sequential.
+.NOTPARALLEL:
 
 all: build
 
@@ -37,28 +40,41 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-build: deps
+build: deps build-only
+build-only:
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
 	cmake --build $(BUILD)
 
-# Everything CI runs: the normal build's tests, the tests again under
-# ASan+UBSan (all but the guest end-to-end test, which boots real guests
-# for minutes), and the manifest loader under libFuzzer for FUZZ_SECONDS.
-test: unit asan fuzz
+# Everything CI runs, phase by phase (tests/phases.sh prints each phase's
+# wall time at the end, also when one failed): the packages, the build,
+# the three test tiers (ctest labels unit, integration, vm), the tests
+# again under ASan+UBSan (all but the vm tier, whose guests boot for
+# minutes), and the manifest loader under libFuzzer for FUZZ_SECONDS.
+test:
+	@MAKE="$(MAKE)" tests/phases.sh
 
-unit: build
-	ctest --test-dir $(BUILD) --output-on-failure
+unit: build tests-unit tests-integration tests-vm
+tests-unit:
+	ctest --test-dir $(BUILD) --output-on-failure -L '^unit$$'
+tests-integration:
+	ctest --test-dir $(BUILD) --output-on-failure -L '^integration$$'
+tests-vm:
+	ctest --test-dir $(BUILD) --output-on-failure -L '^vm$$'
 
-asan: deps
+asan: deps asan-build asan-tests
+asan-build:
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLAWFLEET_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD_ASAN)
+asan-tests:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -E '^GuestEndToEnd\.'
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -LE '^vm$$'
 
-fuzz: deps
+fuzz: deps fuzz-build fuzz-run
+fuzz-build:
 	CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCLAWFLEET_FUZZ=ON -DCLAWFLEET_TESTS=OFF $(CMAKE_FLAGS)
 	cmake --build $(BUILD_FUZZ) --target manifest_fuzzer
+fuzz-run:
 	tests/fuzz/run.sh $(BUILD_FUZZ)/tests/fuzz/manifest_fuzzer $(FUZZ_SECONDS)
 
 # The main job on a disposable real host: a real systemd booted in nspawn,
@@ -70,10 +86,10 @@ GATEWAY ?= contract
 demo: build
 	CLAWFLEET_DEMO_GATEWAY=$(GATEWAY) $(BUILD)/tests/clawfleet_demo
 
-# The guest end-to-end test with the image's contract gateway instead of
-# the real OpenClaw gateway that `make test` boots (a minute, not ten).
+# The vm tier with the image's contract gateway instead of the real
+# OpenClaw gateway that `make test` boots: minutes, not twenty.
 e2e-contract: build
-	CLAWFLEET_E2E_GATEWAY=contract $(BUILD)/tests/clawfleet_tests --gtest_filter='GuestEndToEnd.*'
+	CLAWFLEET_E2E_GATEWAY=contract $(BUILD)/tests/clawfleet_vm_tests
 
 # observe() timings against the fakes and (as root) a real systemd booted in
 # systemd-nspawn; plan time and executor overhead against a whole fake host;

@@ -219,7 +219,7 @@ class Run {
       }
       // The unit's ExecStartPre does this too; doing it here makes the tap
       // and table exist (and be observed) also for a stopped instance.
-      if (auto s = host::prepare_vm(launch.value(), ports_.network); !s) return s;
+      if (auto s = host::prepare_host_side(launch.value(), ports_.network); !s) return s;
     }
     // Outside the lock: a first copy of the root disk can take a while.
     const std::string generation = generation_of(plan::flatten(inst, h, desired_.secret_digests));
@@ -267,6 +267,7 @@ class Run {
         if (r.value() != host::JobResult::Done) return Error{unit_job_error("stop", unit, r.value())};
       }
       if (auto s = sd.disable({vm, sock}); !s) return s;
+      if (auto s = reset_failed(inst.name, sd); !s) return s;
     }
 
     // Only now is the configuration applied (a running one proved healthy).
@@ -347,6 +348,7 @@ class Run {
         if (auto s = ports_.unit_files.remove_dropin(unit, dropin); !s) return s;
     }
     if (auto s = sd.daemon_reload(); !s) return s;
+    if (auto s = reset_failed(name, sd); !s) return s;
     std::lock_guard<std::mutex> lock(mu_);
     if (tap.empty()) {
       if (const auto* seen = observed(name)) {
@@ -360,6 +362,15 @@ class Run {
       if (auto s = ports_.network.delete_link(tap); !s) return s;
     if (auto s = ports_.state.remove_instance(name); !s) return s;
     return inventory_erase(name);
+  }
+
+  // A VM that clawfleet stopped counts as stopped however its VMM ended
+  // (powered off, quit, SIGTERM, or SIGKILL after TimeoutStopSec, which
+  // systemd records as "failed"): nothing of it stays in `systemctl --failed`.
+  static Status reset_failed(const std::string& name, host::Systemd& sd) {
+    for (const auto& unit : {host::vm_unit(name), host::proxy_socket_unit(name), host::proxy_service_unit(name)})
+      if (auto s = sd.reset_failed(unit); !s) return s;
+    return {};
   }
 
   // Read-modify-write of the inventory; callers hold mu_.

@@ -42,7 +42,10 @@ struct HostPorts {
 
 struct ExecOptions {
   std::size_t parallelism = 1;
-  std::chrono::milliseconds job_deadline{std::chrono::seconds(90)};
+  // A stop job may take the VM unit's whole escalation: ExecStop (the
+  // guest's power-off and the VMM's quit) and TimeoutStopSec for SIGTERM
+  // before SIGKILL (units/clawfleet-vm@.service, docs/host.md).
+  std::chrono::milliseconds job_deadline{std::chrono::seconds(180)};
   std::chrono::milliseconds health_deadline{std::chrono::minutes(5)};
   bool kvm = true;             // QEMU: -accel kvm, else tcg
   std::uint32_t tsc_khz = 0;   // QEMU under TCG

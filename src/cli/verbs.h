@@ -6,6 +6,7 @@
 
 #include "core/result.h"
 
+#include "host/vm_stop.h"
 #include "manifest/loader.h"
 
 namespace cf::cli {
@@ -43,7 +44,7 @@ struct ExecCliOptions {
   std::size_t parallelism = 0;  // 0: the host's cores
   int lock_timeout_ms = 0;
   int health_timeout_s = 300;
-  int job_timeout_s = 90;
+  int job_timeout_s = 180;  // apply::ExecOptions::job_deadline
   std::string lock_path = "/run/clawfleet/lock";
 };
 void add_exec_options(CLI::App& cmd, ExecCliOptions& opts);
@@ -89,7 +90,9 @@ struct VmOptions {
   std::string verb;  // prepare, run, stop
   std::string name;
   std::string state_root;
-  int stop_timeout_s = 20;
+  // host/vm_stop.h's deadlines, in seconds.
+  int stop_timeout_s = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(host::StopDeadlines{}.power_off).count());
+  int quit_timeout_s = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(host::StopDeadlines{}.quit).count());
 };
 void add_vm(CLI::App& app, VmOptions& opts);
 int run_vm(const VmOptions& opts);

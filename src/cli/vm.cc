@@ -7,12 +7,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 
 #include "cli/verbs.h"
 #include "core/fs.h"
 #include "core/text.h"
 #include "host/launch.h"
+#include "host/vm_stop.h"
 
 namespace cf::cli {
 namespace {
@@ -51,8 +51,14 @@ void add_vm(CLI::App& app, VmOptions& opts) {
     auto* cmd = vm->add_subcommand(verb, help);
     cmd->add_option("name", opts.name, "Instance name")->required();
     cmd->add_option("--state-root", opts.state_root, "State root (default $CLAWFLEET_STATE_ROOT or /var/lib/clawfleet)");
-    if (std::string(verb) == "stop")
-      cmd->add_option("--timeout", opts.stop_timeout_s, "Seconds to wait for the guest to power off")->capture_default_str();
+    if (std::string(verb) == "stop") {
+      cmd->add_option("--timeout", opts.stop_timeout_s, "Seconds the guest has to power off when asked")
+          ->capture_default_str()
+          ->check(CLI::Range(1, 3600));
+      cmd->add_option("--quit-timeout", opts.quit_timeout_s, "Seconds the VMM then has to quit when asked")
+          ->capture_default_str()
+          ->check(CLI::Range(1, 3600));
+    }
     cmd->callback([&opts, verb = std::string(verb)] { opts.verb = verb; });
   }
 }
@@ -77,20 +83,28 @@ int run_vm(const VmOptions& opts) {
     return fail("run", Error{"cannot execute " + r.argv[0] + ": " + std::strerror(errno)});
   }
 
-  // stop: a graceful request, then wait; systemd kills what is left after
-  // TimeoutStopSec, so giving up here is safe.
+  // stop: the escalation of host/vm_stop.h. Whatever is left after it is
+  // systemd's (SIGTERM, then SIGKILL after TimeoutStopSec); the unit runs
+  // this as `ExecStop=-`, so a VM that needed them does not fail the unit.
   auto vmm = host::make_vmm(r.vmm);
-  using namespace std::chrono;
-  auto state = vmm->state(r.api_socket, milliseconds(500));
-  if (state && state.value() == host::VmState::Absent) return 0;
-  if (auto s = vmm->request_shutdown(r.api_socket, seconds(2)); !s) return fail("stop", s.error());
-  auto deadline = steady_clock::now() + seconds(opts.stop_timeout_s);
-  while (steady_clock::now() < deadline) {
-    state = vmm->state(r.api_socket, milliseconds(500));
-    if (state && state.value() == host::VmState::Absent) return 0;
-    std::this_thread::sleep_for(milliseconds(200));
+  host::StopDeadlines deadlines;
+  deadlines.power_off = std::chrono::seconds(opts.stop_timeout_s);
+  deadlines.quit = std::chrono::seconds(opts.quit_timeout_s);
+  const auto t0 = std::chrono::steady_clock::now();
+  const host::StopEnd end = host::stop_vm(*vmm, r.api_socket, deadlines, [&](const std::string& line) {
+    fmt::print(stderr, "clawfleet vm stop {}: {}\n", r.name, line);
+  });
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (end == host::StopEnd::Running) {
+    fmt::print(stderr, "clawfleet vm stop {}: the VM still runs after {:.1f} s; SIGTERM, then SIGKILL, end it\n",
+               r.name, took);
+    return 1;
   }
-  return fail("stop", Error{"the guest of " + r.name + " did not power off within " + std::to_string(opts.stop_timeout_s) + " s"});
+  if (end == host::StopEnd::WasAbsent)
+    fmt::print(stderr, "clawfleet vm stop {}: nothing answers on {}: the VM is not running\n", r.name, r.api_socket);
+  else
+    fmt::print(stderr, "clawfleet vm stop {}: {} after {:.1f} s\n", r.name, host::to_string(end), took);
+  return 0;
 }
 
 }  // namespace cf::cli

@@ -106,7 +106,7 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
   }
 }
 
-Status prepare_vm(const LaunchRecord& r, Network& net) {
+Status prepare_host_side(const LaunchRecord& r, Network& net) {
   if (auto s = net.ensure_bridge(r.bridge, r.bridge_address.network, r.bridge_address.prefix); !s) return s;
   if (auto s = net.ensure_tap(r.tap, r.bridge, std::string(kTapAliasPrefix) + r.name); !s) return s;
   // Replaced only when it differs: restarting one VM leaves the rules every
@@ -123,6 +123,11 @@ Status prepare_vm(const LaunchRecord& r, Network& net) {
   }
   for (const auto& [path, content] : r.files)
     if (auto s = write_file_atomic(path, content, 0600); !s) return s;
+  return {};
+}
+
+Status prepare_vm(const LaunchRecord& r, Network& net) {
+  if (auto s = prepare_host_side(r, net); !s) return s;
   // A socket left by a VMM that died would make the next one fail to bind.
   if (::unlink(r.api_socket.c_str()) != 0 && errno != ENOENT)
     return Error{"cannot remove stale socket " + r.api_socket + ": " + std::strerror(errno)};

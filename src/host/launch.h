@@ -51,9 +51,14 @@ Result<LaunchRecord> make_launch_record(const model::Host& host, const model::In
 std::string to_json(const LaunchRecord& r);
 Result<LaunchRecord> launch_from_json(const std::string& text);
 
-// `clawfleet vm prepare`: the bridge, the tap (attached, isolated, alias),
-// the nftables table and ip_forward, the VMM's files, no stale API socket.
-// Idempotent: each is changed only when it differs.
+// The bridge, the tap (attached, isolated, alias), the nftables table and
+// ip_forward, the VMM's files. Idempotent: each is changed only when it
+// differs. Safe while the VM runs (apply does it for every instance).
+Status prepare_host_side(const LaunchRecord& r, Network& net);
+// `clawfleet vm prepare` (ExecStartPre, so the VMM is not running):
+// prepare_host_side, and no stale API socket. Never while the VM runs: its
+// live socket would go, and with it every request to the VMM (a graceful
+// stop among them).
 Status prepare_vm(const LaunchRecord& r, Network& net);
 
 }  // namespace cf::host

@@ -241,6 +241,15 @@ class Qemu final : public Vmm {
     return {};
   }
 
+  Result<bool> quit(const std::string& api_socket, std::chrono::milliseconds timeout) override {
+    Qmp qmp(api_socket, timeout);
+    auto open = qmp.open();
+    if (!open) return open.error();
+    if (!open.value()) return qmp.error("nothing listens (the VM is not running)");
+    if (auto r = qmp.execute("quit"); !r) return r.error();
+    return true;
+  }
+
   Status notify_disk_grown(const std::string& api_socket, const std::string&, std::uint64_t bytes,
                            std::chrono::milliseconds timeout) override {
     Qmp qmp(api_socket, timeout);

@@ -12,7 +12,7 @@
 //                one round trip per 64 units.
 //   start/stop/restart  AddMatch(JobRemoved) + Start/Stop/RestartUnit, then
 //                wait for the signal of that job.
-//   daemon_reload, enable, disable  one call each.
+//   daemon_reload, enable, disable, reset_failed  one call each.
 #include "host/systemd.h"
 
 #include <systemd/sd-bus.h>
@@ -330,6 +330,23 @@ class SdBusSystemd : public Systemd {
       return r < 0 ? r : sd_bus_message_append(m, "b", 0 /* runtime */);
     });
     if (!reply) return reply.error();
+    return {};
+  }
+
+  Status reset_failed(const std::string& unit) override {
+    const std::string what = "cannot reset the failed state of " + unit;
+    sd_bus_message* raw = nullptr;
+    int r = sd_bus_message_new_method_call(bus_.get(), &raw, kService, kManagerPath, kManager, "ResetFailedUnit");
+    MessagePtr m(raw);
+    if (r >= 0) r = sd_bus_message_append(m.get(), "s", unit.c_str());
+    if (r < 0) return fail(what, r);
+    BusError error;
+    sd_bus_message* reply = nullptr;
+    r = sd_bus_call(bus_.get(), m.get(), kDefaultTimeout, error.get(), &reply);
+    MessagePtr owned(reply);
+    // Nothing to reset: the unit is not loaded (already collected).
+    if (r < 0 && sd_bus_error_has_name(error.get(), "org.freedesktop.systemd1.NoSuchUnit")) return {};
+    if (r < 0) return fail(what, r, error.get());
     return {};
   }
 

@@ -43,6 +43,10 @@ class Systemd {
   virtual Result<JobResult> restart(const std::string& unit, std::chrono::milliseconds deadline) = 0;
   virtual Status enable(const std::vector<std::string>& units) = 0;
   virtual Status disable(const std::vector<std::string>& units) = 0;
+  // Clears a unit's "failed" state (ResetFailedUnit), so a unit that
+  // clawfleet stopped or removed is not listed by `systemctl --failed`
+  // however its process ended. A unit systemd has not loaded is success.
+  virtual Status reset_failed(const std::string& unit) = 0;
 };
 
 // Unit files and drop-ins under one directory (/etc/systemd/system, or a

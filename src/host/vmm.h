@@ -51,6 +51,10 @@ class Vmm {
   virtual Result<VmState> state(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
   // Graceful shutdown request (Firecracker SendCtrlAltDel, QEMU system_powerdown).
   virtual Status request_shutdown(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
+  // Ends the VMM at once, whatever the guest does (QEMU quit): true when
+  // asked, false when this VMM has no such request (Firecracker, which a
+  // SIGTERM ends).
+  virtual Result<bool> quit(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
   // Tells a running VM that its root disk file (the drive "rootfs") grew to
   // `bytes`, so the guest sees the new capacity (Firecracker PATCH
   // /drives/rootfs, QEMU block_resize); the guest then grows its filesystem.

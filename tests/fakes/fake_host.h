@@ -85,6 +85,7 @@ class LockedSystemd : public host::Systemd {
   Result<host::JobResult> restart(const std::string& u, std::chrono::milliseconds d) override { return with([&] { return sd_.restart(u, d); }); }
   Status enable(const std::vector<std::string>& u) override { return with([&] { return sd_.enable(u); }); }
   Status disable(const std::vector<std::string>& u) override { return with([&] { return sd_.disable(u); }); }
+  Status reset_failed(const std::string& u) override { return with([&] { return sd_.reset_failed(u); }); }
 
  private:
   FakeSystemd& sd_;
@@ -132,7 +133,8 @@ class FakeHost {
       if (l.alias == "clawfleet:" + name) out.push_back("tap " + l.name);
     for (const auto& unit : {host::vm_unit(name), host::proxy_socket_unit(name), host::proxy_service_unit(name)})
       if (const host::UnitStatus* u = systemd.unit(unit))
-        if (u->active_state == "active" || u->unit_file_state == "enabled") out.push_back("unit " + unit);
+        if (u->active_state == "active" || u->active_state == "failed" || u->unit_file_state == "enabled")
+          out.push_back("unit " + unit + " " + u->active_state);
     network.calls.clear();
     return out;
   }

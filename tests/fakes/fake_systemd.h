@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ class FakeSystemd : public host::Systemd {
 
   // The result of every job from now on.
   host::JobResult job_result = host::JobResult::Done;
+  // Units whose stop job ends "done" but leaves them "failed", as real
+  // systemd does when ExecStop fails or the VMM is SIGKILLed after
+  // TimeoutStopSec.
+  std::set<std::string> stop_leaves_failed;
   // Every call, in order: "list_units clawfleet-*", "daemon_reload",
   // "start clawfleet-vm@bot.service 5000ms", "enable a.service b.service".
   std::vector<std::string> calls;
@@ -66,7 +71,13 @@ class FakeSystemd : public host::Systemd {
     return job("start", unit, deadline, "active", "running");
   }
   Result<host::JobResult> stop(const std::string& unit, std::chrono::milliseconds deadline) override {
-    return job("stop", unit, deadline, "inactive", "dead");
+    auto r = job("stop", unit, deadline, "inactive", "dead");
+    if (r && r.value() == host::JobResult::Done && stop_leaves_failed.count(unit)) {
+      host::UnitStatus* u = find(unit);
+      u->active_state = "failed";
+      u->sub_state = "failed";
+    }
+    return r;
   }
   Result<host::JobResult> restart(const std::string& unit, std::chrono::milliseconds deadline) override {
     return job("restart", unit, deadline, "active", "running");
@@ -75,6 +86,15 @@ class FakeSystemd : public host::Systemd {
   Status enable(const std::vector<std::string>& units) override { return set_file_state("enable", units, "enabled"); }
   Status disable(const std::vector<std::string>& units) override {
     return set_file_state("disable", units, "disabled");
+  }
+  // Like systemd: failed becomes inactive; a unit that is not loaded is fine.
+  Status reset_failed(const std::string& unit) override {
+    if (auto e = record("reset_failed", {unit})) return *e;
+    if (auto it = units_.find(unit); it != units_.end() && it->second.active_state == "failed") {
+      it->second.active_state = "inactive";
+      it->second.sub_state = "dead";
+    }
+    return {};
   }
 
  private:

@@ -3,8 +3,8 @@
 // Tests set each socket's state with set_state() (unknown sockets are
 // Absent); request_shutdown() of a running VM makes it Absent when
 // shutdown_powers_off is set (the guest powered off at once), else leaves
-// it Running (a guest that ignores the request). fail() makes one exact
-// call fail.
+// it Running (a guest that ignores the request); quit() ends it unless
+// quit_ends_it is false. fail() makes one exact call fail.
 //
 // UnixSocketServer: a listening unix socket in a fresh temp directory and a
 // thread that accepts connections one at a time and hands each to a
@@ -52,6 +52,10 @@ class FakeVmm : public host::Vmm {
   }
 
   bool shutdown_powers_off = true;
+  // quit(): whether this VMM has it (QEMU) or not (Firecracker), and
+  // whether it ends the VM (false: a hung VMM).
+  bool has_quit = true;
+  bool quit_ends_it = true;
   // Every call, in order: "files bot", "argv bot", "state /s/bot.sock 500ms",
   // "request_shutdown /s/bot.sock 2000ms".
   mutable std::vector<std::string> calls;
@@ -78,6 +82,15 @@ class FakeVmm : public host::Vmm {
     if (s == host::VmState::Absent) return Error{"fake VMM " + api_socket + ": nothing listens (the VM is not running)"};
     if (shutdown_powers_off) states_.erase(api_socket);
     return {};
+  }
+
+  Result<bool> quit(const std::string& api_socket, std::chrono::milliseconds timeout) override {
+    if (auto e = record("quit " + api_socket + " " + std::to_string(timeout.count()) + "ms")) return *e;
+    if (!has_quit) return false;
+    if (state_of(api_socket) == host::VmState::Absent)
+      return Error{"fake VMM " + api_socket + ": nothing listens (the VM is not running)"};
+    if (quit_ends_it) states_.erase(api_socket);
+    return true;
   }
 
   Status notify_disk_grown(const std::string& api_socket, const std::string&, std::uint64_t bytes,

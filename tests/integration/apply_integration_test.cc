@@ -25,12 +25,13 @@ namespace nspawn = cf::testing::nspawn;
 const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service"};
 
 
-std::string manifest(const std::vector<std::string>& names) {
+std::string manifest(const std::vector<std::string>& names, const std::string& state = "running") {
   std::string m =
       "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n  subnet: 10.77.0.0/24\n"
       "  vmm: {kind: qemu, binary: /usr/local/bin/fake-vmm}\n";
   for (const auto& n : names)
-    m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + n + "}\nspec: {model: ollama/qwen3}\n";
+    m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + n +
+         "}\nspec: {model: ollama/qwen3, state: " + state + "}\n";
   return m;
 }
 
@@ -51,8 +52,8 @@ class RealApply : public ::testing::Test {
     ASSERT_EQ(sh("systemctl daemon-reload"), 0) << out_;
   }
 
-  void write_manifest(const std::vector<std::string>& names) {
-    std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << manifest(names);
+  void write_manifest(const std::vector<std::string>& names, const std::string& state = "running") {
+    std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << manifest(names, state);
   }
   int sh(const std::string& command) { return c_->exec(command + " 2>&1", &out_); }
   int clawfleet(const std::string& args) { return sh("clawfleet " + args); }
@@ -226,6 +227,53 @@ TEST_F(RealApply, NoSecretLeavesItsFile) {
        "| grep -v '^/var/lib/clawfleet/instances/talker/token$'; journalctl --no-pager -o cat | grep -c -- '" + secret + "'");
     EXPECT_EQ(out_, "0\n") << "found " << secret;
   }
+}
+
+// However a guest ends (it powers off slowly, it ignores the request and
+// QEMU's quit ends it, or the VMM ignores even SIGTERM and systemd's SIGKILL
+// ends it), a stop leaves its unit inactive and a destroy leaves nothing:
+// no unit in any state, no tap, no directory; every step succeeds.
+TEST_F(RealApply, GuestsThatDoNotPowerOffStopAndGoCleanly) {
+  // The escalation's deadlines, shortened so that it takes seconds (the
+  // shipped ones are checked against each other by VmStopDeadlines).
+  ASSERT_EQ(sh("mkdir -p /etc/systemd/system/clawfleet-vm@.service.d && printf '[Service]\\nExecStop=\\n"
+               "ExecStop=-/usr/local/bin/clawfleet vm stop %%i --timeout 2 --quit-timeout 2\\nTimeoutStopSec=6\\n' "
+               "> /etc/systemd/system/clawfleet-vm@.service.d/zz-short-stop.conf && systemctl daemon-reload"),
+            0)
+      << out_;
+  for (auto [name, how] : {std::pair{"slow", "powers-off 1"}, std::pair{"deaf", "ignores-powerdown"},
+                           std::pair{"hung", "hangs"}})
+    ASSERT_TRUE(cf::testing::set_stand_in_behaviour(*c_, name, how));
+  const std::vector<std::string> names = {"slow", "deaf", "hung"};
+  write_manifest(names);
+  ASSERT_EQ(clawfleet("apply --parallelism 3 --health-timeout 60"), 2) << out_;
+
+  // Stopped: inactive, not failed, each having ended its own way.
+  write_manifest(names, "stopped");
+  ASSERT_EQ(clawfleet("apply --parallelism 3"), 2) << out_;
+  EXPECT_NE(out_.find("Converged"), std::string::npos) << out_;
+  ASSERT_EQ(sh("systemctl show -p ActiveState --value clawfleet-vm@slow.service clawfleet-vm@deaf.service "
+               "clawfleet-vm@hung.service | grep . | sort -u; systemctl list-units --failed --plain --no-legend"),
+            0);
+  EXPECT_EQ(out_, "inactive\n");
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  sh("journalctl --no-pager -o cat -u clawfleet-vm@slow.service -u clawfleet-vm@deaf.service -u clawfleet-vm@hung.service "
+     "| grep 'clawfleet vm stop'");
+  EXPECT_NE(out_.find("clawfleet vm stop slow: powered off after"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("clawfleet vm stop deaf: the guest did not power off within 2 s"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("clawfleet vm stop deaf: quit after"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("clawfleet vm stop hung: the VMM did not quit within 2 s"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("clawfleet vm stop hung: the VM still runs after"), std::string::npos) << out_;
+
+  // Started again, then the two that do not power off are destroyed:
+  // nothing of them is left.
+  write_manifest(names);
+  ASSERT_EQ(clawfleet("apply --parallelism 3 --health-timeout 60"), 2) << out_;
+  write_manifest({"slow"});
+  ASSERT_EQ(clawfleet("apply --parallelism 2 --max-destroy 2"), 2) << out_;
+  EXPECT_NE(out_.find("Converged"), std::string::npos) << out_;
+  EXPECT_EQ(leaks({"slow"}), "");
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
 }
 
 // kill -9 of apply at different moments; the next apply converges and

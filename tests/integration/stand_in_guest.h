@@ -3,8 +3,11 @@
 // the "VMM" finds the instance from the rootfs path in QEMU's argv, puts the
 // guest address on lo and answers there as the guest contract says — HTTP
 // 200 on the gateway port, and on the generation endpoint the generation
-// its seed's instance-id names (read from the seed ISO with isoinfo). The
-// image is two small placeholder files at the default image paths.
+// its seed's instance-id names (read from the seed ISO with isoinfo). Its
+// QMP socket answers query-status, system_powerdown and quit, and how it
+// ends is set per instance (set_stand_in_behaviour), so `vm stop`'s whole
+// escalation runs against real systemd. The image is two small placeholder
+// files at the default image paths.
 #pragma once
 
 #include <filesystem>
@@ -16,14 +19,58 @@
 namespace cf::testing {
 
 inline constexpr const char* kStandInVmm = R"SH(#!/bin/sh
-for a in "$@"; do case "$a" in id=rootfs,file=*) f=${a#id=rootfs,file=}; f=${f%%,*};; esac; done
+for a in "$@"; do case "$a" in
+  id=rootfs,file=*) f=${a#id=rootfs,file=}; f=${f%%,*};;
+  unix:*,server=on*) qmp=${a#unix:}; qmp=${qmp%%,server=on*};;
+esac; done
 dir=${f%/rootfs.ext4}
 ip=$(sed -n 's/.*"ip": *"\([0-9.]*\)".*/\1/p' "$dir/instance.json" | head -n 1)
 gen=$(isoinfo -R -x /meta-data -i "$dir/seed.img" | sed -n 's/^instance-id: cf-/sha256:/p')
+# How this guest ends (kStandInBehaviours), from /etc/stand-in-vmm/<name>.
+read -r how delay 2>/dev/null <"/etc/stand-in-vmm/${dir##*/}" || how=powers-off
 ip addr add "$ip/32" dev lo 2>/dev/null || true
-/usr/bin/systemd-socket-activate -l "$ip:18790" -a --inetd /usr/local/bin/stand-in-status "$gen" &
-exec /usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/stand-in-gateway
+/usr/bin/systemd-socket-activate -l "$ip:18790" -a --inetd /usr/local/bin/stand-in-status "$gen" & pids=$!
+/usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/stand-in-gateway & pids="$pids $!"
+/usr/bin/systemd-socket-activate -l "$qmp" -a --inetd /usr/local/bin/stand-in-qmp $$ "$how" & pids="$pids $!"
+# Like QEMU, it takes its sockets with it. USR1: the guest powered off
+# (after its delay); USR2: QEMU's quit.
+end() { kill $pids; exit 0; }
+trap 'sleep "${delay:-0}"; end' USR1
+trap end USR2
+if [ "$how" = hangs ]; then trap '' TERM; else trap end TERM; fi
+while :; do sleep 1; done
 )SH";
+
+// A QMP monitor on one connection (stdin/stdout): query-status says
+// running; system_powerdown and quit signal the stand-in VMM ($1) as its
+// behaviour ($2) says.
+inline constexpr const char* kStandInQmp = R"SH(#!/bin/sh
+main=$1; how=$2
+printf '{"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 0}}, "capabilities": []}}\r\n'
+while read -r line; do
+  id=$(printf '%s\n' "$line" | sed -n 's/.*"id": *\([0-9]*\).*/\1/p')
+  case $line in
+    *'"query-status"'*) printf '{"return": {"status": "running", "running": true}, "id": %s}\r\n' "$id";;
+    *'"system_powerdown"'*) printf '{"return": {}, "id": %s}\r\n' "$id"
+      [ "$how" = powers-off ] && kill -USR1 "$main";;
+    *'"quit"'*) printf '{"return": {}, "id": %s}\r\n' "$id"
+      [ "$how" != hangs ] && kill -USR2 "$main";;
+    *) printf '{"return": {}, "id": %s}\r\n' "$id";;
+  esac
+done
+)SH";
+
+// What /etc/stand-in-vmm/<name> may say (default powers-off):
+//   powers-off [SECONDS]  powers off when asked, after SECONDS
+//   ignores-powerdown     ignores the request, quits when QEMU is told to
+//   hangs                 ignores the request, quit and SIGTERM (SIGKILL ends it)
+inline Status set_stand_in_behaviour(const nspawn::Container& c, const std::string& instance, const std::string& how) {
+  std::error_code ec;
+  std::filesystem::create_directories(c.root() + "/etc/stand-in-vmm", ec);
+  if (ec) return Error{"cannot create /etc/stand-in-vmm: " + ec.message()};
+  std::ofstream(c.root() + "/etc/stand-in-vmm/" + instance) << how << "\n";
+  return {};
+}
 
 inline constexpr const char* kStandInGateway = R"SH(#!/bin/sh
 while read -r line; do [ "$line" = "$(printf '\r')" ] && break; done
@@ -44,6 +91,7 @@ inline Status install_stand_in_guest(const nspawn::Container& c) {
   std::error_code ec;
   for (auto [path, text] : {std::pair{kStandInVmmPath, kStandInVmm},
                             std::pair{"/usr/local/bin/stand-in-gateway", kStandInGateway},
+                            std::pair{"/usr/local/bin/stand-in-qmp", kStandInQmp},
                             std::pair{"/usr/local/bin/stand-in-status", kStandInStatus}}) {
     std::ofstream(c.root() + path) << text;
     fs::permissions(c.root() + path, fs::perms(0755), ec);

@@ -222,6 +222,29 @@ TEST_F(RealSystemd, ProxyForwardsToTheGuest) {
   for (const auto& u : units) EXPECT_NE(u.active_state, "active") << u.name;
 }
 
+// A stop whose ExecStop fails leaves the unit "failed" though the stop job
+// is done; reset_failed clears it (and the unit is collected), and is
+// success for a unit systemd never loaded.
+TEST_F(RealSystemd, ResetFailedClearsAFailedUnit) {
+  ASSERT_TRUE(files_->write("cf-stopfails.service", "[Service]\nExecStart=/bin/sleep infinity\nExecStop=/bin/false\n"));
+  ASSERT_TRUE(systemd_->daemon_reload());
+  ASSERT_EQ(systemd_->start("cf-stopfails.service", milliseconds(10000)).value(), JobResult::Done);
+  auto stopped = systemd_->stop("cf-stopfails.service", milliseconds(10000));
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  EXPECT_EQ(stopped.value(), JobResult::Done);
+  auto units = list({"cf-stopfails.service"});
+  ASSERT_NE(find(units, "cf-stopfails.service"), nullptr);
+  EXPECT_EQ(find(units, "cf-stopfails.service")->active_state, "failed");
+
+  auto reset = systemd_->reset_failed("cf-stopfails.service");
+  ASSERT_TRUE(reset) << reset.error().message;
+  units = list({"cf-stopfails.service"});
+  const UnitStatus* after = find(units, "cf-stopfails.service");
+  EXPECT_TRUE(!after || after->active_state == "inactive") << after->active_state;
+  auto unknown = systemd_->reset_failed("cf-never-loaded@x.service");
+  EXPECT_TRUE(unknown) << unknown.error().message;
+}
+
 TEST_F(RealSystemd, JobResultsErrorsAndDeadlines) {
   ASSERT_TRUE(files_->write("cf-fails.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n"));
   ASSERT_TRUE(files_->write("cf-slow.service", "[Service]\nExecStartPre=/bin/sleep 30\nExecStart=/bin/sleep infinity\n"));

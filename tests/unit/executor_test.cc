@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "apply/desired.h"
@@ -110,6 +111,39 @@ TEST_F(Executor, DestroyLeavesNothingBehind) {
   EXPECT_EQ(host().leftovers("beta"), std::vector<std::string>{});
   EXPECT_FALSE(host().leftovers("alpha").empty());
   EXPECT_TRUE(plan_for(fleet_of(instance_yaml("alpha"))).empty());
+}
+
+// systemd marks a unit "failed" when its VMM had to be SIGKILLed after
+// TimeoutStopSec (or ExecStop failed), though the stop job ends "done" and
+// the VM is gone: a destroy clears that, so `systemctl --failed` does not
+// list an instance that no longer exists.
+TEST_F(Executor, DestroyOfAVmThatEndedFailedLeavesNoFailedUnit) {
+  converge(fleet_of(instance_yaml("alpha") + instance_yaml("beta")));
+  host().systemd.stop_leaves_failed = {host::vm_unit("beta"), host::proxy_service_unit("beta")};
+  host().systemd.calls.clear();
+  Pass p = apply(fleet_of(instance_yaml("alpha")));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  ASSERT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(host().leftovers("beta"), std::vector<std::string>{});
+  const auto& calls = host().systemd.calls;
+  for (const auto& unit : {host::vm_unit("beta"), host::proxy_socket_unit("beta"), host::proxy_service_unit("beta")}) {
+    auto reset = std::find(calls.begin(), calls.end(), "reset_failed " + unit);
+    EXPECT_NE(reset, calls.end()) << unit;
+    // After the reload that dropped its drop-ins, or a reload could not matter.
+    EXPECT_LT(std::find(calls.begin(), calls.end(), "daemon_reload"), reset) << unit;
+  }
+}
+
+TEST_F(Executor, StoppingAnInstanceLeavesNoFailedUnit) {
+  converge(fleet_of(instance_yaml("alpha")));
+  host().systemd.stop_leaves_failed = {host::vm_unit("alpha")};
+  auto stopped = fleet_of(instance_yaml("alpha", "  state: stopped\n"));
+  Pass p = apply(stopped);
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Stop);
+  ASSERT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(host().systemd.unit(host::vm_unit("alpha"))->active_state, "inactive");
+  EXPECT_TRUE(plan_for(stopped).empty());
 }
 
 TEST_F(Executor, OneFailingInstanceDoesNotStopTheOthers) {

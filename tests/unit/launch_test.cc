@@ -131,6 +131,14 @@ TEST_F(Prepare, BringsUpEverythingTheVmNeeds) {
   EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 
+// What apply does for a VM that may be running: its API socket stays.
+TEST_F(Prepare, TheHostSideLeavesTheApiSocket) {
+  std::ofstream(dir_ / "vmm.sock") << "a running VMM's";
+  ASSERT_TRUE(prepare_host_side(record_, net_));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "vmm.sock"));
+  EXPECT_EQ(net_.table, record_.table);
+}
+
 TEST_F(Prepare, SecondRunChangesNothingOnTheHost) {
   ASSERT_TRUE(prepare_vm(record_, net_));
   net_.calls.clear();

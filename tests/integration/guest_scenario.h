@@ -1,0 +1,113 @@
+// The fixture of the scenario tests that boot real guests (QEMU microvm
+// under TCG) on a disposable host (guest_host.h): the built clawfleet in a
+// real systemd in nspawn. Each scenario is one test whose boots every later
+// assertion of its kind shares (booting guests takes minutes here), timed
+// phase by phase; the phases are printed at the end whether the test passed
+// or not, and on a failure so are each guest's console (kept even for a
+// destroyed guest) and the journal of clawfleet's units.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "integration/guest_host.h"
+#include "integration/phases.h"
+
+namespace cf::testing {
+
+struct GuestSpec {
+  std::string name;
+  std::string model = "anthropic/claude-sonnet-4-6";
+  std::string state = "running";
+};
+
+inline std::string guest_fleet(const std::vector<GuestSpec>& guests) {
+  std::string m =
+      "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n  subnet: 10.78.0.0/24\n  egress: deny\n"
+      "  vmm: {kind: qemu, binary: /usr/bin/qemu-system-x86_64}\n"
+      "  images:\n    default:\n      kernel: /var/lib/clawfleet/images/default/vmlinux\n"
+      "      initrd: /var/lib/clawfleet/images/default/initrd.img\n"
+      "      rootfs: /var/lib/clawfleet/images/default/rootfs.ext4\n";
+  for (const auto& g : guests)
+    m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name + "}\nspec:\n  model: " + g.model +
+         "\n  state: " + g.state + "\n  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}}\n"
+         "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n";
+  return m;
+}
+
+class GuestScenario : public ::testing::Test {
+ protected:
+  // The image (built the first time) and the host, as phases.
+  void boot(Gateway gateway) {
+    if (auto why = guest_host_unavailable()) GTEST_SKIP() << *why;
+    gateway_ = gateway;
+    std::cerr << "[ guests ] the guests run " << describe(gateway_) << "\n";
+    phases_.begin("guest image");
+    auto image = guest_image(CLAWFLEET_SOURCE_DIR, gateway_);
+    ASSERT_TRUE(image) << image.error().message;
+    phases_.begin("disposable host booted");
+    auto c = boot_guest_host(CLAWFLEET_SOURCE_DIR, CLAWFLEET_BINARY, image.value());
+    ASSERT_TRUE(c) << c.error().message;
+    c_ = std::move(c.value());
+    phases_.end();
+  }
+
+  void TearDown() override {
+    if (c_ && HasFailure()) {
+      // Guests destroyed during the test left their console in /var/tmp (keep_console).
+      sh("for f in /var/lib/clawfleet/instances/*/vmm.log /var/tmp/cf-console-*.log; do [ -e \"$f\" ] || continue; "
+         "echo \"== $f\"; tail -n 60 \"$f\"; done; echo '== journal of clawfleet units'; "
+         "journalctl --no-pager -o short-monotonic -u 'clawfleet-*' | grep -v 'systemd-socket-proxyd' | tail -n 120; "
+         "echo '== failed units'; systemctl list-units --failed --plain --no-legend");
+      std::cerr << out_;
+    }
+    std::cerr << phases_.report(std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+                                (HasFailure() ? " FAILED" : " passed") + " (" + describe(gateway_) + ")");
+  }
+
+  void write_fleet(const std::vector<GuestSpec>& guests) {
+    std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << guest_fleet(guests);
+  }
+  int sh(const std::string& command) { return c_->exec(command + " 2>&1", &out_); }
+  int clawfleet(const std::string& args) { return sh("clawfleet " + args); }
+  // A string or number field of the instance's instance.json.
+  std::string field(const std::string& instance, const std::string& key) {
+    sh("sed -n 's/.*\"" + key + "\": *\"*\\([^\",]*\\).*/\\1/p' /var/lib/clawfleet/instances/" + instance +
+       "/instance.json | head -n 1");
+    return nspawn::detail::trim(out_);
+  }
+  // GET through bash's /dev/tcp (the container has no curl).
+  std::string get(const std::string& address, int port, const std::string& path) {
+    sh("exec bash -c 'exec 3<>/dev/tcp/" + address + "/" + std::to_string(port) + " && printf \"GET " + path +
+       " HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 10 cat <&3'");
+    return out_;
+  }
+  // A hard link to the guest's console, so that it outlives the guest's
+  // directory (a destroy removes it) for TearDown to show.
+  void keep_console(const std::string& instance) {
+    sh("ln -f /var/lib/clawfleet/instances/" + instance + "/vmm.log /var/tmp/cf-console-" + instance + ".log");
+  }
+  // What is left of an instance: its units in any state, unit files and
+  // drop-ins, its tap, its directory. "" when nothing.
+  std::string remains_of(const std::string& instance, const std::string& tap) {
+    sh("systemctl list-units --all --plain --no-legend 'clawfleet-*@" + instance + ".*'; ls /etc/systemd/system "
+       "/etc/systemd/system/*.wants | grep '@" + instance + "\\.'; ip -o link show " + tap + " 2>/dev/null; ls -d /var/lib/clawfleet/instances/" + instance +
+       " 2>/dev/null; true");
+    return nspawn::detail::trim(out_);
+  }
+  // A health timeout for a later (re)boot, from the create's measured one:
+  // a slower machine makes the test slower, not red.
+  static int later_health_timeout_s(double create_s) { return std::max(900, static_cast<int>(3 * create_s)); }
+
+  std::unique_ptr<nspawn::Container> c_;
+  std::string out_;
+  Gateway gateway_ = Gateway::Contract;
+  Phases phases_;
+};
+
+}  // namespace cf::testing
