@@ -47,7 +47,8 @@ build-only:
 
 # Everything CI runs, phase by phase (tests/phases.sh prints each phase's
 # wall time at the end, also when one failed): the packages, the build,
-# the three test tiers (ctest labels unit, integration, vm), the tests
+# the three test tiers (ctest labels unit, integration, vm; the vm tier
+# verbose, so its scenarios' phase timings show also when they pass), the tests
 # again under ASan+UBSan (all but the vm tier, whose guests boot for
 # minutes), and the manifest loader under libFuzzer for FUZZ_SECONDS.
 test:
@@ -59,7 +60,7 @@ tests-unit:
 tests-integration:
 	ctest --test-dir $(BUILD) --output-on-failure -L '^integration$$'
 tests-vm:
-	ctest --test-dir $(BUILD) --output-on-failure -L '^vm$$'
+	ctest --test-dir $(BUILD) --output-on-failure --verbose -L '^vm$$'
 
 asan: deps asan-build asan-tests
 asan-build:

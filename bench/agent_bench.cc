@@ -150,7 +150,7 @@ void latency(const std::string& root, milliseconds debounce, int runs) {
   fs::create_directories(dir);
   write_file(dir + "/host.yaml", kHost);
   Rig rig(dir);
-  auto events = agent::watch_manifests(dir);
+  auto events = agent::watch_manifests({dir});
   if (!events) {
     std::fprintf(stderr, "agent_bench: %s\n", events.error().message.c_str());
     std::exit(1);
@@ -189,7 +189,7 @@ void idle(const std::string& root, int seconds_idle) {
   write_file(dir + "/fleet.yaml", fleet);
   Rig rig(dir);
   rig.notifier.watchdog_usec = microseconds(seconds(30));
-  auto events = agent::watch_manifests(dir);
+  auto events = agent::watch_manifests({dir});
   if (!events) std::exit(1);
   with_agent(rig, *events.value(), milliseconds(500), [&](agent::Reconciler& r) {
     if (!wait_ready(rig, seconds(60))) {

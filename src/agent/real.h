@@ -21,7 +21,12 @@ bool ignored_name(const std::string& name);
 // plus signalfd for SIGHUP, SIGTERM and SIGINT, which it blocks for the
 // whole process: create it before any thread starts. An eventfd makes
 // interrupt() work.
-Result<std::unique_ptr<EventSource>> watch_manifests(const std::string& dir);
+Result<std::unique_ptr<EventSource>> watch_manifests(const std::vector<std::string>& dirs);
+// What to watch for `--manifests DIR` or `-f FILE…`: the directory, or the
+// directory of each file (".": the working directory), each once. A file is
+// watched through its directory, because editors and git replace it by a
+// rename, which a watch on the file itself never sees.
+std::vector<std::string> manifest_directories(const std::string& dir, const std::vector<std::string>& files);
 
 // sd_notify(0, ...); the watchdog from sd_watchdog_enabled().
 std::unique_ptr<Notifier> systemd_notifier();

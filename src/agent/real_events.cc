@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -32,13 +33,7 @@ class Inotify : public EventSource {
       if (fd >= 0) ::close(fd);
   }
 
-  Status open(const std::string& dir) {
-    dir_ = dir;
-    while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
-    auto slash = dir_.rfind('/');
-    parent_ = slash == std::string::npos ? "." : slash == 0 ? "/" : dir_.substr(0, slash);
-    base_ = slash == std::string::npos ? dir_ : dir_.substr(slash + 1);
-
+  Status open(const std::vector<std::string>& dirs) {
     sigset_t set;
     sigemptyset(&set);
     for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, sig);
@@ -52,11 +47,20 @@ class Inotify : public EventSource {
     if (wake_ < 0) return Error{"cannot create an eventfd: " + errno_text()};
     inotify_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (inotify_ < 0) return Error{"cannot create an inotify instance: " + errno_text()};
-    parent_wd_ = ::inotify_add_watch(inotify_, parent_.c_str(), kParentMask);
-    if (parent_wd_ < 0) return Error{"cannot watch " + parent_ + ": " + errno_text()};
-    // A missing directory is not an error: its parent's watch notices it
-    // appear, and the reconcile reports the manifests missing meanwhile.
-    rewatch();
+    for (std::string dir : dirs) {
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      auto slash = dir.rfind('/');
+      Watch w;
+      w.dir = dir;
+      w.parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+      w.base = slash == std::string::npos ? dir : dir.substr(slash + 1);
+      w.parent_wd = ::inotify_add_watch(inotify_, w.parent.c_str(), kParentMask | IN_MASK_ADD);
+      if (w.parent_wd < 0) return Error{"cannot watch " + w.parent + ": " + errno_text()};
+      watches_.push_back(std::move(w));
+      // A missing directory is not an error: its parent's watch notices it
+      // appear, and the reconcile reports the manifests missing meanwhile.
+      rewatch(watches_.back());
+    }
     return {};
   }
 
@@ -90,12 +94,27 @@ class Inotify : public EventSource {
   }
 
  private:
+  // One watched directory: its own watch, and its parent's (which sees the
+  // directory replaced). Watches of one inode share a descriptor (two
+  // directories with one parent, or one directory the parent of another),
+  // so every watch adds to the mask (IN_MASK_ADD) instead of replacing it.
+  struct Watch {
+    std::string dir, parent, base;
+    int parent_wd = -1, dir_wd = -1;
+  };
+
   // (Re)watches the directory by its path: after a symlink swap or a
   // replacement the path names another inode, whose watch is a new one.
-  void rewatch() {
-    int wd = ::inotify_add_watch(inotify_, dir_.c_str(), kDirMask);
-    if (dir_wd_ >= 0 && dir_wd_ != wd) ::inotify_rm_watch(inotify_, dir_wd_);
-    dir_wd_ = wd;
+  void rewatch(Watch& w) {
+    int wd = ::inotify_add_watch(inotify_, w.dir.c_str(), kDirMask | IN_MASK_ADD);
+    if (w.dir_wd >= 0 && w.dir_wd != wd && !shared(w.dir_wd, w)) ::inotify_rm_watch(inotify_, w.dir_wd);
+    w.dir_wd = wd;
+  }
+  // Whether another watched directory's parent is that descriptor too.
+  bool shared(int wd, const Watch& self) const {
+    for (const auto& w : watches_)
+      if (&w != &self && (w.parent_wd == wd || w.dir_wd == wd)) return true;
+    return false;
   }
 
   void read_inotify(std::vector<Event>& out) {
@@ -108,28 +127,30 @@ class Inotify : public EventSource {
         p += sizeof(inotify_event) + ev->len;
         const std::string name = ev->len ? std::string(ev->name) : "";
         if (ev->mask & IN_Q_OVERFLOW) {
-          rewatch();
+          for (auto& w : watches_) rewatch(w);
           out.push_back({EventKind::ManifestChanged, "(inotify queue overflow)"});
-        } else if (ev->wd == parent_wd_) {
-          if (name != base_) continue;
-          rewatch();
-          out.push_back({EventKind::ManifestChanged, dir_ + " replaced"});
-        } else if (ev->wd == dir_wd_) {
-          if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
-            if (ev->mask & IN_IGNORED) dir_wd_ = -1;  // the kernel dropped it
-            rewatch();
-            out.push_back({EventKind::ManifestChanged, dir_ + " moved or deleted"});
-          } else if (!ignored_name(name)) {
-            out.push_back({EventKind::ManifestChanged, dir_ + "/" + name});
+          continue;
+        }
+        for (auto& w : watches_) {
+          if (ev->wd == w.parent_wd && name == w.base) {
+            rewatch(w);
+            out.push_back({EventKind::ManifestChanged, w.dir + " replaced"});
+          } else if (ev->wd == w.dir_wd) {
+            if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+              if (ev->mask & IN_IGNORED) w.dir_wd = -1;  // the kernel dropped it
+              rewatch(w);
+              out.push_back({EventKind::ManifestChanged, w.dir + " moved or deleted"});
+            } else if (!ignored_name(name)) {
+              out.push_back({EventKind::ManifestChanged, w.dir + "/" + name});
+            }
           }
         }
       }
     }
   }
 
-  std::string dir_, parent_, base_;
+  std::vector<Watch> watches_;
   int inotify_ = -1, signal_ = -1, wake_ = -1;
-  int parent_wd_ = -1, dir_wd_ = -1;
 };
 
 }  // namespace
@@ -143,9 +164,20 @@ bool ignored_name(const std::string& name) {
   return false;
 }
 
-Result<std::unique_ptr<EventSource>> watch_manifests(const std::string& dir) {
+std::vector<std::string> manifest_directories(const std::string& dir, const std::vector<std::string>& files) {
+  if (files.empty()) return {dir};
+  std::vector<std::string> out;
+  for (const auto& f : files) {
+    auto slash = f.rfind('/');
+    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : f.substr(0, slash);
+    if (std::find(out.begin(), out.end(), parent) == out.end()) out.push_back(parent);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<EventSource>> watch_manifests(const std::vector<std::string>& dirs) {
   auto source = std::make_unique<Inotify>();
-  if (auto s = source->open(dir); !s) return s.error();
+  if (auto s = source->open(dirs); !s) return s.error();
   return std::unique_ptr<EventSource>(std::move(source));
 }
 

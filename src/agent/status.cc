@@ -234,7 +234,9 @@ std::string render_status_file(const AgentStatus& s, WallTime now) {
     instances[name] = {{"conditions", conds}, {"backoff", backoff}};
   }
   j["instances"] = instances;
-  return j.dump(2) + "\n";
+  // Messages carry text from outside (a manifest's values, a VMM's replies):
+  // bytes that are not UTF-8 become U+FFFD instead of an exception.
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 Result<AgentStatus> parse_status_file(const std::string& text) {

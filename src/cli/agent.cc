@@ -6,6 +6,7 @@
 // (docs/agent.md). Exit 1: could not start (or, with --once, the one
 // reconcile did not succeed).
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -73,10 +74,8 @@ int run_agent(const AgentOptions& opts) {
 
   // Pass 1: signals and the manifest watch, before any thread exists: the
   // blocked signal mask must be inherited by every thread.
-  const std::string watched = opts.manifests.files.empty()
-                                  ? opts.manifests.dir
-                                  : opts.manifests.files.front().substr(0, opts.manifests.files.front().rfind('/'));
-  auto events = agent::watch_manifests(watched.empty() ? "." : watched);
+  const std::vector<std::string> watched = agent::manifest_directories(opts.manifests.dir, opts.manifests.files);
+  auto events = agent::watch_manifests(watched);
   if (!events) return fail(events.error().message);
 
   // Pass 2: the real ports.
@@ -109,7 +108,7 @@ int run_agent(const AgentOptions& opts) {
   ao.once = opts.once;
   ao.stall_after = agent::stall_bound(ro.exec);
   log->write(agent::Level::Info, fmt::format("clawfleet agent started: watching {}, resync every {}, debounce {} ms",
-                                             watched, opts.resync, opts.debounce_ms));
+                                             fmt::join(watched, ", "), opts.resync, opts.debounce_ms));
   agent::Agent loop(agent::AgentPorts{*events.value(), *notifier, *files, *log, *clock}, reconciler, ao);
   return loop.run();
 }

@@ -98,14 +98,6 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-// At most `max` bytes, cut at a UTF-8 character boundary, with "...".
-std::string cut(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t n = max - 3;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n) + "...";
-}
-
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
 std::string health_text(Health h, const std::string& reason) {

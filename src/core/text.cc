@@ -50,6 +50,19 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+std::string_view utf8_prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  // s[n] is the first byte left out: back up while it continues a character.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+std::string cut(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return std::string(s);
+  return std::string(utf8_prefix(s, max < 3 ? 0 : max - 3)) + "...";
+}
+
 bool is_clean_absolute_path(std::string_view s) {
   if (s.empty() || s.size() > 4096 || s[0] != '/') return false;
   if (s.size() > 1 && s.back() == '/') return false;

@@ -28,6 +28,14 @@ std::string format_size(std::uint64_t bytes);
 // RFC 4648 base64 with padding.
 std::string base64_encode(std::string_view data);
 
+// The longest prefix of `s` of at most `max` bytes that does not end inside
+// a UTF-8 character: for quoting a user's value in a message, whose JSON
+// and terminal renderings must stay valid UTF-8.
+std::string_view utf8_prefix(std::string_view s, std::size_t max);
+// `s`, or when longer than `max` bytes its utf8_prefix ending in "..." that
+// fits in `max` (max >= 3).
+std::string cut(std::string_view s, std::size_t max);
+
 // "1 instance", "2 instances"
 std::string plural(std::size_t n, std::string_view one, std::string_view many);
 

@@ -146,7 +146,7 @@ class Parser {
     const Entry* kind = find(*f, "kind");
     if (!api) r_.error(root, "apiVersion", std::string("required field is missing (want ") + kApiVersion + ")");
     else if (auto v = r_.string(*api, "apiVersion"); v && *v != kApiVersion)
-      r_.error(api->at(), "apiVersion", "unsupported version \"" + v->substr(0, 64) + "\"; this clawfleet reads " + kApiVersion);
+      r_.error(api->at(), "apiVersion", "unsupported version \"" + std::string(utf8_prefix(*v, 64)) + "\"; this clawfleet reads " + kApiVersion);
     if (!kind) {
       r_.error(root, "kind", "required field is missing (want Instance, Defaults or Host)");
       return;
@@ -180,7 +180,7 @@ class Parser {
           named = true;
         } else {
           r_.error(name->at(), "metadata.name",
-                   "\"" + n->substr(0, 64) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+                   "\"" + std::string(utf8_prefix(*n, 64)) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
         }
       }
       if (const Entry* labels = find(*m, "labels")) inst.labels = this->labels(*labels);
@@ -202,7 +202,7 @@ class Parser {
     if (!m) return;
     if (const Entry* name = find(*m, "name"))
       if (auto n = r_.string(*name, "metadata.name"); n && !is_dns_label(*n))
-        r_.error(name->at(), "metadata.name", "\"" + n->substr(0, 64) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+        r_.error(name->at(), "metadata.name", "\"" + std::string(utf8_prefix(*n, 64)) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
   }
 
   std::map<std::string, std::string> labels(const Entry& e) {
@@ -246,14 +246,14 @@ class Parser {
       } else if (field.key == "model") {
         if (auto v = r_.string(field, path)) {
           if (is_model(*v)) s.model = at(field, *v);
-          else r_.error(field.at(), path, "\"" + v->substr(0, 64) + "\" is not provider/model (e.g. anthropic/claude-opus-4-6): provider of a-z, 0-9 and '-', at most 128 characters in all");
+          else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not provider/model (e.g. anthropic/claude-opus-4-6): provider of a-z, 0-9 and '-', at most 128 characters in all");
         }
       } else if (field.key == "skills") {
         s.skills = skills(field, path);
       } else if (field.key == "image") {
         if (auto v = r_.string(field, path)) {
           if (is_dns_label(*v)) s.image = at(field, *v);
-          else r_.error(field.at(), path, "\"" + v->substr(0, 64) + "\" is not an image name (a DNS label)");
+          else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not an image name (a DNS label)");
         }
       } else if (field.key == "resources") {
         resources(field, s);
@@ -283,7 +283,7 @@ class Parser {
       auto v = r_.string(item, index(path, i));
       if (!v) { ok = false; continue; }
       if (!is_skill(*v)) {
-        r_.error(item.at(), index(path, i), "\"" + v->substr(0, 64) + "\" is not a skill name: 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit");
+        r_.error(item.at(), index(path, i), "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not a skill name: 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit");
         ok = false;
       } else if (!seen.insert(*v).second) {
         r_.warning(item.at(), index(path, i), "\"" + *v + "\" is listed twice; the repeat is ignored");
@@ -411,7 +411,7 @@ class Parser {
     for (const auto& k : *m) {
       std::string path = child("spec.providerKeys", k.key);
       if (!is_provider(k.key)) {
-        r_.error(k.key_node, path, "\"" + k.key.substr(0, 64) + "\" is not a provider name: 1-32 characters of a-z, 0-9 and '-'");
+        r_.error(k.key_node, path, "\"" + std::string(utf8_prefix(k.key, 64)) + "\" is not a provider name: 1-32 characters of a-z, 0-9 and '-'");
         continue;
       }
       s.providers_named.insert(k.key);
@@ -429,12 +429,12 @@ class Parser {
       } else if (field.key == "ip") {
         if (auto v = r_.string(field, path)) {
           if (auto ip = parse_ipv4(*v)) s.ip = at(field, ip.value());
-          else r_.error(field.at(), path, ip.error().message + ", got \"" + v->substr(0, 64) + "\"");
+          else r_.error(field.at(), path, ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
         }
       } else if (field.key == "mac") {
         if (auto v = r_.string(field, path)) {
           auto mac = parse_mac(*v);
-          if (!mac) r_.error(field.at(), path, mac.error().message + ", got \"" + v->substr(0, 64) + "\"");
+          if (!mac) r_.error(field.at(), path, mac.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
           else if (mac.value().multicast()) r_.error(field.at(), path, *v + " is a multicast address; a NIC needs a unicast one (first octet even)");
           else s.mac = at(field, mac.value());
         }
@@ -458,14 +458,14 @@ class Parser {
     if (field.key == "bridge") {
       if (auto v = r_.string(field, path)) {
         if (is_ifname(*v)) h.bridge = at(field, *v);
-        else r_.error(field.at(), path, "\"" + v->substr(0, 64) + "\" is not an interface name: 1-15 bytes of A-Z, a-z, 0-9, '_', '.' and '-'");
+        else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not an interface name: 1-15 bytes of A-Z, a-z, 0-9, '_', '.' and '-'");
       }
     } else if (field.key == "subnet") {
       auto v = r_.string(field, path);
       if (!v) return;
       auto c = parse_cidr(*v);
       if (!c) {
-        r_.error(field.at(), path, c.error().message + ", got \"" + v->substr(0, 64) + "\"");
+        r_.error(field.at(), path, c.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
       } else if (c.value().prefix < 16 || c.value().prefix > 29) {
         r_.error(field.at(), path, "prefix must be between /16 and /29, got /" + std::to_string(c.value().prefix));
       } else if ((c.value().network.value & ~c.value().mask()) != 0) {
@@ -477,7 +477,7 @@ class Parser {
     } else if (field.key == "gateway") {
       if (auto v = r_.string(field, path)) {
         if (auto ip = parse_ipv4(*v)) h.gateway = at(field, ip.value());
-        else r_.error(field.at(), path, ip.error().message + ", got \"" + v->substr(0, 64) + "\"");
+        else r_.error(field.at(), path, ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
       }
     } else if (field.key == "ports") {
       auto f = r_.fields(field, path, {"first", "last"});
@@ -535,7 +535,7 @@ class Parser {
     for (const auto& img : *m) {
       std::string path = child("spec.images", img.key);
       if (!is_dns_label(img.key)) {
-        r_.error(img.key_node, path, "\"" + img.key.substr(0, 64) + "\" is not an image name (a DNS label)");
+        r_.error(img.key_node, path, "\"" + std::string(utf8_prefix(img.key, 64)) + "\" is not an image name (a DNS label)");
         ok = false;
         continue;
       }

@@ -48,8 +48,9 @@ bool plain(const YAML::Node& n) { return n.Tag() == "?"; }
 // Keys and values quoted in messages: printable, and short.
 std::string quote(std::string_view s) {
   std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < 64; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
+  const std::string_view shown = utf8_prefix(s, 64);
+  for (std::size_t i = 0; i < shown.size(); ++i) {
+    auto c = static_cast<unsigned char>(shown[i]);
     if (c < 0x20 || c == 0x7f) out += '?';
     else if (c == '"' || c == '\\') { out += '\\'; out += char(c); }
     else out += char(c);
@@ -214,7 +215,7 @@ std::optional<std::int64_t> YamlReader::integer(const Entry& e, const std::strin
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) {
-    error(e.at(), path, "must be " + range + ", got " + (s.size() > 24 ? s.substr(0, 24) + "..." : s));
+    error(e.at(), path, "must be " + range + ", got " + (s.size() > 24 ? std::string(utf8_prefix(s, 24)) + "..." : s));
     return std::nullopt;
   }
   return v;

@@ -229,9 +229,9 @@ TEST_F(RealApply, NoSecretLeavesItsFile) {
   }
 }
 
-// However a guest ends (it powers off slowly, it ignores the request and
-// QEMU's quit ends it, or the VMM ignores even SIGTERM and systemd's SIGKILL
-// ends it), a stop leaves its unit inactive and a destroy leaves nothing:
+// However a guest ends (it powers off slowly; it ignores the request and
+// QEMU's quit ends it; it ignores quit too and systemd's SIGTERM ends it;
+// or the VMM ignores even SIGTERM and systemd's SIGKILL ends it), a stop leaves its unit inactive and a destroy leaves nothing:
 // no unit in any state, no tap, no directory; every step succeeds.
 TEST_F(RealApply, GuestsThatDoNotPowerOffStopAndGoCleanly) {
   // The escalation's deadlines, shortened so that it takes seconds (the
@@ -242,35 +242,36 @@ TEST_F(RealApply, GuestsThatDoNotPowerOffStopAndGoCleanly) {
             0)
       << out_;
   for (auto [name, how] : {std::pair{"slow", "powers-off 1"}, std::pair{"deaf", "ignores-powerdown"},
-                           std::pair{"hung", "hangs"}})
+                           std::pair{"mute", "ignores-quit"}, std::pair{"hung", "hangs"}})
     ASSERT_TRUE(cf::testing::set_stand_in_behaviour(*c_, name, how));
-  const std::vector<std::string> names = {"slow", "deaf", "hung"};
+  const std::vector<std::string> names = {"slow", "deaf", "mute", "hung"};
   write_manifest(names);
-  ASSERT_EQ(clawfleet("apply --parallelism 3 --health-timeout 60"), 2) << out_;
+  ASSERT_EQ(clawfleet("apply --parallelism 4 --health-timeout 60"), 2) << out_;
 
   // Stopped: inactive, not failed, each having ended its own way.
   write_manifest(names, "stopped");
-  ASSERT_EQ(clawfleet("apply --parallelism 3"), 2) << out_;
+  ASSERT_EQ(clawfleet("apply --parallelism 4"), 2) << out_;
   EXPECT_NE(out_.find("Converged"), std::string::npos) << out_;
   ASSERT_EQ(sh("systemctl show -p ActiveState --value clawfleet-vm@slow.service clawfleet-vm@deaf.service "
-               "clawfleet-vm@hung.service | grep . | sort -u; systemctl list-units --failed --plain --no-legend"),
+               "clawfleet-vm@mute.service clawfleet-vm@hung.service | grep . | sort -u; "
+               "systemctl list-units --failed --plain --no-legend"),
             0);
   EXPECT_EQ(out_, "inactive\n");
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
-  sh("journalctl --no-pager -o cat -u clawfleet-vm@slow.service -u clawfleet-vm@deaf.service -u clawfleet-vm@hung.service "
-     "| grep 'clawfleet vm stop'");
+  sh("journalctl --no-pager -o cat -u 'clawfleet-vm@*.service' | grep 'clawfleet vm stop'");
   EXPECT_NE(out_.find("clawfleet vm stop slow: powered off after"), std::string::npos) << out_;
   EXPECT_NE(out_.find("clawfleet vm stop deaf: the guest did not power off within 2 s"), std::string::npos) << out_;
   EXPECT_NE(out_.find("clawfleet vm stop deaf: quit after"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("clawfleet vm stop mute: the VMM did not quit within 2 s"), std::string::npos) << out_;
   EXPECT_NE(out_.find("clawfleet vm stop hung: the VMM did not quit within 2 s"), std::string::npos) << out_;
   EXPECT_NE(out_.find("clawfleet vm stop hung: the VM still runs after"), std::string::npos) << out_;
 
-  // Started again, then the two that do not power off are destroyed:
+  // Started again, then the three that do not power off are destroyed:
   // nothing of them is left.
   write_manifest(names);
-  ASSERT_EQ(clawfleet("apply --parallelism 3 --health-timeout 60"), 2) << out_;
+  ASSERT_EQ(clawfleet("apply --parallelism 4 --health-timeout 60"), 2) << out_;
   write_manifest({"slow"});
-  ASSERT_EQ(clawfleet("apply --parallelism 2 --max-destroy 2"), 2) << out_;
+  ASSERT_EQ(clawfleet("apply --parallelism 3 --max-destroy 3"), 2) << out_;
   EXPECT_NE(out_.find("Converged"), std::string::npos) << out_;
   EXPECT_EQ(leaks({"slow"}), "");
   EXPECT_EQ(clawfleet("plan"), 0) << out_;

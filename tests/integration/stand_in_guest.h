@@ -54,7 +54,7 @@ while read -r line; do
     *'"system_powerdown"'*) printf '{"return": {}, "id": %s}\r\n' "$id"
       [ "$how" = powers-off ] && kill -USR1 "$main";;
     *'"quit"'*) printf '{"return": {}, "id": %s}\r\n' "$id"
-      [ "$how" != hangs ] && kill -USR2 "$main";;
+      [ "$how" = ignores-powerdown ] || [ "$how" = powers-off ] && kill -USR2 "$main";;
     *) printf '{"return": {}, "id": %s}\r\n' "$id";;
   esac
 done
@@ -63,6 +63,7 @@ done
 // What /etc/stand-in-vmm/<name> may say (default powers-off):
 //   powers-off [SECONDS]  powers off when asked, after SECONDS
 //   ignores-powerdown     ignores the request, quits when QEMU is told to
+//   ignores-quit          ignores the request and quit, ends on SIGTERM
 //   hangs                 ignores the request, quit and SIGTERM (SIGKILL ends it)
 inline Status set_stand_in_behaviour(const nspawn::Container& c, const std::string& instance, const std::string& how) {
   std::error_code ec;

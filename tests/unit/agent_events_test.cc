@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -49,7 +50,7 @@ class AgentRealEvents : public ::testing::Test {
     fs::remove_all(root_, ec);
   }
   void watch(const std::string& dir) {
-    auto s = watch_manifests(dir);
+    auto s = watch_manifests({dir});
     ASSERT_TRUE(s) << s.error().message;
     source_ = std::move(s.value());
   }
@@ -147,8 +148,37 @@ TEST_F(AgentRealEvents, SignalsAndInterrupt) {
   EXPECT_LT(steady_clock::now() - t0, seconds(5));
 }
 
+// `-f FILE…`: each file through its directory, each directory once; a
+// bare file name is in the working directory (it was watched as if it
+// were a directory, so an editor's rename-over went unnoticed).
+TEST(AgentManifestDirectories, TheDirectoryOrEachFilesDirectory) {
+  EXPECT_EQ(manifest_directories("/etc/clawfleet", {}), std::vector<std::string>{"/etc/clawfleet"});
+  EXPECT_EQ(manifest_directories("/etc/clawfleet", {"fleet.yaml"}), std::vector<std::string>{"."});
+  EXPECT_EQ(manifest_directories("/etc/clawfleet", {"/etc/a/x.yaml", "/etc/a/y.yaml", "/srv/b.yaml", "/top.yaml", "c/d.yaml"}),
+            (std::vector<std::string>{"/etc/a", "/srv", "/", "c"}));
+}
+
+// Files in two directories, one the parent of the other: a rename-over in
+// either is seen (the shared inotify descriptor keeps both masks).
+TEST_F(AgentRealEvents, EachFilesDirectoryIsWatched) {
+  fs::create_directories(root_ / "etc/sub");
+  auto s = watch_manifests(manifest_directories("", {(root_ / "etc/sub/a.yaml").string(), (root_ / "etc/b.yaml").string()}));
+  ASSERT_TRUE(s) << s.error().message;
+  source_ = std::move(s.value());
+  write(root_ / "etc/sub/.a.yaml.tmp");
+  fs::rename(root_ / "etc/sub/.a.yaml.tmp", root_ / "etc/sub/a.yaml");
+  auto events = drain();
+  EXPECT_NE(std::find(events.begin(), events.end(), Event{EventKind::ManifestChanged, (root_ / "etc/sub/a.yaml").string()}),
+            events.end());
+  write(root_ / "etc/.b.yaml.tmp");
+  fs::rename(root_ / "etc/.b.yaml.tmp", root_ / "etc/b.yaml");
+  events = drain();
+  EXPECT_NE(std::find(events.begin(), events.end(), Event{EventKind::ManifestChanged, (root_ / "etc/b.yaml").string()}),
+            events.end());
+}
+
 TEST_F(AgentRealEvents, AMissingParentIsAnError) {
-  auto s = watch_manifests((root_ / "no/such").string());
+  auto s = watch_manifests({(root_ / "no/such").string()});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "cannot watch " + (root_ / "no").string() + ": No such file or directory");
 }

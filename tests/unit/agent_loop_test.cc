@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "core/text.h"
 #include "fakes/fake_agent.h"
 #include "fakes/fake_lock.h"
 #include "fakes/fleets.h"
@@ -133,6 +134,24 @@ TEST_F(AgentLoop, ReadyAfterTheFirstReconcileThenStatusAndFiles) {
   EXPECT_TRUE(notified("STOPPING=1\nSTATUS=stopping: 2 instances, 2 ready"));
   auto lines = log.all();
   EXPECT_EQ(lines.back(), "info stopped");
+}
+
+// A diagnostic quotes at most 64 bytes of a value; cut inside a UTF-8
+// character, the message made the status file's JSON dump throw and ended
+// the agent on every reconcile.
+TEST_F(AgentLoop, ALongNonAsciiValueInABrokenManifestIsReported) {
+  manifests("---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + std::string(63, 'a') +
+            "\xc3\xa9}\nspec:\n  model: ollama/qwen3\n");
+  start();
+  ASSERT_TRUE(eventually([&] { return writer.files.count("/var/lib/clawfleet/agent-status.json") > 0; }));
+  EXPECT_EQ(stop(), 0);
+  const std::string text = writer.files["/var/lib/clawfleet/agent-status.json"];
+  EXPECT_TRUE(is_valid_utf8(text));
+  auto parsed = parse_status_file(text);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_NE(parsed.value().manifest_error.find("metadata.name: \"" + std::string(63, 'a') + "\" is not a DNS label"),
+            std::string::npos)
+      << parsed.value().manifest_error;
 }
 
 TEST_F(AgentLoop, AManifestChangeIsAppliedAfterTheDebounce) {

@@ -188,6 +188,15 @@ TEST(AgentStatusText, WhatClawfleetStatusShows) {
             "2026-01-01T00:00:10Z) since 2026-01-01T00:00:00Z\n");
 }
 
+// Text from outside that is not UTF-8 (a VMM's reply, a file's bytes) is
+// written as U+FFFD, never an exception.
+TEST(AgentStatusFile, BytesThatAreNotUtf8AreReplaced) {
+  AgentStatus s;
+  s.manifest_error = "a.yaml:1:1: error: \xff\xfe";
+  const std::string text = render_status_file(s, W0);
+  EXPECT_NE(text.find("error: \xef\xbf\xbd\xef\xbf\xbd"), std::string::npos) << text;
+}
+
 TEST(AgentStatusFile, RefusesWhatItDidNotWrite) {
   EXPECT_EQ(parse_status_file("{").error().message.rfind("not a valid agent status file: ", 0), 0u);
   EXPECT_EQ(parse_status_file("{\"format_version\":2}").error().message, "unknown format_version (expected 1)");
