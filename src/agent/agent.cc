@@ -25,7 +25,11 @@ void Agent::report(const ReconcileReport& r, bool first) {
   ports_.notifier.notify(std::string(first ? "READY=1\n" : "") + "STATUS=" + summary);
   const WallTime now = ports_.clock.wall();
   const std::string status_path = reconciler_.state_root() + "/agent-status.json";
-  if (auto w = ports_.files.write_atomic(status_path, render_status_file(s, now), 0644); !w)
+  // The state root is 0700, as apply makes it; the metrics directory is
+  // node_exporter's and must exist.
+  if (auto d = ports_.files.ensure_dir(reconciler_.state_root(), 0700); !d)
+    ports_.log.write(Level::Warning, "cannot write the status file: " + d.error().message);
+  else if (auto w = ports_.files.write_atomic(status_path, render_status_file(s, now), 0644); !w)
     ports_.log.write(Level::Warning, "cannot write the status file: " + w.error().message);
   if (!options_.metrics_path.empty())
     if (auto w = ports_.files.write_atomic(options_.metrics_path, render_metrics(s), 0644); !w)

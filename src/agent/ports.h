@@ -55,9 +55,13 @@ class Notifier {
 class FileWriter {
  public:
   virtual ~FileWriter() = default;
-  // Write-temp (in the same directory) + fsync + rename: a reader sees the
-  // old or the new content, never a part. Creates nothing but the file.
+  // Write-temp (in the same directory) + fsync + rename + fsync of the
+  // directory: a reader sees the old or the new content, never a part.
+  // Creates nothing but the file: the directory must exist.
   virtual Status write_atomic(const std::string& path, const std::string& content, unsigned mode) = 0;
+  // The directory (and its parents) with exactly this mode: the state root,
+  // which nothing else may have made yet on a host where nothing was applied.
+  virtual Status ensure_dir(const std::string& dir, unsigned mode) = 0;
 };
 
 enum class Level { Debug, Info, Warning, Error };

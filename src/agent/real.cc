@@ -22,6 +22,7 @@
 #include "core/fs.h"
 #include "core/env.h"
 #include "host/allocator.h"
+#include "host/files.h"
 #include "host/guest_disks.h"
 #include "host/health.h"
 #include "host/network.h"
@@ -33,7 +34,6 @@
 namespace cf::agent {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
 
 class RealClock : public Clock {
  public:
@@ -51,47 +51,16 @@ class SystemdNotifier : public Notifier {
   }
 };
 
+// The host's writer, so the agent's files are written like every other
+// file clawfleet owns (and a crashed write's temp file is one that
+// host::remove_stale_temp_files knows).
 class RealFileWriter : public FileWriter {
  public:
   Status write_atomic(const std::string& path, const std::string& content, unsigned mode) override {
-    const auto slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    // A state root not made yet (nothing applied so far) is made as the
-    // journal makes it; the metrics directory must exist.
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error{"cannot create " + dir + ": " + errno_text()};
-    // Dot-prefixed and not *.prom: node_exporter never reads a half file.
-    std::string tmp = dir + "/." + base + ".tmp-XXXXXX";
-    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-    if (fd < 0) return Error{"cannot create a temporary file in " + dir + ": " + errno_text()};
-    auto fail = [&](const std::string& what) {
-      Error e{what + " " + tmp + ": " + errno_text()};
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return e;
-    };
-    if (::fchmod(fd, mode) != 0) return fail("cannot chmod");
-    for (std::size_t done = 0; done < content.size();) {
-      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return fail("cannot write");
-      done += std::size_t(n);
-    }
-    if (::fsync(fd) != 0) return fail("cannot fsync");
-    if (::close(fd) != 0) {
-      ::unlink(tmp.c_str());
-      return Error{"cannot close " + tmp + ": " + errno_text()};
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      Error e{"cannot rename " + tmp + " to " + path + ": " + errno_text()};
-      ::unlink(tmp.c_str());
-      return e;
-    }
-    if (int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-      ::fsync(d);
-      ::close(d);
-    }
-    return {};
+    return host::write_file_atomic(path, content, static_cast<mode_t>(mode));
+  }
+  Status ensure_dir(const std::string& dir, unsigned mode) override {
+    return host::ensure_dir(dir, static_cast<mode_t>(mode));
   }
 };
 

@@ -102,6 +102,12 @@ class FakeFileWriter : public agent::FileWriter {
     modes[path] = mode;
     return {};
   }
+  Status ensure_dir(const std::string& dir, unsigned mode) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls.push_back("ensure_dir " + dir + " " + std::to_string(mode));
+    if (!fail.empty()) return Error{fail};
+    return {};
+  }
   std::map<std::string, std::string> files;
   std::map<std::string, unsigned> modes;
   std::vector<std::string> calls;

@@ -177,6 +177,28 @@ TEST_F(AgentRealEvents, EachFilesDirectoryIsWatched) {
             events.end());
 }
 
+// The agent's files are written by the host's writer: exact mode, no temp
+// file left, a temp name the stale-temp cleanup knows, no directory made
+// but the one asked for.
+TEST_F(AgentRealEvents, TheRealFileWriterIsTheHostsAtomicWriter) {
+  auto writer = real_file_writer();
+  const fs::path state = root_ / "state";
+  auto missing = writer->write_atomic((state / "agent-status.json").string(), "{}\n", 0644);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find((state / ".agent-status.json.cf-tmp.").string()), std::string::npos)
+      << missing.error().message;
+  EXPECT_FALSE(fs::exists(state));
+
+  ASSERT_TRUE(writer->ensure_dir(state.string(), 0700));
+  EXPECT_EQ(fs::status(state).permissions(), fs::perms::owner_all);
+  ASSERT_TRUE(writer->write_atomic((state / "agent-status.json").string(), "{}\n", 0644));
+  EXPECT_EQ(fs::status(state / "agent-status.json").permissions(),
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(state)) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"agent-status.json"});
+}
+
 TEST_F(AgentRealEvents, AMissingParentIsAnError) {
   auto s = watch_manifests({(root_ / "no/such").string()});
   ASSERT_FALSE(s);
