@@ -21,6 +21,7 @@
 #include "core/net.h"
 #include "core/sha256.h"
 #include "fakes/fake_file_reader.h"
+#include "fakes/fake_host.h"
 #include "fakes/fake_network.h"
 #include "fakes/fake_state_store.h"
 #include "fakes/fake_systemd.h"
@@ -39,7 +40,7 @@ using Clock = std::chrono::steady_clock;
 
 const std::vector<std::string> kUnitPatterns = {"clawfleet-vm@*.service", "clawfleet-proxy@*.socket",
                                                 "clawfleet-proxy@*.service"};
-constexpr const char* kUnitDir = "/etc/systemd/system";
+using host::kUnitDir;
 
 // Set by SIGINT/SIGTERM/SIGHUP so that the program unwinds normally and the
 // container's destructor unmounts its overlay (a killed process would not).
@@ -116,6 +117,7 @@ struct FakeHost {
   testing::FakeStateStore state;
   testing::FakeVmm vmm;
   testing::FakeFileReader files;
+  testing::ObservePorts others;
   std::vector<model::Allocation> allocations;
 
   explicit FakeHost(int n) {
@@ -162,7 +164,7 @@ struct FakeHost {
     }
   }
 
-  host::Ports ports() { return {systemd, network, state, vmm, files}; }
+  host::Ports ports() { return others.with(systemd, network, state, vmm, files); }
 
   // The fakes record every call; cleared between runs so that the log's
   // growth is not part of what is measured.
@@ -310,7 +312,7 @@ Status bench_real_systemd(RealHost& real, int& failed) {
 
     std::printf("real systemd: N=%d: VM units and proxy sockets enabled and reloaded, %d VM units started\n", n, kStarted);
 
-    host::Ports ports{*real.systemd, fake->network, fake->state, fake->vmm, reader};
+    host::Ports ports = fake->others.with(*real.systemd, fake->network, fake->state, fake->vmm, reader);
     model::Observed last;
     auto observed = time_runs(kRuns, [&] { fake->clear_calls(); }, [&]() -> Status {
       auto o = host::observe(fake->host, ports);

@@ -148,7 +148,7 @@ std::string first_step(const plan::Plan& p) {
 void execute_ok(testing::FakeHost& h, const Planned& p, std::size_t parallelism) {
   apply::ExecOptions exec;
   exec.parallelism = parallelism;
-  auto results = apply::execute(p.plan, p.desired, p.observed, h.apply_ports(), exec, {});
+  auto results = apply::execute(p.plan, p.desired, p.observed, h.ports(), exec, {});
   for (std::size_t i = 0; i < results.size(); ++i)
     if (results[i].outcome != apply::Outcome::Ok)
       die("step " + std::to_string(i) + " (" + plan::to_string(p.plan.steps[i].action) + " " +

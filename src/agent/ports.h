@@ -1,8 +1,9 @@
 // The agent's own OS side effects, each behind an interface with a real
 // adapter (real.h) and a recording fake (tests/fakes/fake_agent.h):
 // what wakes the loop (inotify, signals), sd_notify, writing its status and
-// metrics files, its log, and the host it reconciles (the host and apply
-// ports, opened per reconcile for the Host the manifests describe).
+// metrics files and its log. The host it reconciles comes through
+// apply::HostOpener (apply/session.h), opened per reconcile for the Host
+// the manifests describe.
 #pragma once
 
 #include <chrono>
@@ -12,11 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "apply/executor.h"
-#include "apply/journal.h"
 #include "core/result.h"
-#include "host/observe.h"
-#include "model/desired.h"
 
 namespace cf::agent {
 
@@ -73,23 +70,6 @@ class Log {
  public:
   virtual ~Log() = default;
   virtual void write(Level level, const std::string& message, const Fields& fields = {}) = 0;
-};
-
-// The host as one reconcile sees it. Used from the reconcile worker thread
-// only; apply_ports() may open further systemd connections (one per
-// executor worker).
-class HostSession {
- public:
-  virtual ~HostSession() = default;
-  virtual host::Ports observe_ports() = 0;
-  virtual apply::HostPorts apply_ports() = 0;
-  virtual apply::Journal& journal() = 0;
-};
-
-class HostOpener {
- public:
-  virtual ~HostOpener() = default;
-  virtual Result<std::unique_ptr<HostSession>> open(const model::Host& host) = 0;
 };
 
 }  // namespace cf::agent

@@ -1,4 +1,4 @@
-// The real Clock, Notifier, FileWriter, Log and HostOpener.
+// The real Clock, Notifier, FileWriter and Log.
 #include "agent/real.h"
 
 #include <fcntl.h>
@@ -15,21 +15,9 @@
 #include <cstring>
 #include <cstdio>
 #include <mutex>
-#include <set>
 #include <sys/uio.h>
 
-#include "apply/journal.h"
-#include "core/fs.h"
-#include "core/env.h"
-#include "host/allocator.h"
 #include "host/files.h"
-#include "host/guest_disks.h"
-#include "host/health.h"
-#include "host/network.h"
-#include "host/state.h"
-#include "host/systemd.h"
-#include "host/vmm.h"
-#include "manifest/secrets.h"
 
 namespace cf::agent {
 namespace {
@@ -138,70 +126,11 @@ class SpdLog : public Log {
   std::mutex mu_;
 };
 
-class RealSession : public HostSession {
- public:
-  Status open(const model::Host& h) {
-    auto sd = host::connect_systemd();
-    if (!sd) return sd.error();
-    systemd_ = std::move(sd.value());
-    unit_files_ = host::unit_files_in("/etc/systemd/system");
-    network_ = host::real_network();
-    state_ = host::state_store_at(h.state_root);
-    vmm_ = host::make_vmm(h.vmm.kind);
-    health_ = host::real_health();
-    disks_ = host::real_guest_disks();
-    journal_ = apply::journal_at(h.state_root);
-    auto listening = host::listening_tcp_ports(files_);
-    if (!listening) return listening.error();
-    listening_ = std::move(listening.value());
-    return {};
-  }
-  host::Ports observe_ports() override { return host::Ports{*systemd_, *network_, *state_, *vmm_, files_}; }
-  apply::HostPorts apply_ports() override {
-    return apply::HostPorts{[] { return host::connect_systemd(); },
-                            *unit_files_,
-                            *network_,
-                            *state_,
-                            *vmm_,
-                            *health_,
-                            [this](std::uint16_t p) { return listening_.count(p) > 0; },
-                            *disks_,
-                            [](const model::SecretRef& ref) -> Result<std::string> {
-                              RealFileReader files;
-                              RealEnvironment env;
-                              return manifest::read_secret(ref, files, env);
-                            }};
-  }
-  apply::Journal& journal() override { return *journal_; }
-
- private:
-  std::unique_ptr<host::GuestDisks> disks_;
-  std::unique_ptr<host::Systemd> systemd_;
-  std::unique_ptr<host::UnitFiles> unit_files_;
-  std::unique_ptr<host::Network> network_;
-  std::unique_ptr<host::StateStore> state_;
-  std::unique_ptr<host::Vmm> vmm_;
-  std::unique_ptr<host::Health> health_;
-  std::unique_ptr<apply::Journal> journal_;
-  RealFileReader files_;
-  std::set<std::uint16_t> listening_;
-};
-
-class RealHostOpener : public HostOpener {
- public:
-  Result<std::unique_ptr<HostSession>> open(const model::Host& h) override {
-    auto s = std::make_unique<RealSession>();
-    if (auto r = s->open(h); !r) return r.error();
-    return std::unique_ptr<HostSession>(std::move(s));
-  }
-};
-
 }  // namespace
 
 std::unique_ptr<Clock> real_clock() { return std::make_unique<RealClock>(); }
 std::unique_ptr<Notifier> systemd_notifier() { return std::make_unique<SystemdNotifier>(); }
 std::unique_ptr<FileWriter> real_file_writer() { return std::make_unique<RealFileWriter>(); }
 std::unique_ptr<Log> journal_or_stderr_log(bool debug) { return std::make_unique<SpdLog>(stderr_is_journal(), debug); }
-std::unique_ptr<HostOpener> real_host_opener() { return std::make_unique<RealHostOpener>(); }
 
 }  // namespace cf::agent

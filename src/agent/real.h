@@ -38,10 +38,4 @@ std::unique_ptr<FileWriter> real_file_writer();
 // else stderr with the fields in brackets.
 std::unique_ptr<Log> journal_or_stderr_log(bool debug);
 
-// The real host: sd-bus (one connection per reconcile, and per executor
-// worker), the unit files under /etc/systemd/system, netlink/nftables, the
-// state store, the VMM the Host names, the health gate, the journal under
-// the state root, and the TCP ports listening now (read per reconcile).
-std::unique_ptr<HostOpener> real_host_opener();
-
 }  // namespace cf::agent

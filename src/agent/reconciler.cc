@@ -7,10 +7,9 @@
 #include <mutex>
 #include <set>
 
-#include "apply/desired.h"
-#include "apply/journal.h"
+#include "apply/engine.h"
 #include "manifest/defaults.h"
-#include "manifest/secrets.h"
+#include "manifest/desired_state.h"
 
 namespace cf::agent {
 namespace {
@@ -18,23 +17,7 @@ namespace {
 using namespace std::chrono;
 using plan::Action;
 
-std::vector<model::SecretRef> secret_refs(const model::Instance& i) {
-  std::vector<model::SecretRef> refs;
-  if (i.telegram) refs.push_back(i.telegram->bot_token);
-  for (const auto& [_, ref] : i.provider_keys) refs.push_back(ref);
-  return refs;
-}
-
 bool restarts(Action a) { return a == Action::Restart || a == Action::Reprovision || a == Action::Replace; }
-
-apply::StepResult journal_result(apply::Outcome o) {
-  switch (o) {
-    case apply::Outcome::Ok: return apply::StepResult::Ok;
-    case apply::Outcome::Failed: return apply::StepResult::Failed;
-    case apply::Outcome::Skipped: return apply::StepResult::Skipped;
-  }
-  return apply::StepResult::Skipped;
-}
 
 }  // namespace
 
@@ -53,7 +36,9 @@ std::string Reconciler::state_root() const {
 }
 
 void Reconciler::load() {
-  manifest::LoadResult loaded = manifest::load(ports_.files, options_.manifests);
+  // A secret that cannot be read makes the desired state unknown: the
+  // same as a manifest that does not load.
+  manifest::LoadedDesired loaded = manifest::load_desired(ports_.files, ports_.env, options_.manifests);
   std::string error;
   std::size_t errors = 0;
   for (const auto& d : loaded.diagnostics.all()) {
@@ -61,25 +46,11 @@ void Reconciler::load() {
     if (errors++ == 0) error = format(d);
   }
   if (errors > 1) error += fmt::format(" (and {} more error{})", errors - 1, errors == 2 ? "" : "s");
-  Good good{loaded.fleet, {}};
-  if (!errors) {
-    // A secret that cannot be read makes the desired state unknown: the
-    // same as a manifest that does not load.
-    for (const auto& i : good.fleet.instances)
-      for (const auto& ref : secret_refs(i)) {
-        if (good.digests.count(ref)) continue;
-        auto value = manifest::read_secret(ref, ports_.files, ports_.env);
-        if (!value) {
-          error = "instance " + i.name + ": " + value.error().message;
-          break;
-        }
-        good.digests[ref] = manifest::secret_digest(value.value());
-      }
-  }
+  if (!errors && !loaded.secret_problems.empty()) error = loaded.secret_problems.front();
   const WallTime now = ports_.clock.wall();
   if (error.empty()) {
     if (!status_.manifest_error.empty()) ports_.log.write(Level::Info, "the manifests load again");
-    last_good_ = std::move(good);
+    last_good_ = std::move(loaded.state);
     status_.manifest_error.clear();
     status_.manifest_error_since.reset();
     status_.have_desired = true;
@@ -139,11 +110,11 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   // Pass 3: observe and plan, as apply does.
   auto session = ports_.host.open(h);
   if (!session) return fail(ReconcileResult::Error, session.error().message);
-  HostSession& host = *session.value();
-  auto observed = host::observe(h, host.observe_ports());
-  if (!observed) return fail(ReconcileResult::Error, "cannot observe the host: " + observed.error().message);
-  plan::Desired desired = apply::desired_for(fleet, complete, last_good_->digests, observed.value());
-  plan::Plan plan = plan::make_plan(desired, observed.value(), options_.plan);
+  apply::HostSession& host = *session.value();
+  const apply::Target target{*last_good_, complete, options_.plan};
+  auto planned = apply::plan_once(target, host.ports());
+  if (!planned) return fail(ReconcileResult::Error, planned.error().message);
+  const plan::Plan& plan = planned.value().plan;
 
   // Pass 4: leave instances in backoff alone (a destroy is never held).
   const SteadyTime now = ports_.clock.now();
@@ -155,28 +126,19 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
                                               backoff_.failures(held.instance) == 1 ? "" : "s"),
                      {{"INSTANCE", held.instance}});
 
-  // Pass 5: execute with a journal, logging each step with its fields.
+  // Pass 5: execute (journalled by the engine) and plan again, logging
+  // each step with its fields.
   std::vector<apply::StepReport> results;
-  if (!f.plan.empty()) {
-    report.run = apply::new_run_id();
+  std::optional<Result<apply::Planned>> again;
+  if (!f.plan.empty() || !f.held.empty()) {
     apply::ExecOptions exec = options_.exec;
     exec.stop = &stop;
-    // As apply: QEMU gets KVM only where Firecracker would (the caller
-    // says whether /dev/kvm is usable at all).
-    exec.kvm = exec.kvm && h.vmm.kind == model::VmmKind::Firecracker;
-    std::string journal_error;
     std::map<std::size_t, SteadyTime> started;
     std::mutex status_mu;  // step events come from executor threads, one at a time
     auto on_event = [&](const apply::StepEvent& e) {
-      apply::JournalRecord rec;
-      rec.run = report.run, rec.seq = f.origin[e.index], rec.instance = e.step->instance;
-      rec.action = plan::to_string(e.step->action);
-      rec.event = e.start ? apply::JournalEvent::Start : apply::JournalEvent::End;
-      if (!e.start) rec.result = journal_result(e.result.outcome), rec.error = e.result.error;
-      if (auto s = host.journal().append(rec); !s && journal_error.empty()) journal_error = s.error().message;
       const std::string who = e.step->instance.empty() ? "host" : e.step->instance;
       const std::string action = plan::to_string(e.step->action);
-      Fields fields{{"INSTANCE", who}, {"STEP", std::to_string(rec.seq)}, {"ACTION", action}, {"RUN", report.run}};
+      Fields fields{{"INSTANCE", who}, {"STEP", std::to_string(e.seq)}, {"ACTION", action}, {"RUN", e.run}};
       if (e.start) {
         started[e.index] = ports_.clock.now();
         ports_.log.write(Level::Info, fmt::format("{}: {} started: {}", who, action, e.step->reason), fields);
@@ -196,8 +158,11 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
       }
       if (on_step) on_step(e);
     };
-    results = apply::execute(f.plan, desired, observed.value(), host.apply_ports(), exec, on_event);
-    if (!journal_error.empty()) ports_.log.write(Level::Warning, "journal: " + journal_error);
+    apply::Applied applied = apply::apply_once(target, planned.value(), f.plan, f.origin, host, exec, on_event);
+    report.run = applied.run;
+    results = std::move(applied.results);
+    if (!applied.journal_error.empty()) ports_.log.write(Level::Warning, "journal: " + applied.journal_error);
+    again = std::move(applied.again);
   }
 
   // Pass 6: backoff and the outcome of each instance.
@@ -249,15 +214,13 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   // Pass 7: plan again; what is left is pending (converged means nothing).
   std::map<std::string, std::vector<Action>> pending;
   bool planned_again = false;
-  if (!results.empty() || !f.held.empty()) {
-    auto again = host::observe(h, host.observe_ports());
-    if (again) {
-      plan::Desired d2 = apply::desired_for(fleet, complete, last_good_->digests, again.value());
-      for (const auto& s : plan::make_plan(d2, again.value(), options_.plan).steps)
+  if (again) {
+    if (*again) {
+      for (const auto& s : again->value().plan.steps)
         if (!s.instance.empty()) pending[s.instance].push_back(s.action);
       planned_again = true;
     } else {
-      report.error = "cannot observe the host after applying: " + again.error().message;
+      report.error = "after applying, " + again->error().message;
     }
   }
   if (!planned_again)

@@ -26,6 +26,7 @@
 #include "agent/status.h"
 #include "apply/executor.h"
 #include "apply/lock.h"
+#include "apply/session.h"
 #include "core/env.h"
 #include "core/fs.h"
 #include "manifest/loader.h"
@@ -45,7 +46,7 @@ struct ReconcilerPorts {
   FileReader& files;  // manifests and secret files
   const Environment& env;
   apply::LockPort& lock;
-  HostOpener& host;
+  apply::HostOpener& host;
   Clock& clock;
   Log& log;
   std::function<double()> uniform;  // jitter for the backoff, in [0, 1)
@@ -76,10 +77,6 @@ class Reconciler {
   const Backoff& backoff() const { return backoff_; }
 
  private:
-  struct Good {
-    model::Fleet fleet;
-    std::map<model::SecretRef, std::string> digests;
-  };
   // Loads the manifests; on failure keeps last_good_ and sets the error.
   void load();
   ReconcileReport run(const std::string& trigger, const std::atomic<bool>& stop,
@@ -89,7 +86,7 @@ class Reconciler {
   ReconcileOptions options_;
   Backoff backoff_;
   Backoff host_backoff_;  // the host step is never held back, but is retried
-  std::optional<Good> last_good_;
+  std::optional<model::DesiredState> last_good_;
   std::map<std::string, std::string> last_errors_;  // by instance, while in backoff
   AgentStatus status_;
 };

@@ -101,6 +101,7 @@ std::vector<std::string> Backoff::names() const {
 Filtered hold_back(const plan::Plan& plan, const std::function<std::optional<Millis>(const std::string&)>& remaining) {
   Filtered out;
   out.plan.refused = plan.refused;
+  out.plan.accelerator = plan.accelerator;
   std::vector<std::optional<std::size_t>> renumbered(plan.steps.size());
   std::map<std::string, HeldBack> held;
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {

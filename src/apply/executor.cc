@@ -28,8 +28,9 @@ std::string unit_job_error(const std::string& verb, const std::string& unit, hos
 // and whose calls are short) and the allocation and inventory bookkeeping.
 class Run {
  public:
-  Run(const plan::Desired& desired, const model::Observed& observed, const HostPorts& ports, const ExecOptions& options)
-      : desired_(desired), observed_(observed), ports_(ports), options_(options) {
+  Run(const plan::Desired& desired, const model::Observed& observed, const host::Ports& ports, const ExecOptions& options,
+      bool kvm)
+      : desired_(desired), observed_(observed), ports_(ports), options_(options), kvm_(kvm) {
     for (const auto& [name, i] : observed.instances)
       if (i.allocation) taken_.add(*i.allocation);
   }
@@ -54,7 +55,7 @@ class Run {
     for (const auto& inst : desired_.fleet.instances) {
       const model::ObservedInstance* seen = observed(inst.name);
       if (!seen || !seen->allocation || !seen->dir.exists) continue;
-      auto launch = host::make_launch_record(h, inst, *seen->allocation, ports_.vmm, options_.kvm, options_.tsc_khz);
+      auto launch = host::make_launch_record(h, inst, *seen->allocation, ports_.vmm, kvm_, observed_.platform.tsc_khz);
       if (!launch) return launch.error();
       if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()), 0600); !s) return s;
     }
@@ -201,7 +202,7 @@ class Run {
       token = t.value();
       if (auto s = inventory_set(inst.name, host::InventoryEntry{alloc.tap, inst.protect}); !s) return s;
 
-      auto launch = host::make_launch_record(h, inst, alloc, ports_.vmm, options_.kvm, options_.tsc_khz);
+      auto launch = host::make_launch_record(h, inst, alloc, ports_.vmm, kvm_, observed_.platform.tsc_khz);
       if (!launch) return launch.error();
       if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()), 0600); !s) return s;
       // Read by systemd (as root) for the proxy's EnvironmentFile=.
@@ -391,8 +392,9 @@ class Run {
 
   const plan::Desired& desired_;
   const model::Observed& observed_;
-  const HostPorts& ports_;
+  const host::Ports& ports_;
   const ExecOptions& options_;
+  const bool kvm_;  // the plan's accelerator (plan::accelerator_for)
   std::mutex mu_;
   host::Taken taken_;
   std::map<std::string, Result<model::Allocation>> allocated_;
@@ -416,14 +418,14 @@ std::string generation_of(const std::map<std::string, std::string>& flattened) {
 }
 
 std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& desired, const model::Observed& observed,
-                                const HostPorts& ports, const ExecOptions& options, const EventSink& on_event) {
+                                const host::Ports& ports, const ExecOptions& options, const EventSink& on_event) {
   std::vector<StepReport> results(plan.steps.size());
   std::mutex events_mu;
   auto emit = [&](std::size_t i, bool start) {
     std::lock_guard<std::mutex> lock(events_mu);
-    if (on_event) on_event(StepEvent{i, &plan.steps[i], start, results[i]});
+    if (on_event) on_event(StepEvent{i, &plan.steps[i], start, results[i], "", 0});
   };
-  Run run(desired, observed, ports, options);
+  Run run(desired, observed, ports, options, plan.accelerator.kvm);
   run.preallocate(plan);
 
   // A step runs only when every step it depends on succeeded.

@@ -13,32 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "host/guest_disks.h"
-#include "host/health.h"
-#include "host/network.h"
-#include "host/state.h"
-#include "host/systemd.h"
-#include "host/vmm.h"
+#include "host/ports.h"
 #include "model/observed.h"
 #include "plan/plan.h"
 
 namespace cf::apply {
-
-struct HostPorts {
-  // One systemd connection per worker: an sd-bus connection is not
-  // thread-safe, and job waits must not block the other workers.
-  std::function<Result<std::unique_ptr<host::Systemd>>()> connect_systemd;
-  host::UnitFiles& unit_files;
-  host::Network& network;
-  host::StateStore& state;
-  host::Vmm& vmm;
-  host::Health& health;
-  // Whether a process on the host listens on a TCP port (the allocator skips those).
-  std::function<bool(std::uint16_t)> listening;
-  host::GuestDisks& disks;
-  // A secret's value, for the guest's seed (provider keys, bot token).
-  std::function<Result<std::string>(const model::SecretRef&)> read_secret;
-};
 
 struct ExecOptions {
   std::size_t parallelism = 1;
@@ -47,8 +26,6 @@ struct ExecOptions {
   // before SIGKILL (units/clawfleet-vm@.service, docs/host.md).
   std::chrono::milliseconds job_deadline{std::chrono::seconds(180)};
   std::chrono::milliseconds health_deadline{std::chrono::minutes(5)};
-  bool kvm = true;             // QEMU: -accel kvm, else tcg
-  std::uint32_t tsc_khz = 0;   // QEMU under TCG
   // Set (by the agent, on SIGTERM) to start no new step: the steps in flight
   // finish, every later one is reported Skipped with kStoppingReason.
   const std::atomic<bool>* stop = nullptr;
@@ -72,13 +49,18 @@ struct StepEvent {
   const plan::Step* step = nullptr;
   bool start = true;
   StepReport result;
+  // Set by apply_once (engine.h) as journalled: the run id, and the step's
+  // index in the whole plan.
+  std::string run;
+  std::size_t seq = 0;
 };
 using EventSink = std::function<void(const StepEvent&)>;
 
 // Results by step index. `observed` is what the plan was made from: its
-// allocations and unit states say what each step starts from.
+// allocations and unit states say what each step starts from. VMs are
+// launched with the plan's accelerator.
 std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& desired, const model::Observed& observed,
-                                const HostPorts& ports, const ExecOptions& options, const EventSink& on_event);
+                                const host::Ports& ports, const ExecOptions& options, const EventSink& on_event);
 
 // "sha256:..." naming the guest configuration an instance runs: the hash of
 // its flattened fields. Recorded as applied only after the health gate.

@@ -83,7 +83,7 @@ int run_agent(const AgentOptions& opts) {
   auto log = agent::journal_or_stderr_log(opts.debug);
   auto notifier = agent::systemd_notifier();
   auto files = agent::real_file_writer();
-  auto host = agent::real_host_opener();
+  auto host = real_host();
   auto lock = apply::lock_at(opts.exec.lock_path);
   RealFileReader reader;
   RealEnvironment env;
@@ -94,7 +94,7 @@ int run_agent(const AgentOptions& opts) {
   agent::ReconcileOptions ro;
   ro.manifests = source_spec(opts.manifests);
   ro.plan = plan::Options{opts.max_destroy, opts.allow_destroy};
-  ro.exec = exec_options(opts.exec, model::VmmKind::Firecracker);
+  ro.exec = exec_options(opts.exec);
   ro.lock_timeout = milliseconds(opts.exec.lock_timeout_ms);
   agent::Reconciler reconciler(
       agent::ReconcilerPorts{reader, env, *lock, *host, *clock, *log, [&] { return uniform(rng); }}, ro);

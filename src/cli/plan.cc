@@ -43,9 +43,10 @@ int run_plan(const PlanOptions& opts) {
   if (!desired) return fail(desired.error().message);
 
   // Pass 2: observe the host (read-only) and diff.
-  auto host = open_host(desired.value().loaded.fleet.host);
+  auto host = open_host(desired.value().fleet.host);
   if (!host) return fail(host.error().message);
-  auto planned = observe_and_plan(desired.value(), *host.value(), plan::Options{opts.max_destroy, opts.allow_destroy});
+  const apply::Target target{desired.value(), true, plan::Options{opts.max_destroy, opts.allow_destroy}};
+  auto planned = apply::plan_once(target, host.value()->ports());
   if (!planned) return fail(planned.error().message);
 
   // Pass 3: report; the exit code says whether anything would change.
@@ -55,7 +56,7 @@ int run_plan(const PlanOptions& opts) {
   // Pass 4 (-o): save it with what it was made from, so apply can tell
   // whether the manifests or the host moved on since.
   if (!opts.out_file.empty()) {
-    SavedPlan saved = saved_plan_for(desired.value(), planned.value(), plan::Options{opts.max_destroy, opts.allow_destroy});
+    SavedPlan saved = saved_plan_for(desired.value(), planned.value(), target.options);
     if (auto s = host::write_file_atomic(opts.out_file, to_json(saved), 0600); !s) return fail(s.error().message);
   }
   return p.empty() ? 0 : 2;

@@ -137,7 +137,9 @@ std::string render_plan_text(const plan::Plan& p, bool color) {
       out += "  " + paint("# " + r.instance + " " + refused_phrase(r.action) + ": " + r.reason, kBold, color) + "\n";
     out += "\n";
   }
-  if (p.steps.empty()) return out + paint("No changes.", kBoldGreen, color) + " The host matches the manifests.\n";
+  if (p.steps.empty())
+    return out + paint("No changes.", kBoldGreen, color) + " The host matches the manifests.\n" +
+           accelerator_line(p.accelerator);
 
   auto n = counts(p);
   std::string summary = fmt::format("{} to create", n[Action::Create]);
@@ -146,7 +148,12 @@ std::string render_plan_text(const plan::Plan& p, bool color) {
     summary += fmt::format(", {} to {}", n[a], summary_verb(a));
   }
   summary += fmt::format(", {} to destroy.", n[Action::Destroy]);
-  return out + paint("Plan:", kBold, color) + " " + summary + "\n";
+  return out + paint("Plan:", kBold, color) + " " + summary + "\n" + accelerator_line(p.accelerator);
+}
+
+std::string accelerator_line(const plan::Accelerator& a) {
+  if (a.reason.empty()) return "";
+  return std::string("Accelerator: ") + a.name() + " (" + a.reason + ")\n";
 }
 
 std::string render_plan_json(const plan::Plan& p) {
@@ -177,8 +184,10 @@ std::string render_plan_json(const plan::Plan& p) {
   for (Action a : plan::kAllActions) summary[plan::to_string(a)] = n[a];
   summary["steps"] = p.steps.size();
   summary["refused"] = p.refused.size();
-  json out{
-      {"format_version", 1}, {"changes", !p.empty()}, {"steps", steps}, {"refused", refused}, {"summary", summary}};
+  json out{{"format_version", 1}, {"changes", !p.empty()}, {"steps", steps}, {"refused", refused}};
+  if (!p.accelerator.reason.empty())
+    out["accelerator"] = {{"name", p.accelerator.name()}, {"reason", p.accelerator.reason}};
+  out["summary"] = summary;
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

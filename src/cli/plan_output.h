@@ -11,11 +11,17 @@ namespace cf::cli {
 
 // Ends with the summary line, "Plan: 2 to create, 1 to reprovision, 0 to
 // destroy." (create and destroy always; every other action only when it
-// occurs), or "No changes. The host matches the manifests."; ANSI colour
-// only when `color` (the caller decides: a terminal, and no NO_COLOR).
+// occurs), or "No changes. The host matches the manifests.", and then the
+// accelerator line; ANSI colour only when `color` (the caller decides: a
+// terminal, and no NO_COLOR).
 std::string render_plan_text(const plan::Plan& p, bool color);
 
-// format_version 1; ends with a newline.
+// "Accelerator: tcg (qemu emulates: /dev/kvm cannot be opened)\n"; "" for
+// a plan without the decision (not made by make_plan). Status shows it too.
+std::string accelerator_line(const plan::Accelerator& a);
+
+// format_version 1; "accelerator": {"name", "reason"} when decided; ends
+// with a newline.
 std::string render_plan_json(const plan::Plan& p);
 
 }  // namespace cf::cli

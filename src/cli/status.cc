@@ -19,6 +19,8 @@
 #include "cli/status_model.h"
 #include "cli/verbs.h"
 #include "core/env.h"
+#include "host/observe.h"
+#include "manifest/desired_state.h"
 
 namespace cf::cli {
 namespace {
@@ -57,46 +59,38 @@ void add_status(CLI::App& app, StatusOptions& opts) {
 }
 
 int run_status(const StatusOptions& opts) {
-  // Pass 1: the manifests. Status is most wanted when things are broken, so
-  // manifests with errors only lose the desired side: the host is still shown.
+  // Pass 1: the manifests and the digests of their secrets (never their
+  // values). Status is most wanted when things are broken, so manifests
+  // with errors only lose the desired side: the host is still shown; a
+  // secret that cannot be read makes that instance's generation "?".
   RealFileReader fs;
-  manifest::LoadResult loaded = manifest::load(fs, source_spec(opts.manifests));
+  manifest::LoadedDesired loaded = manifest::load_desired(fs, RealEnvironment(), source_spec(opts.manifests));
   for (const auto& diag : loaded.diagnostics.all()) fmt::print(stderr, "{}\n", format(diag));
   const bool have_desired = !loaded.diagnostics.has_errors();
+  const model::Host& host = loaded.state.fleet.host;
   if (!have_desired)
-    warn("the manifests have errors; showing what is on this host only (state root " + loaded.fleet.host.state_root +
+    warn("the manifests have errors; showing what is on this host only (state root " + host.state_root +
          "), and nothing counts as ready");
+  for (const auto& problem : loaded.secret_problems) warn(problem + "; its desired generation shows as ?");
 
-  // Pass 2: the digests of the secrets (never their values), which the
-  // desired generations hash; one that cannot be read makes that
-  // instance's generation "?" instead of failing the whole status.
-  Desired desired;
-  if (have_desired) {
-    RealEnvironment env;
-    Digests d = read_digests(loaded.fleet, fs, env);
-    for (const auto& problem : d.problems) warn(problem + "; its desired generation shows as ?");
-    desired = Desired{std::move(loaded), std::move(d.digests)};
-  }
-  const model::Host& host = have_desired ? desired.loaded.fleet.host : loaded.fleet.host;
-
-  // Pass 3: observe (read-only) and, with manifests, plan: the plan is what
+  // Pass 2: observe (read-only) and, with manifests, plan: the plan is what
   // is pending for each instance.
-  auto adapters = open_host(host);
-  if (!adapters) return fail(adapters.error().message);
+  auto session = open_host(host);
+  if (!session) return fail(session.error().message);
   model::Observed observed;
   plan::Plan plan;
   if (have_desired) {
-    auto planned = observe_and_plan(desired, *adapters.value(), plan::Options{});
+    auto planned = apply::plan_once(apply::Target{loaded.state, true, plan::Options{}}, session.value()->ports());
     if (!planned) return fail(planned.error().message);
     observed = std::move(planned.value().observed);
     plan = std::move(planned.value().plan);
   } else {
-    auto seen = host::observe(host, adapters.value()->ports());
+    auto seen = host::observe(host, session.value()->ports());
     if (!seen) return fail("cannot observe the host: " + seen.error().message);
     observed = std::move(seen.value());
   }
 
-  // Pass 4: the journal, for each instance's last steps and error. Without
+  // Pass 3: the journal, for each instance's last steps and error. Without
   // it (unreadable) the host is still worth showing; absent is empty.
   std::vector<apply::JournalRecord> journal;
   auto read = apply::read_journal(host.state_root + "/" + apply::kJournalFile, SIZE_MAX);
@@ -105,16 +99,14 @@ int run_status(const StatusOptions& opts) {
   // An apply running now has open steps that are not interrupted.
   const std::string running = active_run(journal, lock_holder(fs, opts.lock_path));
 
-  // Pass 5: build and render; the exit code says whether all is settled.
-  StatusDesired wanted;
-  if (have_desired) wanted = StatusDesired{desired.loaded.fleet, desired.digests};
-  FleetStatus status = build_status(have_desired ? &wanted : nullptr, observed, plan, journal, running);
+  // Pass 4: build and render; the exit code says whether all is settled.
+  FleetStatus status = build_status(have_desired ? &loaded.state : nullptr, observed, plan, journal, running);
   if (!opts.name.empty()) {
     std::erase_if(status.instances, [&](const InstanceStatus& i) { return i.name != opts.name; });
     if (status.instances.empty())
       return fail("no instance \"" + opts.name + "\" in the manifests or on this host");
   }
-  // Pass 6: the agent's own view, when it runs here (its status file):
+  // Pass 5: the agent's own view, when it runs here (its status file):
   // conditions, backoff, and a manifest error it is holding out against.
   const std::string agent_file = host.state_root + "/agent-status.json";
   std::optional<agent::AgentStatus> agent_status;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "apply/executor.h"
+#include "cli/plan_output.h"
 #include "core/text.h"
 #include "host/observe.h"
 #include "manifest/secrets.h"
@@ -20,13 +21,6 @@ using json = nlohmann::ordered_json;
 
 // The table cuts long errors; the detail view and JSON keep them whole.
 constexpr std::size_t kTableErrorBytes = 100;
-
-std::vector<model::SecretRef> secret_refs(const model::Instance& i) {
-  std::vector<model::SecretRef> refs;
-  if (i.telegram) refs.push_back(i.telegram->bot_token);
-  for (const auto& [_, ref] : i.provider_keys) refs.push_back(ref);
-  return refs;
-}
 
 bool broke(const std::optional<apply::LastStep>& s) {
   return s && (s->state == StepState::Failed || s->state == StepState::Interrupted);
@@ -245,7 +239,7 @@ std::vector<apply::LastStep> recent_steps(const std::vector<apply::JournalRecord
   return steps;
 }
 
-FleetStatus build_status(const StatusDesired* desired, const model::Observed& observed, const plan::Plan& plan,
+FleetStatus build_status(const model::DesiredState* desired, const model::Observed& observed, const plan::Plan& plan,
                          const std::vector<apply::JournalRecord>& journal, const std::string& active_run) {
   FleetStatus out;
   out.manifests_loaded = desired != nullptr;
@@ -268,7 +262,7 @@ FleetStatus build_status(const StatusDesired* desired, const model::Observed& ob
     const model::Instance* want = desired ? desired->fleet.find(name) : nullptr;
     if (desired) s.desired_state = want ? model::to_string(want->state) : "absent";
     if (want) {
-      for (const auto& ref : secret_refs(*want)) {
+      for (const auto& ref : model::secret_refs(*want)) {
         const std::string what = manifest::describe(ref);
         if (!desired->digests.count(ref) &&
             std::find(s.unreadable_secrets.begin(), s.unreadable_secrets.end(), what) == s.unreadable_secrets.end())
@@ -316,6 +310,7 @@ FleetStatus build_status(const StatusDesired* desired, const model::Observed& ob
   for (const auto& step : plan.steps)
     if (step.instance.empty()) out.host.pending.push_back({plan::to_string(step.action), step.reason});
   judge(out.host, last_of(""), out.manifests_loaded);
+  out.host.accelerator = plan.accelerator;
   return out;
 }
 
@@ -350,7 +345,7 @@ std::string render_status_table(const FleetStatus& s) {
                       or_dash(cut(printable(i.last_error), kTableErrorBytes))});
     out += aligned(rows);
   }
-  return out + host_line(s.host) + summary_line(s);
+  return out + host_line(s.host) + summary_line(s) + accelerator_line(s.host.accelerator);
 }
 
 namespace {
@@ -421,7 +416,7 @@ std::string render_instance_detail(const InstanceStatus& i) {
 std::string render_status_detail(const FleetStatus& s) {
   std::string out;
   for (const auto& i : s.instances) out += (out.empty() ? "" : "\n") + render_instance_detail(i);
-  return out + host_line(s.host);
+  return out + host_line(s.host) + accelerator_line(s.host.accelerator);
 }
 
 std::string render_status_json(const FleetStatus& s) {
@@ -432,35 +427,18 @@ std::string render_status_json(const FleetStatus& s) {
     summary[to_string(h)] =
         std::count_if(s.instances.begin(), s.instances.end(), [&](const InstanceStatus& i) { return i.health == h; });
   summary["all_ready"] = status_exit_code(s) == 0;
+  json host{{"health", to_string(s.host.health)},
+            {"health_reason", s.host.health_reason},
+            {"pending", actions_json(s.host.pending)},
+            {"last_error", non_empty(s.host.last_error)}};
+  if (!s.host.accelerator.reason.empty())
+    host["accelerator"] = {{"name", s.host.accelerator.name()}, {"reason", s.host.accelerator.reason}};
   json out{{"format_version", 1},
            {"manifests_loaded", s.manifests_loaded},
            {"instances", instances},
-           {"host", {{"health", to_string(s.host.health)},
-                     {"health_reason", s.host.health_reason},
-                     {"pending", actions_json(s.host.pending)},
-                     {"last_error", non_empty(s.host.last_error)}}},
+           {"host", host},
            {"summary", summary}};
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-Digests read_digests(const model::Fleet& fleet, FileReader& fs, const Environment& env) {
-  Digests out;
-  std::map<model::SecretRef, std::string> errors;  // each secret is read once
-  for (const auto& i : fleet.instances)
-    for (const auto& ref : secret_refs(i)) {
-      if (out.digests.count(ref)) continue;
-      auto err = errors.find(ref);
-      if (err == errors.end()) {
-        auto value = manifest::read_secret(ref, fs, env);
-        if (value) {
-          out.digests[ref] = manifest::secret_digest(value.value());
-          continue;
-        }
-        err = errors.emplace(ref, value.error().message).first;
-      }
-      out.problems.push_back("instance " + i.name + ": " + err->second);
-    }
-  return out;
 }
 
 std::string active_run(const std::vector<apply::JournalRecord>& journal, const std::optional<apply::LockHolder>& holder) {

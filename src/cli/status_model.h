@@ -2,10 +2,9 @@
 // fleet (when the manifests loaded), the observed host, the plan between
 // them and the apply journal; and its renderings (docs/cli.md#status).
 //
-// Everything here is pure but read_digests, which reads the manifests'
-// secrets through the FileReader and Environment it is given and keeps only
-// their digests. Nothing here sees a gateway token or keeps a secret value;
-// the journal holds none (docs/apply.md#journal).
+// Pure. It sees the secrets' digests only (manifest::load_desired), never a
+// gateway token or a secret value; the journal holds none
+// (docs/apply.md#journal).
 #pragma once
 
 #include <cstdint>
@@ -16,8 +15,6 @@
 
 #include "apply/journal.h"
 #include "apply/lock.h"
-#include "core/env.h"
-#include "core/fs.h"
 #include "model/desired.h"
 #include "model/observed.h"
 #include "plan/plan.h"
@@ -28,14 +25,6 @@ namespace cf::cli {
 // left to do); the other three make `clawfleet status` exit 3.
 enum class Health { Ready, Stopped, Pending, Degraded, Unknown };
 const char* to_string(Health h);  // "ready", "stopped", "pending", "degraded", "unknown"
-
-// What the manifests ask for, when they loaded without errors.
-struct StatusDesired {
-  model::Fleet fleet;
-  // By reference; a reference missing here could not be read, and the
-  // desired generation of the instances using it is unknown ("?").
-  std::map<model::SecretRef, std::string> digests;
-};
 
 // A plan step or a refusal that concerns one instance (or the host).
 struct StatusAction {
@@ -80,6 +69,7 @@ struct HostStatus {
   std::string health_reason;
   std::vector<StatusAction> pending;
   std::string last_error;
+  plan::Accelerator accelerator;  // the plan's; none without manifests
   bool operator==(const HostStatus&) const = default;
 };
 
@@ -96,7 +86,7 @@ inline constexpr std::size_t kRecentSteps = 5;
 // the host and says nothing is known to be ready. `plan` is the plan from
 // desired to observed (empty without desired). `journal` oldest first;
 // steps of `active_run` with no end yet are running, others interrupted.
-FleetStatus build_status(const StatusDesired* desired, const model::Observed& observed, const plan::Plan& plan,
+FleetStatus build_status(const model::DesiredState* desired, const model::Observed& observed, const plan::Plan& plan,
                          const std::vector<apply::JournalRecord>& journal, const std::string& active_run = "");
 
 // Per instance, its steps in the journal (a start and its end are one),
@@ -117,16 +107,6 @@ std::string render_status_table(const FleetStatus& s);
 std::string render_status_detail(const FleetStatus& s);
 // {"format_version":1, "manifests_loaded", "instances", "host", "summary"}; ends with a newline.
 std::string render_status_json(const FleetStatus& s);
-
-// Reads every secret the fleet references through `fs` and `env`, keeping
-// only its digest. A secret that cannot be read is left out and described
-// in `problems` ("instance bot: secret file /x: No such file or directory"),
-// never an error: status then shows that instance's generation as "?".
-struct Digests {
-  std::map<model::SecretRef, std::string> digests;
-  std::vector<std::string> problems;
-};
-Digests read_digests(const model::Fleet& fleet, FileReader& fs, const Environment& env);
 
 // The run of whoever holds the lock now (apply, agent): the newest run in the
 // journal, if it began at or after `holder.since`. "" without a holder.

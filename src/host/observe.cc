@@ -34,8 +34,9 @@ std::string vmm_socket(const std::string& state_root, const std::string& name) {
   return state_root + "/instances/" + name + "/vmm.sock";
 }
 
-Result<model::Observed> observe(const model::Host& host, Ports ports) {
+Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   model::Observed out;
+  out.platform = {ports.platform.kvm_device(), ports.platform.tsc_khz()};
 
   // Pass 1: what clawfleet's own state says it owns.
   auto inventory = ports.state.read_inventory();

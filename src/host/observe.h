@@ -6,27 +6,12 @@
 // instance (a missing socket answers at once).
 #pragma once
 
-#include "core/fs.h"
 #include "core/result.h"
-#include "host/network.h"
-#include "host/state.h"
-#include "host/systemd.h"
-#include "host/vmm.h"
+#include "host/ports.h"
 #include "model/desired.h"
 #include "model/observed.h"
 
 namespace cf::host {
-
-struct Ports {
-  Systemd& systemd;
-  Network& network;
-  StateStore& state;
-  Vmm& vmm;
-  FileReader& files;  // reads unit files and drop-ins for their content hashes
-  // Where clawfleet writes drop-ins: read directly, so those of instances
-  // whose units systemd has not loaded (stopped, disabled) are seen too.
-  std::string unit_dir = "/etc/systemd/system";
-};
 
 // Unit names clawfleet uses for an instance.
 std::string vm_unit(const std::string& name);            // clawfleet-vm@NAME.service
@@ -35,6 +20,6 @@ std::string proxy_service_unit(const std::string& name); // clawfleet-proxy@NAME
 // The VMM API/QMP socket of an instance, under the state root.
 std::string vmm_socket(const std::string& state_root, const std::string& name);
 
-Result<model::Observed> observe(const model::Host& host, Ports ports);
+Result<model::Observed> observe(const model::Host& host, const Ports& ports);
 
 }  // namespace cf::host

@@ -61,6 +61,14 @@ void check_secrets(LoadResult& loaded, FileReader& fs, const Environment& env) {
   }
 }
 
+std::function<Result<std::string>(const model::SecretRef&)> real_secret_reader() {
+  return [](const model::SecretRef& ref) -> Result<std::string> {
+    RealFileReader files;
+    RealEnvironment env;
+    return read_secret(ref, files, env);
+  };
+}
+
 std::string secret_digest(const std::string& value) { return "sha256:" + sha256_hex(value).substr(0, 12); }
 
 }  // namespace cf::manifest

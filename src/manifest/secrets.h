@@ -3,6 +3,7 @@
 // missing secret is reported when a plan needs it.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/env.h"
@@ -20,6 +21,10 @@ inline constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 // the value: "secret file /etc/clawfleet/secrets/a.telegram: No such file
 // or directory".
 Result<std::string> read_secret(const model::SecretRef& ref, FileReader& fs, const Environment& env);
+
+// read_secret through the real file system and environment, for the
+// guest's seed (host::SecretReader); callable from any thread.
+std::function<Result<std::string>(const model::SecretRef&)> real_secret_reader();
 
 // What plans, status and logs show instead of a secret: "sha256:" and the
 // first 12 hex digits of its SHA-256, enough to see that it changed.

@@ -85,6 +85,13 @@ const Instance* Fleet::find(const std::string& name) const {
   return it != instances.end() && it->name == name ? &*it : nullptr;
 }
 
+std::vector<SecretRef> secret_refs(const Instance& i) {
+  std::vector<SecretRef> refs;
+  if (i.telegram) refs.push_back(i.telegram->bot_token);
+  for (const auto& [_, ref] : i.provider_keys) refs.push_back(ref);
+  return refs;
+}
+
 std::string canonical_json(const Instance& i) { return dump(to_json(i)); }
 std::string canonical_json(const Host& h) { return dump(to_json(h)); }
 

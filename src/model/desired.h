@@ -104,6 +104,18 @@ struct Fleet {
   const Instance* find(const std::string& name) const;
 };
 
+// Every secret an instance references (bot token, provider keys), in a
+// fixed order, possibly with repeats.
+std::vector<SecretRef> secret_refs(const Instance& i);
+
+// What clawfleet converges a host to: the fleet the manifests describe and
+// the digest (manifest::secret_digest) of each secret it references, never
+// a value. A reference missing from `digests` could not be read.
+struct DesiredState {
+  Fleet fleet;
+  std::map<SecretRef, std::string> digests;
+};
+
 // Canonical JSON: sorted keys, no insignificant whitespace, sizes in bytes.
 std::string canonical_json(const Instance& i);
 std::string canonical_json(const Host& h);

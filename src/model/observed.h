@@ -73,7 +73,15 @@ struct ObservedBridge {
   bool operator==(const ObservedBridge&) const = default;
 };
 
+// What the machine offers its VMs, whatever the manifests say.
+struct ObservedPlatform {
+  bool kvm_device = false;    // /dev/kvm opens read-write (it may still not boot a guest)
+  std::uint32_t tsc_khz = 0;  // from /proc/cpuinfo; 0 when unknown (QEMU under TCG needs it)
+  bool operator==(const ObservedPlatform&) const = default;
+};
+
 struct Observed {
+  ObservedPlatform platform;
   ObservedBridge bridge;
   std::optional<std::string> table_hash;  // "sha256:..." of clawfleet's nftables table; nullopt when absent
   bool ip_forward = false;

@@ -554,7 +554,9 @@ class Planner {
 }  // namespace
 
 Plan make_plan(const Desired& desired, const model::Observed& observed, const Options& options) {
-  return Planner(desired, observed, options).run();
+  Plan plan = Planner(desired, observed, options).run();
+  plan.accelerator = accelerator_for(desired.fleet.host.vmm.kind, observed.platform);
+  return plan;
 }
 
 }  // namespace cf::plan

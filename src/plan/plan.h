@@ -84,9 +84,23 @@ struct Refusal {
   bool operator==(const Refusal&) const = default;
 };
 
+// How the VMs of this host run, and why: decided once here, shown by plan
+// and status, followed by the executor for every VM it launches.
+struct Accelerator {
+  bool kvm = false;    // QEMU: -accel kvm, else tcg; Firecracker has KVM only
+  std::string reason;  // a clause, no trailing period; "" in a plan not made by make_plan
+  const char* name() const { return kvm ? "kvm" : "tcg"; }
+  bool operator==(const Accelerator&) const = default;
+};
+
+// QEMU keeps TCG on every host until a real boot probe exists: a /dev/kvm
+// that opens can still be unable to boot an ordinary guest (a PVM device).
+Accelerator accelerator_for(model::VmmKind vmm, const model::ObservedPlatform& platform);
+
 struct Plan {
   std::vector<Step> steps;
   std::vector<Refusal> refused;
+  Accelerator accelerator;  // not a step: it changes nothing by itself
   bool empty() const { return steps.empty(); }
   bool operator==(const Plan&) const = default;
 };

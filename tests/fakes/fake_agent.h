@@ -13,6 +13,7 @@
 #include "agent/ports.h"
 #include "fakes/fake_host.h"
 #include "fakes/fake_journal.h"
+#include "fakes/fake_session.h"
 
 namespace cf::testing {
 
@@ -135,40 +136,6 @@ class FakeLog : public agent::Log {
  private:
   std::mutex mu_;
   std::vector<std::string> lines;
-};
-
-// Sessions on one FakeHost and one FakeJournal; `health`, when set,
-// replaces the fake host's.
-class FakeHostOpener : public agent::HostOpener {
- public:
-  FakeHostOpener(FakeHost& host, FakeJournal& journal) : host_(host), journal_(journal) {}
-  Result<std::unique_ptr<agent::HostSession>> open(const model::Host& h) override {
-    opened.push_back(h.state_root);
-    if (!open_error.empty()) return Error{open_error};
-    return std::unique_ptr<agent::HostSession>(std::make_unique<Session>(*this));
-  }
-  std::vector<std::string> opened;
-  std::string open_error;
-  host::Health* health = nullptr;
-
- private:
-  class Session : public agent::HostSession {
-   public:
-    explicit Session(FakeHostOpener& o) : o_(o) {}
-    host::Ports observe_ports() override { return o_.host_.observe_ports(); }
-    apply::HostPorts apply_ports() override {
-      apply::HostPorts p = o_.host_.apply_ports();
-      if (!o_.health) return p;
-      return apply::HostPorts{p.connect_systemd, p.unit_files, p.network, p.state, p.vmm, *o_.health, p.listening, p.disks,
-                              p.read_secret};
-    }
-    apply::Journal& journal() override { return o_.journal_; }
-
-   private:
-    FakeHostOpener& o_;
-  };
-  FakeHost& host_;
-  FakeJournal& journal_;
 };
 
 }  // namespace cf::testing

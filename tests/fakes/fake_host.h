@@ -10,11 +10,11 @@
 #include <set>
 #include <string>
 
-#include "apply/executor.h"
 #include "fakes/fake_file_reader.h"
 #include "fakes/fake_guest_disks.h"
 #include "fakes/fake_health.h"
 #include "fakes/fake_network.h"
+#include "fakes/fake_platform.h"
 #include "fakes/fake_state_store.h"
 #include "fakes/fake_systemd.h"
 #include "fakes/fake_vmm.h"
@@ -22,7 +22,7 @@
 
 namespace cf::testing {
 
-inline constexpr const char* kUnitDir = "/etc/systemd/system";
+using host::kUnitDir;
 
 class FakeUnitFiles : public host::UnitFiles {
  public:
@@ -92,6 +92,28 @@ class LockedSystemd : public host::Systemd {
   std::mutex& mu_;
 };
 
+// A bundle of the given ports, without worker connections, listening
+// ports or secrets (set them on the result where a test needs them).
+inline host::Ports bundle(host::Systemd& systemd, host::UnitFiles& unit_files, host::Network& network,
+                          host::StateStore& state, host::Vmm& vmm, host::Health& health, host::GuestDisks& disks,
+                          host::Platform& platform, FileReader& files) {
+  return host::Ports{systemd, {}, unit_files, network, state, vmm, health, disks, platform, files, {}, {}};
+}
+
+// The ports observe() reads, given as fakes or real adapters, and inert
+// fakes for the rest of the bundle (observe does not touch them).
+struct ObservePorts {
+  host::Ports with(host::Systemd& systemd, host::Network& network, host::StateStore& state, host::Vmm& vmm,
+                   FileReader& files) {
+    return bundle(systemd, unit_files, network, state, vmm, health, disks, platform, files);
+  }
+  FakeFileReader unused_files;
+  FakeUnitFiles unit_files{unused_files};
+  FakeHealth health;
+  FakeGuestDisks disks;
+  FakePlatform platform;
+};
+
 class FakeHost {
  public:
   FakeHost() {
@@ -104,21 +126,24 @@ class FakeHost {
     state.on_remove = [this](const std::string& name) { disks.forget_instance(name); };
   }
 
-  host::Ports observe_ports() { return host::Ports{observer, network, state, vmm, files}; }
-  Result<model::Observed> observe(const model::Host& h) { return host::observe(h, observe_ports()); }
-  apply::HostPorts apply_ports() {
-    return apply::HostPorts{
-        [this]() -> Result<std::unique_ptr<host::Systemd>> {
-          if (!connect_error.empty()) return Error{connect_error};
-          return std::unique_ptr<host::Systemd>(std::make_unique<LockedSystemd>(systemd, mu));
-        },
-        unit_files, network, state, vmm, health, [this](std::uint16_t p) { return listening.count(p) > 0; }, disks,
-        [this](const model::SecretRef& ref) -> Result<std::string> {
-          if (missing_secrets.count(ref.name)) return Error{"secret " + ref.name + " is missing"};
-          if (auto it = secrets.find(ref.name); it != secrets.end()) return it->second;
-          return "value of " + ref.name;
-        }};
+  // The one bundle observe() and the executor use, as the real host's;
+  // `other_health`, when given, stands in for the fake health gate.
+  host::Ports ports(host::Health* other_health = nullptr) {
+    host::Ports p = bundle(observer, unit_files, network, state, vmm, other_health ? *other_health : health, disks,
+                           platform, files);
+    p.connect_systemd = [this]() -> Result<std::unique_ptr<host::Systemd>> {
+      if (!connect_error.empty()) return Error{connect_error};
+      return std::unique_ptr<host::Systemd>(std::make_unique<LockedSystemd>(systemd, mu));
+    };
+    p.listening = [this](std::uint16_t port) { return listening.count(port) > 0; };
+    p.read_secret = [this](const model::SecretRef& ref) -> Result<std::string> {
+      if (missing_secrets.count(ref.name)) return Error{"secret " + ref.name + " is missing"};
+      if (auto it = secrets.find(ref.name); it != secrets.end()) return it->second;
+      return "value of " + ref.name;
+    };
+    return p;
   }
+  Result<model::Observed> observe(const model::Host& h) { return host::observe(h, ports()); }
 
   // Everything clawfleet leaves on the host that names `name`: state,
   // inventory, drop-ins, tap, enabled or active units. Empty after a destroy.
@@ -147,6 +172,7 @@ class FakeHost {
   FakeVmm vmm;
   FakeHealth health;
   FakeGuestDisks disks;
+  FakePlatform platform;
   // Secret values by reference name ("value of <name>" unless set here);
   // reading one in missing_secrets fails.
   std::map<std::string, std::string> secrets;

@@ -59,6 +59,8 @@ class FakeVmm : public host::Vmm {
   // Every call, in order: "files bot", "argv bot", "state /s/bot.sock 500ms",
   // "request_shutdown /s/bot.sock 2000ms".
   mutable std::vector<std::string> calls;
+  // The last spec argv() was asked for, by instance name.
+  mutable std::map<std::string, host::VmSpec> specs;
 
   Result<std::vector<std::pair<std::string, std::string>>> files(const host::VmSpec& spec) const override {
     if (auto e = record("files " + spec.name)) return *e;
@@ -68,6 +70,7 @@ class FakeVmm : public host::Vmm {
 
   std::vector<std::string> argv(const host::VmSpec& spec) const override {
     (void)record("argv " + spec.name);
+    specs[spec.name] = spec;
     return {spec.binary, "--fake", spec.name, spec.api_socket};
   }
 

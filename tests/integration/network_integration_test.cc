@@ -20,6 +20,7 @@
 #include "core/net.h"
 #include "core/sha256.h"
 #include "fakes/fake_file_reader.h"
+#include "fakes/fake_host.h"
 #include "fakes/fake_state_store.h"
 #include "fakes/fake_systemd.h"
 #include "fakes/fake_vmm.h"
@@ -491,6 +492,7 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
   testing::FakeStateStore state;
   testing::FakeVmm vmm;
   testing::FakeFileReader files;
+  testing::ObservePorts others;
 
   in_ns([&](Network& net) {
     for (const auto& r : records) ASSERT_TRUE(prepare_vm(r, net));
@@ -510,7 +512,7 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
     EXPECT_EQ(rules_again, rules) << "the second prepare replaced the table";
     EXPECT_EQ(net.ip_forward().value(), true);
 
-    auto o = observe(host, Ports{systemd, net, state, vmm, files});
+    auto o = observe(host, others.with(systemd, net, state, vmm, files));
     ASSERT_TRUE(o) << o.error().message;
     EXPECT_TRUE(o.value().bridge.present);
     EXPECT_TRUE(o.value().bridge.up);
@@ -526,7 +528,7 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
     for (const auto& r : records) ASSERT_TRUE(net.delete_link(r.tap));
     ASSERT_TRUE(net.delete_link(kBridge));
     ASSERT_TRUE(net.delete_table());
-    o = observe(host, Ports{systemd, net, state, vmm, files});
+    o = observe(host, others.with(systemd, net, state, vmm, files));
     ASSERT_TRUE(o) << o.error().message;
     EXPECT_FALSE(o.value().bridge.present);
     EXPECT_EQ(o.value().table_hash, std::nullopt);

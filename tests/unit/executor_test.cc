@@ -44,7 +44,7 @@ class Executor : public ::testing::Test {
     if (steps < run.steps.size()) run.steps.resize(steps);
     ExecOptions exec;
     exec.parallelism = 2;
-    p.results = execute(run, desired_, observed_, host().apply_ports(), exec, [&](const StepEvent& e) {
+    p.results = execute(run, desired_, observed_, host().ports(), exec, [&](const StepEvent& e) {
       events_.push_back(std::to_string(e.index) + (e.start ? " start" : std::string(" end ") + to_string(e.result.outcome)));
     });
     return p;
@@ -181,6 +181,22 @@ TEST_F(Executor, CreateThatFailsBeforeBootIsRolledBack) {
   EXPECT_FALSE(host().leftovers("alpha").empty());
   host().unit_files.failures.clear();
   converge(fleet);
+}
+
+// One decision for every VM launched, the plan's: QEMU emulates even where
+// /dev/kvm opens (a PVM device here opens and cannot boot a guest), and is
+// given the TSC frequency TCG needs (Firecracker: AcceleratorFor).
+TEST_F(Executor, VmsAreLaunchedWithThePlansAccelerator) {
+  auto fleet = fleet_of(instance_yaml("alpha"));
+  host().platform.kvm = true;
+  host().platform.khz = 2400000;
+  fleet.host.vmm.kind = model::VmmKind::Qemu;
+  plan::Plan p = plan_for(fleet);
+  EXPECT_FALSE(p.accelerator.kvm) << p.accelerator.reason;
+  converge(fleet);
+  ASSERT_TRUE(host().vmm.specs.count("alpha"));
+  EXPECT_FALSE(host().vmm.specs.at("alpha").kvm);
+  EXPECT_EQ(host().vmm.specs.at("alpha").tsc_khz, 2400000u);
 }
 
 // The table is host-wide but every launch record carries a copy for reboots:

@@ -9,6 +9,7 @@
 
 #include "core/sha256.h"
 #include "fakes/fake_file_reader.h"
+#include "fakes/fake_host.h"
 #include "fakes/fake_network.h"
 #include "fakes/fake_state_store.h"
 #include "fakes/fake_systemd.h"
@@ -47,7 +48,7 @@ class Observe : public ::testing::Test {
     vmm_.set_state(vmm_socket(host_.state_root, name), VmState::Running);
   }
 
-  Result<model::Observed> run() { return observe(host_, Ports{systemd_, net_, state_, vmm_, files_}); }
+  Result<model::Observed> run() { return observe(host_, others_.with(systemd_, net_, state_, vmm_, files_)); }
 
   model::Host host_;
   testing::FakeSystemd systemd_;
@@ -55,6 +56,7 @@ class Observe : public ::testing::Test {
   testing::FakeStateStore state_;
   testing::FakeVmm vmm_;
   testing::FakeFileReader files_;
+  testing::ObservePorts others_;
 };
 
 TEST_F(Observe, AnOwnedInstanceInFull) {
@@ -92,9 +94,13 @@ TEST_F(Observe, AnOwnedInstanceInFull) {
 }
 
 TEST_F(Observe, NothingOnAnEmptyHost) {
+  others_.platform.kvm = false;
+  others_.platform.khz = 2400000;
   auto o = run();
   ASSERT_TRUE(o) << o.error().message;
-  EXPECT_EQ(o.value(), model::Observed{});
+  model::Observed nothing;
+  nothing.platform = {false, 2400000};
+  EXPECT_EQ(o.value(), nothing);
 }
 
 // Leftovers carry one of clawfleet's markers but no inventory entry; they

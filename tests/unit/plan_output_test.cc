@@ -354,5 +354,24 @@ TEST(PlanOutputJson, EmptyPlanAndEveryActionsArray) {
     for (const auto& c : s["changes"]) EXPECT_EQ(c["secret"], c["path"] == "spec.providerKeys.x") << c["path"];
 }
 
+// The accelerator decision ends the text and has its own JSON object; a
+// plan that carries none (not made by make_plan) shows nothing of it.
+TEST(PlanOutput, TheAcceleratorIsShown) {
+  Plan p;
+  p.accelerator = {false, "qemu emulates: /dev/kvm cannot be opened"};
+  EXPECT_EQ(render_plan_text(p, false),
+            "No changes. The host matches the manifests.\n"
+            "Accelerator: tcg (qemu emulates: /dev/kvm cannot be opened)\n");
+  auto j = nlohmann::json::parse(render_plan_json(p));
+  EXPECT_EQ(j["accelerator"], (nlohmann::json{{"name", "tcg"}, {"reason", "qemu emulates: /dev/kvm cannot be opened"}}));
+  EXPECT_FALSE(nlohmann::json::parse(render_plan_json(Plan{})).contains("accelerator"));
+
+  p.accelerator = {true, "firecracker always uses KVM"};
+  p.steps.push_back(plan::Step{"bot", Action::Start, {}, "desired state is running", {}});
+  const std::string text = render_plan_text(p, false);
+  EXPECT_EQ(text.substr(text.find("Plan:")),
+            "Plan: 0 to create, 1 to start, 0 to destroy.\nAccelerator: kvm (firecracker always uses KVM)\n");
+}
+
 }  // namespace
 }  // namespace cf::cli

@@ -318,7 +318,8 @@ TEST(PlanConverged, NothingToDo) {
   w.want().labels["team"] = "ops";
   w.want().protect = true;
   w.have().applied["spec.retired"] = "x";
-  EXPECT_EQ(w.plan(), Plan{});
+  EXPECT_EQ(w.plan().steps, std::vector<Step>{});
+  EXPECT_EQ(w.plan().refused, std::vector<Refusal>{});
 }
 
 TEST(PlanCreate, ANewInstanceListsEveryField) {
@@ -944,6 +945,26 @@ TEST(PlanOrder, SameInputsSamePlan) {
   std::sort(again.d.fleet.instances.begin(), again.d.fleet.instances.end(),
             [](const model::Instance& a, const model::Instance& b) { return a.name < b.name; });
   EXPECT_EQ(again.plan(), first);
+}
+
+}  // namespace
+}  // namespace cf::plan
+
+namespace cf::plan {
+namespace {
+
+// The one decision of how VMs run, for every VMM and platform.
+TEST(AcceleratorFor, QemuEmulatesOnEveryHostFirecrackerAlwaysHasKvm) {
+  using model::VmmKind;
+  EXPECT_EQ(accelerator_for(VmmKind::Qemu, {true, 2000000}),
+            (Accelerator{false, "qemu emulates until a boot probe shows that /dev/kvm can run a guest (that it opens is "
+                                "not enough)"}));
+  EXPECT_EQ(accelerator_for(VmmKind::Qemu, {false, 0}), (Accelerator{false, "qemu emulates: /dev/kvm cannot be opened"}));
+  EXPECT_EQ(accelerator_for(VmmKind::Firecracker, {true, 0}), (Accelerator{true, "firecracker always uses KVM"}));
+  EXPECT_EQ(accelerator_for(VmmKind::Firecracker, {false, 0}),
+            (Accelerator{true, "firecracker always uses KVM, and /dev/kvm cannot be opened: its VMs will not start"}));
+  EXPECT_STREQ((Accelerator{false, ""}.name()), "tcg");
+  EXPECT_STREQ((Accelerator{true, ""}.name()), "kvm");
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <map>
 
 #include "fakes/fake_file_reader.h"
+#include "fakes/fleets.h"
+#include "manifest/desired_state.h"
 
 namespace cf::manifest {
 namespace {
@@ -96,6 +98,22 @@ spec:
                      "m.yaml:11:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
                  }));
   EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/shared"});
+}
+
+TEST(ReadDigests, KeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
+  testing::FakeFileReader fs;
+  struct NoEnv : Environment {
+    std::optional<std::string> get(const std::string&) const override { return std::nullopt; }
+  } env;
+  using testing::fleet_of, testing::instance_yaml;
+  auto fleet = fleet_of(instance_yaml("a", "  providerKeys:\n    openai: {file: /s/openai}\n") +
+                        instance_yaml("b", "  providerKeys:\n    openai: {file: /s/openai}\n    anthropic: {env: KEY}\n"));
+  fs.file("/s/openai", "sk-value\n");
+  Digests d = read_digests(fleet, fs, env);
+  EXPECT_EQ(d.digests, (std::map<model::SecretRef, std::string>{
+                           {{model::SecretSource::File, "/s/openai"}, secret_digest("sk-value")}}));
+  EXPECT_EQ(d.problems, std::vector<std::string>{"instance b: secret env KEY: the variable is not set in clawfleet's environment"});
+  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/openai"});  // each secret read once
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "cli/status_model.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "fakes/fleets.h"
 #include "fakes/fake_journal.h"
 #include "host/observe.h"
+#include "manifest/desired_state.h"
 #include "manifest/loader.h"
 #include "manifest/secrets.h"
 
@@ -121,7 +123,7 @@ class StatusModel : public ::testing::Test {
     return s;
   }
 
-  StatusDesired desired;
+  model::DesiredState desired;
   model::Observed observed;
   plan::Plan plan;
   std::vector<JournalRecord> journal;
@@ -306,6 +308,23 @@ TEST_F(StatusModel, GoldenTable) {
             "7 instances: 1 ready, 1 stopped, 2 pending, 2 degraded, 1 unknown\n");
 }
 
+// The plan's accelerator decision ends the table and the detail, and is
+// the host's in JSON; without manifests (no plan) nothing is claimed.
+TEST_F(StatusModel, ShowsThePlansAccelerator) {
+  plan.accelerator = {false, "qemu emulates: /dev/kvm cannot be opened"};
+  FleetStatus s = build();
+  const std::string line = "Accelerator: tcg (qemu emulates: /dev/kvm cannot be opened)\n";
+  for (const std::string& out : {render_status_table(s), render_status_detail(s)})
+    EXPECT_EQ(out.substr(out.size() - line.size()), line) << out;
+  auto j = nlohmann::json::parse(render_status_json(s));
+  EXPECT_EQ(j["host"]["accelerator"]["name"], "tcg");
+  EXPECT_EQ(j["host"]["accelerator"]["reason"], "qemu emulates: /dev/kvm cannot be opened");
+
+  FleetStatus none = build_status(nullptr, observed, plan::Plan{}, journal);
+  EXPECT_EQ(render_status_table(none).find("Accelerator"), std::string::npos);
+  EXPECT_FALSE(nlohmann::json::parse(render_status_json(none))["host"].contains("accelerator"));
+}
+
 TEST_F(StatusModel, GoldenDetail) {
   FleetStatus s = golden();
   std::erase_if(s.instances, [](const InstanceStatus& i) { return i.name != "beta"; });
@@ -487,21 +506,6 @@ TEST_F(StatusModel, ControlCharactersFromTheHostOrTheJournalAreShownEscaped) {
   EXPECT_EQ(table.find('\x1b'), std::string::npos);
 }
 
-TEST_F(StatusModel, ReadDigestsKeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
-  testing::FakeFileReader fs;
-  struct NoEnv : Environment {
-    std::optional<std::string> get(const std::string&) const override { return std::nullopt; }
-  } env;
-  auto fleet = fleet_of(instance_yaml("a", "  providerKeys:\n    openai: {file: /s/openai}\n") +
-                        instance_yaml("b", "  providerKeys:\n    openai: {file: /s/openai}\n    anthropic: {env: KEY}\n"));
-  fs.file("/s/openai", "sk-value\n");
-  Digests d = read_digests(fleet, fs, env);
-  EXPECT_EQ(d.digests, (std::map<model::SecretRef, std::string>{
-                           {{model::SecretSource::File, "/s/openai"}, manifest::secret_digest("sk-value")}}));
-  EXPECT_EQ(d.problems, std::vector<std::string>{"instance b: secret env KEY: the variable is not set in clawfleet's environment"});
-  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/openai"});  // each secret read once
-}
-
 // The whole path status takes, on a fake host that apply converged: it
 // reads no token, and its output holds no token and no secret value, even
 // when a journal error names the token's path.
@@ -518,7 +522,7 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   } env;
 
   // apply: alpha comes up; beta fails its health gate.
-  Digests digests = read_digests(fleet, h.files, env);
+  manifest::Digests digests = manifest::read_digests(fleet, h.files, env);
   ASSERT_TRUE(digests.problems.empty());
   auto observed = h.observe(fleet.host);
   ASSERT_TRUE(observed) << observed.error().message;
@@ -526,7 +530,7 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   auto p = plan::make_plan(pd, observed.value(), {});
   h.health.failing[18901] = "health gate on 127.0.0.1:18901: not ready within 300000 ms";
   testing::FakeJournal journal;
-  apply::execute(p, pd, observed.value(), h.apply_ports(), apply::ExecOptions{}, [&](const apply::StepEvent& e) {
+  apply::execute(p, pd, observed.value(), h.ports(), apply::ExecOptions{}, [&](const apply::StepEvent& e) {
     JournalRecord rec{"", "r1", e.index, e.step->instance, plan::to_string(e.step->action),
                       e.start ? JournalEvent::Start : JournalEvent::End, StepResult::None, ""};
     if (!e.start) rec.result = e.result.outcome == apply::Outcome::Ok ? StepResult::Ok : StepResult::Failed;
@@ -539,13 +543,13 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   // status, from here on with empty call logs.
   h.state.calls.clear();
   h.files.calls.clear();
-  Digests again = read_digests(fleet, h.files, env);
+  manifest::Digests again = manifest::read_digests(fleet, h.files, env);
   auto seen = h.observe(fleet.host);
   ASSERT_TRUE(seen) << seen.error().message;
   auto plan = plan::make_plan(apply::desired_for(fleet, true, again.digests, seen.value()), seen.value(), {});
   auto records = journal.read(SIZE_MAX);
   ASSERT_TRUE(records);
-  StatusDesired desired{fleet, again.digests};
+  model::DesiredState desired{fleet, again.digests};
   FleetStatus s = build_status(&desired, seen.value(), plan, records.value().records);
   EXPECT_EQ(row(s, "alpha").health, Health::Ready) << row(s, "alpha").health_reason;
   EXPECT_EQ(row(s, "beta").health, Health::Degraded);

@@ -1,0 +1,39 @@
+#include "manifest/desired_state.h"
+
+#include "manifest/secrets.h"
+
+namespace cf::manifest {
+
+Digests read_digests(const model::Fleet& fleet, FileReader& fs, const Environment& env) {
+  Digests out;
+  std::map<model::SecretRef, std::string> errors;  // each secret is read once
+  for (const auto& i : fleet.instances)
+    for (const auto& ref : model::secret_refs(i)) {
+      if (out.digests.count(ref)) continue;
+      auto err = errors.find(ref);
+      if (err == errors.end()) {
+        auto value = read_secret(ref, fs, env);
+        if (value) {
+          out.digests[ref] = secret_digest(value.value());
+          continue;
+        }
+        err = errors.emplace(ref, value.error().message).first;
+      }
+      out.problems.push_back("instance " + i.name + ": " + err->second);
+    }
+  return out;
+}
+
+LoadedDesired load_desired(FileReader& fs, const Environment& env, const SourceSpec& spec) {
+  LoadResult loaded = load(fs, spec);
+  LoadedDesired out;
+  out.state.fleet = std::move(loaded.fleet);
+  out.diagnostics = std::move(loaded.diagnostics);
+  if (out.diagnostics.has_errors()) return out;
+  Digests d = read_digests(out.state.fleet, fs, env);
+  out.state.digests = std::move(d.digests);
+  out.secret_problems = std::move(d.problems);
+  return out;
+}
+
+}  // namespace cf::manifest
