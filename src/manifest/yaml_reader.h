@@ -1,7 +1,7 @@
 // A strict reader over yaml-cpp nodes: every accessor checks the type,
 // range and form of one field and reports a diagnostic at the node's
-// file:line:col with its field path. yaml-cpp stays behind this file and
-// loader.cc; nothing else in the project includes it.
+// file:line:col with its field path. yaml-cpp stays behind this file,
+// parse.h and document.h; nothing outside src/manifest includes it.
 #pragma once
 
 #include <yaml-cpp/yaml.h>

@@ -1,0 +1,463 @@
+#include "manifest/document.h"
+
+#include <set>
+
+#include "core/text.h"
+#include "manifest/defaults.h"
+#include "manifest/fields.h"
+#include "manifest/limits.h"
+#include "manifest/loader.h"
+#include "manifest/yaml_reader.h"
+
+namespace cf::manifest {
+namespace {
+
+using model::SecretRef;
+
+const Entry* find(const std::vector<Entry>& entries, std::string_view key) {
+  for (const auto& e : entries)
+    if (e.key == key) return &e;
+  return nullptr;
+}
+
+// Reads one file's documents into Raw. Every problem is a diagnostic; a bad
+// field is left unset and the rest of the document is still read.
+class Parser {
+ public:
+  Parser(std::string file, Diagnostics& diags, Raw& raw) : r_(std::move(file), diags), raw_(raw) {}
+
+  void document(const YAML::Node& root) {
+    Entry doc{"", root, root};
+    if (!root.IsMap()) {
+      r_.error(root, "", "a document must be a mapping with apiVersion, kind, metadata and spec; got " + describe(root));
+      return;
+    }
+    auto f = r_.fields(doc, "", {"apiVersion", "kind", "metadata", "spec"});
+    const Entry* api = find(*f, "apiVersion");
+    const Entry* kind = find(*f, "kind");
+    if (!api) r_.error(root, "apiVersion", std::string("required field is missing (want ") + kApiVersion + ")");
+    else if (auto v = r_.string(*api, "apiVersion"); v && *v != kApiVersion)
+      r_.error(api->at(), "apiVersion", "unsupported version \"" + std::string(utf8_prefix(*v, 64)) + "\"; this clawfleet reads " + kApiVersion);
+    if (!kind) {
+      r_.error(root, "kind", "required field is missing (want Instance, Defaults or Host)");
+      return;
+    }
+    auto k = r_.choice(*kind, "kind", {"Instance", "Defaults", "Host"});
+    if (!k) return;
+    const Entry* meta = find(*f, "metadata");
+    const Entry* spec = find(*f, "spec");
+    switch (*k) {
+      case 0: instance(root, meta, spec); break;
+      case 1: defaults(root, meta, spec); break;
+      case 2: host(root, meta, spec); break;
+    }
+  }
+
+ private:
+  // A bad name does not stop the rest of the document from being checked;
+  // the instance is only left out of the fleet.
+  void instance(const YAML::Node& root, const Entry* meta, const Entry* spec) {
+    RawInstance inst;
+    bool named = false;
+    if (!meta) r_.error(root, "metadata", "required field is missing (an Instance needs metadata.name)");
+    if (!spec) r_.error(root, "spec", "required field is missing");
+    if (auto m = meta ? r_.fields(*meta, "metadata", {"name", "labels"}) : std::nullopt) {
+      const Entry* name = find(*m, "name");
+      if (!name) {
+        r_.error(meta->at(), "metadata.name", "required field is missing");
+      } else if (auto n = r_.string(*name, "metadata.name")) {
+        if (is_dns_label(*n)) {
+          inst.name = {*n, r_.where(name->at())};
+          named = true;
+        } else {
+          r_.error(name->at(), "metadata.name",
+                   "\"" + std::string(utf8_prefix(*n, 64)) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+        }
+      }
+      if (const Entry* labels = find(*m, "labels")) inst.labels = this->labels(*labels);
+    }
+    if (spec) inst.spec = this->spec(*spec, false);
+    if (named) raw_.instances.push_back(std::move(inst));
+  }
+
+  void defaults(const YAML::Node& root, const Entry* meta, const Entry* spec) {
+    optional_metadata(meta);
+    RawDefaults d{r_.where(root), {}};
+    if (spec) d.spec = this->spec(*spec, true);
+    raw_.defaults.push_back(std::move(d));
+  }
+
+  void optional_metadata(const Entry* meta) {
+    if (!meta) return;
+    auto m = r_.fields(*meta, "metadata", {"name"});
+    if (!m) return;
+    if (const Entry* name = find(*m, "name"))
+      if (auto n = r_.string(*name, "metadata.name"); n && !is_dns_label(*n))
+        r_.error(name->at(), "metadata.name", "\"" + std::string(utf8_prefix(*n, 64)) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+  }
+
+  std::map<std::string, std::string> labels(const Entry& e) {
+    std::map<std::string, std::string> out;
+    auto m = r_.map(e, "metadata.labels");
+    if (!m) return out;
+    if (m->size() > kMaxLabels) {
+      r_.error(e.at(), "metadata.labels", "at most " + std::to_string(kMaxLabels) + " labels, got " + std::to_string(m->size()));
+      return out;
+    }
+    for (const auto& l : *m) {
+      std::string path = child("metadata.labels", l.key);
+      if (!is_name(l.key, 63, true, "-_.")) {
+        r_.error(l.key_node, path, "label keys are 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit");
+        continue;
+      }
+      auto v = r_.string(l, path);
+      if (!v) continue;
+      if (!v->empty() && !is_name(*v, 63, true, "-_.")) {
+        r_.error(l.at(), path, "label values are empty or 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit");
+        continue;
+      }
+      out.emplace(l.key, *v);
+    }
+    return out;
+  }
+
+  template <class T>
+  At<T> at(const Entry& e, T value) { return At<T>{std::move(value), r_.where(e.at())}; }
+
+  RawSpec spec(const Entry& e, bool in_defaults) {
+    RawSpec s;
+    auto f = r_.fields(e, "spec", {"model", "skills", "image", "resources", "telegram", "providerKeys", "state", "protect", "network"});
+    if (!f) return s;
+    for (const auto& field : *f) {
+      std::string path = child("spec", field.key);
+      if (in_defaults && (field.key == "telegram" || field.key == "network")) {
+        r_.error(field.key_node, path, field.key == "telegram"
+                                           ? "not allowed in Defaults: a Telegram bot serves one instance; set it in that Instance"
+                                           : "not allowed in Defaults: addresses and ports are per instance; set them in that Instance");
+      } else if (field.key == "model") {
+        if (auto v = r_.string(field, path)) {
+          if (is_model(*v)) s.model = at(field, *v);
+          else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not provider/model (e.g. anthropic/claude-opus-4-6): provider of a-z, 0-9 and '-', at most 128 characters in all");
+        }
+      } else if (field.key == "skills") {
+        s.skills = skills(field, path);
+      } else if (field.key == "image") {
+        if (auto v = r_.string(field, path)) {
+          if (is_dns_label(*v)) s.image = at(field, *v);
+          else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not an image name (a DNS label)");
+        }
+      } else if (field.key == "resources") {
+        resources(field, s);
+      } else if (field.key == "telegram") {
+        s.telegram = telegram(field);
+      } else if (field.key == "providerKeys") {
+        provider_keys(field, s);
+      } else if (field.key == "state") {
+        if (auto v = r_.choice(field, path, {"running", "stopped"}))
+          s.state = at(field, *v == 0 ? model::RunState::Running : model::RunState::Stopped);
+      } else if (field.key == "protect") {
+        if (auto v = r_.boolean(field, path)) s.protect = at(field, *v);
+      } else if (field.key == "network") {
+        network(field, s);
+      }
+    }
+    return s;
+  }
+
+  std::optional<At<std::vector<std::string>>> skills(const Entry& e, const std::string& path) {
+    auto items = r_.list(e, path, kMaxSkills);
+    if (!items) return std::nullopt;
+    std::set<std::string> seen;
+    bool ok = true;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const Entry& item = (*items)[i];
+      auto v = r_.string(item, index(path, i));
+      if (!v) { ok = false; continue; }
+      if (!is_skill(*v)) {
+        r_.error(item.at(), index(path, i), "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not a skill name: 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit");
+        ok = false;
+      } else if (!seen.insert(*v).second) {
+        r_.warning(item.at(), index(path, i), "\"" + *v + "\" is listed twice; the repeat is ignored");
+      }
+    }
+    if (!ok) return std::nullopt;
+    return At<std::vector<std::string>>{{seen.begin(), seen.end()}, r_.where(e.at())};
+  }
+
+  void resources(const Entry& e, RawSpec& s) {
+    auto f = r_.fields(e, "spec.resources", {"vcpus", "memoryMiB", "disk"});
+    if (!f) return;
+    for (const auto& field : *f) {
+      std::string path = child("spec.resources", field.key);
+      if (field.key == "vcpus") {
+        if (auto v = r_.integer(field, path, 1, kMaxVcpus)) s.vcpus = at(field, int(*v));
+      } else if (field.key == "memoryMiB") {
+        if (auto v = r_.integer(field, path, kMinMemoryMiB, kMaxMemoryMiB)) s.memory_mib = at(field, std::uint32_t(*v));
+      } else if (field.key == "disk") {
+        if (!field.value.IsScalar()) {
+          r_.error(field.at(), path, "must be a size such as 20GiB, got " + describe(field.value));
+          continue;
+        }
+        auto bytes = parse_size(field.value.Scalar());
+        if (!bytes) {
+          r_.error(field.at(), path, bytes.error().message);
+        } else if (bytes.value() < kMinDiskBytes || bytes.value() > kMaxDiskBytes) {
+          r_.error(field.at(), path, "must be between " + format_size(kMinDiskBytes) + " and " + format_size(kMaxDiskBytes) + ", got " + field.value.Scalar());
+        } else {
+          s.disk_bytes = at(field, bytes.value());
+        }
+      }
+    }
+  }
+
+  // Nothing written inside a secret reference is ever echoed: users paste
+  // tokens into the wrong place ({env: sk-...}, or {123:abc}, which YAML
+  // reads as a key).
+  std::optional<SecretRef> secret(const Entry& e, const std::string& path) {
+    static constexpr const char* kHow = "{file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}";
+    if (e.value.IsScalar()) {
+      r_.error(e.at(), path, std::string("inline secret values are not allowed (the value is not shown); write a reference: ") + kHow);
+      return std::nullopt;
+    }
+    if (!e.value.IsMap()) {
+      r_.error(e.at(), path, std::string("must be a secret reference: ") + kHow + ", got " + (e.value.IsNull() ? "null" : "a list"));
+      return std::nullopt;
+    }
+    if (e.value.size() != 1) {
+      r_.error(e.at(), path, "a secret reference has exactly one of file, env or credential");
+      return std::nullopt;
+    }
+    for (const auto& kv : e.value) {
+      YAML::Node k = kv.first, v = kv.second;
+      std::string key = k.IsScalar() ? k.Scalar() : "";
+      auto source = key == "file" ? model::SecretSource::File
+                  : key == "env" ? model::SecretSource::Env
+                  : key == "credential" ? model::SecretSource::Credential
+                  : std::optional<model::SecretSource>{};
+      if (!source) {
+        r_.error(k, path, std::string("unknown key in a secret reference (it is not shown); write ") + kHow);
+        return std::nullopt;
+      }
+      std::string p = child(path, key);
+      bool ok = v.IsScalar() && !(v.Tag() == "?" && v.Scalar().empty());
+      const std::string value = ok ? v.Scalar() : "";
+      if (*source == model::SecretSource::File) ok = ok && is_clean_absolute_path(value);
+      else if (*source == model::SecretSource::Env) ok = ok && is_env_name(value);
+      else ok = ok && is_credential_name(value);
+      if (!ok) {
+        static constexpr const char* kRule[] = {
+            "must be an absolute path without \".\" or \"..\" components",
+            "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes)",
+            "must be a credential name (A-Z, a-z, 0-9, '_', '.' and '-', at most 255 bytes, not . or ..)"};
+        r_.error(Entry{key, k, v}.at(), p, std::string(kRule[int(*source)]) + " (the value is not shown)");
+        return std::nullopt;
+      }
+      return SecretRef{*source, value};
+    }
+    return std::nullopt;
+  }
+
+  std::optional<model::Telegram> telegram(const Entry& e) {
+    auto f = r_.fields(e, "spec.telegram", {"botToken", "allowFrom"});
+    if (!f) return std::nullopt;
+    const Entry* token = find(*f, "botToken");
+    const Entry* allow = find(*f, "allowFrom");
+    if (!token) r_.error(e.at(), "spec.telegram.botToken", "required field is missing (Telegram needs both botToken and allowFrom)");
+    if (!allow) r_.error(e.at(), "spec.telegram.allowFrom", "required field is missing (Telegram needs both botToken and allowFrom)");
+    std::optional<SecretRef> ref;
+    if (token) ref = secret(*token, "spec.telegram.botToken");
+    std::optional<std::vector<std::int64_t>> users;
+    if (allow) users = allow_from(*allow);
+    if (!ref || !users) return std::nullopt;
+    return model::Telegram{*ref, *users};
+  }
+
+  std::optional<std::vector<std::int64_t>> allow_from(const Entry& e) {
+    const std::string path = "spec.telegram.allowFrom";
+    auto items = r_.list(e, path, kMaxTelegramUsers);
+    if (!items) return std::nullopt;
+    if (items->empty()) {
+      r_.error(e.at(), path, "must list at least one Telegram user id: only these users may message the bot");
+      return std::nullopt;
+    }
+    std::set<std::int64_t> seen;
+    bool ok = true;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      auto v = r_.integer((*items)[i], index(path, i), 1, kMaxTelegramUserId);
+      if (!v) { ok = false; continue; }
+      if (!seen.insert(*v).second)
+        r_.warning((*items)[i].at(), index(path, i), "user " + std::to_string(*v) + " is listed twice; the repeat is ignored");
+    }
+    if (!ok) return std::nullopt;
+    return std::vector<std::int64_t>(seen.begin(), seen.end());
+  }
+
+  void provider_keys(const Entry& e, RawSpec& s) {
+    auto m = r_.map(e, "spec.providerKeys");
+    if (!m) return;
+    if (m->size() > kMaxProviderKeys) {
+      r_.error(e.at(), "spec.providerKeys", "at most " + std::to_string(kMaxProviderKeys) + " providers, got " + std::to_string(m->size()));
+      return;
+    }
+    for (const auto& k : *m) {
+      std::string path = child("spec.providerKeys", k.key);
+      if (!is_provider(k.key)) {
+        r_.error(k.key_node, path, "\"" + std::string(utf8_prefix(k.key, 64)) + "\" is not a provider name: 1-32 characters of a-z, 0-9 and '-'");
+        continue;
+      }
+      s.providers_named.insert(k.key);
+      if (auto ref = secret(k, path)) s.provider_keys.emplace(k.key, At<SecretRef>{*ref, r_.where(k.at())});
+    }
+  }
+
+  void network(const Entry& e, RawSpec& s) {
+    auto f = r_.fields(e, "spec.network", {"hostPort", "ip", "mac"});
+    if (!f) return;
+    for (const auto& field : *f) {
+      std::string path = child("spec.network", field.key);
+      if (field.key == "hostPort") {
+        if (auto v = r_.integer(field, path, 1024, 65535)) s.host_port = at(field, std::uint16_t(*v));
+      } else if (field.key == "ip") {
+        if (auto v = r_.string(field, path)) {
+          if (auto ip = parse_ipv4(*v)) s.ip = at(field, ip.value());
+          else r_.error(field.at(), path, ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
+        }
+      } else if (field.key == "mac") {
+        if (auto v = r_.string(field, path)) {
+          auto mac = parse_mac(*v);
+          if (!mac) r_.error(field.at(), path, mac.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
+          else if (mac.value().multicast()) r_.error(field.at(), path, *v + " is a multicast address; a NIC needs a unicast one (first octet even)");
+          else s.mac = at(field, mac.value());
+        }
+      }
+    }
+  }
+
+  void host(const YAML::Node& root, const Entry* meta, const Entry* spec) {
+    optional_metadata(meta);
+    RawHost h;
+    h.loc = r_.where(root);
+    if (spec) {
+      auto f = r_.fields(*spec, "spec", {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "stateRoot", "limits"});
+      for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
+    }
+    raw_.hosts.push_back(std::move(h));
+  }
+
+  void host_field(const Entry& field, RawHost& h) {
+    std::string path = child("spec", field.key);
+    if (field.key == "bridge") {
+      if (auto v = r_.string(field, path)) {
+        if (is_ifname(*v)) h.bridge = at(field, *v);
+        else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not an interface name: 1-15 bytes of A-Z, a-z, 0-9, '_', '.' and '-'");
+      }
+    } else if (field.key == "subnet") {
+      auto v = r_.string(field, path);
+      if (!v) return;
+      auto c = parse_cidr(*v);
+      if (!c) {
+        r_.error(field.at(), path, c.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
+      } else if (c.value().prefix < 16 || c.value().prefix > 29) {
+        r_.error(field.at(), path, "prefix must be between /16 and /29, got /" + std::to_string(c.value().prefix));
+      } else if ((c.value().network.value & ~c.value().mask()) != 0) {
+        Cidr fixed{Ipv4{c.value().network.value & c.value().mask()}, c.value().prefix};
+        r_.error(field.at(), path, *v + " has host bits set; did you mean " + to_string(fixed) + "?");
+      } else {
+        h.subnet = at(field, c.value());
+      }
+    } else if (field.key == "gateway") {
+      if (auto v = r_.string(field, path)) {
+        if (auto ip = parse_ipv4(*v)) h.gateway = at(field, ip.value());
+        else r_.error(field.at(), path, ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
+      }
+    } else if (field.key == "ports") {
+      auto f = r_.fields(field, path, {"first", "last"});
+      for (const auto& p : f ? *f : std::vector<Entry>{}) {
+        auto v = r_.integer(p, child(path, p.key), 1024, 65535);
+        if (!v) continue;
+        (p.key == "first" ? h.port_first : h.port_last) = at(p, std::uint16_t(*v));
+      }
+    } else if (field.key == "vmm") {
+      auto f = r_.fields(field, path, {"kind", "binary", "smt"});
+      for (const auto& p : f ? *f : std::vector<Entry>{}) {
+        std::string sub = child(path, p.key);
+        if (p.key == "kind") {
+          if (auto v = r_.choice(p, sub, {"firecracker", "qemu"}))
+            h.vmm_kind = at(p, *v == 0 ? model::VmmKind::Firecracker : model::VmmKind::Qemu);
+        } else if (p.key == "binary") {
+          if (auto v = r_.absolute_path(p, sub)) h.vmm_binary = at(p, *v);
+        } else if (auto v = r_.boolean(p, sub)) {
+          h.smt = at(p, *v);
+        }
+      }
+    } else if (field.key == "images") {
+      images(field, h);
+    } else if (field.key == "egress") {
+      if (auto v = r_.choice(field, path, {"allow", "deny"}))
+        h.egress = at(field, *v == 0 ? model::Egress::Allow : model::Egress::Deny);
+    } else if (field.key == "stateRoot") {
+      if (auto v = r_.absolute_path(field, path)) h.state_root = at(field, *v);
+    } else if (field.key == "limits") {
+      auto f = r_.fields(field, path, {"vcpus", "memoryMiB"});
+      for (const auto& p : f ? *f : std::vector<Entry>{}) {
+        std::string sub = child(path, p.key);
+        if (p.key == "vcpus") {
+          if (auto v = r_.integer(p, sub, 1, kMaxVcpus)) h.max_vcpus = at(p, int(*v));
+        } else if (auto v = r_.integer(p, sub, kMinMemoryMiB, kMaxMemoryMiB)) {
+          h.max_memory_mib = at(p, std::uint32_t(*v));
+        }
+      }
+    }
+  }
+
+  void images(const Entry& e, RawHost& h) {
+    auto m = r_.map(e, "spec.images");
+    if (!m) return;
+    if (m->size() > kMaxImages) {
+      r_.error(e.at(), "spec.images", "at most " + std::to_string(kMaxImages) + " images, got " + std::to_string(m->size()));
+      return;
+    }
+    if (m->empty()) {
+      r_.error(e.at(), "spec.images", "must name at least one image");
+      return;
+    }
+    std::map<std::string, model::Image> out;
+    bool ok = true;
+    for (const auto& img : *m) {
+      std::string path = child("spec.images", img.key);
+      if (!is_dns_label(img.key)) {
+        r_.error(img.key_node, path, "\"" + std::string(utf8_prefix(img.key, 64)) + "\" is not an image name (a DNS label)");
+        ok = false;
+        continue;
+      }
+      auto f = r_.fields(img, path, {"kernel", "rootfs", "initrd"});
+      if (!f) { ok = false; continue; }
+      model::Image image;
+      for (const char* required : {"kernel", "rootfs"})
+        if (!find(*f, required)) {
+          r_.error(img.at(), child(path, required), "required field is missing");
+          ok = false;
+        }
+      for (const auto& p : *f) {
+        auto v = r_.absolute_path(p, child(path, p.key));
+        if (!v) { ok = false; continue; }
+        if (p.key == "kernel") image.kernel = *v;
+        else if (p.key == "rootfs") image.rootfs = *v;
+        else image.initrd = *v;
+      }
+      out.emplace(img.key, std::move(image));
+    }
+    if (ok) h.images = At<std::map<std::string, model::Image>>{std::move(out), r_.where(e.at())};
+  }
+
+  YamlReader r_;
+  Raw& raw_;
+};
+
+}  // namespace
+
+void read_document(const std::string& file, const YAML::Node& root, Diagnostics& diags, Raw& raw) {
+  Parser(file, diags, raw).document(root);
+}
+
+}  // namespace cf::manifest

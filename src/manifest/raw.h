@@ -1,0 +1,78 @@
+// The manifest documents as written, between reading them (document.h) and
+// assembling the fleet (assemble.h): each field is optional (unset = absent
+// or bad) and keeps where it was written, for rules that span documents.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/diagnostic.h"
+#include "core/net.h"
+#include "model/desired.h"
+
+namespace cf::manifest {
+
+// A value and where it was written.
+template <class T>
+struct At {
+  T value;
+  Location loc;
+};
+
+// The spec fields an Instance and Defaults share, as written (unset = absent).
+struct RawSpec {
+  std::optional<At<std::string>> model;
+  std::optional<At<std::vector<std::string>>> skills;
+  std::optional<At<std::string>> image;
+  std::optional<At<int>> vcpus;
+  std::optional<At<std::uint32_t>> memory_mib;
+  std::optional<At<std::uint64_t>> disk_bytes;
+  std::optional<model::Telegram> telegram;
+  std::map<std::string, At<model::SecretRef>> provider_keys;
+  std::set<std::string> providers_named;  // even with a bad reference: no "needs a key" on top
+  std::optional<At<model::RunState>> state;
+  std::optional<At<bool>> protect;
+  std::optional<At<std::uint16_t>> host_port;
+  std::optional<At<Ipv4>> ip;
+  std::optional<At<Mac>> mac;
+};
+
+struct RawInstance {
+  At<std::string> name;
+  std::map<std::string, std::string> labels;
+  RawSpec spec;
+};
+
+struct RawDefaults {
+  Location loc;
+  RawSpec spec;
+};
+
+struct RawHost {
+  Location loc;
+  std::optional<At<std::string>> bridge;
+  std::optional<At<Cidr>> subnet;
+  std::optional<At<Ipv4>> gateway;
+  std::optional<At<std::uint16_t>> port_first;
+  std::optional<At<std::uint16_t>> port_last;
+  std::optional<At<model::VmmKind>> vmm_kind;
+  std::optional<At<std::string>> vmm_binary;
+  std::optional<At<bool>> smt;
+  std::optional<At<std::map<std::string, model::Image>>> images;
+  std::optional<At<model::Egress>> egress;
+  std::optional<At<std::string>> state_root;
+  std::optional<At<int>> max_vcpus;
+  std::optional<At<std::uint32_t>> max_memory_mib;
+};
+
+struct Raw {
+  std::vector<RawInstance> instances;
+  std::vector<RawDefaults> defaults;
+  std::vector<RawHost> hosts;
+};
+
+}  // namespace cf::manifest
