@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "agent/real.h"
+#include "core/sys.h"
 
 namespace cf::agent {
 namespace {
@@ -20,7 +21,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string errno_text() { return std::strerror(errno); }
 
 constexpr uint32_t kDirMask = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
                               IN_MOVE_SELF | IN_ONLYDIR;
@@ -49,11 +49,10 @@ class Inotify : public EventSource {
     if (inotify_ < 0) return Error{"cannot create an inotify instance: " + errno_text()};
     for (std::string dir : dirs) {
       while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-      auto slash = dir.rfind('/');
       Watch w;
       w.dir = dir;
-      w.parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
-      w.base = slash == std::string::npos ? dir : dir.substr(slash + 1);
+      w.parent = dir_of(dir);
+      w.base = base_of(dir);
       w.parent_wd = ::inotify_add_watch(inotify_, w.parent.c_str(), kParentMask | IN_MASK_ADD);
       if (w.parent_wd < 0) return Error{"cannot watch " + w.parent + ": " + errno_text()};
       watches_.push_back(std::move(w));
@@ -168,8 +167,7 @@ std::vector<std::string> manifest_directories(const std::string& dir, const std:
   if (files.empty()) return {dir};
   std::vector<std::string> out;
   for (const auto& f : files) {
-    auto slash = f.rfind('/');
-    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : f.substr(0, slash);
+    std::string parent = dir_of(f);
     if (std::find(out.begin(), out.end(), parent) == out.end()) out.push_back(parent);
   }
   return out;

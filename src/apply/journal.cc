@@ -13,6 +13,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "core/sys.h"
+#include "core/text.h"
+#include "core/time.h"
 #include "host/files.h"
 
 namespace cf::apply {
@@ -21,42 +24,6 @@ namespace {
 // A journal is two generations of at most a few MiB; reading keeps to the
 // tail of a file someone made bigger.
 constexpr off_t kMaxReadBytes = 16 * 1024 * 1024;
-
-Error sys_error(const std::string& what, const std::string& path, int err) {
-  return Error{what + " " + path + ": " + std::strerror(err)};
-}
-
-Status fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return sys_error("cannot open directory", dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return sys_error("cannot sync directory", dir, err);
-  return {};
-}
-
-// Cuts at a UTF-8 character boundary.
-std::string bounded(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t cut = max - 3;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  s.resize(cut);
-  return s + "...";
-}
-
-Status write_all(int fd, const std::string& data, const std::string& path) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("cannot write", path, errno);
-    }
-    done += std::size_t(n);
-  }
-  return {};
-}
 
 // Creates the file (0600) and makes its directory entry durable. O_RDWR,
 // not O_WRONLY: append() reads the last byte to find a torn line.
@@ -90,7 +57,7 @@ class RealJournal : public Journal {
       return Error{"journal: only a failed end record carries an error"};
     std::lock_guard<std::mutex> hold(mu_);
     rec.time = rfc3339_millis(options_.now());
-    rec.error = bounded(std::move(rec.error), kMaxJournalErrorBytes);
+    rec.error = cut(std::move(rec.error), kMaxJournalErrorBytes);
     std::string line = to_journal_line(rec) + "\n";
 
     // Opened per append rather than kept: a kept descriptor would go on
@@ -295,16 +262,6 @@ std::optional<JournalRecord> parse_journal_line(const std::string& line) {
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
-}
-
-std::string rfc3339_millis(std::chrono::system_clock::time_point t) {
-  const auto secs = std::chrono::floor<std::chrono::seconds>(t);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
-  const std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
 const char* to_string(JournalEvent e) { return e == JournalEvent::Start ? "start" : "end"; }

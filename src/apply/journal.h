@@ -87,9 +87,6 @@ Result<JournalRead> read_journal(const std::string& path, std::size_t max_record
 std::string to_journal_line(const JournalRecord& rec);
 std::optional<JournalRecord> parse_journal_line(const std::string& line);
 
-// "2026-11-23T12:00:00.123Z".
-std::string rfc3339_millis(std::chrono::system_clock::time_point t);
-
 const char* to_string(JournalEvent e);  // "start", "end"
 const char* to_string(StepResult r);    // "", "ok", "failed", "skipped"
 

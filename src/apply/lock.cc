@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/sys.h"
+#include "core/time.h"
 #include "host/files.h"
 
 namespace cf::apply {
@@ -22,16 +24,6 @@ using std::chrono::milliseconds;
 
 // The record is a few dozen bytes; anything longer is not ours.
 constexpr std::size_t kMaxRecordBytes = 4096;
-
-Error sys_error(const std::string& what, const std::string& path, int err) {
-  return Error{what + " " + path + ": " + std::strerror(err)};
-}
-
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
 
 bool all_of_chars(const std::string& s, std::size_t max, const char* allowed) {
   return !s.empty() && s.size() <= max && s.find_first_not_of(allowed) == std::string::npos;
@@ -109,7 +101,7 @@ class RealLock : public LockPort {
     // In place, not write-temp + rename: a rename would put a new inode at
     // the path while waiters hold (and flock) the old one, and two writers
     // would each "hold" the lock on a different file.
-    const std::string record = format_lock_record({long(::getpid()), operation, rfc3339_seconds(clock_.now())});
+    const std::string record = format_lock_record({long(::getpid()), operation, rfc3339(clock_.now())});
     if (::ftruncate(fd, 0) != 0) return fail(sys_error("cannot truncate", path_, errno));
     if (auto s = write_all_at(fd, record); !s) return fail(Error{"cannot write " + path_ + ": " + s.error().message});
     if (::fsync(fd) != 0) return fail(sys_error("cannot sync", path_, errno));
@@ -172,14 +164,6 @@ std::string lock_busy_message(const std::string& path, const Result<std::string>
   return fmt::format("another clawfleet holds {}: {}; gave up after {}{}", path, describe_holder(record),
                      seconds_text(timeout),
                      timeout.count() <= 0 ? " (use --lock-timeout to wait)" : " (raise --lock-timeout to wait longer)");
-}
-
-std::string rfc3339_seconds(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec);
 }
 
 }  // namespace cf::apply

@@ -92,7 +92,4 @@ std::string describe_holder(const Result<std::string>& record);
 std::string lock_busy_message(const std::string& path, const Result<std::string>& record,
                               std::chrono::milliseconds timeout);
 
-// "2026-11-23T12:00:00Z" (seconds, UTC).
-std::string rfc3339_seconds(std::chrono::system_clock::time_point t);
-
 }  // namespace cf::apply

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ class FileReader {
   // Whole content; an error when the file is larger than max_bytes.
   virtual Result<std::string> read_file(const std::string& path, std::size_t max_bytes) = 0;
 };
+
+// The whole of a regular file (a FIFO or device is refused, never waited
+// on); nullopt when it does not exist; an error when it is larger than
+// max_bytes. RealFileReader::read_file is the same without the nullopt.
+Result<std::optional<std::string>> read_file_if_exists(const std::string& path, std::size_t max_bytes);
 
 class RealFileReader : public FileReader {
  public:

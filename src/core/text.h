@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -35,6 +36,9 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max);
 // `s`, or when longer than `max` bytes its utf8_prefix ending in "..." that
 // fits in `max` (max >= 3).
 std::string cut(std::string_view s, std::size_t max);
+
+// The items with `sep` between them: join({"a", "b"}, ", ") is "a, b".
+std::string join(const std::vector<std::string>& items, std::string_view sep);
 
 // "1 instance", "2 instances"
 std::string plural(std::size_t n, std::string_view one, std::string_view many);

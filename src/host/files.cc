@@ -8,37 +8,22 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/sys.h"
+
 namespace cf::host {
 namespace {
-
-Error sys_error(const std::string& what, const std::string& path) {
-  return Error{what + " " + path + ": " + std::strerror(errno)};
-}
-
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-Status fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return sys_error("cannot open directory", dir);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Error{"cannot sync directory " + dir + ": " + std::strerror(err)};
-  return {};
-}
 
 constexpr const char* kTempMarker = ".cf-tmp.";
 
 }  // namespace
 
+std::string temp_path_for(const std::string& path) {
+  return dir_of(path) + "/." + base_of(path) + kTempMarker + std::to_string(::getpid());
+}
+
 Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode) {
   const std::string dir = dir_of(path);
-  const std::string base = path.substr(path.rfind('/') + 1);
-  const std::string tmp = dir + "/." + base + kTempMarker + std::to_string(::getpid());
+  const std::string tmp = temp_path_for(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return sys_error("cannot create", tmp);
   auto fail = [&](const std::string& what) {
@@ -49,14 +34,10 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
   };
   // O_CREAT honours the umask; the mode must be exact.
   if (::fchmod(fd, mode) != 0) return fail("cannot chmod");
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write");
-    }
-    done += std::size_t(n);
+  if (auto s = write_all(fd, content, tmp); !s) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
   }
   if (::fsync(fd) != 0) return fail("cannot sync");
   if (::close(fd) != 0) {

@@ -21,8 +21,11 @@ Status remove_file(const std::string& path);
 // Creates dir (and parents) with mode; fixes the mode of an existing one.
 Status ensure_dir(const std::string& dir, mode_t mode);
 
-// Temp files are named ".<name>.cf-tmp.<pid>"; this removes leftovers of
-// crashed writers in dir (not recursive).
+// The temp file a writer of `path` uses beside it: ".<name>.cf-tmp.<pid>".
+std::string temp_path_for(const std::string& path);
+
+// Removes the leftovers of crashed writers (temp_path_for names) in dir
+// (not recursive).
 Status remove_stale_temp_files(const std::string& dir);
 
 }  // namespace cf::host

@@ -15,42 +15,14 @@
 #include <cstring>
 #include <vector>
 
+#include "core/sys.h"
 #include "host/files.h"
 
 namespace cf::host {
 namespace {
 
-constexpr const char* kTempMarker = ".cf-tmp.";
 constexpr std::size_t kMaxToolOutput = 16 * 1024;
 constexpr auto kToolTimeout = std::chrono::seconds(60);
-
-Error sys_error(const std::string& what, const std::string& path) {
-  return Error{what + " " + path + ": " + std::strerror(errno)};
-}
-
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::string temp_for(const std::string& path) {
-  return dir_of(path) + "/." + path.substr(path.rfind('/') + 1) + kTempMarker + std::to_string(::getpid());
-}
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { int fd = fd_; fd_ = -1; return fd; }
-
- private:
-  int fd_;
-};
 
 // Copies only the data extents of `in` (holes stay holes in `out`).
 Status sparse_copy(int in, int out, std::uint64_t size, const std::string& base) {
@@ -183,7 +155,7 @@ class RealGuestDisks : public GuestDisks {
     if (base_size > bytes)
       return Error{"the image's rootfs " + base + " (" + std::to_string(base_size) +
                    " bytes) is larger than the instance's disk (" + std::to_string(bytes) + " bytes)"};
-    const std::string tmp = temp_for(dest);
+    const std::string tmp = temp_path_for(dest);
     Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (out.get() < 0) return sys_error("cannot create", tmp);
     auto fail = [&](Error e) {
@@ -245,11 +217,11 @@ class RealGuestDisks : public GuestDisks {
     auto cleanup = [&] {
       for (const auto& s : sources) ::unlink(s.c_str());
     };
-    std::vector<std::string> argv = {genisoimage_, "-quiet", "-output", temp_for(path), "-volid", "cidata",
+    std::vector<std::string> argv = {genisoimage_, "-quiet", "-output", temp_path_for(path), "-volid", "cidata",
                                      "-joliet", "-rock", "-graft-points"};
     for (const auto& [name, content] : parts) {
       // Beside the seed, in the instance's 0700 directory: they hold secrets.
-      const std::string src = dir + "/." + name + kTempMarker + std::to_string(::getpid());
+      const std::string src = temp_path_for(dir + "/" + name);
       sources.push_back(src);
       if (auto s = write_file_atomic(src, *content, 0600); !s) {
         cleanup();
@@ -260,19 +232,19 @@ class RealGuestDisks : public GuestDisks {
     auto ran = run_tool(argv);
     cleanup();
     if (!ran) {
-      ::unlink(temp_for(path).c_str());
+      ::unlink(temp_path_for(path).c_str());
       return Error{"cannot write the seed " + path + ": " + ran.error().message};
     }
     // genisoimage creates its output with the umask's mode: tighten it
     // before the rename makes it visible under its name.
-    if (::chmod(temp_for(path).c_str(), 0600) != 0) {
-      Error e = sys_error("cannot chmod", temp_for(path));
-      ::unlink(temp_for(path).c_str());
+    if (::chmod(temp_path_for(path).c_str(), 0600) != 0) {
+      Error e = sys_error("cannot chmod", temp_path_for(path));
+      ::unlink(temp_path_for(path).c_str());
       return e;
     }
-    if (::rename(temp_for(path).c_str(), path.c_str()) != 0) {
-      Error e = sys_error("cannot rename " + temp_for(path) + " to", path);
-      ::unlink(temp_for(path).c_str());
+    if (::rename(temp_path_for(path).c_str(), path.c_str()) != 0) {
+      Error e = sys_error("cannot rename " + temp_path_for(path) + " to", path);
+      ::unlink(temp_path_for(path).c_str());
       return e;
     }
     return write_file_atomic(digest_path(path), seed_digest(files) + "\n", 0600);

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "core/sys.h"
 #include "core/text.h"
 #include "host/network.h"
 
@@ -51,8 +52,6 @@ struct RawLink {
   bool tun_persist = false;
   long tun_owner = -1;  // -1: no owner
 };
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 // The outcome of one netlink exchange: 0 or an errno, with the kernel's
 // extended ack message when it sent one.

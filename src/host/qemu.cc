@@ -11,6 +11,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "core/sys.h"
 #include "host/vmm_backends.h"
 
 namespace cf::host {
@@ -21,20 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 // QMP messages are single JSON objects, one per line; none we read is large.
 constexpr std::size_t kMaxLine = 1 << 20;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // One QMP session: connect, greeting, capabilities negotiation, commands.
 // Every step shares one deadline.

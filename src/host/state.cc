@@ -149,15 +149,7 @@ class FsStateStore : public StateStore {
 
   // nullopt content when the file does not exist.
   Result<std::optional<std::string>> read(const std::string& path) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT) return std::optional<std::string>{};
-      return Error{"cannot read " + path + ": " + std::strerror(errno)};
-    }
-    RealFileReader fs;
-    auto text = fs.read_file(path, kMaxStateFileBytes);
-    if (!text) return text.error();
-    return std::optional<std::string>{std::move(text.value())};
+    return read_file_if_exists(path, kMaxStateFileBytes);
   }
 
   std::string root_;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/fs.h"
 #include "host/files.h"
 #include "host/systemd.h"
 
@@ -69,30 +70,7 @@ Status check_dropin_name(const std::string& unit, const std::string& name) {
 
 // The whole file, or nullopt when it does not exist.
 Result<std::optional<std::string>> read_optional(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return Error{"cannot open " + path + ": " + std::strerror(errno)};
-  }
-  std::string content;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Error{"cannot read " + path + ": " + std::strerror(err)};
-    }
-    if (n == 0) break;
-    content.append(buf, std::size_t(n));
-    if (content.size() > kMaxFileBytes) {
-      ::close(fd);
-      return Error{path + ": file is larger than the limit of " + std::to_string(kMaxFileBytes) + " bytes"};
-    }
-  }
-  ::close(fd);
-  return std::optional<std::string>(std::move(content));
+  return read_file_if_exists(path, kMaxFileBytes);
 }
 
 class DirUnitFiles : public UnitFiles {

@@ -45,12 +45,6 @@ std::string octal(unsigned mode) {
   return s;
 }
 
-std::string join(const std::vector<std::string>& xs, const std::string& sep) {
-  std::string out;
-  for (std::size_t i = 0; i < xs.size(); ++i) out += (i ? sep : "") + xs[i];
-  return out;
-}
-
 // "a", "a and b", "a, b and c"
 std::string join_and(const std::vector<std::string>& xs) {
   std::string out;

@@ -1,6 +1,8 @@
 #include "apply/journal.h"
 
 #include <gtest/gtest.h>
+
+#include "core/time.h"
 #include <sys/stat.h>
 #include <unistd.h>
 

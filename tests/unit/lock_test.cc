@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "core/time.h"
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -258,7 +260,7 @@ TEST(LockRecord, BusyMessages) {
   EXPECT_EQ(lock_busy_message("/run/clawfleet/lock", Error{"cannot read /run/clawfleet/lock: Input/output error"}, 2000ms),
             "another clawfleet holds /run/clawfleet/lock: holder unknown (cannot read /run/clawfleet/lock: "
             "Input/output error); gave up after 2 s (raise --lock-timeout to wait longer)");
-  EXPECT_EQ(rfc3339_seconds(noon() + 999ms), "2026-11-23T12:00:00Z");
+  EXPECT_EQ(rfc3339(noon() + 999ms), "2026-11-23T12:00:00Z");
 }
 
 TEST(LockGuard, MovesAndReleasesOnce) {
