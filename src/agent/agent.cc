@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <thread>
 
+#include "agent/metrics.h"
+#include "agent/status_file.h"
+
 namespace cf::agent {
 
 using namespace std::chrono;

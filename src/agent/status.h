@@ -1,8 +1,8 @@
-// What the agent knows and shows: per-instance conditions (Kubernetes
-// style), the one-line summary sent as sd_notify STATUS=, the status file
-// <stateRoot>/agent-status.json and the Prometheus textfile metrics
-// (docs/agent.md). Pure: time comes in as arguments; writing the files is
-// the caller's (ports.h).
+// What the agent knows: per-instance conditions (Kubernetes style) and
+// their transitions, the last reconcile, and the one-line summary sent as
+// sd_notify STATUS= (docs/agent.md). Its formats: the status file
+// (status_file.h) and the metrics (metrics.h). Pure: time comes in as
+// arguments.
 //
 // Nothing here holds a secret: names, closed-set words, numbers, times, and
 // error messages, which never carry a secret value (docs/apply.md#journal).
@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "agent/clock.h"
-#include "core/result.h"
 
 namespace cf::agent {
 
@@ -102,30 +101,4 @@ struct AgentStatus {
 // most 240 bytes.
 std::string summary_line(const AgentStatus& s);
 
-// The status file: {"format_version":1, ...}, keys in a fixed order, times
-// RFC 3339 UTC; `now` gives retry_in_seconds. Ends with a newline.
-std::string render_status_file(const AgentStatus& s, WallTime now);
-
-// Prometheus text format 0.0.4 (node_exporter's textfile collector).
-std::string render_metrics(const AgentStatus& s);
-
-// "2026-11-23T12:00:00Z"
-std::string rfc3339(WallTime t);
-
-}  // namespace cf::agent
-
-namespace cf::agent {
-// The inverse of render_status_file, for `clawfleet status`; an error names
-// what is wrong ("agent-status.json: not JSON: ...").
-Result<AgentStatus> parse_status_file(const std::string& text);
-}  // namespace cf::agent
-
-namespace cf::agent {
-// For `clawfleet status`: the agent's view, a few lines:
-//   agent: pid 42, running, updated 2026-01-01T00:00:04Z: 12 instances, 11 ready, 1 degraded: ...
-//   agent: manifests broken since ...: FILE:LINE:COL: error: ... (enforcing the last good set)
-//   agent: last reconcile ok (resync) at ..., 0 steps, 0.2 s
-//   bot-7: Degraded StepFailed: health gate ...; retry in 8 s (3 failures)
-// `running`: whether its pid is alive (a stale file says "not running").
-std::string render_agent_text(const AgentStatus& s, bool running, WallTime now);
 }  // namespace cf::agent

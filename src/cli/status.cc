@@ -12,11 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/status.h"
+#include "agent/status_file.h"
 #include "apply/journal.h"
 #include "apply/lock.h"
 #include "cli/engine.h"
 #include "cli/status_model.h"
+#include "cli/status_render.h"
 #include "cli/verbs.h"
 #include "core/env.h"
 #include "host/observe.h"

@@ -1,6 +1,7 @@
 // clawfleet status, as values: one row per instance built from the desired
 // fleet (when the manifests loaded), the observed host, the plan between
-// them and the apply journal; and its renderings (docs/cli.md#status).
+// them and the apply journal (docs/cli.md#status); status_render.h shows
+// them.
 //
 // Pure. It sees the secrets' digests only (manifest::load_desired), never a
 // gateway token or a secret value; the journal holds none
@@ -97,16 +98,6 @@ std::vector<apply::LastStep> recent_steps(const std::vector<apply::JournalRecord
 // Exit status: 0 when every instance in `s` is ready or stopped as asked
 // and the host step is ready too (instance steps depend on it), else 3.
 int status_exit_code(const FleetStatus& s);
-
-// "NAME STATE HEALTH GENERATION IP PORT LAST ERROR", one row per instance,
-// then "3 instances: 2 ready, 1 degraded" (and a host line when its step
-// is not settled).
-std::string render_status_table(const FleetStatus& s);
-// Everything known of each instance in `s` (the verb keeps the one asked
-// for), one field a line; then the host line as in the table.
-std::string render_status_detail(const FleetStatus& s);
-// {"format_version":1, "manifests_loaded", "instances", "host", "summary"}; ends with a newline.
-std::string render_status_json(const FleetStatus& s);
 
 // The run of whoever holds the lock now (apply, agent): the newest run in the
 // journal, if it began at or after `holder.since`. "" without a holder.

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "agent/status_file.h"
 #include "core/text.h"
 #include "fakes/fake_agent.h"
 #include "fakes/fake_lock.h"

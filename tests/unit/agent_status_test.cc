@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/metrics.h"
+#include "agent/status_file.h"
+
 namespace cf::agent {
 namespace {
 

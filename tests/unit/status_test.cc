@@ -13,6 +13,7 @@
 
 #include "apply/desired.h"
 #include "apply/executor.h"
+#include "cli/status_render.h"
 #include "fakes/fake_host.h"
 #include "fakes/fleets.h"
 #include "fakes/fake_journal.h"
