@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "agent/schedule.h"
+#include "core/text.h"
 
 namespace cf::agent {
 namespace {
@@ -32,12 +33,6 @@ void set(InstanceStatus& s, ConditionType t, bool status, std::string reason, st
   if (!generation.empty()) c->observed_generation = generation;
 }
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
 // "instance bot: health gate: ..." says the name twice in "bot instance bot: ...".
 std::string short_error(const std::string& name, std::string message) {
   const std::string prefix = "instance " + name + ": ";
@@ -58,15 +53,6 @@ std::string camel(const std::string& action) {
     up = false;
   }
   return out;
-}
-
-std::string cut(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  s.resize(max - 3);
-  // Do not end inside a UTF-8 sequence.
-  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
-  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
-  return s + "...";
 }
 
 }  // namespace

@@ -7,28 +7,15 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "core/time.h"
+
 namespace cf::agent {
 namespace {
 
 using json = nlohmann::ordered_json;
 using namespace std::chrono;
 
-std::optional<WallTime> parse_rfc3339(const std::string& s) {
-  std::tm tm{};
-  if (s.size() < 20 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::nullopt;
-  return system_clock::from_time_t(timegm(&tm));
-}
-
 }  // namespace
-
-std::string rfc3339(WallTime t) {
-  std::time_t tt = system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string render_status_file(const AgentStatus& s, WallTime now) {
   json j;

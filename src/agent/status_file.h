@@ -16,9 +16,6 @@ namespace cf::agent {
 // RFC 3339 UTC; `now` gives retry_in_seconds. Ends with a newline.
 std::string render_status_file(const AgentStatus& s, WallTime now);
 
-// "2026-11-23T12:00:00Z"
-std::string rfc3339(WallTime t);
-
 // The inverse of render_status_file, for `clawfleet status`; an error names
 // what is wrong ("agent-status.json: not JSON: ...").
 Result<AgentStatus> parse_status_file(const std::string& text);
