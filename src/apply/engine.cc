@@ -5,19 +5,6 @@
 #include "host/observe.h"
 
 namespace cf::apply {
-namespace {
-
-StepResult journal_result(Outcome o) {
-  switch (o) {
-    case Outcome::Ok: return StepResult::Ok;
-    case Outcome::Failed: return StepResult::Failed;
-    case Outcome::Skipped: return StepResult::Skipped;
-  }
-  return StepResult::Skipped;
-}
-
-}  // namespace
-
 Result<Planned> plan_once(const Target& target, const host::Ports& ports) {
   auto observed = host::observe(target.desired.fleet.host, ports);
   if (!observed) return Error{"cannot observe the host: " + observed.error().message};
@@ -48,7 +35,7 @@ Applied apply_once(const Target& target, const Planned& planned, const plan::Pla
       rec.instance = e.step->instance;
       rec.action = plan::to_string(e.step->action);
       rec.event = e.start ? JournalEvent::Start : JournalEvent::End;
-      if (!e.start) rec.result = journal_result(e.result.outcome), rec.error = e.result.error;
+      if (!e.start) rec.result = e.result.outcome, rec.error = e.result.error;
       if (auto s = session.journal().append(rec); !s && journal_error.empty()) journal_error = s.error().message;
       if (on_event) on_event(e);
     };

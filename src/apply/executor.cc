@@ -402,15 +402,6 @@ class Run {
 
 }  // namespace
 
-const char* to_string(Outcome o) {
-  switch (o) {
-    case Outcome::Ok: return "ok";
-    case Outcome::Failed: return "failed";
-    case Outcome::Skipped: return "skipped";
-  }
-  return "unknown";
-}
-
 std::string generation_of(const std::map<std::string, std::string>& flattened) {
   std::string canonical;
   for (const auto& [k, v] : flattened) canonical += k + "=" + v + "\n";

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "apply/outcome.h"
 #include "host/ports.h"
 #include "model/observed.h"
 #include "plan/plan.h"
@@ -32,9 +33,6 @@ struct ExecOptions {
 };
 
 inline constexpr const char* kStoppingReason = "the agent is stopping";
-
-enum class Outcome { Ok, Failed, Skipped };
-const char* to_string(Outcome o);  // "ok", "failed", "skipped"
 
 struct StepReport {
   Outcome outcome = Outcome::Skipped;

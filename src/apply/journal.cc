@@ -51,9 +51,9 @@ class RealJournal : public Journal {
   }
 
   Status append(JournalRecord rec) override {
-    if ((rec.event == JournalEvent::Start) != (rec.result == StepResult::None))
+    if ((rec.event == JournalEvent::Start) != !rec.result)
       return Error{"journal: a start record has no result and an end record has one"};
-    if (rec.result != StepResult::Failed && !rec.error.empty())
+    if (rec.result != Outcome::Failed && !rec.error.empty())
       return Error{"journal: only a failed end record carries an error"};
     std::lock_guard<std::mutex> hold(mu_);
     rec.time = rfc3339_millis(options_.now());
@@ -172,13 +172,6 @@ Status read_lines(const std::string& path, std::vector<std::string>& lines, bool
   return {};
 }
 
-std::optional<StepResult> result_from(const std::string& s) {
-  if (s == "ok") return StepResult::Ok;
-  if (s == "failed") return StepResult::Failed;
-  if (s == "skipped") return StepResult::Skipped;
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::unique_ptr<Journal> journal_at(const std::string& state_root, JournalOptions options) {
@@ -227,8 +220,8 @@ std::string to_journal_line(const JournalRecord& rec) {
   j["instance"] = rec.instance;
   j["action"] = rec.action;
   j["event"] = to_string(rec.event);
-  if (rec.event == JournalEvent::End) j["result"] = to_string(rec.result);
-  if (rec.result == StepResult::Failed) j["error"] = rec.error;
+  if (rec.result) j["result"] = to_string(*rec.result);
+  if (rec.result == Outcome::Failed) j["error"] = rec.error;
   // replace: an error message with invalid UTF-8 must not make the step unrecordable.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -246,15 +239,15 @@ std::optional<JournalRecord> parse_journal_line(const std::string& line) {
     auto seq = j.find("seq");
     if (!time || !run || !instance || !action || !event || seq == j.end() || !seq->is_number_unsigned())
       return std::nullopt;
-    JournalRecord rec{*time, *run, seq->get<std::size_t>(), *instance, *action, JournalEvent::Start, StepResult::None, ""};
+    JournalRecord rec{*time, *run, seq->get<std::size_t>(), *instance, *action, JournalEvent::Start, std::nullopt, ""};
     if (*event == "start") {
       if (j.contains("result")) return std::nullopt;
     } else if (*event == "end") {
       rec.event = JournalEvent::End;
       auto result = str("result");
-      if (!result || !result_from(*result)) return std::nullopt;
-      rec.result = *result_from(*result);
-      if (rec.result == StepResult::Failed) rec.error = str("error").value_or("");
+      rec.result = result ? outcome_from(*result) : std::nullopt;
+      if (!rec.result) return std::nullopt;
+      if (rec.result == Outcome::Failed) rec.error = str("error").value_or("");
     } else {
       return std::nullopt;
     }
@@ -266,44 +259,40 @@ std::optional<JournalRecord> parse_journal_line(const std::string& line) {
 
 const char* to_string(JournalEvent e) { return e == JournalEvent::Start ? "start" : "end"; }
 
-const char* to_string(StepResult r) {
-  switch (r) {
-    case StepResult::None: return "";
-    case StepResult::Ok: return "ok";
-    case StepResult::Failed: return "failed";
-    case StepResult::Skipped: return "skipped";
+const char* to_string(Outcome o) {
+  switch (o) {
+    case Outcome::Ok: return "ok";
+    case Outcome::Failed: return "failed";
+    case Outcome::Skipped: return "skipped";
   }
-  return "";
+  return "unknown";
 }
 
-const char* to_string(StepState s) {
-  switch (s) {
-    case StepState::Ok: return "ok";
-    case StepState::Failed: return "failed";
-    case StepState::Skipped: return "skipped";
-    case StepState::Interrupted: return "interrupted";
-    case StepState::Running: return "running";
-  }
-  return "";
+std::optional<Outcome> outcome_from(const std::string& s) {
+  for (Outcome o : {Outcome::Ok, Outcome::Failed, Outcome::Skipped})
+    if (s == to_string(o)) return o;
+  return std::nullopt;
+}
+
+const char* state_text(const LastStep& s) {
+  if (s.outcome) return to_string(*s.outcome);
+  return s.running ? "running" : "interrupted";
+}
+
+bool failed_or_interrupted(const LastStep& s) {
+  return s.outcome == Outcome::Failed || (!s.outcome && !s.running);
+}
+
+LastStep step_of(const JournalRecord& rec, const std::string& active_run) {
+  LastStep step{rec.run, rec.seq, rec.action, rec.time, rec.result, false, ""};
+  if (!rec.result) step.running = !active_run.empty() && rec.run == active_run;
+  if (rec.result == Outcome::Failed) step.error = rec.error;
+  return step;
 }
 
 std::map<std::string, LastStep> last_steps(const std::vector<JournalRecord>& records, const std::string& active_run) {
   std::map<std::string, LastStep> out;
-  for (const auto& rec : records) {
-    LastStep step{rec.run, rec.seq, rec.action, rec.time, StepState::Ok, ""};
-    switch (rec.result) {
-      case StepResult::None:
-        step.state = !active_run.empty() && rec.run == active_run ? StepState::Running : StepState::Interrupted;
-        break;
-      case StepResult::Ok: step.state = StepState::Ok; break;
-      case StepResult::Skipped: step.state = StepState::Skipped; break;
-      case StepResult::Failed:
-        step.state = StepState::Failed;
-        step.error = rec.error;
-        break;
-    }
-    out[rec.instance] = std::move(step);
-  }
+  for (const auto& rec : records) out[rec.instance] = step_of(rec, active_run);
   return out;
 }
 

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "apply/outcome.h"
 #include "core/result.h"
 
 namespace cf::apply {
@@ -36,7 +37,6 @@ inline constexpr std::size_t kDefaultJournalMaxBytes = 4 * 1024 * 1024;
 inline constexpr std::size_t kMaxJournalErrorBytes = 2048;
 
 enum class JournalEvent { Start, End };
-enum class StepResult { None, Ok, Failed, Skipped };  // None: a start record
 
 struct JournalRecord {
   std::string time;      // RFC 3339 UTC with ms; stamped by append()
@@ -45,7 +45,7 @@ struct JournalRecord {
   std::string instance;  // "" for host steps
   std::string action;    // plan::to_string(Action): "create", "destroy", ...
   JournalEvent event = JournalEvent::Start;
-  StepResult result = StepResult::None;  // end records only
+  std::optional<Outcome> result;         // end records only
   std::string error;                     // failed end records only; never a secret value
   bool operator==(const JournalRecord&) const = default;
 };
@@ -88,31 +88,29 @@ std::string to_journal_line(const JournalRecord& rec);
 std::optional<JournalRecord> parse_journal_line(const std::string& line);
 
 const char* to_string(JournalEvent e);  // "start", "end"
-const char* to_string(StepResult r);    // "", "ok", "failed", "skipped"
 
-// The last step recorded for an instance.
-enum class StepState {
-  Ok,
-  Failed,
-  Skipped,
-  Interrupted,  // a start with no end: the writer died (or, for active_run, is still at it)
-  Running,      // a start with no end in active_run
-};
-const char* to_string(StepState s);  // "ok", "failed", "skipped", "interrupted", "running"
-
+// A step as the journal tells it: its last record.
 struct LastStep {
   std::string run;
   std::size_t seq = 0;
   std::string action;
-  std::string time;   // of the step's last record
-  StepState state = StepState::Ok;
-  std::string error;  // when Failed
+  std::string time;                // of the step's last record
+  std::optional<Outcome> outcome;  // nullopt: a start with no end
+  bool running = false;            // no end yet, and its run is the active one (still going)
+  std::string error;               // when Failed
   bool operator==(const LastStep&) const = default;
 };
+// "ok", "failed", "skipped"; without an outcome "running", else
+// "interrupted" (the writer died).
+const char* state_text(const LastStep& s);
+bool failed_or_interrupted(const LastStep& s);
+
+// What the record says of its step; a start without an end is running
+// when its run is `active_run`.
+LastStep step_of(const JournalRecord& rec, const std::string& active_run);
 
 // Per instance ("" for host steps), the last step in the records (file
-// order). A start without an end is Interrupted, unless its run is
-// active_run (the caller's own run, still going), then Running.
+// order), as step_of tells it.
 std::map<std::string, LastStep> last_steps(const std::vector<JournalRecord>& records,
                                            const std::string& active_run = "");
 

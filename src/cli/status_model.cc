@@ -11,15 +11,13 @@
 namespace cf::cli {
 namespace {
 
-using apply::StepState;
-
 bool broke(const std::optional<apply::LastStep>& s) {
-  return s && (s->state == StepState::Failed || s->state == StepState::Interrupted);
+  return s && apply::failed_or_interrupted(*s);
 }
 
 std::string last_error_of(const std::optional<apply::LastStep>& s) {
   if (!broke(s)) return "";
-  if (s->state == StepState::Interrupted)
+  if (!s->outcome)
     return s->action + " was interrupted (its last record is from " + s->time + "; it never finished)";
   return s->error.empty() ? s->action + " failed" : s->error;
 }
@@ -39,7 +37,7 @@ void judge(InstanceStatus& i, bool manifests_loaded) {
   const auto& last = i.last_step;
   const bool wanted = manifests_loaded && i.desired_state != "absent";
   const bool active = i.unit_active_state == "active";
-  if (last && last->state == StepState::Running) return set(Health::Pending, last->action + " (running)");
+  if (last && last->running) return set(Health::Pending, last->action + " (running)");
   // Observation wins over history: nothing left to do is settled, whatever the journal says.
   const bool settled = wanted && i.desired_generation_known && i.pending.empty() && i.refused.empty();
   if (settled && i.desired_state == "running" && active && i.applied_generation == i.desired_generation)
@@ -47,7 +45,7 @@ void judge(InstanceStatus& i, bool manifests_loaded) {
   if (settled && i.desired_state == "stopped" && !active) return set(Health::Stopped, "");
   if (i.unit_active_state == "failed") return set(Health::Degraded, "vm unit failed");
   if (broke(last))
-    return set(Health::Degraded, last->action + (last->state == StepState::Failed ? " failed" : " interrupted"));
+    return set(Health::Degraded, last->action + (last->outcome ? " failed" : " interrupted"));
   // A missing digest makes the planner see a change; its steps mean nothing.
   if (wanted && !i.desired_generation_known) return set(Health::Unknown, "secret unreadable");
   if (!i.pending.empty()) return set(Health::Pending, actions_of(i.pending));
@@ -64,10 +62,10 @@ void judge(HostStatus& h, const std::optional<apply::LastStep>& last, bool manif
     h.health_reason = std::move(why);
   };
   h.last_error = last_error_of(last);
-  if (last && last->state == StepState::Running) return set(Health::Pending, last->action + " (running)");
+  if (last && last->running) return set(Health::Pending, last->action + " (running)");
   if (manifests_loaded && h.pending.empty()) return set(Health::Ready, "");
   if (broke(last))
-    return set(Health::Degraded, last->action + (last->state == StepState::Failed ? " failed" : " interrupted"));
+    return set(Health::Degraded, last->action + (last->outcome ? " failed" : " interrupted"));
   if (!h.pending.empty()) return set(Health::Pending, actions_of(h.pending));
   return set(Health::Unknown, "manifests not loaded");
 }
@@ -92,20 +90,8 @@ std::vector<apply::LastStep> recent_steps(const std::vector<apply::JournalRecord
   for (const auto& rec : journal) {
     if (rec.instance != instance) continue;
     auto [it, fresh] = at.try_emplace({rec.run, rec.seq}, steps.size());
-    if (fresh) steps.push_back({rec.run, rec.seq, rec.action, rec.time, StepState::Interrupted, ""});
-    apply::LastStep& s = steps[it->second];
-    s.time = rec.time;
-    switch (rec.result) {
-      case apply::StepResult::None:
-        s.state = !active_run.empty() && rec.run == active_run ? StepState::Running : StepState::Interrupted;
-        break;
-      case apply::StepResult::Ok: s.state = StepState::Ok; break;
-      case apply::StepResult::Skipped: s.state = StepState::Skipped; break;
-      case apply::StepResult::Failed:
-        s.state = StepState::Failed;
-        s.error = rec.error;
-        break;
-    }
+    if (fresh) steps.push_back(apply::step_of(rec, active_run));
+    else steps[it->second] = apply::step_of(rec, active_run);
   }
   if (steps.size() > max) steps.erase(steps.begin(), steps.end() - std::ptrdiff_t(max));
   return steps;

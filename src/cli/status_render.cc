@@ -11,7 +11,6 @@
 namespace cf::cli {
 namespace {
 
-using apply::StepState;
 using json = nlohmann::ordered_json;
 
 // The table cuts long errors; the detail view and JSON keep them whole.
@@ -76,8 +75,8 @@ std::string aligned(const std::vector<std::vector<std::string>>& rows, const std
 }
 
 std::string step_result(const apply::LastStep& s) {
-  std::string out = apply::to_string(s.state);
-  if (s.state == StepState::Failed && !s.error.empty()) out += ": " + printable(s.error);
+  std::string out = apply::state_text(s);
+  if (s.outcome == apply::Outcome::Failed && !s.error.empty()) out += ": " + printable(s.error);
   return out;
 }
 
@@ -93,7 +92,7 @@ json actions_json(const std::vector<StatusAction>& actions) {
 json step_json(const apply::LastStep& s) {
   return {{"run", s.run},         {"seq", s.seq},
           {"action", s.action},   {"time", s.time},
-          {"state", apply::to_string(s.state)}, {"error", non_empty(s.error)}};
+          {"state", apply::state_text(s)}, {"error", non_empty(s.error)}};
 }
 
 json instance_json(const InstanceStatus& i) {

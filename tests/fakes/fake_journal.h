@@ -13,7 +13,7 @@ class FakeJournal : public apply::Journal {
   Status append(apply::JournalRecord rec) override {
     calls.push_back(std::string("append ") + std::to_string(rec.seq) + " " + (rec.instance.empty() ? "-" : rec.instance) +
                     " " + rec.action + " " + apply::to_string(rec.event) +
-                    (rec.event == apply::JournalEvent::End ? std::string(" ") + apply::to_string(rec.result) : ""));
+                    (rec.result ? std::string(" ") + apply::to_string(*rec.result) : ""));
     if (fail_appends) return Error{"injected failure: journal append"};
     rec.time = now;
     records.push_back(std::move(rec));

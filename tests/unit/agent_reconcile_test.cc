@@ -50,7 +50,7 @@ class AgentReconcile : public ::testing::Test {
     std::vector<std::string> out;
     for (const auto& r : journal.records)
       out.push_back(r.instance + " " + r.action + " " + apply::to_string(r.event) +
-                    (r.event == apply::JournalEvent::End ? std::string(" ") + apply::to_string(r.result) : ""));
+                    (r.result ? std::string(" ") + apply::to_string(*r.result) : ""));
     return out;
   }
 

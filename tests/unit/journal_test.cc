@@ -42,9 +42,9 @@ std::chrono::system_clock::time_point noon() {
 }
 
 JournalRecord start(std::size_t seq, const std::string& instance, const std::string& action, const std::string& run = "r1") {
-  return {"", run, seq, instance, action, JournalEvent::Start, StepResult::None, ""};
+  return {"", run, seq, instance, action, JournalEvent::Start, std::nullopt, ""};
 }
-JournalRecord end(std::size_t seq, const std::string& instance, const std::string& action, StepResult result,
+JournalRecord end(std::size_t seq, const std::string& instance, const std::string& action, Outcome result,
                   const std::string& error = "", const std::string& run = "r1") {
   return {"", run, seq, instance, action, JournalEvent::End, result, error};
 }
@@ -76,19 +76,19 @@ class JournalFile : public ::testing::Test {
 TEST_F(JournalFile, ExactLineFormat) {
   EXPECT_EQ(to_journal_line(stamped(start(3, "bot", "create", "9f2c4e1a7b3d5f60"))),
             R"({"time":"2026-11-23T12:00:00.123Z","run":"9f2c4e1a7b3d5f60","seq":3,"instance":"bot","action":"create","event":"start"})");
-  EXPECT_EQ(to_journal_line(stamped(end(3, "bot", "create", StepResult::Ok))),
+  EXPECT_EQ(to_journal_line(stamped(end(3, "bot", "create", Outcome::Ok))),
             R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":3,"instance":"bot","action":"create","event":"end","result":"ok"})");
-  EXPECT_EQ(to_journal_line(stamped(end(0, "", "repair", StepResult::Failed, "cannot create bridge clawfleet0: File exists"))),
+  EXPECT_EQ(to_journal_line(stamped(end(0, "", "repair", Outcome::Failed, "cannot create bridge clawfleet0: File exists"))),
             R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":0,"instance":"","action":"repair","event":"end","result":"failed","error":"cannot create bridge clawfleet0: File exists"})");
-  EXPECT_EQ(to_journal_line(stamped(end(4, "bot", "start", StepResult::Skipped))),
+  EXPECT_EQ(to_journal_line(stamped(end(4, "bot", "start", Outcome::Skipped))),
             R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":4,"instance":"bot","action":"start","event":"end","result":"skipped"})");
 }
 
 TEST_F(JournalFile, AppendThenReadRoundTrip) {
   auto j = journal();
-  std::vector<JournalRecord> written = {start(0, "", "repair"), end(0, "", "repair", StepResult::Ok),
+  std::vector<JournalRecord> written = {start(0, "", "repair"), end(0, "", "repair", Outcome::Ok),
                                         start(1, "bot", "create"),
-                                        end(1, "bot", "create", StepResult::Failed, "health gate: /ready timed out")};
+                                        end(1, "bot", "create", Outcome::Failed, "health gate: /ready timed out")};
   for (const auto& r : written) ASSERT_TRUE(j->append(r).ok());
   auto read = j->read(100);
   ASSERT_TRUE(read.ok()) << read.error().message;
@@ -129,12 +129,12 @@ TEST_F(JournalFile, AbsentJournalIsEmpty) {
 TEST_F(JournalFile, TornLastLineIsSkippedAndCountedThenSealedByTheNextAppend) {
   auto j = journal();
   ASSERT_TRUE(j->append(start(1, "bot", "create")).ok());
-  ASSERT_TRUE(j->append(end(1, "bot", "create", StepResult::Ok)).ok());
+  ASSERT_TRUE(j->append(end(1, "bot", "create", Outcome::Ok)).ok());
   append_raw(path_, R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":2,"inst)");  // crash mid-write
 
   auto read = j->read(10).value();
   EXPECT_EQ(read.records, (std::vector<JournalRecord>{stamped(start(1, "bot", "create")),
-                                                      stamped(end(1, "bot", "create", StepResult::Ok))}));
+                                                      stamped(end(1, "bot", "create", Outcome::Ok))}));
   EXPECT_EQ(read.skipped, 1u);
   EXPECT_TRUE(read.torn_tail);
 
@@ -215,13 +215,13 @@ TEST_F(JournalFile, ConcurrentAppendsFromWorkersStayWholeLines) {
 
 TEST_F(JournalFile, RejectsInconsistentRecords) {
   auto j = journal();
-  auto r = j->append({"", "r1", 1, "bot", "create", JournalEvent::Start, StepResult::Ok, ""});
+  auto r = j->append({"", "r1", 1, "bot", "create", JournalEvent::Start, Outcome::Ok, ""});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "journal: a start record has no result and an end record has one");
-  r = j->append({"", "r1", 1, "bot", "create", JournalEvent::End, StepResult::None, ""});
+  r = j->append({"", "r1", 1, "bot", "create", JournalEvent::End, std::nullopt, ""});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "journal: a start record has no result and an end record has one");
-  r = j->append(end(1, "bot", "create", StepResult::Ok, "oops"));
+  r = j->append(end(1, "bot", "create", Outcome::Ok, "oops"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "journal: only a failed end record carries an error");
   EXPECT_FALSE(fs::exists(path_));
@@ -232,8 +232,8 @@ TEST_F(JournalFile, RejectsInconsistentRecords) {
 TEST_F(JournalFile, NoFreeFormFieldOtherThanError) {
   auto j = journal();
   ASSERT_TRUE(j->append(start(1, "bot", "create", "0123456789abcdef")).ok());
-  ASSERT_TRUE(j->append(end(1, "bot", "create", StepResult::Failed, "boom", "0123456789abcdef")).ok());
-  ASSERT_TRUE(j->append(end(2, "", "repair", StepResult::Skipped, "", "0123456789abcdef")).ok());
+  ASSERT_TRUE(j->append(end(1, "bot", "create", Outcome::Failed, "boom", "0123456789abcdef")).ok());
+  ASSERT_TRUE(j->append(end(2, "", "repair", Outcome::Skipped, "", "0123456789abcdef")).ok());
   const std::set<std::string> allowed = {"time", "run", "seq", "instance", "action", "event", "result", "error"};
   std::istringstream lines(slurp(path_));
   for (std::string line; std::getline(lines, line);) {
@@ -253,8 +253,8 @@ TEST_F(JournalFile, NoFreeFormFieldOtherThanError) {
 
 TEST_F(JournalFile, LongOrInvalidErrorMessagesAreBoundedAndRecorded) {
   auto j = journal();
-  ASSERT_TRUE(j->append(end(1, "bot", "create", StepResult::Failed, std::string(10000, 'x'))).ok());
-  ASSERT_TRUE(j->append(end(2, "bot", "create", StepResult::Failed, "bad \xff\xfe bytes\nand a newline")).ok());
+  ASSERT_TRUE(j->append(end(1, "bot", "create", Outcome::Failed, std::string(10000, 'x'))).ok());
+  ASSERT_TRUE(j->append(end(2, "bot", "create", Outcome::Failed, "bad \xff\xfe bytes\nand a newline")).ok());
   auto read = j->read(10).value();
   ASSERT_EQ(read.records.size(), 2u);
   EXPECT_EQ(read.records[0].error, std::string(kMaxJournalErrorBytes - 3, 'x') + "...");
@@ -266,34 +266,34 @@ TEST_F(JournalFile, LongOrInvalidErrorMessagesAreBoundedAndRecorded) {
 TEST(JournalSteps, LastStepPerInstanceWithInterruptedStarts) {
   std::vector<JournalRecord> recs = {
       stamped(start(0, "", "repair", "r1")),
-      stamped(end(0, "", "repair", StepResult::Ok, "", "r1")),
+      stamped(end(0, "", "repair", Outcome::Ok, "", "r1")),
       stamped(start(1, "bot", "create", "r1")),
       stamped(start(2, "web", "create", "r1")),
-      stamped(end(1, "bot", "create", StepResult::Failed, "health gate: /ready timed out after 60 s", "r1")),
-      stamped(end(2, "web", "create", StepResult::Ok, "", "r1")),
+      stamped(end(1, "bot", "create", Outcome::Failed, "health gate: /ready timed out after 60 s", "r1")),
+      stamped(end(2, "web", "create", Outcome::Ok, "", "r1")),
       stamped(start(3, "web", "restart", "r1")),  // the writer died here
       stamped(start(0, "db", "start", "r2")),
-      stamped(end(0, "db", "start", StepResult::Skipped, "", "r2")),
+      stamped(end(0, "db", "start", Outcome::Skipped, "", "r2")),
       stamped(start(1, "bot", "replace", "r2"), "2026-11-23T12:05:00.000Z"),
   };
   const std::string t = "2026-11-23T12:00:00.123Z";
   auto steps = last_steps(recs);
   EXPECT_EQ(steps, (std::map<std::string, LastStep>{
-                       {"", {"r1", 0, "repair", t, StepState::Ok, ""}},
-                       {"bot", {"r2", 1, "replace", "2026-11-23T12:05:00.000Z", StepState::Interrupted, ""}},
-                       {"db", {"r2", 0, "start", t, StepState::Skipped, ""}},
-                       {"web", {"r1", 3, "restart", t, StepState::Interrupted, ""}},
+                       {"", {"r1", 0, "repair", t, Outcome::Ok, false, ""}},
+                       {"bot", {"r2", 1, "replace", "2026-11-23T12:05:00.000Z", std::nullopt, false, ""}},
+                       {"db", {"r2", 0, "start", t, Outcome::Skipped, false, ""}},
+                       {"web", {"r1", 3, "restart", t, std::nullopt, false, ""}},
                    }));
   // The failure is what the instance shows until a later step ends.
   recs.pop_back();
   EXPECT_EQ(last_steps(recs)["bot"],
-            (LastStep{"r1", 1, "create", t, StepState::Failed, "health gate: /ready timed out after 60 s"}));
+            (LastStep{"r1", 1, "create", t, Outcome::Failed, false, "health gate: /ready timed out after 60 s"}));
   // The caller's own run is still going: its open step is running.
   recs.push_back(stamped(start(1, "bot", "replace", "r2")));
   steps = last_steps(recs, "r2");
-  EXPECT_EQ(steps["bot"].state, StepState::Running);
-  EXPECT_EQ(steps["web"].state, StepState::Interrupted);
-  EXPECT_STREQ(to_string(StepState::Interrupted), "interrupted");
+  EXPECT_STREQ(state_text(steps["bot"]), "running");
+  EXPECT_STREQ(state_text(steps["web"]), "interrupted");
+  EXPECT_STREQ(state_text(LastStep{"r", 0, "create", "", Outcome::Skipped, false, ""}), "skipped");
 }
 
 TEST(JournalRunId, SixteenHexDigitsAndFresh) {
@@ -307,9 +307,9 @@ TEST(JournalRunId, SixteenHexDigitsAndFresh) {
 TEST(FakeJournalPort, RecordsAppends) {
   cf::testing::FakeJournal j;
   ASSERT_TRUE(j.append(start(1, "bot", "create")).ok());
-  ASSERT_TRUE(j.append(end(1, "bot", "create", StepResult::Ok)).ok());
+  ASSERT_TRUE(j.append(end(1, "bot", "create", Outcome::Ok)).ok());
   EXPECT_EQ(j.calls, (std::vector<std::string>{"append 1 bot create start", "append 1 bot create end ok"}));
-  EXPECT_EQ(j.read(1).value().records, (std::vector<JournalRecord>{stamped(end(1, "bot", "create", StepResult::Ok),
+  EXPECT_EQ(j.read(1).value().records, (std::vector<JournalRecord>{stamped(end(1, "bot", "create", Outcome::Ok),
                                                                            "2026-01-01T00:00:00.000Z")}));
   j.fail_appends = true;
   EXPECT_EQ(j.append(start(2, "", "repair")).error().message, "injected failure: journal append");

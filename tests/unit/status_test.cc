@@ -27,8 +27,7 @@ namespace {
 
 using apply::JournalEvent;
 using apply::JournalRecord;
-using apply::StepResult;
-using apply::StepState;
+using apply::Outcome;
 using plan::Action;
 
 using testing::fleet_of;
@@ -52,10 +51,10 @@ model::ObservedInstance on_host(const std::string& name, int n, const std::strin
 
 JournalRecord start(const std::string& run, std::size_t seq, const std::string& instance, const std::string& action,
                     const std::string& time) {
-  return {time, run, seq, instance, action, JournalEvent::Start, StepResult::None, ""};
+  return {time, run, seq, instance, action, JournalEvent::Start, std::nullopt, ""};
 }
 JournalRecord end(const std::string& run, std::size_t seq, const std::string& instance, const std::string& action,
-                  const std::string& time, StepResult result, const std::string& error = "") {
+                  const std::string& time, Outcome result, const std::string& error = "") {
   return {time, run, seq, instance, action, JournalEvent::End, result, error};
 }
 
@@ -100,11 +99,11 @@ class StatusModel : public ::testing::Test {
     };
     journal = {
         start("r1", 1, "alpha", "create", "2026-11-23T12:00:00.100Z"),
-        end("r1", 1, "alpha", "create", "2026-11-23T12:00:10.200Z", StepResult::Ok),
+        end("r1", 1, "alpha", "create", "2026-11-23T12:00:10.200Z", Outcome::Ok),
         start("r1", 2, "beta", "create", "2026-11-23T12:00:00.300Z"),
-        end("r1", 2, "beta", "create", "2026-11-23T12:05:00.400Z", StepResult::Failed, kHealthError),
+        end("r1", 2, "beta", "create", "2026-11-23T12:05:00.400Z", Outcome::Failed, kHealthError),
         start("r2", 1, "delta", "stop", "2026-11-23T13:00:00.000Z"),
-        end("r2", 1, "delta", "stop", "2026-11-23T13:00:02.000Z", StepResult::Ok),
+        end("r2", 1, "delta", "stop", "2026-11-23T13:00:02.000Z", Outcome::Ok),
         start("r2", 2, "epsilon", "restart", "2026-11-23T13:00:03.000Z"),
     };
   }
@@ -144,7 +143,7 @@ TEST_F(StatusModel, ReadyWhenTheDesiredGenerationRunsAndNothingIsLeftToDo) {
   EXPECT_EQ(a.host_port, 18900);
   EXPECT_EQ(a.last_error, "");
   ASSERT_TRUE(a.last_step);
-  EXPECT_EQ(a.last_step->state, StepState::Ok);
+  EXPECT_EQ(a.last_step->outcome, Outcome::Ok);
 }
 
 TEST_F(StatusModel, NotReadyWhenTheAppliedGenerationIsAnother) {
@@ -197,7 +196,7 @@ TEST_F(StatusModel, AnInterruptedStepIsDegradedUnlessItsApplyIsStillRunning) {
   EXPECT_EQ(e.last_error,
             "restart was interrupted (its last record is from 2026-11-23T13:00:03.000Z; it never finished)");
   ASSERT_TRUE(e.last_step);
-  EXPECT_EQ(e.last_step->state, StepState::Interrupted);
+  EXPECT_STREQ(apply::state_text(*e.last_step), "interrupted");
 
   const auto running = build("r2");
   EXPECT_EQ(row(running, "epsilon").health, Health::Pending);
@@ -272,14 +271,14 @@ TEST_F(StatusModel, RecentStepsPairStartsWithEndsAndKeepTheLastFive) {
     journal.push_back(start("r1", seq, "alpha", "repair", "2026-11-23T12:00:0" + std::to_string(seq) + ".000Z"));
     journal.push_back(start("r1", seq + 10, "beta", "repair", "2026-11-23T12:00:0" + std::to_string(seq) + ".500Z"));
     if (seq != 6) journal.push_back(end("r1", seq, "alpha", "repair", "2026-11-23T12:00:0" + std::to_string(seq) + ".900Z",
-                                        seq == 3 ? StepResult::Failed : StepResult::Ok, seq == 3 ? "boom" : ""));
+                                        seq == 3 ? Outcome::Failed : Outcome::Ok, seq == 3 ? "boom" : ""));
   }
   auto steps = recent_steps(journal, "alpha", 5);
   ASSERT_EQ(steps.size(), 5u);
-  EXPECT_EQ(steps[0], (apply::LastStep{"r1", 2, "repair", "2026-11-23T12:00:02.900Z", StepState::Ok, ""}));
-  EXPECT_EQ(steps[1], (apply::LastStep{"r1", 3, "repair", "2026-11-23T12:00:03.900Z", StepState::Failed, "boom"}));
-  EXPECT_EQ(steps[4], (apply::LastStep{"r1", 6, "repair", "2026-11-23T12:00:06.000Z", StepState::Interrupted, ""}));
-  EXPECT_EQ(recent_steps(journal, "alpha", 5, "r1")[4].state, StepState::Running);
+  EXPECT_EQ(steps[0], (apply::LastStep{"r1", 2, "repair", "2026-11-23T12:00:02.900Z", Outcome::Ok, false, ""}));
+  EXPECT_EQ(steps[1], (apply::LastStep{"r1", 3, "repair", "2026-11-23T12:00:03.900Z", Outcome::Failed, false, "boom"}));
+  EXPECT_EQ(steps[4], (apply::LastStep{"r1", 6, "repair", "2026-11-23T12:00:06.000Z", std::nullopt, false, ""}));
+  EXPECT_TRUE(recent_steps(journal, "alpha", 5, "r1")[4].running);
   // The last of them is what apply::last_steps says.
   EXPECT_EQ(steps.back(), apply::last_steps(journal).at("alpha"));
   EXPECT_TRUE(recent_steps(journal, "nobody", 5).empty());
@@ -500,7 +499,7 @@ TEST_F(StatusModel, GoldenJson) {
 
 TEST_F(StatusModel, ControlCharactersFromTheHostOrTheJournalAreShownEscaped) {
   journal.push_back(start("r3", 1, "alpha", "repair", "2026-11-23T14:00:00.000Z"));
-  journal.push_back(end("r3", 1, "alpha", "repair", "2026-11-23T14:00:01.000Z", StepResult::Failed,
+  journal.push_back(end("r3", 1, "alpha", "repair", "2026-11-23T14:00:01.000Z", Outcome::Failed,
                         "line one\nline two \x1b[31mred"));
   const std::string table = render_status_table(build());
   EXPECT_NE(table.find("line one\\x0aline two \\x1b[31mred\n"), std::string::npos) << table;
@@ -533,12 +532,12 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   testing::FakeJournal journal;
   apply::execute(p, pd, observed.value(), h.ports(), apply::ExecOptions{}, [&](const apply::StepEvent& e) {
     JournalRecord rec{"", "r1", e.index, e.step->instance, plan::to_string(e.step->action),
-                      e.start ? JournalEvent::Start : JournalEvent::End, StepResult::None, ""};
-    if (!e.start) rec.result = e.result.outcome == apply::Outcome::Ok ? StepResult::Ok : StepResult::Failed;
+                      e.start ? JournalEvent::Start : JournalEvent::End, std::nullopt, ""};
+    if (!e.start) rec.result = e.result.outcome == Outcome::Ok ? Outcome::Ok : Outcome::Failed;
     if (!e.start) rec.error = e.result.error;
     ASSERT_TRUE(journal.append(rec));
   });
-  ASSERT_TRUE(journal.append({"", "r2", 0, "beta", "repair", JournalEvent::End, StepResult::Failed,
+  ASSERT_TRUE(journal.append({"", "r2", 0, "beta", "repair", JournalEvent::End, Outcome::Failed,
                               "cannot write /var/lib/clawfleet/instances/beta/token: Permission denied"}));
 
   // status, from here on with empty call logs.
