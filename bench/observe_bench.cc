@@ -26,10 +26,10 @@
 #include "fakes/fake_state_store.h"
 #include "fakes/fake_systemd.h"
 #include "fakes/fake_vmm.h"
-#include "host/network.h"
+#include "host/network/network.h"
 #include "host/observe.h"
-#include "host/systemd.h"
-#include "host/systemd_connect.h"
+#include "host/systemd/systemd.h"
+#include "host/systemd/systemd_connect.h"
 #include "integration/nspawn.h"
 
 namespace {

@@ -82,17 +82,22 @@ def self_test():
         bad = {
             "plan/a.cc": "#include <yaml-cpp/yaml.h>\n",
             "plan/b.cc": "#include <fstream>\n",
-            "plan/c.cc": '#include "host/systemd.h"\n',
+            "plan/c.cc": '#include "host/systemd/systemd.h"\n',
             "model/d.h": "#include <nlohmann/json.hpp>\n",
             "manifest/e.cc": "#include <spdlog/spdlog.h>\n",
             "core/f.cc": '#include "model/desired.h"\n',
             "agent/g.cc": '#include "cli/verbs.h"\n',
             "agent/h.cc": "#include <CLI/CLI.hpp>\n",
+            # A file in a module's subfolder belongs to that module.
+            "plan/sub/i.cc": "#include <curl/curl.h>\n",
         }
         for name, text in bad.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
         (root / "plan/ok.cc").write_text('#include <vector>\n#include "model/desired.h"\n')
+        (root / "host/sub").mkdir(parents=True)
+        (root / "host/sub/ok.cc").write_text(
+            '#include <curl/curl.h>\n#include <systemd/sd-bus.h>\n#include "host/other/x.h"\n#include "core/result.h"\n')
         failures, _ = check(root)
         caught = {f.split(": #include")[0].replace("src/", "", 1) for f in failures}
         missed = set(bad) - caught

@@ -17,7 +17,7 @@
 #include <mutex>
 #include <sys/uio.h>
 
-#include "host/files.h"
+#include "host/state/files.h"
 
 namespace cf::agent {
 namespace {

@@ -1,8 +1,8 @@
 #include "apply/desired.h"
 
 #include "core/sha256.h"
-#include "host/dropins.h"
-#include "host/network.h"
+#include "host/network/network.h"
+#include "host/systemd/dropins.h"
 
 namespace cf::apply {
 

@@ -8,11 +8,11 @@
 #include <thread>
 
 #include "core/sha256.h"
-#include "host/allocator.h"
-#include "host/dropins.h"
-#include "host/launch.h"
-#include "host/seed.h"
+#include "host/guest/seed.h"
+#include "host/network/allocator.h"
 #include "host/observe.h"
+#include "host/systemd/dropins.h"
+#include "host/vmm/launch.h"
 
 namespace cf::apply {
 namespace {

@@ -16,7 +16,7 @@
 #include "core/sys.h"
 #include "core/text.h"
 #include "core/time.h"
-#include "host/files.h"
+#include "host/state/files.h"
 
 namespace cf::apply {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "core/sys.h"
 #include "core/time.h"
-#include "host/files.h"
+#include "host/state/files.h"
 
 namespace cf::apply {
 namespace {

@@ -8,7 +8,7 @@
 #include "cli/engine.h"
 #include "cli/plan_output.h"
 #include "cli/saved_plan.h"
-#include "host/files.h"
+#include "host/state/files.h"
 #include "cli/verbs.h"
 
 namespace cf::cli {

@@ -6,7 +6,7 @@
 
 #include "core/result.h"
 
-#include "host/vm_stop.h"
+#include "host/vmm/vm_stop.h"
 #include "manifest/loader.h"
 
 namespace cf::cli {
@@ -90,7 +90,7 @@ struct VmOptions {
   std::string verb;  // prepare, run, stop
   std::string name;
   std::string state_root;
-  // host/vm_stop.h's deadlines, in seconds.
+  // host/vmm/vm_stop.h's deadlines, in seconds.
   int stop_timeout_s = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(host::StopDeadlines{}.power_off).count());
   int quit_timeout_s = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(host::StopDeadlines{}.quit).count());
 };

@@ -11,8 +11,8 @@
 #include "cli/verbs.h"
 #include "core/fs.h"
 #include "core/text.h"
-#include "host/launch.h"
-#include "host/vm_stop.h"
+#include "host/vmm/launch.h"
+#include "host/vmm/vm_stop.h"
 
 namespace cf::cli {
 namespace {
@@ -83,7 +83,7 @@ int run_vm(const VmOptions& opts) {
     return fail("run", Error{"cannot execute " + r.argv[0] + ": " + std::strerror(errno)});
   }
 
-  // stop: the escalation of host/vm_stop.h. Whatever is left after it is
+  // stop: the escalation of host/vmm/vm_stop.h. Whatever is left after it is
   // systemd's (SIGTERM, then SIGKILL after TimeoutStopSec); the unit runs
   // this as `ExecStop=-`, so a VM that needed them does not fail the unit.
   auto vmm = host::make_vmm(r.vmm);

@@ -11,13 +11,13 @@
 
 #include "core/fs.h"
 #include "core/result.h"
-#include "host/guest_disks.h"
-#include "host/health.h"
-#include "host/network.h"
-#include "host/platform.h"
-#include "host/state.h"
-#include "host/systemd.h"
-#include "host/vmm.h"
+#include "host/guest/guest_disks.h"
+#include "host/guest/health.h"
+#include "host/network/network.h"
+#include "host/platform/platform.h"
+#include "host/state/state.h"
+#include "host/systemd/systemd.h"
+#include "host/vmm/vmm.h"
 #include "model/desired.h"
 
 namespace cf::host {

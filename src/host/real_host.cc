@@ -1,6 +1,6 @@
 #include "host/real_host.h"
 
-#include "host/allocator.h"
+#include "host/network/allocator.h"
 
 namespace cf::host {
 

@@ -4,7 +4,7 @@ API specification (shared/reference/firecracker/firecracker.yaml, swagger
 2.0), with an independent validator (Debian's python3-jsonschema).
 
 The golden files in tests/golden/firecracker/ are exactly what
-src/host/firecracker.cc writes (tests/unit/firecracker_test.cc holds the
+src/host/vmm/firecracker.cc writes (tests/unit/firecracker_test.cc holds the
 code to them); here each must validate as a FullVmConfiguration with every
 field the spec requires, and with no field the spec does not define
 (Firecracker rejects unknown fields, so additionalProperties is false

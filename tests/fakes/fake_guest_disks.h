@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "host/guest_disks.h"
+#include "host/guest/guest_disks.h"
 
 namespace cf::testing {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "host/health.h"
+#include "host/guest/health.h"
 
 namespace cf::testing {
 

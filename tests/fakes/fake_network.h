@@ -1,6 +1,6 @@
 // In-memory host::Network that records every call (ninja's
 // VirtualFileSystem) and validates like the real adapter
-// (src/host/network_real.cc): same preconditions, same error texts.
+// (src/host/network/network_real.cc): same preconditions, same error texts.
 //
 //   FakeNetwork net;
 //   net.add_link(eth0);  // any host::Link
@@ -19,7 +19,7 @@
 
 #include "core/net.h"
 #include "core/text.h"
-#include "host/network.h"
+#include "host/network/network.h"
 
 namespace cf::testing {
 

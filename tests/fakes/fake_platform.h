@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "host/platform.h"
+#include "host/platform/platform.h"
 
 namespace cf::testing {
 

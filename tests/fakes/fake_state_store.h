@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "host/state.h"
+#include "host/state/state.h"
 
 namespace cf::testing {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "host/systemd.h"
+#include "host/systemd/systemd.h"
 
 namespace cf::testing {
 

@@ -33,7 +33,7 @@
 #include <utility>
 #include <vector>
 
-#include "host/vmm.h"
+#include "host/vmm/vmm.h"
 
 namespace cf::testing {
 

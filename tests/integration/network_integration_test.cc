@@ -24,9 +24,9 @@
 #include "fakes/fake_state_store.h"
 #include "fakes/fake_systemd.h"
 #include "fakes/fake_vmm.h"
-#include "host/launch.h"
-#include "host/network.h"
+#include "host/network/network.h"
 #include "host/observe.h"
+#include "host/vmm/launch.h"
 #include "integration/netns.h"
 
 namespace cf::host {

@@ -11,11 +11,11 @@
 #include <sstream>
 #include <thread>
 
-#include "host/dropins.h"
-#include "host/launch.h"
-#include "host/network.h"
-#include "host/systemd.h"
-#include "host/systemd_connect.h"
+#include "host/network/network.h"
+#include "host/systemd/dropins.h"
+#include "host/systemd/systemd.h"
+#include "host/systemd/systemd_connect.h"
+#include "host/vmm/launch.h"
 #include "integration/nspawn.h"
 
 namespace cf::host {

@@ -1,9 +1,9 @@
-#include "host/allocator.h"
+#include "host/network/allocator.h"
 
 #include <gtest/gtest.h>
 
 #include "fakes/fake_file_reader.h"
-#include "host/network.h"
+#include "host/network/network.h"
 
 namespace cf::host {
 namespace {

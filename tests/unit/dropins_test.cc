@@ -1,4 +1,4 @@
-#include "host/dropins.h"
+#include "host/systemd/dropins.h"
 
 #include <gtest/gtest.h>
 

@@ -9,8 +9,8 @@
 #include <random>
 
 #include "apply/desired.h"
-#include "host/launch.h"
-#include "host/network.h"
+#include "host/network/network.h"
+#include "host/vmm/launch.h"
 #include "fakes/fake_host.h"
 #include "fakes/fleets.h"
 #include "manifest/loader.h"

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "fakes/fake_vmm.h"
-#include "host/vmm_backends.h"
+#include "host/vmm/vmm_backends.h"
 
 namespace cf::host {
 namespace {

@@ -1,6 +1,6 @@
 // The real health gate against a loopback HTTP server in the test that
 // records requests.
-#include "host/health.h"
+#include "host/guest/health.h"
 
 #include <gtest/gtest.h>
 

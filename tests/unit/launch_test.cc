@@ -1,4 +1,4 @@
-#include "host/launch.h"
+#include "host/vmm/launch.h"
 
 #include <gtest/gtest.h>
 

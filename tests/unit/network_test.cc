@@ -1,4 +1,4 @@
-#include "host/network.h"
+#include "host/network/network.h"
 
 #include <gtest/gtest.h>
 

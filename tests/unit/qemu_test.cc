@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "fakes/fake_vmm.h"
-#include "host/vmm_backends.h"
+#include "host/vmm/vmm_backends.h"
 
 namespace cf::host {
 namespace {

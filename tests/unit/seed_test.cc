@@ -1,6 +1,6 @@
 // The NoCloud seed: rendered text (exact), and the real adapter's image
 // read back with isoinfo; the root disk clone and grow on a temp dir.
-#include "host/seed.h"
+#include "host/guest/seed.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
-#include "host/guest_disks.h"
+#include "host/guest/guest_disks.h"
 
 namespace cf::host {
 namespace {

@@ -1,4 +1,4 @@
-#include "host/state.h"
+#include "host/state/state.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "host/files.h"
+#include "host/state/files.h"
 
 namespace cf::host {
 namespace {

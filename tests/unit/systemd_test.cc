@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "fakes/fake_systemd.h"
-#include "host/systemd.h"
+#include "host/systemd/systemd.h"
 
 namespace cf::host {
 namespace {

@@ -23,7 +23,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "host/dropins.h"
+#include "host/systemd/dropins.h"
 #include "manifest/defaults.h"
 
 namespace {

@@ -1,7 +1,7 @@
-// The stop escalation of host/vm_stop.h against the recording FakeVmm, and
+// The stop escalation of host/vmm/vm_stop.h against the recording FakeVmm, and
 // that its deadlines fit the VM unit's TimeoutStopSec and the executor's job
 // deadline (a stop that outlived either would fail the unit or the step).
-#include "host/vm_stop.h"
+#include "host/vmm/vm_stop.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes/fake_vmm.h"
-#include "host/vmm.h"
+#include "host/vmm/vmm.h"
 
 namespace cf::host {
 namespace {

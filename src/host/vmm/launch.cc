@@ -1,4 +1,4 @@
-#include "host/launch.h"
+#include "host/vmm/launch.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
-#include "host/files.h"
+#include "host/state/files.h"
 
 namespace cf::host {
 namespace {

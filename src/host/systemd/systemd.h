@@ -50,7 +50,7 @@ class Systemd {
 };
 
 // Unit files and drop-ins under one directory (/etc/systemd/system, or a
-// container's). Writes are atomic (host/files.h), mode 0644.
+// container's). Writes are atomic (host/state/files.h), mode 0644.
 class UnitFiles {
  public:
   virtual ~UnitFiles() = default;

@@ -6,7 +6,7 @@
 //                                         the ownership marker (0600)
 //   <root>/instances/<name>/token         gateway token, 64 hex (0600)
 //
-// Every write is atomic (host/files.h). Fake: tests/fakes/fake_state_store.h.
+// Every write is atomic (host/state/files.h). Fake: tests/fakes/fake_state_store.h.
 #pragma once
 
 #include <sys/types.h>
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "host/allocator.h"
+#include "host/network/allocator.h"
 
 namespace cf::host {
 

@@ -13,7 +13,7 @@
 //   start/stop/restart  AddMatch(JobRemoved) + Start/Stop/RestartUnit, then
 //                wait for the signal of that job.
 //   daemon_reload, enable, disable, reset_failed  one call each.
-#include "host/systemd.h"
+#include "host/systemd/systemd.h"
 
 #include <systemd/sd-bus.h>
 
@@ -25,7 +25,7 @@
 #include <map>
 #include <string_view>
 
-#include "host/systemd_connect.h"
+#include "host/systemd/systemd_connect.h"
 
 namespace cf::host {
 namespace {

@@ -1,6 +1,6 @@
 // The pure half of the network port: the nftables ruleset clawfleet owns
 // and tap names. The netlink/libnftables adapter is network_real.cc.
-#include "host/network.h"
+#include "host/network/network.h"
 
 #include <string>
 

@@ -1,9 +1,9 @@
-#include "host/allocator.h"
+#include "host/network/allocator.h"
 
 #include <charconv>
 #include <sstream>
 
-#include "host/network.h"
+#include "host/network/network.h"
 
 namespace cf::host {
 namespace {

@@ -1,4 +1,4 @@
-#include "host/seed.h"
+#include "host/guest/seed.h"
 
 #include <nlohmann/json.hpp>
 

@@ -11,9 +11,9 @@
 
 #include "core/net.h"
 #include "core/result.h"
-#include "host/network.h"
-#include "host/state.h"
-#include "host/vmm.h"
+#include "host/network/network.h"
+#include "host/state/state.h"
+#include "host/vmm/vmm.h"
 #include "model/desired.h"
 #include "model/observed.h"
 

@@ -38,7 +38,7 @@
 
 #include "core/sys.h"
 #include "core/text.h"
-#include "host/network.h"
+#include "host/network/network.h"
 
 namespace cf::host {
 namespace {

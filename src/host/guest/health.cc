@@ -1,11 +1,11 @@
-#include "host/health.h"
+#include "host/guest/health.h"
 
 #include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "host/unix_http.h"
+#include "host/http/unix_http.h"
 
 namespace cf::host {
 namespace {

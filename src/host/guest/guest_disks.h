@@ -11,7 +11,7 @@
 #include <string>
 
 #include "core/result.h"
-#include "host/seed.h"
+#include "host/guest/seed.h"
 
 namespace cf::host {
 

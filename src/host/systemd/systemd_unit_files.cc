@@ -1,6 +1,6 @@
 // unit_files_in(dir): host::UnitFiles on a directory of unit files
 // (/etc/systemd/system, or a container's). Writes go through
-// host/files.h (temp + fsync + rename), mode 0644; drop-ins live in
+// host/state/files.h (temp + fsync + rename), mode 0644; drop-ins live in
 // <dir>/<unit>.d/<name>.conf, and removing the last one removes the
 // directory. Names are validated first, so nothing outside dir is touched.
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 #include <string_view>
 
 #include "core/fs.h"
-#include "host/files.h"
-#include "host/systemd.h"
+#include "host/state/files.h"
+#include "host/systemd/systemd.h"
 
 namespace cf::host {
 namespace {

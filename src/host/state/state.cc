@@ -1,4 +1,4 @@
-#include "host/state.h"
+#include "host/state/state.h"
 
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 
 #include "core/fs.h"
 #include "core/text.h"
-#include "host/files.h"
+#include "host/state/files.h"
 
 namespace cf::host {
 namespace {

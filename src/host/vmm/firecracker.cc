@@ -4,8 +4,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
-#include "host/unix_http.h"
-#include "host/vmm_backends.h"
+#include "host/http/unix_http.h"
+#include "host/vmm/vmm_backends.h"
 
 namespace cf::host {
 namespace {

@@ -1,4 +1,4 @@
-#include "host/files.h"
+#include "host/state/files.h"
 
 #include <dirent.h>
 #include <fcntl.h>

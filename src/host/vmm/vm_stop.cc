@@ -1,4 +1,4 @@
-#include "host/vm_stop.h"
+#include "host/vmm/vm_stop.h"
 
 #include <algorithm>
 #include <thread>

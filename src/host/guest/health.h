@@ -22,7 +22,7 @@ struct HealthTarget {
   std::string token;       // sent, never shown
   Ipv4 guest;              // the guest's address on the bridge
   std::string generation;  // "sha256:..." the guest must report
-  std::uint16_t status_port = 18790;  // the guest's generation endpoint (host/seed.h)
+  std::uint16_t status_port = 18790;  // the guest's generation endpoint (host/guest/seed.h)
 };
 
 class Health {

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/sys.h"
-#include "host/vmm_backends.h"
+#include "host/vmm/vmm_backends.h"
 
 namespace cf::host {
 namespace {

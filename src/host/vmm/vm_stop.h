@@ -14,7 +14,7 @@
 #include <functional>
 #include <string>
 
-#include "host/vmm.h"
+#include "host/vmm/vmm.h"
 
 namespace cf::host {
 

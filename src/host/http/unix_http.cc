@@ -1,4 +1,4 @@
-#include "host/unix_http.h"
+#include "host/http/unix_http.h"
 
 #include <curl/curl.h>
 #include <sys/stat.h>

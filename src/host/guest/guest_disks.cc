@@ -1,4 +1,4 @@
-#include "host/guest_disks.h"
+#include "host/guest/guest_disks.h"
 
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/sys.h"
-#include "host/files.h"
+#include "host/state/files.h"
 
 namespace cf::host {
 namespace {

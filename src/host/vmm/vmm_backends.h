@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "host/vmm.h"
+#include "host/vmm/vmm.h"
 
 namespace cf::host {
 

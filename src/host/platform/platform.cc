@@ -1,4 +1,4 @@
-#include "host/platform.h"
+#include "host/platform/platform.h"
 
 #include <unistd.h>
 

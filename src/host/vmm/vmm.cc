@@ -1,6 +1,6 @@
-#include "host/vmm.h"
+#include "host/vmm/vmm.h"
 
-#include "host/vmm_backends.h"
+#include "host/vmm/vmm_backends.h"
 
 namespace cf::host {
 

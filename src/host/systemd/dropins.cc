@@ -1,9 +1,9 @@
-#include "host/dropins.h"
+#include "host/systemd/dropins.h"
 
 #include <cctype>
 
-#include "host/launch.h"
 #include "host/observe.h"
+#include "host/vmm/launch.h"
 
 namespace cf::host {
 
