@@ -284,7 +284,7 @@ class Run {
     const model::ObservedInstance* seen = observed(name);
     if (!seen) return false;
     auto it = seen->units.find(host::vm_unit(name));
-    return it != seen->units.end() && it->second.active_state == "active" && seen->vm_state == "running";
+    return it != seen->units.end() && it->second.active_state == "active" && seen->vm_state == model::VmState::Running;
   }
 
   // The disk file: the manifest's size rounded up to a whole MiB.

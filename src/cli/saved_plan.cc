@@ -42,7 +42,7 @@ std::string observed_fingerprint(const model::Observed& o) {
         {"dir", {i.dir.exists, i.dir.mode, i.dir.uid, files}},
         {"units", units},
         {"tap", {i.tap.present, i.tap.master, i.tap.up, i.tap.isolated, i.tap.alias}},
-        {"vm", i.vm_state},
+        {"vm", model::to_string(i.vm_state)},
         {"applied", i.applied}};
   }
   json addresses = json::array();

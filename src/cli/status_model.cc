@@ -141,7 +141,7 @@ FleetStatus build_status(const model::DesiredState* desired, const model::Observ
         s.unit_active_state = u->second.active_state;
         s.unit_sub_state = u->second.sub_state;
       }
-      s.vm_state = o.vm_state;
+      s.vm_state = model::to_string(o.vm_state);
       s.applied_generation = o.applied_generation;
       if (o.allocation) {
         s.ip = o.allocation->ip;

@@ -124,7 +124,7 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
     i.dir = model::ObservedDir{dir.value().exists, unsigned(dir.value().mode), unsigned(dir.value().uid), {}};
     for (const auto& [file, mode] : dir.value().files) i.dir.files[file] = unsigned(mode);
     auto vm = ports.vmm.state(vmm_socket(host.state_root, name), kVmmTimeout);
-    i.vm_state = vm ? to_string(vm.value()) : "unknown";
+    i.vm_state = vm ? vm.value() : model::VmState::Unknown;
   }
   return out;
 }

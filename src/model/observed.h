@@ -50,6 +50,10 @@ struct ObservedDir {
   bool operator==(const ObservedDir&) const = default;
 };
 
+// What the VMM answers on an instance's API socket.
+enum class VmState { Absent, NotStarted, Running, Paused, Unknown };
+const char* to_string(VmState s);  // "absent", "not-started", "running", "paused", "unknown"
+
 struct ObservedInstance {
   bool in_inventory = false;
   bool protect = false;                  // from the inventory
@@ -59,7 +63,7 @@ struct ObservedInstance {
   ObservedDir dir;
   std::map<std::string, ObservedUnit> units;  // by unit name
   ObservedTap tap;
-  std::string vm_state;  // "absent", "not-started", "running", "paused", "unknown"
+  VmState vm_state = VmState::Absent;  // Unknown also when the socket's answer could not be read
   // The instance's fields as last applied (plan::flatten, recorded in
   // instance.json by apply): what a plan shows as "before".
   std::map<std::string, std::string> applied;

@@ -85,7 +85,7 @@ TEST_F(Observe, AnOwnedInstanceInFull) {
   EXPECT_EQ(i.applied, (std::map<std::string, std::string>{{"spec.model", "ollama/x"}}));
   EXPECT_EQ(i.dir, (model::ObservedDir{true, 0700, 0, {{"instance.json", 0600}, {"token", 0600}}}));
   EXPECT_EQ(i.tap, (model::ObservedTap{true, "cfbr0", true, true, "clawfleet:bot"}));
-  EXPECT_EQ(i.vm_state, "running");
+  EXPECT_EQ(i.vm_state, model::VmState::Running);
   const std::string dropin = "/etc/systemd/system/clawfleet-vm@bot.service.d/limits.conf";
   EXPECT_EQ(i.units.at("clawfleet-vm@bot.service"),
             (model::ObservedUnit{"loaded", "active", "running", "enabled", kTemplate,
@@ -145,7 +145,7 @@ TEST_F(Observe, InventoryEntryWithNothingOnTheHost) {
   EXPECT_FALSE(i.dir.exists);
   EXPECT_FALSE(i.tap.present);
   EXPECT_TRUE(i.units.empty());
-  EXPECT_EQ(i.vm_state, "absent");
+  EXPECT_EQ(i.vm_state, model::VmState::Absent);
 }
 
 TEST_F(Observe, ReadsOnlyAndAtAFixedCostPerPort) {
@@ -190,7 +190,7 @@ TEST_F(Observe, DriftShowsInHashesAndStates) {
   const auto& a = after.value().instances.at("bot");
   EXPECT_NE(a.units.at(vm_unit("bot")).dropin_hashes, b.units.at(vm_unit("bot")).dropin_hashes);
   EXPECT_EQ(a.units.at(vm_unit("bot")).fragment_hash, b.units.at(vm_unit("bot")).fragment_hash);
-  EXPECT_EQ(a.vm_state, "absent");
+  EXPECT_EQ(a.vm_state, model::VmState::Absent);
   EXPECT_EQ(a.tap.master, "");
 }
 
@@ -232,7 +232,7 @@ TEST_F(Observe, UnansweringVmmIsUnknown) {
   vmm_.fail("state /var/lib/clawfleet/instances/bot/vmm.sock 500ms", "no answer within 500 ms");
   auto o = run();
   ASSERT_TRUE(o) << o.error().message;
-  EXPECT_EQ(o.value().instances.at("bot").vm_state, "unknown");
+  EXPECT_EQ(o.value().instances.at("bot").vm_state, model::VmState::Unknown);
 }
 
 }  // namespace

@@ -99,7 +99,7 @@ struct World {
     oi.units["clawfleet-proxy@" + i.name + ".socket"] = {
         "loaded", "active", "listening", "enabled", "", "", {{listen_dropin(i.name), "sha256:listen-" + i.name}}};
     oi.tap = {true, h.bridge, true, true, "clawfleet:" + i.name};
-    oi.vm_state = "running";
+    oi.vm_state = model::VmState::Running;
     oi.applied = flatten(i, h, d.secret_digests);
   }
 

@@ -35,7 +35,7 @@ using testing::instance_yaml;
 
 // An instance as observe() reports one that apply created: 10.80.0.<n+1>, port 18900+n-1.
 model::ObservedInstance on_host(const std::string& name, int n, const std::string& active, const std::string& sub,
-                                const std::string& vm, std::optional<std::string> applied) {
+                                model::VmState vm, std::optional<std::string> applied) {
   model::ObservedInstance o;
   o.in_inventory = true;
   o.allocation = model::Allocation{Ipv4{(10u << 24) | (80u << 16) | std::uint32_t(n + 1)}, Mac{},
@@ -84,12 +84,12 @@ class StatusModel : public ::testing::Test {
                              instance_yaml("keyed", "  providerKeys:\n    openai: {file: " + kOpenAi.name + "}\n"));
     // keyed's secret is not in the digests: it could not be read.
     const auto& f = desired.fleet;
-    observed.instances["alpha"] = on_host("alpha", 1, "active", "running", "running", gen(f, "alpha"));
-    observed.instances["beta"] = on_host("beta", 2, "failed", "failed", "absent", "sha256:0123456789abcdef");
-    observed.instances["delta"] = on_host("delta", 4, "inactive", "dead", "absent", "sha256:4444444444444444");
-    observed.instances["epsilon"] = on_host("epsilon", 5, "active", "running", "running", "sha256:5555555555555555");
-    observed.instances["keyed"] = on_host("keyed", 6, "active", "running", "running", "sha256:6666666666666666");
-    observed.instances["omega"] = on_host("omega", 7, "active", "running", "running", "sha256:7777777777777777");
+    observed.instances["alpha"] = on_host("alpha", 1, "active", "running", model::VmState::Running, gen(f, "alpha"));
+    observed.instances["beta"] = on_host("beta", 2, "failed", "failed", model::VmState::Absent, "sha256:0123456789abcdef");
+    observed.instances["delta"] = on_host("delta", 4, "inactive", "dead", model::VmState::Absent, "sha256:4444444444444444");
+    observed.instances["epsilon"] = on_host("epsilon", 5, "active", "running", model::VmState::Running, "sha256:5555555555555555");
+    observed.instances["keyed"] = on_host("keyed", 6, "active", "running", model::VmState::Running, "sha256:6666666666666666");
+    observed.instances["omega"] = on_host("omega", 7, "active", "running", model::VmState::Running, "sha256:7777777777777777");
     plan.steps = {
         {"beta", Action::Repair, {}, "clawfleet-vm@beta.service is failed", {}},
         {"gamma", Action::Create, {}, plan::kReasonNewInstance, {}},

@@ -12,6 +12,7 @@
 #include "core/net.h"
 #include "core/result.h"
 #include "model/desired.h"
+#include "model/observed.h"
 
 namespace cf::host {
 
@@ -36,8 +37,7 @@ struct VmSpec {
   std::uint32_t tsc_khz = 0;          // QEMU under TCG: tsc_early_khz (0 = omit)
 };
 
-enum class VmState { Absent, NotStarted, Running, Paused, Unknown };
-const char* to_string(VmState s);
+using model::VmState;
 
 class Vmm {
  public:
