@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 
+#include "apply/lock.h"
 #include "core/result.h"
 
 #include "host/vmm/vm_stop.h"
@@ -13,7 +14,7 @@ namespace cf::cli {
 
 // Options every verb that reads manifests shares.
 struct ManifestOptions {
-  std::string dir = "/etc/clawfleet";
+  std::string dir = manifest::kDefaultManifestDir;
   std::vector<std::string> files;
 };
 void add_manifest_options(CLI::App& cmd, ManifestOptions& opts);
@@ -45,7 +46,7 @@ struct ExecCliOptions {
   int lock_timeout_ms = 0;
   int health_timeout_s = 300;
   int job_timeout_s = 180;  // apply::ExecOptions::job_deadline
-  std::string lock_path = "/run/clawfleet/lock";
+  std::string lock_path = apply::kDefaultLockPath;
 };
 void add_exec_options(CLI::App& cmd, ExecCliOptions& opts);
 
@@ -81,7 +82,7 @@ struct StatusOptions {
   std::string name;             // empty: the whole fleet
   std::string output = "text";  // -o: text, json
   bool json = false;            // --json: -o json
-  std::string lock_path = "/run/clawfleet/lock";
+  std::string lock_path = apply::kDefaultLockPath;
 };
 void add_status(CLI::App& app, StatusOptions& opts);
 int run_status(const StatusOptions& opts);

@@ -13,13 +13,14 @@
 #include "core/text.h"
 #include "host/vmm/launch.h"
 #include "host/vmm/vm_stop.h"
+#include "model/units.h"
 
 namespace cf::cli {
 namespace {
 
 std::string default_state_root() {
   const char* env = std::getenv("CLAWFLEET_STATE_ROOT");
-  return env && *env ? env : "/var/lib/clawfleet";
+  return env && *env ? env : model::kDefaultStateRoot;
 }
 
 Result<host::LaunchRecord> read_launch(const VmOptions& opts) {

@@ -13,23 +13,8 @@ namespace {
 constexpr std::chrono::milliseconds kVmmTimeout{500};
 constexpr std::size_t kMaxUnitFileBytes = 1 << 20;
 
-// "clawfleet-vm@bot.service" -> "bot"; "" when not one of ours.
-std::string instance_of(const std::string& unit) {
-  for (const char* prefix : {"clawfleet-vm@", "clawfleet-proxy@"}) {
-    std::string p = prefix;
-    if (unit.rfind(p, 0) != 0) continue;
-    auto dot = unit.rfind('.');
-    std::string name = unit.substr(p.size(), dot == std::string::npos ? std::string::npos : dot - p.size());
-    return is_dns_label(name) ? name : "";
-  }
-  return "";
-}
-
 }  // namespace
 
-std::string vm_unit(const std::string& name) { return "clawfleet-vm@" + name + ".service"; }
-std::string proxy_socket_unit(const std::string& name) { return "clawfleet-proxy@" + name + ".socket"; }
-std::string proxy_service_unit(const std::string& name) { return "clawfleet-proxy@" + name + ".service"; }
 std::string vmm_socket(const std::string& state_root, const std::string& name) {
   return state_root + "/instances/" + name + "/vmm.sock";
 }
@@ -65,10 +50,10 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
     }
     return it->second;
   };
-  auto units = ports.systemd.list_units({"clawfleet-vm@*.service", "clawfleet-proxy@*.socket", "clawfleet-proxy@*.service"});
+  auto units = ports.systemd.list_units(model::instance_unit_patterns());
   if (!units) return units.error();
   for (const auto& u : units.value()) {
-    std::string name = instance_of(u.name);
+    std::string name = model::instance_of_unit(u.name);
     if (name.empty()) continue;
     model::ObservedUnit ou{u.load_state, u.active_state, u.sub_state, u.unit_file_state, u.fragment_path,
                            hash_of(u.fragment_path), {}};

@@ -10,13 +10,14 @@
 #include "host/ports.h"
 #include "model/desired.h"
 #include "model/observed.h"
+#include "model/units.h"
 
 namespace cf::host {
 
-// Unit names clawfleet uses for an instance.
-std::string vm_unit(const std::string& name);            // clawfleet-vm@NAME.service
-std::string proxy_socket_unit(const std::string& name);  // clawfleet-proxy@NAME.socket
-std::string proxy_service_unit(const std::string& name); // clawfleet-proxy@NAME.service
+// The unit names (model/units.h), as host code calls them.
+using model::proxy_service_unit;
+using model::proxy_socket_unit;
+using model::vm_unit;
 // The VMM API/QMP socket of an instance, under the state root.
 std::string vmm_socket(const std::string& state_root, const std::string& name);
 

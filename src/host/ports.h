@@ -22,8 +22,6 @@
 
 namespace cf::host {
 
-inline constexpr const char* kUnitDir = "/etc/systemd/system";
-
 // A secret's value, for the guest's seed (provider keys, bot token).
 // Callable from any executor worker.
 using SecretReader = std::function<Result<std::string>(const model::SecretRef&)>;

@@ -1,5 +1,7 @@
 #include "manifest/defaults.h"
 
+#include "model/units.h"
+
 namespace cf::manifest {
 
 std::string default_vmm_binary(model::VmmKind kind) {
@@ -19,7 +21,7 @@ model::Host default_host() {
   h.port_first = 18900;
   h.port_last = 19899;
   h.vmm = model::Vmm{model::VmmKind::Firecracker, default_vmm_binary(model::VmmKind::Firecracker), false};
-  h.state_root = "/var/lib/clawfleet";
+  h.state_root = model::kDefaultStateRoot;
   h.images = default_images(h.state_root);
   h.egress = model::Egress::Allow;
   return h;

@@ -31,8 +31,10 @@ struct LoadResult {
 LoadResult load(const std::vector<SourceFile>& files);
 
 // Where manifests come from: a directory, or explicit files.
+inline constexpr const char* kDefaultManifestDir = "/etc/clawfleet";
+
 struct SourceSpec {
-  std::string dir = "/etc/clawfleet";
+  std::string dir = kDefaultManifestDir;
   std::vector<std::string> files;  // when non-empty, used instead of dir
 };
 

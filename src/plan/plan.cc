@@ -11,6 +11,7 @@
 
 #include "core/net.h"
 #include "core/text.h"
+#include "model/units.h"
 
 namespace cf::plan {
 namespace {
@@ -19,9 +20,8 @@ constexpr unsigned kDirMode = 0700;
 constexpr unsigned kFileMode = 0600;
 const std::string kDiskPath = "spec.resources.disk";
 
-// Unit names as host/observe.h spells them (plan may not include host).
-std::string vm_unit(const std::string& name) { return "clawfleet-vm@" + name + ".service"; }
-std::string proxy_socket_unit(const std::string& name) { return "clawfleet-proxy@" + name + ".socket"; }
+using model::proxy_socket_unit;
+using model::vm_unit;
 
 int rank(Action a) {
   switch (a) {

@@ -10,12 +10,14 @@
 
 #include "core/net.h"
 #include "core/result.h"
+#include "host/systemd/systemd.h"
 #include "model/desired.h"
 #include "model/observed.h"
+#include "model/units.h"
 
 namespace cf::host {
 
-inline constexpr const char* kDefaultStateRoot = "/var/lib/clawfleet";
+using model::kDefaultStateRoot;
 inline constexpr std::uint16_t kGatewayPort = 18789;  // the OpenClaw gateway in the guest
 // First line of every drop-in clawfleet writes: its ownership marker.
 std::string dropin_marker(const std::string& instance);  // "# clawfleet: owned by instance NAME\n"
@@ -24,7 +26,7 @@ struct Dropin {
   std::string unit;     // "clawfleet-proxy@bot.socket"
   std::string name;     // "listen" (the file is <unit>.d/<name>.conf)
   std::string content;
-  std::string path(const std::string& unit_dir = "/etc/systemd/system") const {
+  std::string path(const std::string& unit_dir = kUnitDir) const {
     return unit_dir + "/" + unit + ".d/" + name + ".conf";
   }
   bool operator==(const Dropin&) const = default;

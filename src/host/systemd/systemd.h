@@ -14,6 +14,9 @@
 
 namespace cf::host {
 
+// Where clawfleet's units and drop-ins are (the administrator's unit directory).
+inline constexpr const char* kUnitDir = "/etc/systemd/system";
+
 struct UnitStatus {
   std::string name;             // "clawfleet-vm@bot.service"
   std::string load_state;       // loaded, not-found, masked, ...
