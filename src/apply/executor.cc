@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -434,6 +435,19 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
   // Checked before each step starts, never during one: a step in flight
   // always finishes (and is journalled).
   auto stopping = [&] { return options.stop && options.stop->load(); };
+  // A step blocked by its dependencies, or not begun because the agent
+  // stops, is Skipped with why; any other runs between its two events.
+  auto run_step = [&](std::size_t i, const std::function<Status()>& step) {
+    std::optional<std::string> why = blocked(i);
+    if (!why && stopping()) why = kStoppingReason;
+    if (why) {
+      results[i] = {Outcome::Skipped, *why};
+      emit(i, false);
+      return;
+    }
+    emit(i, true);
+    finish(i, step());
+  };
 
   // Host-level steps first, in order; instances group their own steps.
   std::map<std::string, std::vector<std::size_t>> by_instance;
@@ -442,18 +456,7 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
       by_instance[plan.steps[i].instance].push_back(i);
       continue;
     }
-    if (auto why = blocked(i)) {
-      results[i] = {Outcome::Skipped, *why};
-      emit(i, false);
-      continue;
-    }
-    if (stopping()) {
-      results[i] = {Outcome::Skipped, kStoppingReason};
-      emit(i, false);
-      continue;
-    }
-    emit(i, true);
-    finish(i, run.host_step());
+    run_step(i, [&] { return run.host_step(); });
   }
 
   std::deque<const std::vector<std::size_t>*> queue;
@@ -473,18 +476,7 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
         queue.pop_front();
       }
       for (std::size_t i : *steps) {
-        if (auto why = blocked(i)) {
-          results[i] = {Outcome::Skipped, *why};
-          emit(i, false);
-          continue;
-        }
-        if (stopping()) {
-          results[i] = {Outcome::Skipped, kStoppingReason};
-          emit(i, false);
-          continue;
-        }
-        emit(i, true);
-        finish(i, sd ? run.instance_step(plan.steps[i], *sd) : connected);
+        run_step(i, [&] { return sd ? run.instance_step(plan.steps[i], *sd) : connected; });
       }
     }
   };

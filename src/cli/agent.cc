@@ -27,10 +27,7 @@ namespace {
 
 using namespace std::chrono;
 
-int fail(const std::string& message) {
-  fmt::print(stderr, "clawfleet agent: {}\n", message);
-  return 1;
-}
+int fail(const std::string& message) { return fail_verb("agent", message); }
 
 }  // namespace
 

@@ -23,10 +23,7 @@ namespace {
 
 using namespace std::chrono;
 
-int fail(const std::string& message) {
-  fmt::print(stderr, "clawfleet apply: {}\n", message);
-  return 1;
-}
+int fail(const std::string& message) { return fail_verb("apply", message); }
 
 }  // namespace
 

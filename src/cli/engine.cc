@@ -41,6 +41,11 @@ apply::ExecOptions exec_options(const ExecCliOptions& opts) {
   return exec;
 }
 
+int fail_verb(const std::string& verb, const std::string& message) {
+  fmt::print(stderr, "clawfleet {}: {}\n", verb, message);
+  return 1;
+}
+
 bool use_color(bool no_color_flag) {
   const char* no_color = std::getenv("NO_COLOR");
   return !no_color_flag && !(no_color && *no_color) && ::isatty(STDOUT_FILENO);

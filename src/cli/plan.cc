@@ -14,10 +14,7 @@
 namespace cf::cli {
 namespace {
 
-int fail(const std::string& message) {
-  fmt::print(stderr, "clawfleet plan: {}\n", message);
-  return 1;
-}
+int fail(const std::string& message) { return fail_verb("plan", message); }
 
 }  // namespace
 

@@ -26,10 +26,7 @@
 namespace cf::cli {
 namespace {
 
-int fail(const std::string& message) {
-  fmt::print(stderr, "clawfleet status: {}\n", message);
-  return 1;
-}
+int fail(const std::string& message) { return fail_verb("status", message); }
 
 void warn(const std::string& message) { fmt::print(stderr, "clawfleet status: warning: {}\n", message); }
 

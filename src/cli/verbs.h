@@ -12,6 +12,10 @@
 
 namespace cf::cli {
 
+// Prints "clawfleet VERB: MESSAGE" on stderr; returns 1, the exit status
+// of a verb that could not run.
+int fail_verb(const std::string& verb, const std::string& message);
+
 // Options every verb that reads manifests shares.
 struct ManifestOptions {
   std::string dir = manifest::kDefaultManifestDir;

@@ -35,10 +35,7 @@ Result<host::LaunchRecord> read_launch(const VmOptions& opts) {
   return r;
 }
 
-int fail(const std::string& what, const Error& e) {
-  fmt::print(stderr, "clawfleet vm {}: {}\n", what, e.message);
-  return 1;
-}
+int fail(const std::string& what, const Error& e) { return fail_verb("vm " + what, e.message); }
 
 }  // namespace
 
