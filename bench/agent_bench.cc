@@ -175,10 +175,11 @@ void latency(const std::string& root, milliseconds debounce, int runs) {
       std::this_thread::sleep_for(milliseconds(50));  // let the reconcile finish
     }
   });
-  std::printf("agent  reaction latency, manifest write -> first step started, --debounce %lld: median %.1f ms, "
-              "min %.1f ms, max %.1f ms (%d runs, fake host, real inotify)\n",
-              static_cast<long long>(debounce.count()), median(ms), *std::min_element(ms.begin(), ms.end()),
-              *std::max_element(ms.begin(), ms.end()), runs);
+  std::printf(
+      "agent  reaction latency, manifest write -> first step started, --debounce %lld: median %.1f ms, "
+      "min %.1f ms, max %.1f ms (%d runs, fake host, real inotify)\n",
+      static_cast<long long>(debounce.count()), median(ms), *std::min_element(ms.begin(), ms.end()),
+      *std::max_element(ms.begin(), ms.end()), runs);
 }
 
 void idle(const std::string& root, int seconds_idle) {
@@ -203,10 +204,11 @@ void idle(const std::string& root, int seconds_idle) {
     const double cpu = cpu_seconds() - cpu0;
     const double wall = duration<double>(steady_clock::now() - t0).count();
     const auto sent = rig.notifier.messages();
-    std::printf("agent  idle, 100 instances converged (fake host), %.0f s: CPU %.3f s (%.4f %% of one core), "
-                "RSS %ld KiB, %zu reconcile(s) in that time, %zu watchdog ping(s) total\n",
-                wall, cpu, 100.0 * cpu / wall, rss_kib(), r.status().reconciles - reconciles,
-                static_cast<std::size_t>(std::count(sent.begin(), sent.end(), std::string("WATCHDOG=1"))));
+    std::printf(
+        "agent  idle, 100 instances converged (fake host), %.0f s: CPU %.3f s (%.4f %% of one core), "
+        "RSS %ld KiB, %zu reconcile(s) in that time, %zu watchdog ping(s) total\n",
+        wall, cpu, 100.0 * cpu / wall, rss_kib(), r.status().reconciles - reconciles,
+        static_cast<std::size_t>(std::count(sent.begin(), sent.end(), std::string("WATCHDOG=1"))));
   });
 }
 

@@ -138,7 +138,8 @@ struct FakeHost {
       model::Allocation a;
       a.ip = Ipv4{host.gateway.value + std::uint32_t(i)};
       const std::uint32_t ip = a.ip.value;  // the allocator's MAC: 06:fc + the address
-      a.mac = Mac{{0x06, 0xfc, std::uint8_t(ip >> 24), std::uint8_t(ip >> 16), std::uint8_t(ip >> 8), std::uint8_t(ip)}};
+      a.mac =
+          Mac{{0x06, 0xfc, std::uint8_t(ip >> 24), std::uint8_t(ip >> 16), std::uint8_t(ip >> 8), std::uint8_t(ip)}};
       a.host_port = std::uint16_t(host.port_first + i - 1);
       a.tap = host::tap_name(name, taps);
       taps.insert(a.tap);
@@ -151,10 +152,20 @@ struct FakeHost {
 
       const std::string vm_tmpl = std::string(kUnitDir) + "/clawfleet-vm@.service";
       systemd.set_unit({host::vm_unit(name), "loaded", "active", "running", "enabled", vm_tmpl, {vm_dropin(name)}});
-      systemd.set_unit({host::proxy_socket_unit(name), "loaded", "active", "listening", "enabled",
-                        std::string(kUnitDir) + "/clawfleet-proxy@.socket", {listen_dropin(name)}});
-      systemd.set_unit({host::proxy_service_unit(name), "loaded", "inactive", "dead", "static",
-                        std::string(kUnitDir) + "/clawfleet-proxy@.service", {}});
+      systemd.set_unit({host::proxy_socket_unit(name),
+                        "loaded",
+                        "active",
+                        "listening",
+                        "enabled",
+                        std::string(kUnitDir) + "/clawfleet-proxy@.socket",
+                        {listen_dropin(name)}});
+      systemd.set_unit({host::proxy_service_unit(name),
+                        "loaded",
+                        "inactive",
+                        "dead",
+                        "static",
+                        std::string(kUnitDir) + "/clawfleet-proxy@.service",
+                        {}});
       files.file(vm_dropin(name), kVmStub);
       files.file(listen_dropin(name), listen_conf(name, a.host_port));
 
@@ -217,7 +228,8 @@ void bench_fakes() {
     const int runs = Clock::now() - t0 > std::chrono::milliseconds(20) ? 21 : 51;
     if (auto why = incomplete(last, n)) die("observe (fakes) N=" + std::to_string(n) + ": " + *why);
 
-    auto stats = time_runs(runs, [&] { fake.clear_calls(); }, observe_once);
+    auto stats = time_runs(
+        runs, [&] { fake.clear_calls(); }, observe_once);
     if (!stats) die("observe (fakes) N=" + std::to_string(n) + ": " + stats.error().message);
     if (auto why = incomplete(last, n)) die("observe (fakes) N=" + std::to_string(n) + ": " + *why);
     report("observe (fakes)", n, stats.value());
@@ -310,16 +322,19 @@ Status bench_real_systemd(RealHost& real, int& failed) {
       }
     installed = n;
 
-    std::printf("real systemd: N=%d: VM units and proxy sockets enabled and reloaded, %d VM units started\n", n, kStarted);
+    std::printf("real systemd: N=%d: VM units and proxy sockets enabled and reloaded, %d VM units started\n", n,
+                kStarted);
 
     host::Ports ports = fake->others.with(*real.systemd, fake->network, fake->state, fake->vmm, reader);
     model::Observed last;
-    auto observed = time_runs(kRuns, [&] { fake->clear_calls(); }, [&]() -> Status {
-      auto o = host::observe(fake->host, ports);
-      if (!o) return o.error();
-      last = std::move(o.value());
-      return {};
-    });
+    auto observed = time_runs(
+        kRuns, [&] { fake->clear_calls(); },
+        [&]() -> Status {
+          auto o = host::observe(fake->host, ports);
+          if (!o) return o.error();
+          last = std::move(o.value());
+          return {};
+        });
     if (observed)
       if (auto why = incomplete(last, n)) observed = Error{*why};
     if (observed) {
@@ -330,20 +345,26 @@ Status bench_real_systemd(RealHost& real, int& failed) {
       if (running != kStarted)
         observed = Error{std::to_string(running) + " VM units active, expected " + std::to_string(kStarted)};
     }
-    if (observed) report("observe (real systemd)", n, observed.value());
-    else report_failure("observe (real systemd)", n, observed.error().message, failed);
+    if (observed)
+      report("observe (real systemd)", n, observed.value());
+    else
+      report_failure("observe (real systemd)", n, observed.error().message, failed);
 
     std::size_t listed = 0;
-    auto list = time_runs(kRuns, [] {}, [&]() -> Status {
-      auto units = real.systemd->list_units(kUnitPatterns);
-      if (!units) return units.error();
-      listed = units.value().size();
-      return {};
-    });
+    auto list = time_runs(
+        kRuns, [] {},
+        [&]() -> Status {
+          auto units = real.systemd->list_units(kUnitPatterns);
+          if (!units) return units.error();
+          listed = units.value().size();
+          return {};
+        });
     if (list && listed < std::size_t(3 * n))
       list = Error{"listed " + std::to_string(listed) + " units, expected at least " + std::to_string(3 * n)};
-    if (list) report("list_units (real systemd)", n, list.value());
-    else report_failure("list_units (real systemd)", n, list.error().message, failed);
+    if (list)
+      report("list_units (real systemd)", n, list.value());
+    else
+      report_failure("list_units (real systemd)", n, list.error().message, failed);
   }
   return {};
 }

@@ -158,8 +158,8 @@ void execute_ok(testing::FakeHost& h, const Planned& p, std::size_t parallelism)
 // The create plan for a fresh host: N creates (and the host step).
 void check_create_plan(const plan::Plan& p, int n) {
   check(count(p, Action::Create) == std::size_t(n),
-        "the create plan has " + std::to_string(n) + " create steps (it has " + std::to_string(count(p, Action::Create)) +
-            " of " + std::to_string(p.steps.size()) + ")");
+        "the create plan has " + std::to_string(n) + " create steps (it has " +
+            std::to_string(count(p, Action::Create)) + " of " + std::to_string(p.steps.size()) + ")");
 }
 
 // Converged: a fresh plan is empty, and the host holds the N instances,
@@ -167,7 +167,8 @@ void check_create_plan(const plan::Plan& p, int n) {
 void check_converged(testing::FakeHost& h, const model::Fleet& fleet, int n) {
   Planned again = observe_and_plan(h, fleet);
   check(again.plan.empty(), "a fresh plan after the apply is empty (first step: " + first_step(again.plan) + ")");
-  check(again.observed.instances.size() == std::size_t(n), "observe() sees " + std::to_string(n) + " instances (it sees " +
+  check(again.observed.instances.size() == std::size_t(n), "observe() sees " + std::to_string(n) +
+                                                               " instances (it sees " +
                                                                std::to_string(again.observed.instances.size()) + ")");
   check(h.state.inventory.instances.size() == std::size_t(n) && h.state.records.size() == std::size_t(n),
         "the fake host's inventory and state hold " + std::to_string(n) + " instances");
@@ -197,7 +198,8 @@ void bench_plan(int n) {
   Planned last = observe_and_plan(h, fleet);
   const int runs = ms_since(t0) > 20 ? 21 : 51;
 
-  auto s = time_runs(runs, [&] { clear_calls(h); }, [&] { last = observe_and_plan(h, fleet); });
+  auto s = time_runs(
+      runs, [&] { clear_calls(h); }, [&] { last = observe_and_plan(h, fleet); });
   check(last.plan.empty() && last.observed.instances.size() == std::size_t(n),
         "the converged plan is empty and made from " + std::to_string(n) + " observed instances");
   report("plan, converged (empty)", n, s);
@@ -205,18 +207,21 @@ void bench_plan(int n) {
   // The same observed and desired, planned again: the planner alone.
   const Planned inputs = last;
   plan::Plan p;
-  s = time_runs(runs, [] {}, [&] { p = plan::make_plan(inputs.desired, inputs.observed, {}); });
+  s = time_runs(
+      runs, [] {}, [&] { p = plan::make_plan(inputs.desired, inputs.observed, {}); });
   check(p.empty(), "make_plan alone, converged, gives an empty plan");
   report("  make_plan only, converged", n, s);
 
-  s = time_runs(runs, [&] { clear_calls(h); }, [&] { last = observe_and_plan(h, changed); });
+  s = time_runs(
+      runs, [&] { clear_calls(h); }, [&] { last = observe_and_plan(h, changed); });
   check(last.plan.steps.size() == std::size_t(n) && count(last.plan, Action::Reprovision) == std::size_t(n),
         "the changed-model plan has " + std::to_string(n) + " reprovision steps and nothing else (first step: " +
             first_step(last.plan) + ", " + std::to_string(last.plan.steps.size()) + " steps)");
   report("plan, all reprovision", n, s);
 
   const Planned reprovision = last;
-  s = time_runs(runs, [] {}, [&] { p = plan::make_plan(reprovision.desired, reprovision.observed, {}); });
+  s = time_runs(
+      runs, [] {}, [&] { p = plan::make_plan(reprovision.desired, reprovision.observed, {}); });
   check(p.steps.size() == std::size_t(n), "make_plan alone, changed model, gives " + std::to_string(n) + " steps");
   report("  make_plan only, all reprovision", n, s);
 }
@@ -242,7 +247,8 @@ void bench_execute(int n, std::size_t parallelism, int runs) {
     t0 = Clock::now();
     Planned again = observe_and_plan(*h, fleet);
     const double replan = ms_since(t0);
-    check(again.plan.empty(), "the apply after the create has an empty plan (first step: " + first_step(again.plan) + ")");
+    check(again.plan.empty(),
+          "the apply after the create has an empty plan (first step: " + first_step(again.plan) + ")");
 
     check_converged(*h, fleet, n);
     if (i > 0) exec_ms.push_back(exec), replan_ms.push_back(replan);

@@ -39,11 +39,10 @@ void Agent::report(const ReconcileReport& r, bool first) {
       ports_.log.write(Level::Warning, "cannot write the metrics file: " + w.error().message);
   switch (r.result) {
     case ReconcileResult::Ok:
-      ports_.log.write(Level::Info, fmt::format("reconciled: {} step{}; {}", r.steps, r.steps == 1 ? "" : "s", summary));
+      ports_.log.write(Level::Info,
+                       fmt::format("reconciled: {} step{}; {}", r.steps, r.steps == 1 ? "" : "s", summary));
       break;
-    case ReconcileResult::LockBusy:
-      ports_.log.write(Level::Info, r.error + "; retrying");
-      break;
+    case ReconcileResult::LockBusy: ports_.log.write(Level::Info, r.error + "; retrying"); break;
     default:
       ports_.log.write(Level::Warning, fmt::format("reconcile {}: {}; {}", to_string(r.result), r.error, summary));
   }
@@ -87,9 +86,8 @@ int Agent::run() {
       ports_.log.write(Level::Debug, "reconcile: " + trigger);
       if (ready) ports_.notifier.notify("STATUS=reconciling (" + trigger + "); " + summary_);
       worker = std::thread([&, trigger] {
-        result = reconciler_.reconcile(trigger, stop, [&](const apply::StepEvent&) {
-          last_progress = clock.now().time_since_epoch().count();
-        });
+        result = reconciler_.reconcile(
+            trigger, stop, [&](const apply::StepEvent&) { last_progress = clock.now().time_since_epoch().count(); });
         done = true;
         ports_.events.interrupt();
       });
@@ -130,8 +128,8 @@ int Agent::run() {
           stopping = true;
           // The executor finishes the steps in flight and starts no other.
           stop = true;
-          ports_.log.write(Level::Info, e.detail + ": stopping" +
-                                            (worker.joinable() ? " after the steps in flight" : ""));
+          ports_.log.write(Level::Info,
+                           e.detail + ": stopping" + (worker.joinable() ? " after the steps in flight" : ""));
           ports_.notifier.notify("STOPPING=1\nSTATUS=stopping: " + summary_);
           break;
       }

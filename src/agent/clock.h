@@ -14,8 +14,8 @@ using Millis = std::chrono::milliseconds;
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual SteadyTime now() = 0;   // deadlines, durations
-  virtual WallTime wall() = 0;    // what status files and metrics show
+  virtual SteadyTime now() = 0;  // deadlines, durations
+  virtual WallTime wall() = 0;   // what status files and metrics show
 };
 
 std::unique_ptr<Clock> real_clock();

@@ -13,7 +13,8 @@ std::string render_metrics(const AgentStatus& s) {
   auto metric = [&](const char* name, const char* type, const char* help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
-  metric("clawfleet_reconcile_total", "counter", "Reconciles the agent ran since it started (not counting lock-busy retries).");
+  metric("clawfleet_reconcile_total", "counter",
+         "Reconciles the agent ran since it started (not counting lock-busy retries).");
   out += fmt::format("clawfleet_reconcile_total {}\n", s.reconciles);
   metric("clawfleet_reconcile_errors_total", "counter",
          "Reconciles with a failed step, or whose manifests or host could not be read.");

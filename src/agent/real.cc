@@ -10,18 +10,17 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <sys/uio.h>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <mutex>
-#include <sys/uio.h>
 
 #include "host/state/files.h"
 
 namespace cf::agent {
 namespace {
-
 
 class RealClock : public Clock {
  public:
@@ -88,8 +87,10 @@ class SpdLog : public Log {
  public:
   SpdLog(bool journal, bool debug) : journal_(journal), debug_(debug) {
     spdlog::sink_ptr sink;
-    if (journal) sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("clawfleet");
-    else sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    if (journal)
+      sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("clawfleet");
+    else
+      sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     logger_ = std::make_shared<spdlog::logger>("clawfleet", sink);
     // The journal stamps and labels each entry itself.
     logger_->set_pattern(journal ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");

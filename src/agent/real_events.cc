@@ -21,9 +21,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-
-constexpr uint32_t kDirMask = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
-                              IN_MOVE_SELF | IN_ONLYDIR;
+constexpr uint32_t kDirMask =
+    IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 constexpr uint32_t kParentMask = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR;
 
 class Inotify : public EventSource {
@@ -73,14 +72,15 @@ class Inotify : public EventSource {
     }
     if (fds[2].revents & POLLIN) {
       uint64_t v;
-      while (::read(wake_, &v, sizeof v) > 0) {
-      }
+      while (::read(wake_, &v, sizeof v) > 0) {}
     }
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo si;
       while (::read(signal_, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGHUP) out.push_back({EventKind::Reload, "SIGHUP"});
-        else out.push_back({EventKind::Stop, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM"});
+        if (si.ssi_signo == SIGHUP)
+          out.push_back({EventKind::Reload, "SIGHUP"});
+        else
+          out.push_back({EventKind::Stop, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM"});
       }
     }
     if (fds[0].revents & POLLIN) read_inotify(out);

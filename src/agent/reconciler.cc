@@ -121,10 +121,11 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   Filtered f = hold_back(plan, [&](const std::string& name) { return backoff_.remaining(name, now); });
   report.held = f.held;
   for (const auto& held : f.held)
-    ports_.log.write(Level::Info, fmt::format("{}: held back for {} after {} failure{}", held.instance,
-                                              describe_duration(held.remaining), backoff_.failures(held.instance),
-                                              backoff_.failures(held.instance) == 1 ? "" : "s"),
-                     {{"INSTANCE", held.instance}});
+    ports_.log.write(
+        Level::Info,
+        fmt::format("{}: held back for {} after {} failure{}", held.instance, describe_duration(held.remaining),
+                    backoff_.failures(held.instance), backoff_.failures(held.instance) == 1 ? "" : "s"),
+        {{"INSTANCE", held.instance}});
 
   // Pass 5: execute (journalled by the engine) and plan again, logging
   // each step with its fields.
@@ -182,8 +183,10 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
     }
     if (res.outcome != apply::Outcome::Ok) ++report.failed;
     if (step.instance.empty()) {
-      if (res.outcome == apply::Outcome::Failed) host_backoff_.failed("", after);
-      else if (res.outcome == apply::Outcome::Ok) host_backoff_.succeeded("");
+      if (res.outcome == apply::Outcome::Failed)
+        host_backoff_.failed("", after);
+      else if (res.outcome == apply::Outcome::Ok)
+        host_backoff_.succeeded("");
       continue;
     }
     InstanceOutcome& o = outcomes[step.instance];
@@ -204,11 +207,11 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
     }
     outcomes[name].backoff = backoff_.failed(name, after);
     last_errors_[name] = outcomes[name].error;
-    ports_.log.write(Level::Warning,
-                     fmt::format("{}: backing off for {} after {} failure{}", name,
-                                 describe_duration(*outcomes[name].backoff), backoff_.failures(name),
-                                 backoff_.failures(name) == 1 ? "" : "s"),
-                     {{"INSTANCE", name}});
+    ports_.log.write(
+        Level::Warning,
+        fmt::format("{}: backing off for {} after {} failure{}", name, describe_duration(*outcomes[name].backoff),
+                    backoff_.failures(name), backoff_.failures(name) == 1 ? "" : "s"),
+        {{"INSTANCE", name}});
   }
 
   // Pass 7: plan again; what is left is pending (converged means nothing).
@@ -225,8 +228,7 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   }
   if (!planned_again)
     for (const auto& s : plan.steps)
-      if (!s.instance.empty() && !destroyed.count(s.instance))
-        pending[s.instance].push_back(s.action);
+      if (!s.instance.empty() && !destroyed.count(s.instance)) pending[s.instance].push_back(s.action);
   // Steps that ran and succeeded are not pending even without a second plan.
   if (!planned_again)
     for (std::size_t i = 0; i < results.size(); ++i)
@@ -269,12 +271,16 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
 
   // The next attempt of whatever is backing off.
   report.retry_at = backoff_.next_expiry(after);
-  if (auto host_retry = host_backoff_.next_expiry(after); host_retry && (!report.retry_at || *host_retry < *report.retry_at))
+  if (auto host_retry = host_backoff_.next_expiry(after);
+      host_retry && (!report.retry_at || *host_retry < *report.retry_at))
     report.retry_at = host_retry;
 
-  if (stopped) report.result = ReconcileResult::Stopped;
-  else if (report.failed) report.result = ReconcileResult::Failed;
-  else if (!complete || !report.error.empty()) report.result = ReconcileResult::Error;
+  if (stopped)
+    report.result = ReconcileResult::Stopped;
+  else if (report.failed)
+    report.result = ReconcileResult::Failed;
+  else if (!complete || !report.error.empty())
+    report.result = ReconcileResult::Error;
   if (!complete && report.error.empty())
     report.error = "the manifests do not load (enforcing the last good set): " + status_.manifest_error;
   if (report.failed && report.error.empty())

@@ -9,8 +9,7 @@ namespace cf::agent {
 
 using namespace std::chrono;
 
-Scheduler::Scheduler(ScheduleOptions options, SteadyTime now)
-    : options_(options), resync_at_(now + options.resync) {}
+Scheduler::Scheduler(ScheduleOptions options, SteadyTime now) : options_(options), resync_at_(now + options.resync) {}
 
 void Scheduler::manifest_changed(SteadyTime now) {
   if (!burst_first_) burst_first_ = now;
@@ -33,8 +32,10 @@ void Scheduler::started(SteadyTime) {
 void Scheduler::finished(SteadyTime now, const Finished& f) {
   running_ = false;
   resync_at_ = now + options_.resync;
-  if (f.lock_busy) retry_at_ = now + options_.lock_retry;
-  else retry_at_ = f.retry_at;
+  if (f.lock_busy)
+    retry_at_ = now + options_.lock_retry;
+  else
+    retry_at_ = f.retry_at;
 }
 
 SteadyTime Scheduler::next(SteadyTime now) const {

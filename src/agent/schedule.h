@@ -113,9 +113,9 @@ struct HeldBack {
 };
 
 struct Filtered {
-  plan::Plan plan;                   // what runs
-  std::vector<std::size_t> origin;   // plan index -> index in the input plan
-  std::vector<HeldBack> held;        // by instance name
+  plan::Plan plan;                  // what runs
+  std::vector<std::size_t> origin;  // plan index -> index in the input plan
+  std::vector<HeldBack> held;       // by instance name
 };
 
 // Leaves out the steps of instances in backoff, except Destroy (removing an

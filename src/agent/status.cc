@@ -95,13 +95,16 @@ void update_conditions(InstanceStatus& s, const InstanceOutcome& o, WallTime now
   if (o.failed) {
     const std::string retry = o.backoff ? "; retry in " + describe_duration(*o.backoff) : "";
     set(s, ConditionType::Ready, false, "StepFailed", o.error, g, now);
-    set(s, ConditionType::Progressing, false, "BackingOff", "retry in " + describe_duration(o.backoff.value_or(Millis{0})), g, now);
+    set(s, ConditionType::Progressing, false, "BackingOff",
+        "retry in " + describe_duration(o.backoff.value_or(Millis{0})), g, now);
     set(s, ConditionType::Degraded, true, "StepFailed", o.error + retry, g, now);
   } else if (o.backoff) {
     const std::string retry = "retry in " + describe_duration(*o.backoff);
-    set(s, ConditionType::Ready, false, "BackingOff", pending.empty() ? retry : pending + " held back; " + retry, g, now);
+    set(s, ConditionType::Ready, false, "BackingOff", pending.empty() ? retry : pending + " held back; " + retry, g,
+        now);
     set(s, ConditionType::Progressing, false, "BackingOff", retry, g, now);
-    set(s, ConditionType::Degraded, true, "BackingOff", o.last_error.empty() ? retry : o.last_error + "; " + retry, g, now);
+    set(s, ConditionType::Degraded, true, "BackingOff", o.last_error.empty() ? retry : o.last_error + "; " + retry, g,
+        now);
   } else if (o.stopped) {
     set(s, ConditionType::Ready, false, "AgentStopping", pending + " not started: the agent is stopping", g, now);
     set(s, ConditionType::Progressing, false, "AgentStopping", "", g, now);
@@ -117,7 +120,8 @@ void update_conditions(InstanceStatus& s, const InstanceOutcome& o, WallTime now
     set(s, ConditionType::Degraded, false, "NoFailures", "", g, now);
   }
   if (o.restart_pending)
-    set(s, ConditionType::RestartRequired, true, "RestartPending", pending + " pending: the guest has not been restarted yet", g, now);
+    set(s, ConditionType::RestartRequired, true, "RestartPending",
+        pending + " pending: the guest has not been restarted yet", g, now);
   else
     set(s, ConditionType::RestartRequired, false, "UpToDate", "", g, now);
 }
@@ -145,7 +149,8 @@ std::string summary_line(const AgentStatus& s) {
   out += fmt::format("{} instance{}, {} ready", n, n == 1 ? "" : "s", ready);
   if (progressing) out += fmt::format(", {} progressing", progressing);
   if (!degraded.empty()) {
-    std::vector<std::string> shown(degraded.begin(), degraded.begin() + std::ptrdiff_t(std::min<std::size_t>(degraded.size(), 3)));
+    std::vector<std::string> shown(degraded.begin(),
+                                   degraded.begin() + std::ptrdiff_t(std::min<std::size_t>(degraded.size(), 3)));
     out += fmt::format(", {} degraded: {}", degraded.size(), join(shown, ", "));
     if (degraded.size() > shown.size()) out += fmt::format(" and {} more", degraded.size() - shown.size());
   }

@@ -26,9 +26,9 @@ const char* to_string(ConditionType t);  // "Ready", "Progressing", "Degraded", 
 
 struct Condition {
   ConditionType type = ConditionType::Ready;
-  bool status = false;  // "True" / "False"
-  std::string reason;   // CamelCase, e.g. "Converged", "StepFailed", "BackingOff"
-  std::string message;  // for humans; "" when there is nothing to say
+  bool status = false;              // "True" / "False"
+  std::string reason;               // CamelCase, e.g. "Converged", "StepFailed", "BackingOff"
+  std::string message;              // for humans; "" when there is nothing to say
   std::string observed_generation;  // "sha256:..." of the desired configuration acted on
   WallTime last_transition{};       // changes only when `status` does
   bool operator==(const Condition&) const = default;
@@ -37,12 +37,12 @@ struct Condition {
 // What one reconcile found out about one instance, from which its
 // conditions follow (update_conditions).
 struct InstanceOutcome {
-  std::string generation;         // desired generation ("" for an instance being destroyed)
+  std::string generation;  // desired generation ("" for an instance being destroyed)
   bool desired_running = true;
-  bool failed = false;            // a step of it failed in this reconcile
-  std::string error;              // that step's error
-  std::optional<Millis> backoff;  // held back for this long (failed now, or earlier)
-  std::string last_error;         // when held back: the error that put it there
+  bool failed = false;               // a step of it failed in this reconcile
+  std::string error;                 // that step's error
+  std::optional<Millis> backoff;     // held back for this long (failed now, or earlier)
+  std::string last_error;            // when held back: the error that put it there
   std::vector<std::string> pending;  // actions still to do after this reconcile ("restart", ...)
   bool restart_pending = false;      // a Restart, Reprovision or Replace among them
   bool stopped = false;              // the agent stopped before its steps ran
@@ -86,7 +86,7 @@ struct AgentStatus {
   // The manifest set could not be loaded; the last good one is enforced.
   std::string manifest_error;  // "" when the last load succeeded
   std::optional<WallTime> manifest_error_since;
-  bool have_desired = false;   // a manifest set ever loaded
+  bool have_desired = false;  // a manifest set ever loaded
   std::optional<ReconcileRecord> last;
   std::optional<WallTime> last_success;
   std::size_t reconciles = 0;

@@ -57,7 +57,9 @@ std::string render_status_file(const AgentStatus& s, WallTime now) {
     json backoff = nullptr;
     if (i.retry_at) {
       auto left = duration_cast<seconds>(*i.retry_at - now).count();
-      backoff = {{"failures", i.failures}, {"retry_at", rfc3339(*i.retry_at)}, {"retry_in_seconds", std::max<long long>(0, left)}};
+      backoff = {{"failures", i.failures},
+                 {"retry_at", rfc3339(*i.retry_at)},
+                 {"retry_in_seconds", std::max<long long>(0, left)}};
     }
     instances[name] = {{"conditions", conds}, {"backoff", backoff}};
   }
@@ -148,7 +150,8 @@ std::string render_agent_text(const AgentStatus& s, bool running, WallTime now) 
       out += fmt::format("{}: {}={} {}{}", name, to_string(c.type), c.status ? "True" : "False", c.reason,
                          c.message.empty() ? "" : ": " + c.message);
       if (c.type == ConditionType::Degraded && i.retry_at)
-        out += fmt::format(" ({} failure{}, next try at {})", i.failures, i.failures == 1 ? "" : "s", rfc3339(*i.retry_at));
+        out += fmt::format(" ({} failure{}, next try at {})", i.failures, i.failures == 1 ? "" : "s",
+                           rfc3339(*i.retry_at));
       out += fmt::format(" since {}\n", rfc3339(c.last_transition));
     }
   }

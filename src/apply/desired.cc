@@ -6,8 +6,8 @@
 
 namespace cf::apply {
 
-plan::Desired desired_for(const model::Fleet& fleet, bool complete,
-                          std::map<model::SecretRef, std::string> digests, const model::Observed& observed) {
+plan::Desired desired_for(const model::Fleet& fleet, bool complete, std::map<model::SecretRef, std::string> digests,
+                          const model::Observed& observed) {
   plan::Desired d;
   d.fleet = fleet;
   d.complete = complete;

@@ -15,7 +15,7 @@ namespace cf::apply {
 // caller reads the secrets (manifest::read_secret) and passes their digests
 // only. Drop-in hashes are computed for instances that already have an
 // allocation (new ones get everything written anyway).
-plan::Desired desired_for(const model::Fleet& fleet, bool complete,
-                          std::map<model::SecretRef, std::string> digests, const model::Observed& observed);
+plan::Desired desired_for(const model::Fleet& fleet, bool complete, std::map<model::SecretRef, std::string> digests,
+                          const model::Observed& observed);
 
 }  // namespace cf::apply

@@ -29,8 +29,8 @@ std::string unit_job_error(const std::string& verb, const std::string& unit, hos
 // and whose calls are short) and the allocation and inventory bookkeeping.
 class Run {
  public:
-  Run(const plan::Desired& desired, const model::Observed& observed, const host::Ports& ports, const ExecOptions& options,
-      bool kvm)
+  Run(const plan::Desired& desired, const model::Observed& observed, const host::Ports& ports,
+      const ExecOptions& options, bool kvm)
       : desired_(desired), observed_(observed), ports_(ports), options_(options), kvm_(kvm) {
     for (const auto& [name, i] : observed.instances)
       if (i.allocation) taken_.add(*i.allocation);
@@ -87,10 +87,8 @@ class Run {
     const model::ObservedInstance* seen = observed(step.instance);
     const std::optional<model::Allocation> had = seen ? seen->allocation : std::nullopt;
     switch (step.action) {
-      case Action::Destroy:
-        return teardown(step.instance, sd);
-      case Action::Create:
-        return create(*inst, sd);
+      case Action::Destroy: return teardown(step.instance, sd);
+      case Action::Create: return create(*inst, sd);
       case Action::Replace: {
         if (auto s = teardown(step.instance, sd); !s) return s;
         // The same address, MAC and port after the replace, unless pinned otherwise.
@@ -103,14 +101,11 @@ class Run {
       }
       // A reprovision restarts the guest with its new seed (written by converge).
       case Action::Restart:
-      case Action::Reprovision:
-        return with_allocation(*inst, had, Mode::Restart, sd);
-      case Action::GrowDisk:
-        return with_allocation(*inst, had, Mode::Grow, sd);
+      case Action::Reprovision: return with_allocation(*inst, had, Mode::Restart, sd);
+      case Action::GrowDisk: return with_allocation(*inst, had, Mode::Grow, sd);
       case Action::Start:
       case Action::Stop:
-      case Action::Repair:
-        return with_allocation(*inst, had, Mode::Start, sd);
+      case Action::Repair: return with_allocation(*inst, had, Mode::Start, sd);
     }
     return Error{"unknown action"};
   }
@@ -309,7 +304,8 @@ class Run {
       if (auto s = ports_.disks.clone(h.images.at(inst.image).rootfs, paths.rootfs, bytes); !s)
         return Error{"instance " + inst.name + ": " + s.error().message};
     } else if (*disk.value() < bytes) {
-      if (auto s = ports_.disks.grow(paths.rootfs, bytes); !s) return Error{"instance " + inst.name + ": " + s.error().message};
+      if (auto s = ports_.disks.grow(paths.rootfs, bytes); !s)
+        return Error{"instance " + inst.name + ": " + s.error().message};
       grew = true;
     }
 
@@ -328,7 +324,8 @@ class Run {
     auto have = ports_.disks.seed_digest_of(paths.seed);
     if (!have) return have.error();
     if (!have.value() || *have.value() != host::seed_digest(seed))
-      if (auto s = ports_.disks.write_seed(paths.seed, seed); !s) return Error{"instance " + inst.name + ": " + s.error().message};
+      if (auto s = ports_.disks.write_seed(paths.seed, seed); !s)
+        return Error{"instance " + inst.name + ": " + s.error().message};
     return grew;
   }
 
@@ -424,7 +421,8 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
   auto blocked = [&](std::size_t i) -> std::optional<std::string> {
     for (std::size_t d : plan.steps[i].depends_on)
       if (d < results.size() && results[d].outcome != Outcome::Ok)
-        return "step " + std::to_string(d) + " it depends on " + (results[d].outcome == Outcome::Failed ? "failed" : "did not run");
+        return "step " + std::to_string(d) + " it depends on " +
+               (results[d].outcome == Outcome::Failed ? "failed" : "did not run");
     return std::nullopt;
   };
   auto finish = [&](std::size_t i, const Status& s) {
@@ -465,8 +463,10 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
   auto worker = [&] {
     std::unique_ptr<host::Systemd> sd;
     Status connected = {};
-    if (auto c = ports.connect_systemd(); c) sd = std::move(c.value());
-    else connected = c.error();
+    if (auto c = ports.connect_systemd(); c)
+      sd = std::move(c.value());
+    else
+      connected = c.error();
     for (;;) {
       const std::vector<std::size_t>* steps = nullptr;
       {

@@ -5,11 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
-#include <fmt/format.h>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -279,9 +279,7 @@ const char* state_text(const LastStep& s) {
   return s.running ? "running" : "interrupted";
 }
 
-bool failed_or_interrupted(const LastStep& s) {
-  return s.outcome == Outcome::Failed || (!s.outcome && !s.running);
-}
+bool failed_or_interrupted(const LastStep& s) { return s.outcome == Outcome::Failed || (!s.outcome && !s.running); }
 
 LastStep step_of(const JournalRecord& rec, const std::string& active_run) {
   LastStep step{rec.run, rec.seq, rec.action, rec.time, rec.result, false, ""};

@@ -45,8 +45,8 @@ struct JournalRecord {
   std::string instance;  // "" for host steps
   std::string action;    // plan::to_string(Action): "create", "destroy", ...
   JournalEvent event = JournalEvent::Start;
-  std::optional<Outcome> result;         // end records only
-  std::string error;                     // failed end records only; never a secret value
+  std::optional<Outcome> result;  // end records only
+  std::string error;              // failed end records only; never a secret value
   bool operator==(const JournalRecord&) const = default;
 };
 

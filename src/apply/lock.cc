@@ -5,11 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -154,7 +154,8 @@ std::optional<LockHolder> parse_lock_record(const std::string& text) {
 
 std::string describe_holder(const Result<std::string>& record) {
   if (!record) return "holder unknown (" + record.error().message + ")";
-  if (record.value().find_first_not_of(" \t\r\n") == std::string::npos) return "holder unknown (the lock file is empty)";
+  if (record.value().find_first_not_of(" \t\r\n") == std::string::npos)
+    return "holder unknown (the lock file is empty)";
   auto h = parse_lock_record(record.value());
   if (!h) return "holder unknown (the lock file does not hold a clawfleet record)";
   return fmt::format("pid {} ({}), since {}", h->pid, h->operation, h->since);

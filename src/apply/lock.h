@@ -61,7 +61,7 @@ class LockPort {
 
 // Time for the real lock; an empty member means the real clock.
 struct LockClock {
-  std::function<std::chrono::system_clock::time_point()> now;         // written as "since"
+  std::function<std::chrono::system_clock::time_point()> now;        // written as "since"
   std::function<std::chrono::steady_clock::time_point()> monotonic;  // deadlines
   std::function<void(std::chrono::milliseconds)> sleep;
   std::chrono::milliseconds poll_every{50};

@@ -23,7 +23,8 @@ class RealHostOpener : public HostOpener {
   Result<std::unique_ptr<HostSession>> open(const model::Host& h) override {
     auto host = host::RealHost::open(h, read_secret_);
     if (!host) return host.error();
-    return std::unique_ptr<HostSession>(std::make_unique<RealSession>(std::move(host.value()), journal_at(h.state_root)));
+    return std::unique_ptr<HostSession>(
+        std::make_unique<RealSession>(std::move(host.value()), journal_at(h.state_root)));
   }
 
  private:

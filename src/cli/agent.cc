@@ -39,11 +39,16 @@ Result<milliseconds> parse_duration(const std::string& text) {
   const long long n = std::stoll(text.substr(0, i));
   const std::string unit = text.substr(i);
   long long ms;
-  if (unit == "ms") ms = n;
-  else if (unit.empty() || unit == "s") ms = n * 1000;
-  else if (unit == "m" || unit == "min") ms = n * 60'000;
-  else if (unit == "h") ms = n * 3'600'000;
-  else return Error{"\"" + text + "\" is not " + allowed};
+  if (unit == "ms")
+    ms = n;
+  else if (unit.empty() || unit == "s")
+    ms = n * 1000;
+  else if (unit == "m" || unit == "min")
+    ms = n * 60'000;
+  else if (unit == "h")
+    ms = n * 3'600'000;
+  else
+    return Error{"\"" + text + "\" is not " + allowed};
   return milliseconds(ms);
 }
 

@@ -41,7 +41,8 @@ void add_exec_options(CLI::App& cmd, ExecCliOptions& opts) {
       ->capture_default_str();
   cmd.add_option("--health-timeout", opts.health_timeout_s, "Seconds a (re)started instance has to become ready")
       ->capture_default_str();
-  cmd.add_option("--job-timeout", opts.job_timeout_s, "Seconds a systemd start/stop job may take")->capture_default_str();
+  cmd.add_option("--job-timeout", opts.job_timeout_s, "Seconds a systemd start/stop job may take")
+      ->capture_default_str();
   cmd.add_option("--lock-file", opts.lock_path, "The lock apply and the agent share")->capture_default_str();
 }
 
@@ -75,7 +76,8 @@ int run_apply(const ApplyOptions& opts) {
     if (auto why = stale_because(*saved, saved_plan_for(desired.value(), planned.value(), target.options)))
       return fail("plan " + opts.plan_file + " is stale: " + *why + "; run clawfleet plan again");
   const bool color = use_color(opts.plan.no_color);
-  fmt::print("{}", opts.plan.json ? render_plan_json(planned.value().plan) : render_plan_text(planned.value().plan, color));
+  fmt::print("{}",
+             opts.plan.json ? render_plan_json(planned.value().plan) : render_plan_text(planned.value().plan, color));
   if (planned.value().plan.empty()) return 0;
   if (opts.dry_run) return 2;
 
@@ -100,7 +102,8 @@ int run_apply(const ApplyOptions& opts) {
   };
   apply::Applied applied =
       apply::apply_once(target, planned.value(), planned.value().plan, {}, host, exec_options(opts.exec), on_event);
-  if (!applied.journal_error.empty()) fmt::print(stderr, "clawfleet apply: warning: journal: {}\n", applied.journal_error);
+  if (!applied.journal_error.empty())
+    fmt::print(stderr, "clawfleet apply: warning: journal: {}\n", applied.journal_error);
 
   // Pass 4: converged means nothing is left to do.
   std::size_t ok = 0, failed = 0;

@@ -3,8 +3,7 @@
 namespace cf::cli {
 
 void add_manifest_options(CLI::App& cmd, ManifestOptions& opts) {
-  auto* dir = cmd.add_option("--manifests", opts.dir, "Directory of *.yaml/*.yml manifests")
-                  ->capture_default_str();
+  auto* dir = cmd.add_option("--manifests", opts.dir, "Directory of *.yaml/*.yml manifests")->capture_default_str();
   cmd.add_option("-f,--file", opts.files, "A manifest file (repeatable); replaces --manifests")
       ->excludes(dir)
       ->allow_extra_args(false);

@@ -8,8 +8,8 @@
 #include "cli/engine.h"
 #include "cli/plan_output.h"
 #include "cli/saved_plan.h"
-#include "host/state/files.h"
 #include "cli/verbs.h"
+#include "host/state/files.h"
 
 namespace cf::cli {
 namespace {

@@ -11,8 +11,8 @@ namespace {
 using nlohmann::json;
 
 json to_json(const model::ObservedUnit& u) {
-  return {{"load", u.load_state},         {"active", u.active_state},     {"sub", u.sub_state},
-          {"file", u.unit_file_state},    {"fragment", u.fragment_path},  {"fragmentHash", u.fragment_hash},
+  return {{"load", u.load_state},      {"active", u.active_state},    {"sub", u.sub_state},
+          {"file", u.unit_file_state}, {"fragment", u.fragment_path}, {"fragmentHash", u.fragment_hash},
           {"dropins", u.dropin_hashes}};
 }
 
@@ -31,19 +31,18 @@ std::string observed_fingerprint(const model::Observed& o) {
     for (const auto& [unit, u] : i.units) units[unit] = to_json(u);
     json files = json::object();
     for (const auto& [f, mode] : i.dir.files) files[f] = mode;
-    instances[name] = {
-        {"inInventory", i.in_inventory},
-        {"protect", i.protect},
-        {"allocation", i.allocation ? json{to_string(i.allocation->ip), to_string(i.allocation->mac),
-                                           i.allocation->host_port, i.allocation->tap}
-                                    : json(nullptr)},
-        {"desiredHash", i.desired_hash},
-        {"appliedGeneration", i.applied_generation ? json(*i.applied_generation) : json(nullptr)},
-        {"dir", {i.dir.exists, i.dir.mode, i.dir.uid, files}},
-        {"units", units},
-        {"tap", {i.tap.present, i.tap.master, i.tap.up, i.tap.isolated, i.tap.alias}},
-        {"vm", model::to_string(i.vm_state)},
-        {"applied", i.applied}};
+    instances[name] = {{"inInventory", i.in_inventory},
+                       {"protect", i.protect},
+                       {"allocation", i.allocation ? json{to_string(i.allocation->ip), to_string(i.allocation->mac),
+                                                          i.allocation->host_port, i.allocation->tap}
+                                                   : json(nullptr)},
+                       {"desiredHash", i.desired_hash},
+                       {"appliedGeneration", i.applied_generation ? json(*i.applied_generation) : json(nullptr)},
+                       {"dir", {i.dir.exists, i.dir.mode, i.dir.uid, files}},
+                       {"units", units},
+                       {"tap", {i.tap.present, i.tap.master, i.tap.up, i.tap.isolated, i.tap.alias}},
+                       {"vm", model::to_string(i.vm_state)},
+                       {"applied", i.applied}};
   }
   json addresses = json::array();
   for (const auto& a : o.bridge.addresses) addresses.push_back(to_string(a));
@@ -68,7 +67,8 @@ std::string to_json(const SavedPlan& s) {
 Result<SavedPlan> saved_plan_from_json(const std::string& text) {
   try {
     json j = json::parse(text);
-    if (!j.is_object() || j.value("format_version", 0) != 1) return Error{"not a saved plan (want \"format_version\": 1)"};
+    if (!j.is_object() || j.value("format_version", 0) != 1)
+      return Error{"not a saved plan (want \"format_version\": 1)"};
     SavedPlan s;
     s.manifest_digest = j.at("manifest_digest").get<std::string>();
     s.observed_fingerprint = j.at("observed_fingerprint").get<std::string>();

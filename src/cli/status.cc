@@ -92,8 +92,10 @@ int run_status(const StatusOptions& opts) {
   // it (unreadable) the host is still worth showing; absent is empty.
   std::vector<apply::JournalRecord> journal;
   auto read = apply::read_journal(host.state_root + "/" + apply::kJournalFile, SIZE_MAX);
-  if (read) journal = std::move(read.value().records);
-  else warn("cannot read the journal: " + read.error().message + "; last steps and errors are not shown");
+  if (read)
+    journal = std::move(read.value().records);
+  else
+    warn("cannot read the journal: " + read.error().message + "; last steps and errors are not shown");
   // An apply running now has open steps that are not interrupted.
   const std::string running = active_run(journal, lock_holder(fs, opts.lock_path));
 
@@ -101,8 +103,7 @@ int run_status(const StatusOptions& opts) {
   FleetStatus status = build_status(have_desired ? &loaded.state : nullptr, observed, plan, journal, running);
   if (!opts.name.empty()) {
     std::erase_if(status.instances, [&](const InstanceStatus& i) { return i.name != opts.name; });
-    if (status.instances.empty())
-      return fail("no instance \"" + opts.name + "\" in the manifests or on this host");
+    if (status.instances.empty()) return fail("no instance \"" + opts.name + "\" in the manifests or on this host");
   }
   // Pass 5: the agent's own view, when it runs here (its status file):
   // conditions, backoff, and a manifest error it is holding out against.
@@ -111,8 +112,10 @@ int run_status(const StatusOptions& opts) {
   std::string agent_text;
   if (auto text = fs.read_file(agent_file, 16u << 20)) {
     auto parsed = agent::parse_status_file(text.value());
-    if (parsed) agent_status = parsed.value(), agent_text = text.value();
-    else warn(agent_file + ": " + parsed.error().message);
+    if (parsed)
+      agent_status = parsed.value(), agent_text = text.value();
+    else
+      warn(agent_file + ": " + parsed.error().message);
   }
   if (agent_status && !opts.name.empty()) {
     std::erase_if(agent_status->instances, [&](const auto& kv) { return kv.first != opts.name; });

@@ -11,14 +11,11 @@
 namespace cf::cli {
 namespace {
 
-bool broke(const std::optional<apply::LastStep>& s) {
-  return s && apply::failed_or_interrupted(*s);
-}
+bool broke(const std::optional<apply::LastStep>& s) { return s && apply::failed_or_interrupted(*s); }
 
 std::string last_error_of(const std::optional<apply::LastStep>& s) {
   if (!broke(s)) return "";
-  if (!s->outcome)
-    return s->action + " was interrupted (its last record is from " + s->time + "; it never finished)";
+  if (!s->outcome) return s->action + " was interrupted (its last record is from " + s->time + "; it never finished)";
   return s->error.empty() ? s->action + " failed" : s->error;
 }
 
@@ -44,15 +41,15 @@ void judge(InstanceStatus& i, bool manifests_loaded) {
     return set(Health::Ready, "");
   if (settled && i.desired_state == "stopped" && !active) return set(Health::Stopped, "");
   if (i.unit_active_state == "failed") return set(Health::Degraded, "vm unit failed");
-  if (broke(last))
-    return set(Health::Degraded, last->action + (last->outcome ? " failed" : " interrupted"));
+  if (broke(last)) return set(Health::Degraded, last->action + (last->outcome ? " failed" : " interrupted"));
   // A missing digest makes the planner see a change; its steps mean nothing.
   if (wanted && !i.desired_generation_known) return set(Health::Unknown, "secret unreadable");
   if (!i.pending.empty()) return set(Health::Pending, actions_of(i.pending));
   if (!i.refused.empty()) return set(Health::Degraded, i.refused.front().action + " refused");
   if (!manifests_loaded) return set(Health::Unknown, "manifests not loaded");
   if (!wanted) return set(Health::Degraded, "not in the manifests");
-  if (i.applied_generation != i.desired_generation) return set(Health::Unknown, "applied generation is not the desired one");
+  if (i.applied_generation != i.desired_generation)
+    return set(Health::Unknown, "applied generation is not the desired one");
   return set(Health::Unknown, i.desired_state == "running" && !active ? "vm unit not active" : "");
 }
 
@@ -64,8 +61,7 @@ void judge(HostStatus& h, const std::optional<apply::LastStep>& last, bool manif
   h.last_error = last_error_of(last);
   if (last && last->running) return set(Health::Pending, last->action + " (running)");
   if (manifests_loaded && h.pending.empty()) return set(Health::Ready, "");
-  if (broke(last))
-    return set(Health::Degraded, last->action + (last->outcome ? " failed" : " interrupted"));
+  if (broke(last)) return set(Health::Degraded, last->action + (last->outcome ? " failed" : " interrupted"));
   if (!h.pending.empty()) return set(Health::Pending, actions_of(h.pending));
   return set(Health::Unknown, "manifests not loaded");
 }
@@ -90,8 +86,10 @@ std::vector<apply::LastStep> recent_steps(const std::vector<apply::JournalRecord
   for (const auto& rec : journal) {
     if (rec.instance != instance) continue;
     auto [it, fresh] = at.try_emplace({rec.run, rec.seq}, steps.size());
-    if (fresh) steps.push_back(apply::step_of(rec, active_run));
-    else steps[it->second] = apply::step_of(rec, active_run);
+    if (fresh)
+      steps.push_back(apply::step_of(rec, active_run));
+    else
+      steps[it->second] = apply::step_of(rec, active_run);
   }
   if (steps.size() > max) steps.erase(steps.begin(), steps.end() - std::ptrdiff_t(max));
   return steps;
@@ -179,10 +177,12 @@ int status_exit_code(const FleetStatus& s) {
   return ok && settled(s.host.health) ? 0 : 3;
 }
 
-std::string active_run(const std::vector<apply::JournalRecord>& journal, const std::optional<apply::LockHolder>& holder) {
+std::string active_run(const std::vector<apply::JournalRecord>& journal,
+                       const std::optional<apply::LockHolder>& holder) {
   if (!holder || journal.empty()) return "";
   const std::string& run = journal.back().run;
-  auto first = std::find_if(journal.begin(), journal.end(), [&](const apply::JournalRecord& r) { return r.run == run; });
+  auto first =
+      std::find_if(journal.begin(), journal.end(), [&](const apply::JournalRecord& r) { return r.run == run; });
   // "2026-11-23T12:00:00.123Z" against "2026-11-23T12:00:00Z": to the second.
   if (first->time.substr(0, 19) < holder->since.substr(0, 19)) return "";
   return run;

@@ -101,6 +101,7 @@ int status_exit_code(const FleetStatus& s);
 
 // The run of whoever holds the lock now (apply, agent): the newest run in the
 // journal, if it began at or after `holder.since`. "" without a holder.
-std::string active_run(const std::vector<apply::JournalRecord>& journal, const std::optional<apply::LockHolder>& holder);
+std::string active_run(const std::vector<apply::JournalRecord>& journal,
+                       const std::optional<apply::LockHolder>& holder);
 
 }  // namespace cf::cli

@@ -21,8 +21,10 @@ constexpr std::size_t kTableErrorBytes = 100;
 std::string printable(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += char(c);
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += char(c);
   }
   return out;
 }
@@ -41,9 +43,7 @@ std::string short_generation(const std::optional<std::string>& g, bool known) {
   return printable(hex.substr(0, 12));
 }
 
-std::string state_cell(const InstanceStatus& i) {
-  return or_dash(i.unit_active_state) + "/" + or_dash(i.vm_state);
-}
+std::string state_cell(const InstanceStatus& i) { return or_dash(i.unit_active_state) + "/" + or_dash(i.vm_state); }
 
 std::string summary_line(const FleetStatus& s) {
   std::map<Health, std::size_t> n;
@@ -90,9 +90,12 @@ json actions_json(const std::vector<StatusAction>& actions) {
 }
 
 json step_json(const apply::LastStep& s) {
-  return {{"run", s.run},         {"seq", s.seq},
-          {"action", s.action},   {"time", s.time},
-          {"state", apply::state_text(s)}, {"error", non_empty(s.error)}};
+  return {{"run", s.run},
+          {"seq", s.seq},
+          {"action", s.action},
+          {"time", s.time},
+          {"state", apply::state_text(s)},
+          {"error", non_empty(s.error)}};
 }
 
 json instance_json(const InstanceStatus& i) {
@@ -108,27 +111,30 @@ json instance_json(const InstanceStatus& i) {
   return {
       {"name", i.name},
       {"desired_state", non_empty(i.desired_state)},
-      {"observed", {{"unit_active_state", non_empty(i.unit_active_state)},
-                    {"unit_sub_state", non_empty(i.unit_sub_state)},
-                    {"vm_state", non_empty(i.vm_state)}}},
+      {"observed",
+       {{"unit_active_state", non_empty(i.unit_active_state)},
+        {"unit_sub_state", non_empty(i.unit_sub_state)},
+        {"vm_state", non_empty(i.vm_state)}}},
       {"health", to_string(i.health)},
       {"health_reason", i.health_reason},
       {"pending", actions_json(i.pending)},
       {"refused", actions_json(i.refused)},
-      {"generation", {{"applied", optional_string(i.applied_generation)},
-                      {"desired", optional_string(i.desired_generation)},
-                      {"desired_known", i.desired_generation_known},
-                      {"unreadable_secrets", i.unreadable_secrets}}},
+      {"generation",
+       {{"applied", optional_string(i.applied_generation)},
+        {"desired", optional_string(i.desired_generation)},
+        {"desired_known", i.desired_generation_known},
+        {"unreadable_secrets", i.unreadable_secrets}}},
       {"ip", i.ip ? json(to_string(*i.ip)) : json(nullptr)},
       {"host_port", i.host_port ? json(*i.host_port) : json(nullptr)},
       {"last_step", i.last_step ? step_json(*i.last_step) : json(nullptr)},
       {"last_error", non_empty(i.last_error)},
       {"units", units},
-      {"tap", {{"name", non_empty(i.tap_name)},
-               {"present", i.tap.present},
-               {"up", i.tap.up},
-               {"master", non_empty(i.tap.master)},
-               {"isolated", i.tap.isolated}}},
+      {"tap",
+       {{"name", non_empty(i.tap_name)},
+        {"present", i.tap.present},
+        {"up", i.tap.up},
+        {"master", non_empty(i.tap.master)},
+        {"isolated", i.tap.isolated}}},
       {"dir", {{"exists", i.dir.exists}, {"mode", fmt::format("{:04o}", i.dir.mode)}, {"uid", i.dir.uid}}},
       {"inventory", {{"listed", i.in_inventory}, {"protect", i.protect}}},
       {"recent_steps", recent},
@@ -212,13 +218,15 @@ std::string render_instance_detail(const InstanceStatus& i) {
 
   std::vector<std::vector<std::string>> units;
   for (const auto& [name, u] : i.units)
-    units.push_back({printable(name), u.active_state.empty() ? "not loaded" : printable(u.active_state + "/" + u.sub_state),
+    units.push_back({printable(name),
+                     u.active_state.empty() ? "not loaded" : printable(u.active_state + "/" + u.sub_state),
                      printable(u.unit_file_state)});
   out += units.empty() ? "Units:          -\n" : "Units:\n" + aligned(units, "  ");
 
   std::vector<std::vector<std::string>> steps;
   for (const auto& s : i.recent_steps)
-    steps.push_back({printable(s.time), printable(s.run) + "#" + std::to_string(s.seq), printable(s.action), step_result(s)});
+    steps.push_back(
+        {printable(s.time), printable(s.run) + "#" + std::to_string(s.seq), printable(s.action), step_result(s)});
   out += steps.empty() ? "Recent steps:   -\n" : "Recent steps:\n" + aligned(steps, "  ");
   return out;
 }

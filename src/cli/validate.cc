@@ -24,8 +24,8 @@ nlohmann::json to_json(const Diagnostic& d) {
 
 std::string summary(const manifest::LoadResult& r) {
   const auto& d = r.diagnostics;
-  std::string s = plural(r.fleet.instances.size(), "instance", "instances") + ", " +
-                  plural(d.error_count(), "error", "errors");
+  std::string s =
+      plural(r.fleet.instances.size(), "instance", "instances") + ", " + plural(d.error_count(), "error", "errors");
   if (d.warning_count()) s += ", " + plural(d.warning_count(), "warning", "warnings");
   return s;
 }

@@ -96,8 +96,10 @@ struct VmOptions {
   std::string name;
   std::string state_root;
   // host/vmm/vm_stop.h's deadlines, in seconds.
-  int stop_timeout_s = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(host::StopDeadlines{}.power_off).count());
-  int quit_timeout_s = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(host::StopDeadlines{}.quit).count());
+  int stop_timeout_s =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(host::StopDeadlines{}.power_off).count());
+  int quit_timeout_s =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(host::StopDeadlines{}.quit).count());
 };
 void add_vm(CLI::App& app, VmOptions& opts);
 int run_vm(const VmOptions& opts);

@@ -31,7 +31,8 @@ Result<host::LaunchRecord> read_launch(const VmOptions& opts) {
   if (!text) return Error{text.error().message + " (has `clawfleet apply` created instance " + opts.name + "?)"};
   auto r = host::launch_from_json(text.value());
   if (!r) return Error{"launch record " + path + ": " + r.error().message};
-  if (r.value().name != opts.name) return Error{"launch record " + path + " is for instance \"" + r.value().name + "\""};
+  if (r.value().name != opts.name)
+    return Error{"launch record " + path + " is for instance \"" + r.value().name + "\""};
   return r;
 }
 
@@ -43,12 +44,14 @@ void add_vm(CLI::App& app, VmOptions& opts) {
   auto* vm = app.add_subcommand("vm", "Run one instance's VM (used by clawfleet-vm@.service)");
   vm->require_subcommand(1);
   opts.state_root = default_state_root();
-  for (auto [verb, help] : {std::pair{"prepare", "Create the bridge, tap, firewall table and VMM files; remove a stale socket"},
-                            std::pair{"run", "Run the VMM in the foreground"},
-                            std::pair{"stop", "Ask the VMM to shut the guest down and wait for it"}}) {
+  for (auto [verb, help] :
+       {std::pair{"prepare", "Create the bridge, tap, firewall table and VMM files; remove a stale socket"},
+        std::pair{"run", "Run the VMM in the foreground"},
+        std::pair{"stop", "Ask the VMM to shut the guest down and wait for it"}}) {
     auto* cmd = vm->add_subcommand(verb, help);
     cmd->add_option("name", opts.name, "Instance name")->required();
-    cmd->add_option("--state-root", opts.state_root, "State root (default $CLAWFLEET_STATE_ROOT or /var/lib/clawfleet)");
+    cmd->add_option("--state-root", opts.state_root,
+                    "State root (default $CLAWFLEET_STATE_ROOT or /var/lib/clawfleet)");
     if (std::string(verb) == "stop") {
       cmd->add_option("--timeout", opts.stop_timeout_s, "Seconds the guest has to power off when asked")
           ->capture_default_str()

@@ -28,8 +28,14 @@ void Diagnostics::warning(Location where, std::string path, std::string message)
 void Diagnostics::add(Diagnostic d) {
   // Counts stay exact even when the list is cut, so exit status and
   // summaries are never wrong.
-  if (d.severity == Severity::Error) ++errors_; else ++warnings_;
-  if (items_.size() >= kMaxReported) { ++dropped_; return; }
+  if (d.severity == Severity::Error)
+    ++errors_;
+  else
+    ++warnings_;
+  if (items_.size() >= kMaxReported) {
+    ++dropped_;
+    return;
+  }
   items_.push_back(std::move(d));
 }
 

@@ -18,8 +18,8 @@ bool is_dns_label(std::string_view s) {
 bool is_ifname(std::string_view s) {
   if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -31,11 +31,21 @@ bool is_valid_utf8(std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     std::size_t n;
     std::uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + n >= s.size()) return false;
     for (std::size_t k = 1; k <= n; ++k) {
       auto cc = static_cast<unsigned char>(s[i + k]);
@@ -87,20 +97,31 @@ Result<std::uint64_t> parse_size(std::string_view s) {
   auto unit = s.substr(digits);
   if (unit.empty()) return Error{"size needs a unit (e.g. 20GiB): a bare number is ambiguous"};
   static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 12> kUnits{{
-      {"K", 1ull << 10}, {"M", 1ull << 20}, {"G", 1ull << 30}, {"T", 1ull << 40},
-      {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
-      {"KB", 1000ull}, {"MB", 1000000ull}, {"GB", 1000000000ull}, {"TB", 1000000000000ull},
+      {"K", 1ull << 10},
+      {"M", 1ull << 20},
+      {"G", 1ull << 30},
+      {"T", 1ull << 40},
+      {"KiB", 1ull << 10},
+      {"MiB", 1ull << 20},
+      {"GiB", 1ull << 30},
+      {"TiB", 1ull << 40},
+      {"KB", 1000ull},
+      {"MB", 1000000ull},
+      {"GB", 1000000000ull},
+      {"TB", 1000000000000ull},
   }};
   for (auto [name, factor] : kUnits) {
     if (unit != name) continue;
     if (n > UINT64_MAX / factor) return Error{"size is too large"};
     return n * factor;
   }
-  return Error{"unknown size unit \"" + std::string(unit) + "\" (use K, M, G, T, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"};
+  return Error{"unknown size unit \"" + std::string(unit) +
+               "\" (use K, M, G, T, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"};
 }
 
 std::string format_size(std::uint64_t bytes) {
-  static constexpr std::array<std::pair<const char*, int>, 4> kUnits{{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}}};
+  static constexpr std::array<std::pair<const char*, int>, 4> kUnits{
+      {{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}}};
   for (auto [name, shift] : kUnits) {
     std::uint64_t f = 1ull << shift;
     if (bytes >= f && bytes % f == 0) return std::to_string(bytes / f) + name;

@@ -55,8 +55,8 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   for (const auto& u : units.value()) {
     std::string name = model::instance_of_unit(u.name);
     if (name.empty()) continue;
-    model::ObservedUnit ou{u.load_state, u.active_state, u.sub_state, u.unit_file_state, u.fragment_path,
-                           hash_of(u.fragment_path), {}};
+    model::ObservedUnit ou{u.load_state,    u.active_state,           u.sub_state, u.unit_file_state,
+                           u.fragment_path, hash_of(u.fragment_path), {}};
     for (const auto& path : u.dropin_paths) ou.dropin_hashes[path] = hash_of(path);
     out.instances[name].units[u.name] = std::move(ou);
   }

@@ -22,9 +22,12 @@ class Assembler {
   model::Fleet run(const Raw& raw, std::map<std::string, Location>& origins) {
     model::Fleet fleet;
     for (std::size_t i = 1; i < raw.hosts.size(); ++i)
-      d_.error(raw.hosts[i].loc, "kind", "a second Host document; the first is at " + where_text(raw.hosts[0].loc) + " (at most one per fleet)");
+      d_.error(raw.hosts[i].loc, "kind",
+               "a second Host document; the first is at " + where_text(raw.hosts[0].loc) + " (at most one per fleet)");
     for (std::size_t i = 1; i < raw.defaults.size(); ++i)
-      d_.error(raw.defaults[i].loc, "kind", "a second Defaults document; the first is at " + where_text(raw.defaults[0].loc) + " (at most one per fleet)");
+      d_.error(raw.defaults[i].loc, "kind",
+               "a second Defaults document; the first is at " + where_text(raw.defaults[0].loc) +
+                   " (at most one per fleet)");
     RawHost no_host;
     const RawHost& rh = raw.hosts.empty() ? no_host : raw.hosts[0];
     host_ = host(rh);
@@ -36,11 +39,13 @@ class Assembler {
     for (const auto& ri : raw.instances) {
       auto [it, fresh] = names.emplace(ri.name.value, ri.name.loc);
       if (!fresh) {
-        d_.error(ri.name.loc, "metadata.name", "instance \"" + ri.name.value + "\" is already defined at " + where_text(it->second));
+        d_.error(ri.name.loc, "metadata.name",
+                 "instance \"" + ri.name.value + "\" is already defined at " + where_text(it->second));
         continue;
       }
       if (names.size() > kMaxInstances) {
-        d_.error(ri.name.loc, "metadata.name", "the fleet has more than " + std::to_string(kMaxInstances) + " instances");
+        d_.error(ri.name.loc, "metadata.name",
+                 "the fleet has more than " + std::to_string(kMaxInstances) + " instances");
         break;
       }
       fleet.instances.push_back(instance(ri));
@@ -62,15 +67,20 @@ class Assembler {
     h.gateway = rh.gateway ? rh.gateway->value : Ipv4{h.subnet.network.value + 1};
     if (rh.gateway) {
       if (!h.subnet.contains(h.gateway))
-        d_.error(rh.gateway->loc, "spec.gateway", to_string(h.gateway) + " is outside the subnet " + to_string(h.subnet));
+        d_.error(rh.gateway->loc, "spec.gateway",
+                 to_string(h.gateway) + " is outside the subnet " + to_string(h.subnet));
       else if (h.gateway == h.subnet.network || h.gateway == h.subnet.broadcast())
-        d_.error(rh.gateway->loc, "spec.gateway", to_string(h.gateway) + " is the " + (h.gateway == h.subnet.network ? "network" : "broadcast") + " address of " + to_string(h.subnet));
+        d_.error(rh.gateway->loc, "spec.gateway",
+                 to_string(h.gateway) + " is the " + (h.gateway == h.subnet.network ? "network" : "broadcast") +
+                     " address of " + to_string(h.subnet));
     }
     if (rh.port_first) h.port_first = rh.port_first->value;
     if (rh.port_last) h.port_last = rh.port_last->value;
     if (h.port_first > h.port_last) {
       const Location& loc = rh.port_first ? rh.port_first->loc : rh.port_last->loc;
-      d_.error(loc, "spec.ports", "first (" + std::to_string(h.port_first) + ") is greater than last (" + std::to_string(h.port_last) + ")");
+      d_.error(
+          loc, "spec.ports",
+          "first (" + std::to_string(h.port_first) + ") is greater than last (" + std::to_string(h.port_last) + ")");
     }
     if (rh.vmm_kind) h.vmm.kind = rh.vmm_kind->value;
     h.vmm.binary = rh.vmm_binary ? rh.vmm_binary->value : default_vmm_binary(h.vmm.kind);
@@ -103,9 +113,13 @@ class Assembler {
     i.name = ri.name.value;
     i.labels = ri.labels;
     i.model = pick(s.model, def.model, kDefaultModel);
-    if (s.skills) i.skills = s.skills->value;
-    else if (def.skills) i.skills = def.skills->value;
-    else i.skills.assign(std::begin(kDefaultSkills), std::end(kDefaultSkills)), std::sort(i.skills.begin(), i.skills.end());
+    if (s.skills)
+      i.skills = s.skills->value;
+    else if (def.skills)
+      i.skills = def.skills->value;
+    else
+      i.skills.assign(std::begin(kDefaultSkills), std::end(kDefaultSkills)),
+          std::sort(i.skills.begin(), i.skills.end());
     i.image = pick(s.image, def.image, kDefaultImage);
     i.resources.vcpus = pick(s.vcpus, def.vcpus, kDefaultVcpus);
     i.resources.memory_mib = pick(s.memory_mib, def.memory_mib, kDefaultMemoryMiB);
@@ -129,38 +143,54 @@ class Assembler {
       std::string have;
       for (const auto& [name, _] : host_.images) have += (have.empty() ? "" : ", ") + name;
       auto [loc, note] = blame(s.image, def.image, ri);
-      d_.error(loc, "spec.image", "no image \"" + i.image + "\" in the Host's spec.images (it has: " + have + ")" + note);
+      d_.error(loc, "spec.image",
+               "no image \"" + i.image + "\" in the Host's spec.images (it has: " + have + ")" + note);
     }
     if (host_.vmm.smt && i.resources.vcpus > 1 && i.resources.vcpus % 2) {
       auto [loc, note] = blame(s.vcpus, def.vcpus, ri);
-      d_.error(loc, "spec.resources.vcpus", std::to_string(i.resources.vcpus) + " vCPUs: must be 1 or even when the Host's spec.vmm.smt is true" + note);
+      d_.error(
+          loc, "spec.resources.vcpus",
+          std::to_string(i.resources.vcpus) + " vCPUs: must be 1 or even when the Host's spec.vmm.smt is true" + note);
     }
     if (host_.max_vcpus && i.resources.vcpus > *host_.max_vcpus) {
       auto [loc, note] = blame(s.vcpus, def.vcpus, ri);
-      d_.error(loc, "spec.resources.vcpus", std::to_string(i.resources.vcpus) + " vCPUs is above the Host's spec.limits.vcpus (" + std::to_string(*host_.max_vcpus) + ")" + note);
+      d_.error(loc, "spec.resources.vcpus",
+               std::to_string(i.resources.vcpus) + " vCPUs is above the Host's spec.limits.vcpus (" +
+                   std::to_string(*host_.max_vcpus) + ")" + note);
     }
     if (host_.max_memory_mib && i.resources.memory_mib > *host_.max_memory_mib) {
       auto [loc, note] = blame(s.memory_mib, def.memory_mib, ri);
-      d_.error(loc, "spec.resources.memoryMiB", std::to_string(i.resources.memory_mib) + " MiB is above the Host's spec.limits.memoryMiB (" + std::to_string(*host_.max_memory_mib) + ")" + note);
+      d_.error(loc, "spec.resources.memoryMiB",
+               std::to_string(i.resources.memory_mib) + " MiB is above the Host's spec.limits.memoryMiB (" +
+                   std::to_string(*host_.max_memory_mib) + ")" + note);
     }
     std::string provider = i.model.substr(0, i.model.find('/'));
-    bool keyed = std::find(std::begin(kKeyedProviders), std::end(kKeyedProviders), provider) != std::end(kKeyedProviders);
+    bool keyed =
+        std::find(std::begin(kKeyedProviders), std::end(kKeyedProviders), provider) != std::end(kKeyedProviders);
     bool named = s.providers_named.count(provider) || def.providers_named.count(provider);
     if (keyed && !named) {
       auto [loc, note] = blame(s.model, def.model, ri);
-      d_.error(loc, "spec.model", "model \"" + i.model + "\" needs an API key: set spec.providerKeys." + provider + " in this Instance or in Defaults" + note);
+      d_.error(loc, "spec.model",
+               "model \"" + i.model + "\" needs an API key: set spec.providerKeys." + provider +
+                   " in this Instance or in Defaults" + note);
     }
     if (s.ip) {
       const Ipv4 ip = s.ip->value;
       const char* what = nullptr;
-      if (!host_.subnet.contains(ip)) what = "outside the subnet";
-      else if (ip == host_.subnet.network) what = "the network address of";
-      else if (ip == host_.subnet.broadcast()) what = "the broadcast address of";
-      else if (ip == host_.gateway) what = "the gateway of";
+      if (!host_.subnet.contains(ip))
+        what = "outside the subnet";
+      else if (ip == host_.subnet.network)
+        what = "the network address of";
+      else if (ip == host_.subnet.broadcast())
+        what = "the broadcast address of";
+      else if (ip == host_.gateway)
+        what = "the gateway of";
       if (what) d_.error(s.ip->loc, "spec.network.ip", to_string(ip) + " is " + what + " " + to_string(host_.subnet));
       unique(ips_, ip, s.ip->loc, "spec.network.ip", "address " + to_string(ip), i.name);
     }
-    if (s.host_port) unique(ports_, s.host_port->value, s.host_port->loc, "spec.network.hostPort", "port " + std::to_string(s.host_port->value), i.name);
+    if (s.host_port)
+      unique(ports_, s.host_port->value, s.host_port->loc, "spec.network.hostPort",
+             "port " + std::to_string(s.host_port->value), i.name);
     if (s.mac) unique(macs_, s.mac->value, s.mac->loc, "spec.network.mac", "MAC " + to_string(s.mac->value), i.name);
   }
 
@@ -169,7 +199,9 @@ class Assembler {
               const std::string& path, const std::string& what, const std::string& name) {
     auto [it, fresh] = seen.emplace(key, std::make_pair(name, loc));
     if (!fresh)
-      d_.error(loc, path, what + " is already pinned by instance \"" + it->second.first + "\" at " + where_text(it->second.second));
+      d_.error(
+          loc, path,
+          what + " is already pinned by instance \"" + it->second.first + "\" at " + where_text(it->second.second));
   }
 
   // Every instance must be able to get an address and a port.
@@ -185,11 +217,16 @@ class Assembler {
     Location fallback = n > 0 ? raw.instances.back().name.loc : rh.loc;
     if (n > guests) {
       Location loc = rh.subnet ? rh.subnet->loc : fallback;
-      d_.error(loc, "spec.subnet", to_string(host_.subnet) + " has room for " + plural(guests, "guest", "guests") + ", but the fleet has " + plural(n, "instance", "instances"));
+      d_.error(loc, "spec.subnet",
+               to_string(host_.subnet) + " has room for " + plural(guests, "guest", "guests") + ", but the fleet has " +
+                   plural(n, "instance", "instances"));
     }
     if (ports >= in_range && need_port > ports - in_range && ports > 0) {
       Location loc = rh.port_first ? rh.port_first->loc : rh.port_last ? rh.port_last->loc : fallback;
-      d_.error(loc, "spec.ports", std::to_string(host_.port_first) + "-" + std::to_string(host_.port_last) + " has room for " + plural(ports - in_range, "port", "ports") + ", but " + plural(need_port, "instance needs", "instances need") + " one");
+      d_.error(loc, "spec.ports",
+               std::to_string(host_.port_first) + "-" + std::to_string(host_.port_last) + " has room for " +
+                   plural(ports - in_range, "port", "ports") + ", but " +
+                   plural(need_port, "instance needs", "instances need") + " one");
     }
   }
 

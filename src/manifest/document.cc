@@ -29,15 +29,18 @@ class Parser {
   void document(const YAML::Node& root) {
     Entry doc{"", root, root};
     if (!root.IsMap()) {
-      r_.error(root, "", "a document must be a mapping with apiVersion, kind, metadata and spec; got " + describe(root));
+      r_.error(root, "",
+               "a document must be a mapping with apiVersion, kind, metadata and spec; got " + describe(root));
       return;
     }
     auto f = r_.fields(doc, "", {"apiVersion", "kind", "metadata", "spec"});
     const Entry* api = find(*f, "apiVersion");
     const Entry* kind = find(*f, "kind");
-    if (!api) r_.error(root, "apiVersion", std::string("required field is missing (want ") + kApiVersion + ")");
+    if (!api)
+      r_.error(root, "apiVersion", std::string("required field is missing (want ") + kApiVersion + ")");
     else if (auto v = r_.string(*api, "apiVersion"); v && *v != kApiVersion)
-      r_.error(api->at(), "apiVersion", "unsupported version \"" + std::string(utf8_prefix(*v, 64)) + "\"; this clawfleet reads " + kApiVersion);
+      r_.error(api->at(), "apiVersion",
+               "unsupported version \"" + std::string(utf8_prefix(*v, 64)) + "\"; this clawfleet reads " + kApiVersion);
     if (!kind) {
       r_.error(root, "kind", "required field is missing (want Instance, Defaults or Host)");
       return;
@@ -70,8 +73,10 @@ class Parser {
           inst.name = {*n, r_.where(name->at())};
           named = true;
         } else {
-          r_.error(name->at(), "metadata.name",
-                   "\"" + std::string(utf8_prefix(*n, 64)) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+          r_.error(
+              name->at(), "metadata.name",
+              "\"" + std::string(utf8_prefix(*n, 64)) +
+                  "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
         }
       }
       if (const Entry* labels = find(*m, "labels")) inst.labels = this->labels(*labels);
@@ -93,7 +98,10 @@ class Parser {
     if (!m) return;
     if (const Entry* name = find(*m, "name"))
       if (auto n = r_.string(*name, "metadata.name"); n && !is_dns_label(*n))
-        r_.error(name->at(), "metadata.name", "\"" + std::string(utf8_prefix(*n, 64)) + "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+        r_.error(
+            name->at(), "metadata.name",
+            "\"" + std::string(utf8_prefix(*n, 64)) +
+                "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
   }
 
   std::map<std::string, std::string> labels(const Entry& e) {
@@ -101,19 +109,24 @@ class Parser {
     auto m = r_.map(e, "metadata.labels");
     if (!m) return out;
     if (m->size() > kMaxLabels) {
-      r_.error(e.at(), "metadata.labels", "at most " + std::to_string(kMaxLabels) + " labels, got " + std::to_string(m->size()));
+      r_.error(e.at(), "metadata.labels",
+               "at most " + std::to_string(kMaxLabels) + " labels, got " + std::to_string(m->size()));
       return out;
     }
     for (const auto& l : *m) {
       std::string path = child("metadata.labels", l.key);
       if (!is_name(l.key, 63, true, "-_.")) {
-        r_.error(l.key_node, path, "label keys are 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit");
+        r_.error(
+            l.key_node, path,
+            "label keys are 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit");
         continue;
       }
       auto v = r_.string(l, path);
       if (!v) continue;
       if (!v->empty() && !is_name(*v, 63, true, "-_.")) {
-        r_.error(l.at(), path, "label values are empty or 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit");
+        r_.error(
+            l.at(), path,
+            "label values are empty or 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit");
         continue;
       }
       out.emplace(l.key, *v);
@@ -122,29 +135,42 @@ class Parser {
   }
 
   template <class T>
-  At<T> at(const Entry& e, T value) { return At<T>{std::move(value), r_.where(e.at())}; }
+  At<T> at(const Entry& e, T value) {
+    return At<T>{std::move(value), r_.where(e.at())};
+  }
 
   RawSpec spec(const Entry& e, bool in_defaults) {
     RawSpec s;
-    auto f = r_.fields(e, "spec", {"model", "skills", "image", "resources", "telegram", "providerKeys", "state", "protect", "network"});
+    auto f =
+        r_.fields(e, "spec",
+                  {"model", "skills", "image", "resources", "telegram", "providerKeys", "state", "protect", "network"});
     if (!f) return s;
     for (const auto& field : *f) {
       std::string path = child("spec", field.key);
       if (in_defaults && (field.key == "telegram" || field.key == "network")) {
-        r_.error(field.key_node, path, field.key == "telegram"
-                                           ? "not allowed in Defaults: a Telegram bot serves one instance; set it in that Instance"
-                                           : "not allowed in Defaults: addresses and ports are per instance; set them in that Instance");
+        r_.error(field.key_node, path,
+                 field.key == "telegram"
+                     ? "not allowed in Defaults: a Telegram bot serves one instance; set it in that Instance"
+                     : "not allowed in Defaults: addresses and ports are per instance; set them in that Instance");
       } else if (field.key == "model") {
         if (auto v = r_.string(field, path)) {
-          if (is_model(*v)) s.model = at(field, *v);
-          else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not provider/model (e.g. anthropic/claude-opus-4-6): provider of a-z, 0-9 and '-', at most 128 characters in all");
+          if (is_model(*v))
+            s.model = at(field, *v);
+          else
+            r_.error(
+                field.at(), path,
+                "\"" + std::string(utf8_prefix(*v, 64)) +
+                    "\" is not provider/model (e.g. anthropic/claude-opus-4-6): provider of a-z, 0-9 and '-', at most 128 characters in all");
         }
       } else if (field.key == "skills") {
         s.skills = skills(field, path);
       } else if (field.key == "image") {
         if (auto v = r_.string(field, path)) {
-          if (is_dns_label(*v)) s.image = at(field, *v);
-          else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not an image name (a DNS label)");
+          if (is_dns_label(*v))
+            s.image = at(field, *v);
+          else
+            r_.error(field.at(), path,
+                     "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not an image name (a DNS label)");
         }
       } else if (field.key == "resources") {
         resources(field, s);
@@ -172,9 +198,14 @@ class Parser {
     for (std::size_t i = 0; i < items->size(); ++i) {
       const Entry& item = (*items)[i];
       auto v = r_.string(item, index(path, i));
-      if (!v) { ok = false; continue; }
+      if (!v) {
+        ok = false;
+        continue;
+      }
       if (!is_skill(*v)) {
-        r_.error(item.at(), index(path, i), "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not a skill name: 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit");
+        r_.error(item.at(), index(path, i),
+                 "\"" + std::string(utf8_prefix(*v, 64)) +
+                     "\" is not a skill name: 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit");
         ok = false;
       } else if (!seen.insert(*v).second) {
         r_.warning(item.at(), index(path, i), "\"" + *v + "\" is listed twice; the repeat is ignored");
@@ -202,7 +233,9 @@ class Parser {
         if (!bytes) {
           r_.error(field.at(), path, bytes.error().message);
         } else if (bytes.value() < kMinDiskBytes || bytes.value() > kMaxDiskBytes) {
-          r_.error(field.at(), path, "must be between " + format_size(kMinDiskBytes) + " and " + format_size(kMaxDiskBytes) + ", got " + field.value.Scalar());
+          r_.error(field.at(), path,
+                   "must be between " + format_size(kMinDiskBytes) + " and " + format_size(kMaxDiskBytes) + ", got " +
+                       field.value.Scalar());
         } else {
           s.disk_bytes = at(field, bytes.value());
         }
@@ -216,11 +249,14 @@ class Parser {
   std::optional<SecretRef> secret(const Entry& e, const std::string& path) {
     static constexpr const char* kHow = "{file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}";
     if (e.value.IsScalar()) {
-      r_.error(e.at(), path, std::string("inline secret values are not allowed (the value is not shown); write a reference: ") + kHow);
+      r_.error(
+          e.at(), path,
+          std::string("inline secret values are not allowed (the value is not shown); write a reference: ") + kHow);
       return std::nullopt;
     }
     if (!e.value.IsMap()) {
-      r_.error(e.at(), path, std::string("must be a secret reference: ") + kHow + ", got " + (e.value.IsNull() ? "null" : "a list"));
+      r_.error(e.at(), path,
+               std::string("must be a secret reference: ") + kHow + ", got " + (e.value.IsNull() ? "null" : "a list"));
       return std::nullopt;
     }
     if (e.value.size() != 1) {
@@ -230,10 +266,10 @@ class Parser {
     for (const auto& kv : e.value) {
       YAML::Node k = kv.first, v = kv.second;
       std::string key = k.IsScalar() ? k.Scalar() : "";
-      auto source = key == "file" ? model::SecretSource::File
-                  : key == "env" ? model::SecretSource::Env
-                  : key == "credential" ? model::SecretSource::Credential
-                  : std::optional<model::SecretSource>{};
+      auto source = key == "file"         ? model::SecretSource::File
+                    : key == "env"        ? model::SecretSource::Env
+                    : key == "credential" ? model::SecretSource::Credential
+                                          : std::optional<model::SecretSource>{};
       if (!source) {
         r_.error(k, path, std::string("unknown key in a secret reference (it is not shown); write ") + kHow);
         return std::nullopt;
@@ -241,9 +277,12 @@ class Parser {
       std::string p = child(path, key);
       bool ok = v.IsScalar() && !(v.Tag() == "?" && v.Scalar().empty());
       const std::string value = ok ? v.Scalar() : "";
-      if (*source == model::SecretSource::File) ok = ok && is_clean_absolute_path(value);
-      else if (*source == model::SecretSource::Env) ok = ok && is_env_name(value);
-      else ok = ok && is_credential_name(value);
+      if (*source == model::SecretSource::File)
+        ok = ok && is_clean_absolute_path(value);
+      else if (*source == model::SecretSource::Env)
+        ok = ok && is_env_name(value);
+      else
+        ok = ok && is_credential_name(value);
       if (!ok) {
         static constexpr const char* kRule[] = {
             "must be an absolute path without \".\" or \"..\" components",
@@ -262,8 +301,12 @@ class Parser {
     if (!f) return std::nullopt;
     const Entry* token = find(*f, "botToken");
     const Entry* allow = find(*f, "allowFrom");
-    if (!token) r_.error(e.at(), "spec.telegram.botToken", "required field is missing (Telegram needs both botToken and allowFrom)");
-    if (!allow) r_.error(e.at(), "spec.telegram.allowFrom", "required field is missing (Telegram needs both botToken and allowFrom)");
+    if (!token)
+      r_.error(e.at(), "spec.telegram.botToken",
+               "required field is missing (Telegram needs both botToken and allowFrom)");
+    if (!allow)
+      r_.error(e.at(), "spec.telegram.allowFrom",
+               "required field is missing (Telegram needs both botToken and allowFrom)");
     std::optional<SecretRef> ref;
     if (token) ref = secret(*token, "spec.telegram.botToken");
     std::optional<std::vector<std::int64_t>> users;
@@ -284,9 +327,13 @@ class Parser {
     bool ok = true;
     for (std::size_t i = 0; i < items->size(); ++i) {
       auto v = r_.integer((*items)[i], index(path, i), 1, kMaxTelegramUserId);
-      if (!v) { ok = false; continue; }
+      if (!v) {
+        ok = false;
+        continue;
+      }
       if (!seen.insert(*v).second)
-        r_.warning((*items)[i].at(), index(path, i), "user " + std::to_string(*v) + " is listed twice; the repeat is ignored");
+        r_.warning((*items)[i].at(), index(path, i),
+                   "user " + std::to_string(*v) + " is listed twice; the repeat is ignored");
     }
     if (!ok) return std::nullopt;
     return std::vector<std::int64_t>(seen.begin(), seen.end());
@@ -296,13 +343,16 @@ class Parser {
     auto m = r_.map(e, "spec.providerKeys");
     if (!m) return;
     if (m->size() > kMaxProviderKeys) {
-      r_.error(e.at(), "spec.providerKeys", "at most " + std::to_string(kMaxProviderKeys) + " providers, got " + std::to_string(m->size()));
+      r_.error(e.at(), "spec.providerKeys",
+               "at most " + std::to_string(kMaxProviderKeys) + " providers, got " + std::to_string(m->size()));
       return;
     }
     for (const auto& k : *m) {
       std::string path = child("spec.providerKeys", k.key);
       if (!is_provider(k.key)) {
-        r_.error(k.key_node, path, "\"" + std::string(utf8_prefix(k.key, 64)) + "\" is not a provider name: 1-32 characters of a-z, 0-9 and '-'");
+        r_.error(k.key_node, path,
+                 "\"" + std::string(utf8_prefix(k.key, 64)) +
+                     "\" is not a provider name: 1-32 characters of a-z, 0-9 and '-'");
         continue;
       }
       s.providers_named.insert(k.key);
@@ -319,15 +369,20 @@ class Parser {
         if (auto v = r_.integer(field, path, 1024, 65535)) s.host_port = at(field, std::uint16_t(*v));
       } else if (field.key == "ip") {
         if (auto v = r_.string(field, path)) {
-          if (auto ip = parse_ipv4(*v)) s.ip = at(field, ip.value());
-          else r_.error(field.at(), path, ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
+          if (auto ip = parse_ipv4(*v))
+            s.ip = at(field, ip.value());
+          else
+            r_.error(field.at(), path, ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
         }
       } else if (field.key == "mac") {
         if (auto v = r_.string(field, path)) {
           auto mac = parse_mac(*v);
-          if (!mac) r_.error(field.at(), path, mac.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
-          else if (mac.value().multicast()) r_.error(field.at(), path, *v + " is a multicast address; a NIC needs a unicast one (first octet even)");
-          else s.mac = at(field, mac.value());
+          if (!mac)
+            r_.error(field.at(), path, mac.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
+          else if (mac.value().multicast())
+            r_.error(field.at(), path, *v + " is a multicast address; a NIC needs a unicast one (first octet even)");
+          else
+            s.mac = at(field, mac.value());
         }
       }
     }
@@ -338,7 +393,8 @@ class Parser {
     RawHost h;
     h.loc = r_.where(root);
     if (spec) {
-      auto f = r_.fields(*spec, "spec", {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "stateRoot", "limits"});
+      auto f = r_.fields(*spec, "spec",
+                         {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "stateRoot", "limits"});
       for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
     }
     raw_.hosts.push_back(std::move(h));
@@ -348,8 +404,12 @@ class Parser {
     std::string path = child("spec", field.key);
     if (field.key == "bridge") {
       if (auto v = r_.string(field, path)) {
-        if (is_ifname(*v)) h.bridge = at(field, *v);
-        else r_.error(field.at(), path, "\"" + std::string(utf8_prefix(*v, 64)) + "\" is not an interface name: 1-15 bytes of A-Z, a-z, 0-9, '_', '.' and '-'");
+        if (is_ifname(*v))
+          h.bridge = at(field, *v);
+        else
+          r_.error(field.at(), path,
+                   "\"" + std::string(utf8_prefix(*v, 64)) +
+                       "\" is not an interface name: 1-15 bytes of A-Z, a-z, 0-9, '_', '.' and '-'");
       }
     } else if (field.key == "subnet") {
       auto v = r_.string(field, path);
@@ -367,8 +427,10 @@ class Parser {
       }
     } else if (field.key == "gateway") {
       if (auto v = r_.string(field, path)) {
-        if (auto ip = parse_ipv4(*v)) h.gateway = at(field, ip.value());
-        else r_.error(field.at(), path, ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
+        if (auto ip = parse_ipv4(*v))
+          h.gateway = at(field, ip.value());
+        else
+          r_.error(field.at(), path, ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"");
       }
     } else if (field.key == "ports") {
       auto f = r_.fields(field, path, {"first", "last"});
@@ -414,7 +476,8 @@ class Parser {
     auto m = r_.map(e, "spec.images");
     if (!m) return;
     if (m->size() > kMaxImages) {
-      r_.error(e.at(), "spec.images", "at most " + std::to_string(kMaxImages) + " images, got " + std::to_string(m->size()));
+      r_.error(e.at(), "spec.images",
+               "at most " + std::to_string(kMaxImages) + " images, got " + std::to_string(m->size()));
       return;
     }
     if (m->empty()) {
@@ -426,12 +489,16 @@ class Parser {
     for (const auto& img : *m) {
       std::string path = child("spec.images", img.key);
       if (!is_dns_label(img.key)) {
-        r_.error(img.key_node, path, "\"" + std::string(utf8_prefix(img.key, 64)) + "\" is not an image name (a DNS label)");
+        r_.error(img.key_node, path,
+                 "\"" + std::string(utf8_prefix(img.key, 64)) + "\" is not an image name (a DNS label)");
         ok = false;
         continue;
       }
       auto f = r_.fields(img, path, {"kernel", "rootfs", "initrd"});
-      if (!f) { ok = false; continue; }
+      if (!f) {
+        ok = false;
+        continue;
+      }
       model::Image image;
       for (const char* required : {"kernel", "rootfs"})
         if (!find(*f, required)) {
@@ -440,10 +507,16 @@ class Parser {
         }
       for (const auto& p : *f) {
         auto v = r_.absolute_path(p, child(path, p.key));
-        if (!v) { ok = false; continue; }
-        if (p.key == "kernel") image.kernel = *v;
-        else if (p.key == "rootfs") image.rootfs = *v;
-        else image.initrd = *v;
+        if (!v) {
+          ok = false;
+          continue;
+        }
+        if (p.key == "kernel")
+          image.kernel = *v;
+        else if (p.key == "rootfs")
+          image.rootfs = *v;
+        else
+          image.initrd = *v;
       }
       out.emplace(img.key, std::move(image));
     }

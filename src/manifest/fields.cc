@@ -24,8 +24,9 @@ bool is_model(std::string_view s) {
   if (slash == std::string_view::npos || s.size() > 128 || !is_provider(s.substr(0, slash))) return false;
   auto name = s.substr(slash + 1);
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
-  return !name.empty() && alnum(name[0]) &&
-         std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || std::string_view("-._:/").find(c) != std::string_view::npos; });
+  return !name.empty() && alnum(name[0]) && std::all_of(name.begin(), name.end(), [&](char c) {
+    return alnum(c) || std::string_view("-._:/").find(c) != std::string_view::npos;
+  });
 }
 
 bool is_skill(std::string_view s) {
@@ -44,7 +45,8 @@ bool is_env_name(std::string_view s) {
 bool is_credential_name(std::string_view s) {
   if (s.empty() || s.size() > 255 || s == "." || s == "..") return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
   });
 }
 

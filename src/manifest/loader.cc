@@ -18,7 +18,8 @@ LoadResult load(const std::vector<SourceFile>& files) {
     order.push_back(f.path);
     ++out.files;
     if (f.content.size() > kMaxFileBytes) {
-      out.diagnostics.error({f.path, 0, 0}, "", "file is larger than the limit of " + std::to_string(kMaxFileBytes) + " bytes");
+      out.diagnostics.error({f.path, 0, 0}, "",
+                            "file is larger than the limit of " + std::to_string(kMaxFileBytes) + " bytes");
       continue;
     }
     auto docs = parse_documents(f, out.diagnostics);
@@ -74,8 +75,8 @@ LoadResult load(FileReader& fs, const SourceSpec& spec) {
       std::string msg = content.error().message;
       if (msg.starts_with(p + ": ")) msg.erase(0, p.size() + 2);
       read_errors.error({p, 0, 0}, "", std::move(msg));
-    }
-    else sources.push_back({p, std::move(content.value())});
+    } else
+      sources.push_back({p, std::move(content.value())});
   }
   LoadResult out = load(sources);
   out.files = paths.size();

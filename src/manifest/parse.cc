@@ -22,9 +22,13 @@ class DocumentCounter : public YAML::EventHandler {
   void OnNull(const YAML::Mark& m, YAML::anchor_t) override { null_only_ = events_++ == 0, mark_ = m; }
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override { ++events_; }
   void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override { ++events_; }
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { ++events_; }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    ++events_;
+  }
   void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { ++events_; }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    ++events_;
+  }
   void OnMapEnd() override {}
 
   bool lone_null() const { return null_only_ && events_ == 1; }

@@ -33,13 +33,15 @@ Result<std::string> read_secret(const model::SecretRef& ref, FileReader& fs, con
     case model::SecretSource::Env: {
       auto v = env.get(ref.name);
       if (!v) return Error{what + ": the variable is not set in clawfleet's environment"};
-      if (v->size() > kMaxSecretBytes) return Error{what + " is larger than " + std::to_string(kMaxSecretBytes) + " bytes"};
+      if (v->size() > kMaxSecretBytes)
+        return Error{what + " is larger than " + std::to_string(kMaxSecretBytes) + " bytes"};
       return check_value(ref, std::move(*v));
     }
     case model::SecretSource::Credential: {
       auto dir = env.get("CREDENTIALS_DIRECTORY");
       if (!dir || dir->empty())
-        return Error{what + ": $CREDENTIALS_DIRECTORY is not set; run under a unit with LoadCredential=" + ref.name + ":PATH"};
+        return Error{what + ": $CREDENTIALS_DIRECTORY is not set; run under a unit with LoadCredential=" + ref.name +
+                     ":PATH"};
       auto content = fs.read_file(*dir + "/" + ref.name, kMaxSecretBytes);
       if (!content) return Error{what + ": " + content.error().message};
       return check_value(ref, std::move(content.value()));

@@ -51,9 +51,13 @@ std::string quote(std::string_view s) {
   const std::string_view shown = utf8_prefix(s, 64);
   for (std::size_t i = 0; i < shown.size(); ++i) {
     auto c = static_cast<unsigned char>(shown[i]);
-    if (c < 0x20 || c == 0x7f) out += '?';
-    else if (c == '"' || c == '\\') { out += '\\'; out += char(c); }
-    else out += char(c);
+    if (c < 0x20 || c == 0x7f)
+      out += '?';
+    else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else
+      out += char(c);
   }
   if (s.size() > 64) out += "...";
   return out + '"';
@@ -106,7 +110,10 @@ std::string suggest(std::string_view word, std::initializer_list<std::string_vie
   std::size_t best_d = 3;  // at most two edits away
   for (auto c : choices) {
     std::size_t d = edit_distance(word, c);
-    if (d < best_d && d < c.size()) { best_d = d; best = std::string(c); }
+    if (d < best_d && d < c.size()) {
+      best_d = d;
+      best = std::string(c);
+    }
   }
   return best;
 }
@@ -160,7 +167,8 @@ std::optional<std::vector<Entry>> YamlReader::fields(const Entry& e, const std::
       continue;
     }
     std::string hint = suggest(entry.key, allowed);
-    error(entry.key_node, child(path, entry.key), hint.empty() ? "unknown field" : "unknown field; did you mean \"" + hint + "\"?");
+    error(entry.key_node, child(path, entry.key),
+          hint.empty() ? "unknown field" : "unknown field; did you mean \"" + hint + "\"?");
   }
   return out;
 }

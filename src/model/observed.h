@@ -23,7 +23,7 @@ struct Allocation {
 };
 
 struct ObservedUnit {
-  std::string load_state;       // "" when systemd does not know the unit
+  std::string load_state;  // "" when systemd does not know the unit
   std::string active_state;
   std::string sub_state;
   std::string unit_file_state;

@@ -14,7 +14,9 @@ std::string vm_unit(const std::string& name) { return kVmPrefix + name + ".servi
 std::string proxy_socket_unit(const std::string& name) { return kProxyPrefix + name + ".socket"; }
 std::string proxy_service_unit(const std::string& name) { return kProxyPrefix + name + ".service"; }
 
-std::vector<std::string> instance_unit_patterns() { return {vm_unit("*"), proxy_socket_unit("*"), proxy_service_unit("*")}; }
+std::vector<std::string> instance_unit_patterns() {
+  return {vm_unit("*"), proxy_socket_unit("*"), proxy_service_unit("*")};
+}
 
 std::string instance_of_unit(const std::string& unit) {
   for (const std::string p : {kVmPrefix, kProxyPrefix}) {

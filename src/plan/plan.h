@@ -38,8 +38,8 @@ enum class Action {
                      //     one: record the new allocation, rewrite the drop-ins, restart
                      //     the proxy, and restart the VM when the address or MAC changes
 };
-inline constexpr Action kAllActions[] = {Action::Create,  Action::Reprovision, Action::Restart, Action::GrowDisk,
-                                         Action::Replace, Action::Start,       Action::Stop,    Action::Repair,
+inline constexpr Action kAllActions[] = {Action::Create,  Action::Reprovision,     Action::Restart, Action::GrowDisk,
+                                         Action::Replace, Action::Start,           Action::Stop,    Action::Repair,
                                          Action::Destroy, Action::UpdateAllocation};
 const char* to_string(Action a);  // "create", "reprovision", "restart", "grow-disk", "replace",
                                   // "start", "stop", "repair", "destroy", "update-allocation"

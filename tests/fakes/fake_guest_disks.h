@@ -25,7 +25,8 @@ class FakeGuestDisks : public host::GuestDisks {
   Status clone(const std::string& base, const std::string& dest, std::uint64_t bytes) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto e = record("clone " + base + " " + dest + " " + std::to_string(bytes))) return *e;
-    if (!any_base && !bases.count(base)) return Error{"cannot open the image's rootfs " + base + ": No such file or directory"};
+    if (!any_base && !bases.count(base))
+      return Error{"cannot open the image's rootfs " + base + ": No such file or directory"};
     sizes[dest] = bytes;
     return {};
   }
@@ -57,8 +58,10 @@ class FakeGuestDisks : public host::GuestDisks {
   }
   void fail(const std::string& call, std::string message) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (message.empty()) failures_.erase(call);
-    else failures_[call] = std::move(message);
+    if (message.empty())
+      failures_.erase(call);
+    else
+      failures_[call] = std::move(message);
   }
 
   bool any_base = true;  // every base image exists unless listed in `bases` with any_base false

@@ -78,14 +78,30 @@ class LockedSystemd : public host::Systemd {
 
  public:
   LockedSystemd(FakeSystemd& sd, std::mutex& mu) : sd_(sd), mu_(mu) {}
-  Result<std::vector<host::UnitStatus>> list_units(const std::vector<std::string>& p) override { return with([&] { return sd_.list_units(p); }); }
-  Status daemon_reload() override { return with([&] { return sd_.daemon_reload(); }); }
-  Result<host::JobResult> start(const std::string& u, std::chrono::milliseconds d) override { return with([&] { return sd_.start(u, d); }); }
-  Result<host::JobResult> stop(const std::string& u, std::chrono::milliseconds d) override { return with([&] { return sd_.stop(u, d); }); }
-  Result<host::JobResult> restart(const std::string& u, std::chrono::milliseconds d) override { return with([&] { return sd_.restart(u, d); }); }
-  Status enable(const std::vector<std::string>& u) override { return with([&] { return sd_.enable(u); }); }
-  Status disable(const std::vector<std::string>& u) override { return with([&] { return sd_.disable(u); }); }
-  Status reset_failed(const std::string& u) override { return with([&] { return sd_.reset_failed(u); }); }
+  Result<std::vector<host::UnitStatus>> list_units(const std::vector<std::string>& p) override {
+    return with([&] { return sd_.list_units(p); });
+  }
+  Status daemon_reload() override {
+    return with([&] { return sd_.daemon_reload(); });
+  }
+  Result<host::JobResult> start(const std::string& u, std::chrono::milliseconds d) override {
+    return with([&] { return sd_.start(u, d); });
+  }
+  Result<host::JobResult> stop(const std::string& u, std::chrono::milliseconds d) override {
+    return with([&] { return sd_.stop(u, d); });
+  }
+  Result<host::JobResult> restart(const std::string& u, std::chrono::milliseconds d) override {
+    return with([&] { return sd_.restart(u, d); });
+  }
+  Status enable(const std::vector<std::string>& u) override {
+    return with([&] { return sd_.enable(u); });
+  }
+  Status disable(const std::vector<std::string>& u) override {
+    return with([&] { return sd_.disable(u); });
+  }
+  Status reset_failed(const std::string& u) override {
+    return with([&] { return sd_.reset_failed(u); });
+  }
 
  private:
   FakeSystemd& sd_;

@@ -11,8 +11,8 @@ namespace cf::testing {
 class FakeJournal : public apply::Journal {
  public:
   Status append(apply::JournalRecord rec) override {
-    calls.push_back(std::string("append ") + std::to_string(rec.seq) + " " + (rec.instance.empty() ? "-" : rec.instance) +
-                    " " + rec.action + " " + apply::to_string(rec.event) +
+    calls.push_back(std::string("append ") + std::to_string(rec.seq) + " " +
+                    (rec.instance.empty() ? "-" : rec.instance) + " " + rec.action + " " + apply::to_string(rec.event) +
                     (rec.result ? std::string(" ") + apply::to_string(*rec.result) : ""));
     if (fail_appends) return Error{"injected failure: journal append"};
     rec.time = now;

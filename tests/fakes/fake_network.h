@@ -28,8 +28,10 @@ class FakeNetwork : public host::Network {
   // Adds or replaces a link as links() reports it (a foreign link, or a
   // tap or bridge in some broken state); ifindex 0 gets the next free one.
   void add_link(host::Link link) {
-    if (link.ifindex == 0) link.ifindex = next_index_++;
-    else next_index_ = std::max(next_index_, link.ifindex + 1);
+    if (link.ifindex == 0)
+      link.ifindex = next_index_++;
+    else
+      next_index_ = std::max(next_index_, link.ifindex + 1);
     std::string name = link.name;
     links_[name] = std::move(link);
   }
@@ -44,8 +46,10 @@ class FakeNetwork : public host::Network {
   // The call whose recorded text is exactly `call` fails with message
   // (every time, until cleared with an empty message).
   void fail(const std::string& call, std::string message) {
-    if (message.empty()) failures_.erase(call);
-    else failures_[call] = std::move(message);
+    if (message.empty())
+      failures_.erase(call);
+    else
+      failures_[call] = std::move(message);
   }
 
   // Every call, in order: "links", "ensure_bridge clawbr0 10.100.0.1/24",
@@ -136,8 +140,9 @@ class FakeNetwork : public host::Network {
     // every unindented line opens or closes it); nft itself would also
     // check the syntax, which the fake does not.
     if (!only_our_table(ruleset))
-      return Error{"cannot replace nftables table inet clawfleet: the ruleset must be a single \"table inet "
-                   "clawfleet {\" block"};
+      return Error{
+          "cannot replace nftables table inet clawfleet: the ruleset must be a single \"table inet "
+          "clawfleet {\" block"};
     table = ruleset;
     return {};
   }
@@ -175,9 +180,12 @@ class FakeNetwork : public host::Network {
       std::string line = ruleset.substr(start, end - start);
       start = end + 1;
       if (line.empty() || line[0] == '\t' || line[0] == ' ') continue;
-      if (!opened && line == "table inet clawfleet {") opened = seen = true;
-      else if (opened && line == "}") opened = false;
-      else return false;
+      if (!opened && line == "table inet clawfleet {")
+        opened = seen = true;
+      else if (opened && line == "}")
+        opened = false;
+      else
+        return false;
     }
     return seen && !opened;
   }

@@ -53,7 +53,8 @@ class FakeStateStore : public host::StateStore {
                     mode_t mode) override {
     calls.push_back("write_file " + name + " " + file);
     if (fail_writes) return Error{"injected failure: write_file " + name + " " + file};
-    if (!dirs.count(name) || !dirs[name].exists) return Error{"cannot create /fake/instances/" + name + "/" + file + ": No such file or directory"};
+    if (!dirs.count(name) || !dirs[name].exists)
+      return Error{"cannot create /fake/instances/" + name + "/" + file + ": No such file or directory"};
     files[name + "/" + file] = content;
     dirs[name].files[file] = mode;
     return {};
@@ -73,7 +74,8 @@ class FakeStateStore : public host::StateStore {
     calls.push_back("remove_instance " + name);
     if (on_remove) on_remove(name);
     records.erase(name), tokens.erase(name), dirs.erase(name);
-    for (auto it = files.begin(); it != files.end();) it = it->first.rfind(name + "/", 0) == 0 ? files.erase(it) : std::next(it);
+    for (auto it = files.begin(); it != files.end();)
+      it = it->first.rfind(name + "/", 0) == 0 ? files.erase(it) : std::next(it);
     return {};
   }
 

@@ -36,8 +36,10 @@ class FakeSystemd : public host::Systemd {
   // The call whose recorded text is exactly `call` fails with message
   // (every time, until cleared with an empty message).
   void fail(const std::string& call, std::string message) {
-    if (message.empty()) failures_.erase(call);
-    else failures_[call] = std::move(message);
+    if (message.empty())
+      failures_.erase(call);
+    else
+      failures_[call] = std::move(message);
   }
 
   // The result of every job from now on.

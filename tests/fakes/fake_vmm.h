@@ -14,10 +14,10 @@
 #pragma once
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -27,9 +27,9 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <thread>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -47,8 +47,10 @@ class FakeVmm : public host::Vmm {
   // The call whose recorded text is exactly `call` fails with message
   // (every time, until cleared with an empty message).
   void fail(const std::string& call, std::string message) {
-    if (message.empty()) failures_.erase(call);
-    else failures_[call] = std::move(message);
+    if (message.empty())
+      failures_.erase(call);
+    else
+      failures_[call] = std::move(message);
   }
 
   bool shutdown_powers_off = true;
@@ -82,7 +84,8 @@ class FakeVmm : public host::Vmm {
   Status request_shutdown(const std::string& api_socket, std::chrono::milliseconds timeout) override {
     if (auto e = record("request_shutdown " + api_socket + " " + std::to_string(timeout.count()) + "ms")) return *e;
     host::VmState s = state_of(api_socket);
-    if (s == host::VmState::Absent) return Error{"fake VMM " + api_socket + ": nothing listens (the VM is not running)"};
+    if (s == host::VmState::Absent)
+      return Error{"fake VMM " + api_socket + ": nothing listens (the VM is not running)"};
     if (shutdown_powers_off) states_.erase(api_socket);
     return {};
   }

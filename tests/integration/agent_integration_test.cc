@@ -26,7 +26,6 @@ using namespace std::chrono;
 const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service",
                                 "clawfleet.service"};
 
-
 // A short resync and watchdog, so that the test sees them happen.
 constexpr const char* kDropIn =
     "[Service]\n"
@@ -111,7 +110,8 @@ TEST_F(RealAgent, ReadyAfterTheFirstReconcileThenFollowsTheManifests) {
   EXPECT_TRUE(status_text_has("1 instance, 1 ready")) << show("StatusText");
   EXPECT_EQ(sh("stat -c %a /var/lib/clawfleet/agent-status.json"), 0);
   EXPECT_EQ(out_, "644\n");
-  EXPECT_EQ(sh("grep -c 'clawfleet_instances{condition=\"Ready\"} 1' /var/lib/prometheus/node-exporter/clawfleet.prom"), 0)
+  EXPECT_EQ(sh("grep -c 'clawfleet_instances{condition=\"Ready\"} 1' /var/lib/prometheus/node-exporter/clawfleet.prom"),
+            0)
       << out_;
   // Step events carry structured fields in the journal.
   EXPECT_EQ(sh("journalctl --no-pager -o cat INSTANCE=alpha ACTION=create | grep -c 'alpha: create done'"), 0) << out_;
@@ -131,17 +131,18 @@ TEST_F(RealAgent, ReadyAfterTheFirstReconcileThenFollowsTheManifests) {
             0)
       << out_;
   const auto drift = steady_clock::now();
-  EXPECT_TRUE(eventually("systemctl is-active -q clawfleet-vm@alpha.service && test $(ip -o link show type tun | wc -l) = 2",
-                         seconds(30)))
+  EXPECT_TRUE(eventually(
+      "systemctl is-active -q clawfleet-vm@alpha.service && test $(ip -o link show type tun | wc -l) = 2", seconds(30)))
       << journal();
-  std::cout << "[ agent    ] drift repaired in "
-            << duration_cast<milliseconds>(steady_clock::now() - drift).count() << " ms (resync 3 s)\n";
+  std::cout << "[ agent    ] drift repaired in " << duration_cast<milliseconds>(steady_clock::now() - drift).count()
+            << " ms (resync 3 s)\n";
 
   // A broken commit that also drops beta: nothing destroyed, the error
   // visible in STATUS= and in `clawfleet status`, held until fixed.
   ASSERT_EQ(sh("rm /etc/clawfleet/beta.yaml && printf 'kind: [\\n' > /etc/clawfleet/zz.yaml"), 0) << out_;
-  EXPECT_TRUE(status_text_has("manifests broken (keeping the last good set): /etc/clawfleet/zz.yaml:2:1: error: "
-                              "invalid YAML"))
+  EXPECT_TRUE(
+      status_text_has("manifests broken (keeping the last good set): /etc/clawfleet/zz.yaml:2:1: error: "
+                      "invalid YAML"))
       << show("StatusText");
   std::this_thread::sleep_for(seconds(4));  // a resync later
   EXPECT_EQ(sh("systemctl is-active clawfleet-vm@beta.service clawfleet-vm@alpha.service"), 0) << out_ << journal();
@@ -180,12 +181,13 @@ TEST_F(RealAgent, AStalledLoopIsRestartedByTheWatchdog) {
   const std::string pid = show("MainPID");
   ASSERT_EQ(sh("kill -STOP " + pid), 0) << out_;
   const auto t0 = steady_clock::now();
-  EXPECT_TRUE(eventually("test \"$(systemctl show -p NRestarts --value clawfleet.service)\" -ge 1 && "
-                         "systemctl is-active -q clawfleet.service",
-                         seconds(30)))
+  EXPECT_TRUE(
+      eventually("test \"$(systemctl show -p NRestarts --value clawfleet.service)\" -ge 1 && "
+                 "systemctl is-active -q clawfleet.service",
+                 seconds(30)))
       << journal();
-  std::cout << "[ agent    ] stalled loop restarted in " << duration_cast<milliseconds>(steady_clock::now() - t0).count()
-            << " ms (WatchdogSec=3s)\n";
+  std::cout << "[ agent    ] stalled loop restarted in "
+            << duration_cast<milliseconds>(steady_clock::now() - t0).count() << " ms (WatchdogSec=3s)\n";
   EXPECT_NE(show("MainPID"), pid);
   sh("journalctl -u clawfleet.service --no-pager");
   EXPECT_NE(out_.find("Watchdog timeout"), std::string::npos) << out_;

@@ -24,7 +24,6 @@ namespace nspawn = cf::testing::nspawn;
 
 const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service"};
 
-
 std::string manifest(const std::vector<std::string>& names, const std::string& state = "running") {
   std::string m =
       "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n  subnet: 10.77.0.0/24\n"
@@ -62,10 +61,11 @@ class RealApply : public ::testing::Test {
   // units or drop-ins or state dirs of instances not in `names`.
   std::string leaks(const std::vector<std::string>& names) {
     std::string listing;
-    c_->exec("ip -o link show type tun; ls /etc/systemd/system | grep '^clawfleet-[a-z-]*@[^.]'; "
-             "ls /var/lib/clawfleet/instances; ls -a /var/lib/clawfleet /var/lib/clawfleet/instances/* | grep cf-tmp; "
-             "systemctl list-units --all --plain --no-legend 'clawfleet-*@*'",
-             &listing);
+    c_->exec(
+        "ip -o link show type tun; ls /etc/systemd/system | grep '^clawfleet-[a-z-]*@[^.]'; "
+        "ls /var/lib/clawfleet/instances; ls -a /var/lib/clawfleet /var/lib/clawfleet/instances/* | grep cf-tmp; "
+        "systemctl list-units --all --plain --no-legend 'clawfleet-*@*'",
+        &listing);
     std::istringstream lines(listing);
     std::string found;
     for (std::string line; std::getline(lines, line);) {
@@ -93,7 +93,10 @@ TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
   EXPECT_NE(out_.find("2 instances: 2 ready"), std::string::npos) << out_;
 
   // Through the real proxy, on loopback, to the stand-in guest.
-  EXPECT_EQ(sh("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/18900 && printf \"GET /health HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 5 cat <&3'"), 0) << out_;
+  EXPECT_EQ(
+      sh("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/18900 && printf \"GET /health HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 5 cat <&3'"),
+      0)
+      << out_;
   EXPECT_NE(out_.find("200 OK"), std::string::npos) << out_;
   EXPECT_EQ(sh("systemctl is-active clawfleet-vm@alpha.service clawfleet-proxy@beta.socket"), 0) << out_;
   EXPECT_EQ(sh("systemctl is-enabled clawfleet-vm@alpha.service"), 0) << out_;
@@ -111,7 +114,10 @@ TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
   EXPECT_NE(out_.find("is missing"), std::string::npos) << out_;
   EXPECT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
-  EXPECT_EQ(sh("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/18900 && printf \"GET /health HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 5 cat <&3'"), 0) << out_;
+  EXPECT_EQ(
+      sh("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/18900 && printf \"GET /health HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 5 cat <&3'"),
+      0)
+      << out_;
   EXPECT_NE(out_.find("200 OK"), std::string::npos) << out_;
 }
 
@@ -126,8 +132,9 @@ TEST_F(RealApply, StaleSavedPlansAreRefusedAndDestroyLeavesNothing) {
   EXPECT_EQ(out_, "600\n");
   write_manifest({"alpha", "beta"});
   EXPECT_EQ(clawfleet("apply /root/p.json"), 1) << out_;
-  EXPECT_NE(out_.find("clawfleet apply: plan /root/p.json is stale: the manifests (or a secret they reference) changed"),
-            std::string::npos)
+  EXPECT_NE(
+      out_.find("clawfleet apply: plan /root/p.json is stale: the manifests (or a secret they reference) changed"),
+      std::string::npos)
       << out_;
 
   // Saved, then a unit is stopped by hand: refused.
@@ -164,7 +171,9 @@ TEST_F(RealApply, PruneGuardAndLock) {
   EXPECT_EQ(sh("systemctl is-active clawfleet-vm@beta.service clawfleet-vm@gamma.service"), 0) << out_;
 
   // A second writer while the lock is held: refused at once, by default.
-  ASSERT_EQ(sh("mkdir -p /run/clawfleet && systemd-run --unit cf-lock-holder flock /run/clawfleet/lock sleep 4 && sleep 0.5"), 0)
+  ASSERT_EQ(
+      sh("mkdir -p /run/clawfleet && systemd-run --unit cf-lock-holder flock /run/clawfleet/lock sleep 4 && sleep 0.5"),
+      0)
       << out_;
   EXPECT_EQ(clawfleet("apply --max-destroy 2"), 1) << out_;
   EXPECT_NE(out_.find("another clawfleet holds /run/clawfleet/lock"), std::string::npos) << out_;
@@ -179,8 +188,10 @@ TEST_F(RealApply, PruneGuardAndLock) {
 TEST_F(RealApply, NoSecretLeavesItsFile) {
   const std::string key = "sk-ant-CF-SECRET-KEY-8c1e5a";
   const std::string bot = "7777777:CF-SECRET-BOT-TOKEN-f00d";
-  ASSERT_EQ(sh("mkdir -p /etc/clawfleet/secrets && printf '%s\\n' " + key + " > /etc/clawfleet/secrets/anthropic && "
-               "printf '%s' " + bot + " > /etc/clawfleet/secrets/bot && chmod 600 /etc/clawfleet/secrets/*"),
+  ASSERT_EQ(sh("mkdir -p /etc/clawfleet/secrets && printf '%s\\n' " + key +
+               " > /etc/clawfleet/secrets/anthropic && "
+               "printf '%s' " +
+               bot + " > /etc/clawfleet/secrets/bot && chmod 600 /etc/clawfleet/secrets/*"),
             0)
       << out_;
   std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml")
@@ -223,16 +234,18 @@ TEST_F(RealApply, NoSecretLeavesItsFile) {
     EXPECT_EQ(outputs.find(secret), std::string::npos) << "an output shows " << secret;
     // Everywhere clawfleet writes, and the logs; the token only in its file.
     // Prints the files that hold it, then how many log lines do.
-    sh("grep -rl -- '" + secret + "' /root/p.json /var/lib/clawfleet /etc/systemd/system /run/clawfleet "
-       "| grep -v '^/var/lib/clawfleet/instances/talker/token$'; journalctl --no-pager -o cat | grep -c -- '" + secret + "'");
+    sh("grep -rl -- '" + secret +
+       "' /root/p.json /var/lib/clawfleet /etc/systemd/system /run/clawfleet "
+       "| grep -v '^/var/lib/clawfleet/instances/talker/token$'; journalctl --no-pager -o cat | grep -c -- '" +
+       secret + "'");
     EXPECT_EQ(out_, "0\n") << "found " << secret;
   }
 }
 
 // However a guest ends (it powers off slowly; it ignores the request and
 // QEMU's quit ends it; it ignores quit too and systemd's SIGTERM ends it;
-// or the VMM ignores even SIGTERM and systemd's SIGKILL ends it), a stop leaves its unit inactive and a destroy leaves nothing:
-// no unit in any state, no tap, no directory; every step succeeds.
+// or the VMM ignores even SIGTERM and systemd's SIGKILL ends it), a stop leaves its unit inactive and a destroy leaves
+// nothing: no unit in any state, no tap, no directory; every step succeeds.
 TEST_F(RealApply, GuestsThatDoNotPowerOffStopAndGoCleanly) {
   // The escalation's deadlines, shortened so that it takes seconds (the
   // shipped ones are checked against each other by VmStopDeadlines).

@@ -59,7 +59,8 @@ int main() {
   }
   auto& host = *c.value();
   std::error_code ec;
-  fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "examples/demo/fleet.yaml", host.root() + "/etc/clawfleet/fleet.yaml", ec);
+  fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "examples/demo/fleet.yaml", host.root() + "/etc/clawfleet/fleet.yaml",
+                ec);
   if (ec) {
     std::cerr << "make demo: cannot copy examples/demo/fleet.yaml: " << ec.message() << "\n";
     return 1;

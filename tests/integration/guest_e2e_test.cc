@@ -59,16 +59,18 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   // would be) reaches neither guest's gateway, while the host does.
   ASSERT_EQ(sh("bridge -d link show | grep -A1 ' master cfbr0 ' | grep -c 'isolated on'"), 0) << out_;
   EXPECT_EQ(nspawn::detail::trim(out_), "2");
-  ASSERT_EQ(sh("ip netns add probe && ip link add cfprobe type veth peer name eth0 netns probe && "
-               "ip link set cfprobe master cfbr0 && bridge link set dev cfprobe isolated on && ip link set cfprobe up && "
-               "ip -n probe addr add 10.78.0.250/24 dev eth0 && ip -n probe link set eth0 up && ip -n probe link set lo up"),
-            0)
+  ASSERT_EQ(
+      sh("ip netns add probe && ip link add cfprobe type veth peer name eth0 netns probe && "
+         "ip link set cfprobe master cfbr0 && bridge link set dev cfprobe isolated on && ip link set cfprobe up && "
+         "ip -n probe addr add 10.78.0.250/24 dev eth0 && ip -n probe link set eth0 up && ip -n probe link set lo up"),
+      0)
       << out_;
   for (const char* name : {"alpha", "beta"}) {
     const std::string ip = field(name, "ip");
     EXPECT_NE(sh("ip netns exec probe timeout 5 bash -c 'exec 3<>/dev/tcp/" + ip + "/18789'"), 0)
         << "the probe reached " << name << ": " << out_;
-    EXPECT_EQ(sh("timeout 5 bash -c 'exec 3<>/dev/tcp/" + ip + "/18789'"), 0) << "the host cannot reach " << name << ": " << out_;
+    EXPECT_EQ(sh("timeout 5 bash -c 'exec 3<>/dev/tcp/" + ip + "/18789'"), 0)
+        << "the host cannot reach " << name << ": " << out_;
   }
   sh("ip link del cfprobe; ip netns del probe");
 

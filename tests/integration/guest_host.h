@@ -31,9 +31,8 @@ inline std::optional<std::string> guest_host_unavailable() {
 enum class Gateway { OpenClaw, Contract };
 
 inline const char* describe(Gateway g) {
-  return g == Gateway::OpenClaw
-             ? "the real OpenClaw gateway"
-             : "the image's CONTRACT GATEWAY, a stand-in for OpenClaw, not OpenClaw";
+  return g == Gateway::OpenClaw ? "the real OpenClaw gateway"
+                                : "the image's CONTRACT GATEWAY, a stand-in for OpenClaw, not OpenClaw";
 }
 
 // From $<variable> ("openclaw" or "contract"), else `otherwise`.
@@ -81,7 +80,7 @@ inline Result<std::string> guest_image(const std::string& source_dir, Gateway ga
 }
 
 inline Result<std::unique_ptr<nspawn::Container>> boot_guest_host(const std::string& source_dir,
-                                                                   const std::string& binary, const std::string& image) {
+                                                                  const std::string& binary, const std::string& image) {
   namespace fs = std::filesystem;
   auto c = nspawn::Container::boot({"--bind-ro=" + image + ":/var/lib/clawfleet/images/default",
                                     "--bind-ro=/usr/share/qemu", "--bind-ro=/usr/share/seabios",
@@ -89,8 +88,8 @@ inline Result<std::unique_ptr<nspawn::Container>> boot_guest_host(const std::str
   if (!c) return c.error();
   // QEMU at the host's own path: it finds its modules (TCG is one) relative
   // to its executable.
-  for (auto [from, to] : {std::pair{binary, std::string("/usr/local/bin/clawfleet")},
-                          std::pair{std::string(kQemu), std::string(kQemu)}})
+  for (auto [from, to] :
+       {std::pair{binary, std::string("/usr/local/bin/clawfleet")}, std::pair{std::string(kQemu), std::string(kQemu)}})
     if (auto s = c.value()->install(from, to); !s) return s.error();
   std::error_code ec;
   const std::string etc = c.value()->root() + "/etc/systemd/system/";

@@ -34,8 +34,9 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests) {
       "      initrd: /var/lib/clawfleet/images/default/initrd.img\n"
       "      rootfs: /var/lib/clawfleet/images/default/rootfs.ext4\n";
   for (const auto& g : guests)
-    m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name + "}\nspec:\n  model: " + g.model +
-         "\n  state: " + g.state + "\n  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}}\n"
+    m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name +
+         "}\nspec:\n  model: " + g.model + "\n  state: " + g.state +
+         "\n  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}}\n"
          "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n";
   return m;
 }
@@ -95,8 +96,10 @@ class GuestScenario : public ::testing::Test {
   // What is left of an instance: its units in any state, unit files and
   // drop-ins, its tap, its directory. "" when nothing.
   std::string remains_of(const std::string& instance, const std::string& tap) {
-    sh("systemctl list-units --all --plain --no-legend 'clawfleet-*@" + instance + ".*'; ls /etc/systemd/system "
-       "/etc/systemd/system/*.wants | grep '@" + instance + "\\.'; ip -o link show " + tap + " 2>/dev/null; ls -d /var/lib/clawfleet/instances/" + instance +
+    sh("systemctl list-units --all --plain --no-legend 'clawfleet-*@" + instance +
+       ".*'; ls /etc/systemd/system "
+       "/etc/systemd/system/*.wants | grep '@" +
+       instance + "\\.'; ip -o link show " + tap + " 2>/dev/null; ls -d /var/lib/clawfleet/instances/" + instance +
        " 2>/dev/null; true");
     return nspawn::detail::trim(out_);
   }

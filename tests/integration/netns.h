@@ -26,15 +26,15 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/socket.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -98,7 +98,8 @@ class Namespace {
   void loop() {
     ino_t before = ns_inode("/proc/thread-self/ns/net");
     std::optional<std::string> error;
-    if (::unshare(CLONE_NEWNET) != 0) error = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+    if (::unshare(CLONE_NEWNET) != 0)
+      error = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
     else if (ino_t after = ns_inode("/proc/thread-self/ns/net"); after == 0 || after == before)
       error = "the thread's network namespace did not change after unshare";
     else if (ns_inode("/proc/self/ns/net") != before)
@@ -160,7 +161,8 @@ inline bool tcp_connects(const std::string& ip, int port, int timeout_ms) {
   a.sin_port = htons(std::uint16_t(port));
   ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
   bool ok = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) ok = true;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+    ok = true;
   else if (errno == EINPROGRESS) {
     pollfd p{fd, POLLOUT, 0};
     int err = 0;

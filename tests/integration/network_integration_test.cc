@@ -356,18 +356,20 @@ TEST_F(RealNetwork, TrafficFollowsTheTable) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
     ASSERT_TRUE(net.set_ip_forward(true));
     ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow))));
-    sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) +
-          "; ip link set vg1 master " + kBridge + " up; bridge link set dev vg1 isolated on" +
-          "; ip link add vout type veth peer name eth0 netns " + std::to_string(outside_tid) +
+    sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) + "; ip link set vg1 master " +
+          kBridge + " up; bridge link set dev vg1 isolated on" + "; ip link add vout type veth peer name eth0 netns " +
+          std::to_string(outside_tid) +
           "; ip addr add 10.200.0.1/24 dev vout; ip link set vout up; ip route add 169.254.169.254/32 via 10.200.0.2");
   });
   guest.run([&] {
-    sh_ok("ip link set lo up; ip addr add 10.123.0.2/24 dev eth0; ip link set eth0 up; "
-          "ip route add default via 10.123.0.1");
+    sh_ok(
+        "ip link set lo up; ip addr add 10.123.0.2/24 dev eth0; ip link set eth0 up; "
+        "ip route add default via 10.123.0.1");
   });
   outside.run([&] {
-    sh_ok("ip link set lo up; ip addr add 10.200.0.2/24 dev eth0; ip addr add 169.254.169.254/32 dev lo; "
-          "ip link set eth0 up");
+    sh_ok(
+        "ip link set lo up; ip addr add 10.200.0.2/24 dev eth0; ip addr add 169.254.169.254/32 dev lo; "
+        "ip link set eth0 up");
   });
 
   int web = -1, metadata = -1, host_port = -1, guest_port = -1;
@@ -486,8 +488,16 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
   const std::string dir = ::testing::TempDir() + "cf-prepare-" + std::to_string(::getpid());
   std::vector<LaunchRecord> records;
   for (const char* name : {"bot-a", "bot-b"})
-    records.push_back(LaunchRecord{name, kBridge, Cidr{host.gateway, 24}, tap_name(name, {}), model::VmmKind::Qemu,
-                                   dir + "/" + name + ".sock", {"/bin/true"}, {}, render_table(host), true});
+    records.push_back(LaunchRecord{name,
+                                   kBridge,
+                                   Cidr{host.gateway, 24},
+                                   tap_name(name, {}),
+                                   model::VmmKind::Qemu,
+                                   dir + "/" + name + ".sock",
+                                   {"/bin/true"},
+                                   {},
+                                   render_table(host),
+                                   true});
   testing::FakeSystemd systemd;
   testing::FakeStateStore state;
   testing::FakeVmm vmm;

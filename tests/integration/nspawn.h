@@ -30,9 +30,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -125,9 +125,7 @@ inline std::string cache_dir() {
 inline std::string recipe() { return std::string(CLAWFLEET_SOURCE_DIR) + "/tests/integration/nspawn-rootfs.sh"; }
 
 // <cache>/rootfs-<first 16 hex digits of the recipe's SHA-256>
-inline std::string rootfs_stem() {
-  return cache_dir() + "/rootfs-" + sha256_hex(read_all(recipe())).substr(0, 16);
-}
+inline std::string rootfs_stem() { return cache_dir() + "/rootfs-" + sha256_hex(read_all(recipe())).substr(0, 16); }
 
 // The cgroup hierarchies a container needs a cgroup of its own in.
 inline std::vector<std::string> cgroup_hierarchies() {
@@ -248,7 +246,7 @@ class Container {
   std::string bus_address() const { return "unix:path=" + dir_ + "/dbus/system_bus_socket"; }
   const std::string& machine() const { return machine_; }
   pid_t nspawn_pid() const { return nspawn_; }
-  pid_t leader() const { return leader_; }          // the container's PID 1, as seen from the host
+  pid_t leader() const { return leader_; }                            // the container's PID 1, as seen from the host
   std::chrono::milliseconds boot_time() const { return boot_time_; }  // fork to "running"
   std::string console() const { return detail::read_all(dir_ + "/console.log"); }
 
@@ -313,8 +311,14 @@ class Container {
     }
 
     const std::string nspawn = detail::find_tool("systemd-nspawn");
-    std::vector<std::string> args = {nspawn,         "-D",         root(),          "--boot", "--register=no",
-                                     "--keep-unit",  "--private-network", "--machine=" + machine_,
+    std::vector<std::string> args = {nspawn,
+                                     "-D",
+                                     root(),
+                                     "--boot",
+                                     "--register=no",
+                                     "--keep-unit",
+                                     "--private-network",
+                                     "--machine=" + machine_,
                                      "--bind=" + dir_ + "/dbus:/run/dbus"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;

@@ -40,8 +40,8 @@ class Phases {
     std::string out = "[ phases ] " + prefix + "\n";
     for (std::size_t i = 0; i < phases_.size(); ++i) {
       const bool unfinished = open_ && i + 1 == phases_.size();
-      const double s = unfinished ? std::chrono::duration<double>(Clock::now() - phases_[i].start).count()
-                                  : phases_[i].seconds;
+      const double s =
+          unfinished ? std::chrono::duration<double>(Clock::now() - phases_[i].start).count() : phases_[i].seconds;
       char line[64];
       std::snprintf(line, sizeof line, "%9.1f s  ", s);
       out += "[ phases ] " + std::string(line) + phases_[i].name + (unfinished ? "  (did not finish)" : "") + "\n";

@@ -90,10 +90,10 @@ inline constexpr const char* kStandInVmmPath = "/usr/local/bin/fake-vmm";
 inline Status install_stand_in_guest(const nspawn::Container& c) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  for (auto [path, text] : {std::pair{kStandInVmmPath, kStandInVmm},
-                            std::pair{"/usr/local/bin/stand-in-gateway", kStandInGateway},
-                            std::pair{"/usr/local/bin/stand-in-qmp", kStandInQmp},
-                            std::pair{"/usr/local/bin/stand-in-status", kStandInStatus}}) {
+  for (auto [path, text] :
+       {std::pair{kStandInVmmPath, kStandInVmm}, std::pair{"/usr/local/bin/stand-in-gateway", kStandInGateway},
+        std::pair{"/usr/local/bin/stand-in-qmp", kStandInQmp},
+        std::pair{"/usr/local/bin/stand-in-status", kStandInStatus}}) {
     std::ofstream(c.root() + path) << text;
     fs::permissions(c.root() + path, fs::perms(0755), ec);
     if (ec) return Error{"cannot install " + std::string(path) + ": " + ec.message()};

@@ -83,14 +83,23 @@ TEST_F(RealSystemd, VmUnitLifecycle) {
   auto units = list({"clawfleet-vm@*"});
   const UnitStatus* t1 = find(units, "clawfleet-vm@t1.service");
   ASSERT_NE(t1, nullptr);
-  EXPECT_EQ(*t1, (UnitStatus{"clawfleet-vm@t1.service", "loaded", "active", "running", "disabled",
+  EXPECT_EQ(*t1, (UnitStatus{"clawfleet-vm@t1.service",
+                             "loaded",
+                             "active",
+                             "running",
+                             "disabled",
                              "/etc/systemd/system/clawfleet-vm@.service",
                              {"/etc/systemd/system/clawfleet-vm@t1.service.d/stub.conf"}}));
   // The template is known from its unit file only.
   const UnitStatus* tmpl = find(units, "clawfleet-vm@.service");
   ASSERT_NE(tmpl, nullptr);
-  EXPECT_EQ(*tmpl, (UnitStatus{"clawfleet-vm@.service", "", "inactive", "dead", "disabled",
-                               "/etc/systemd/system/clawfleet-vm@.service", {}}));
+  EXPECT_EQ(*tmpl, (UnitStatus{"clawfleet-vm@.service",
+                               "",
+                               "inactive",
+                               "dead",
+                               "disabled",
+                               "/etc/systemd/system/clawfleet-vm@.service",
+                               {}}));
   std::string ps;
   container_->exec("systemctl show -P MainPID clawfleet-vm@t1.service", &ps);
   EXPECT_NE(nspawn::detail::trim(ps), "0");
@@ -100,8 +109,9 @@ TEST_F(RealSystemd, VmUnitLifecycle) {
   ASSERT_TRUE(systemd_->daemon_reload());
   units = list({"clawfleet-vm@t1.service"});
   ASSERT_EQ(units.size(), 1u);
-  EXPECT_EQ(units[0].dropin_paths, (std::vector<std::string>{"/etc/systemd/system/clawfleet-vm@t1.service.d/stub.conf",
-                                                             "/etc/systemd/system/clawfleet-vm@t1.service.d/zz-extra.conf"}));
+  EXPECT_EQ(units[0].dropin_paths,
+            (std::vector<std::string>{"/etc/systemd/system/clawfleet-vm@t1.service.d/stub.conf",
+                                      "/etc/systemd/system/clawfleet-vm@t1.service.d/zz-extra.conf"}));
   ASSERT_TRUE(files_->remove_dropin("clawfleet-vm@t1.service", "zz-extra"));
   ASSERT_TRUE(systemd_->daemon_reload());
   units = list({"clawfleet-vm@t1.service"});
@@ -124,7 +134,8 @@ TEST_F(RealSystemd, VmUnitLifecycle) {
   // enable/disable change symlinks; the unit file state follows after a
   // reload, which also loads the enabled instance (multi-user.target wants it).
   ASSERT_TRUE(systemd_->enable({"clawfleet-vm@t1.service"}));
-  EXPECT_TRUE(fs::is_symlink(container_->root() + "/etc/systemd/system/multi-user.target.wants/clawfleet-vm@t1.service"));
+  EXPECT_TRUE(
+      fs::is_symlink(container_->root() + "/etc/systemd/system/multi-user.target.wants/clawfleet-vm@t1.service"));
   ASSERT_TRUE(systemd_->daemon_reload());
   units = list({"clawfleet-vm@*"});
   t1 = find(units, "clawfleet-vm@t1.service");
@@ -157,8 +168,8 @@ TEST_F(RealSystemd, ShippedUnitsLoad) {
   ASSERT_TRUE(systemd_->daemon_reload());
 
   auto units = list({"clawfleet*"});
-  for (const char* name : {"clawfleet.service", "clawfleet-vm@t1.service", "clawfleet-proxy@t1.socket",
-                           "clawfleet-proxy@t1.service"}) {
+  for (const char* name :
+       {"clawfleet.service", "clawfleet-vm@t1.service", "clawfleet-proxy@t1.socket", "clawfleet-proxy@t1.service"}) {
     const UnitStatus* u = find(units, name);
     ASSERT_NE(u, nullptr) << name;
     EXPECT_EQ(u->load_state, "loaded") << name;
@@ -247,7 +258,8 @@ TEST_F(RealSystemd, ResetFailedClearsAFailedUnit) {
 
 TEST_F(RealSystemd, JobResultsErrorsAndDeadlines) {
   ASSERT_TRUE(files_->write("cf-fails.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n"));
-  ASSERT_TRUE(files_->write("cf-slow.service", "[Service]\nExecStartPre=/bin/sleep 30\nExecStart=/bin/sleep infinity\n"));
+  ASSERT_TRUE(
+      files_->write("cf-slow.service", "[Service]\nExecStartPre=/bin/sleep 30\nExecStart=/bin/sleep infinity\n"));
   ASSERT_TRUE(systemd_->daemon_reload());
 
   auto missing = systemd_->start("cf-missing.service", milliseconds(5000));
@@ -293,8 +305,16 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
   host.gateway = parse_ipv4("10.77.0.1").value();
   const std::string tap = tap_name("t1", {});
   const std::string dir = "/var/lib/clawfleet/instances/t1";
-  LaunchRecord record{"t1", host.bridge, Cidr{host.gateway, 24}, tap, model::VmmKind::Qemu, dir + "/vmm.sock",
-                      {"/bin/sleep", "infinity"}, {{dir + "/vmm-config.json", "{}\n"}}, render_table(host), true};
+  LaunchRecord record{"t1",
+                      host.bridge,
+                      Cidr{host.gateway, 24},
+                      tap,
+                      model::VmmKind::Qemu,
+                      dir + "/vmm.sock",
+                      {"/bin/sleep", "infinity"},
+                      {{dir + "/vmm-config.json", "{}\n"}},
+                      render_table(host),
+                      true};
   fs::create_directories(container_->root() + dir);
   std::ofstream(container_->root() + dir + "/launch.json") << to_json(record);
   std::ofstream(container_->root() + dir + "/vmm.sock") << "left by a VMM that died";
@@ -361,7 +381,8 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
 // More loaded units than dbus-daemon allows pending replies on one
 // connection (128): list_units must not send all its GetAll calls at once.
 TEST_F(RealSystemd, ListsMoreUnitsThanPendingRepliesAllowed) {
-  ASSERT_TRUE(files_->write("cf-many@.service", "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"));
+  ASSERT_TRUE(
+      files_->write("cf-many@.service", "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"));
   std::vector<std::string> many;
   for (int i = 0; i < 200; ++i) many.push_back("cf-many@" + std::to_string(i) + ".service");
   ASSERT_TRUE(systemd_->enable(many));

@@ -43,8 +43,7 @@ class AgentRealEvents : public ::testing::Test {
     sigemptyset(&set);
     for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, sig);
     timespec zero{0, 0};
-    while (::sigtimedwait(&set, nullptr, &zero) > 0) {
-    }
+    while (::sigtimedwait(&set, nullptr, &zero) > 0) {}
     ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
     std::error_code ec;
     fs::remove_all(root_, ec);
@@ -154,7 +153,8 @@ TEST_F(AgentRealEvents, SignalsAndInterrupt) {
 TEST(AgentManifestDirectories, TheDirectoryOrEachFilesDirectory) {
   EXPECT_EQ(manifest_directories("/etc/clawfleet", {}), std::vector<std::string>{"/etc/clawfleet"});
   EXPECT_EQ(manifest_directories("/etc/clawfleet", {"fleet.yaml"}), std::vector<std::string>{"."});
-  EXPECT_EQ(manifest_directories("/etc/clawfleet", {"/etc/a/x.yaml", "/etc/a/y.yaml", "/srv/b.yaml", "/top.yaml", "c/d.yaml"}),
+  EXPECT_EQ(manifest_directories("/etc/clawfleet",
+                                 {"/etc/a/x.yaml", "/etc/a/y.yaml", "/srv/b.yaml", "/top.yaml", "c/d.yaml"}),
             (std::vector<std::string>{"/etc/a", "/srv", "/", "c"}));
 }
 
@@ -162,14 +162,16 @@ TEST(AgentManifestDirectories, TheDirectoryOrEachFilesDirectory) {
 // either is seen (the shared inotify descriptor keeps both masks).
 TEST_F(AgentRealEvents, EachFilesDirectoryIsWatched) {
   fs::create_directories(root_ / "etc/sub");
-  auto s = watch_manifests(manifest_directories("", {(root_ / "etc/sub/a.yaml").string(), (root_ / "etc/b.yaml").string()}));
+  auto s =
+      watch_manifests(manifest_directories("", {(root_ / "etc/sub/a.yaml").string(), (root_ / "etc/b.yaml").string()}));
   ASSERT_TRUE(s) << s.error().message;
   source_ = std::move(s.value());
   write(root_ / "etc/sub/.a.yaml.tmp");
   fs::rename(root_ / "etc/sub/.a.yaml.tmp", root_ / "etc/sub/a.yaml");
   auto events = drain();
-  EXPECT_NE(std::find(events.begin(), events.end(), Event{EventKind::ManifestChanged, (root_ / "etc/sub/a.yaml").string()}),
-            events.end());
+  EXPECT_NE(
+      std::find(events.begin(), events.end(), Event{EventKind::ManifestChanged, (root_ / "etc/sub/a.yaml").string()}),
+      events.end());
   write(root_ / "etc/.b.yaml.tmp");
   fs::rename(root_ / "etc/.b.yaml.tmp", root_ / "etc/b.yaml");
   events = drain();

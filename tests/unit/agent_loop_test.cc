@@ -75,8 +75,8 @@ class AgentLoop : public ::testing::Test {
   void start(AgentOptions ao = {}, std::size_t parallelism = 2) {
     ReconcileOptions o;
     o.exec.parallelism = parallelism;
-    reconciler_ = std::make_unique<Reconciler>(
-        ReconcilerPorts{files, env, lock, opener, *clock_, log, [] { return 0.5; }}, o);
+    reconciler_ =
+        std::make_unique<Reconciler>(ReconcilerPorts{files, env, lock, opener, *clock_, log, [] { return 0.5; }}, o);
     if (ao.metrics_path.empty()) ao.metrics_path = "/var/lib/node_exporter/clawfleet.prom";
     agent_ = std::make_unique<Agent>(AgentPorts{events, notifier, writer, log, *clock_}, *reconciler_, ao);
     thread_ = std::thread([this] { rc_ = agent_->run(); });
@@ -199,10 +199,10 @@ TEST_F(AgentLoop, SigtermMidStepFinishesTheStepAndStartsNoOther) {
   thread_.join();
   EXPECT_EQ(rc_, 0);
   EXPECT_EQ(health.count(), 1u);
-  EXPECT_EQ(journal.calls, (std::vector<std::string>{"append 0 - repair start", "append 0 - repair end ok",
-                                                     "append 1 alpha create start", "append 1 alpha create end ok",
-                                                     "append 2 beta create end skipped",
-                                                     "append 3 gamma create end skipped"}));
+  EXPECT_EQ(journal.calls,
+            (std::vector<std::string>{"append 0 - repair start", "append 0 - repair end ok",
+                                      "append 1 alpha create start", "append 1 alpha create end ok",
+                                      "append 2 beta create end skipped", "append 3 gamma create end skipped"}));
   EXPECT_EQ(journal.records.back().error, "the agent is stopping");
   auto lines = log.all();
   EXPECT_NE(std::find(lines.begin(), lines.end(), "info SIGTERM: stopping after the steps in flight"), lines.end());
@@ -258,7 +258,8 @@ TEST_F(AgentLoop, AFailingEventSourceEndsTheAgent) {
   thread_.join();
   EXPECT_EQ(rc_, 1);
   auto lines = log.all();
-  EXPECT_NE(std::find(lines.begin(), lines.end(), "error cannot wait for events: poll: Bad file descriptor"), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "error cannot wait for events: poll: Bad file descriptor"),
+            lines.end());
 }
 
 }  // namespace

@@ -28,8 +28,8 @@ class AgentReconcile : public ::testing::Test {
     ReconcileOptions o;
     o.exec.parallelism = 2;
     o.exec.health_deadline = seconds(60);
-    reconciler_ = std::make_unique<Reconciler>(
-        ReconcilerPorts{files, env, lock, opener, clock, log, [] { return 0.5; }}, o);
+    reconciler_ =
+        std::make_unique<Reconciler>(ReconcilerPorts{files, env, lock, opener, clock, log, [] { return 0.5; }}, o);
   }
   void manifests(const std::string& instances) { files.file("/etc/clawfleet/fleet.yaml", kTestHost + instances); }
   ReconcileReport reconcile() {
@@ -78,8 +78,9 @@ TEST_F(AgentReconcile, ConvergesAndReportsReady) {
   EXPECT_TRUE(status().last_success.has_value());
   // Logged with the journal's fields.
   auto lines = log.all();
-  EXPECT_NE(std::find(lines.begin(), lines.end(), "info alpha: create done (0.0 s) ACTION=create INSTANCE=alpha STEP=1"),
-            lines.end());
+  EXPECT_NE(
+      std::find(lines.begin(), lines.end(), "info alpha: create done (0.0 s) ACTION=create INSTANCE=alpha STEP=1"),
+      lines.end());
   // Nothing left: the next reconcile runs no step.
   r = reconcile();
   EXPECT_EQ(r.steps, 0u);
@@ -98,7 +99,8 @@ TEST_F(AgentReconcile, OneBadInstanceBacksOffWithoutDelayingTheOthers) {
             "instance bad: health gate: /ready timed out after 60 s; retry in 5.0 s");
   EXPECT_EQ(bad.failures, 1u);
   EXPECT_EQ(r.retry_at, clock.now() + seconds(5));
-  EXPECT_EQ(summary_line(status()), "2 instances, 1 ready, 1 degraded: bad health gate: /ready timed out after 60 s; retry in 5.0 s");
+  EXPECT_EQ(summary_line(status()),
+            "2 instances, 1 ready, 1 degraded: bad health gate: /ready timed out after 60 s; retry in 5.0 s");
   EXPECT_EQ(health_calls(18900), 1u);
 
   // One second later a new instance arrives: it is created at once, "bad"
@@ -165,13 +167,14 @@ TEST_F(AgentReconcile, ABrokenManifestSetKeepsTheLastGoodOneEnforced) {
   EXPECT_TRUE(journal.records.empty());
   EXPECT_TRUE(ready("alpha"));
   EXPECT_TRUE(ready("beta"));
-  EXPECT_EQ(summary_line(status()), "manifests broken (keeping the last good set): " + error + "; 2 instances, 2 ready");
+  EXPECT_EQ(summary_line(status()),
+            "manifests broken (keeping the last good set): " + error + "; 2 instances, 2 ready");
   const auto since = status().manifest_error_since;
   ASSERT_TRUE(since);
 
   // Drift is still repaired meanwhile, and the error stays, since the same time.
-  host.systemd.set_unit(host::UnitStatus{"clawfleet-vm@beta.service", "", "inactive", "dead", "enabled",
-                                         "/etc/systemd/system/clawfleet-vm@.service", {}});
+  host.systemd.set_unit(host::UnitStatus{
+      "clawfleet-vm@beta.service", "", "inactive", "dead", "enabled", "/etc/systemd/system/clawfleet-vm@.service", {}});
   clock.advance(minutes(5));
   r = reconcile();
   EXPECT_EQ(r.result, ReconcileResult::Error);
@@ -221,7 +224,8 @@ TEST_F(AgentReconcile, UnobservableHostIsAnError) {
   EXPECT_EQ(r.result, ReconcileResult::Error);
   EXPECT_EQ(r.error, "cannot connect to the system bus: No such file or directory");
   EXPECT_EQ(status().errors, 1u);
-  EXPECT_EQ(summary_line(status()), "0 instances, 0 ready; last reconcile: cannot connect to the system bus: No such file or directory");
+  EXPECT_EQ(summary_line(status()),
+            "0 instances, 0 ready; last reconcile: cannot connect to the system bus: No such file or directory");
 }
 
 }  // namespace

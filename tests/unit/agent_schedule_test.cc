@@ -144,13 +144,13 @@ plan::Step step(const std::string& instance, Action a, std::vector<std::size_t> 
 
 TEST(AgentHoldBack, StepsOfInstancesInBackoffAreLeftOutAndIndexesRenumbered) {
   plan::Plan p;
-  p.steps = {step("", Action::Repair),                 // 0 host
-             step("alpha", Action::Create, {0}),       // 1
-             step("bad", Action::Repair, {0}),         // 2 held
-             step("bad", Action::Restart, {0, 2}),     // 3 held
-             step("gone", Action::Destroy),            // 4
-             step("zeta", Action::Repair, {0}),        // 5
-             step("zeta", Action::Start, {0, 5})};     // 6
+  p.steps = {step("", Action::Repair),              // 0 host
+             step("alpha", Action::Create, {0}),    // 1
+             step("bad", Action::Repair, {0}),      // 2 held
+             step("bad", Action::Restart, {0, 2}),  // 3 held
+             step("gone", Action::Destroy),         // 4
+             step("zeta", Action::Repair, {0}),     // 5
+             step("zeta", Action::Start, {0, 5})};  // 6
   Filtered f = hold_back(p, [](const std::string& n) -> std::optional<Millis> {
     if (n == "bad" || n == "gone") return milliseconds(7000);
     return std::nullopt;

@@ -55,8 +55,8 @@ TEST(AgentConditions, TransitionTimesChangeWithStatusOnly) {
             (Condition{ConditionType::Ready, false, "StepFailed", failed.error, "sha256:g1", t2}));
   EXPECT_EQ(*s.find(ConditionType::Progressing),
             (Condition{ConditionType::Progressing, false, "BackingOff", "retry in 5.0 s", "sha256:g1", t2}));
-  EXPECT_EQ(*s.find(ConditionType::Degraded),
-            (Condition{ConditionType::Degraded, true, "StepFailed", failed.error + "; retry in 5.0 s", "sha256:g1", t2}));
+  EXPECT_EQ(*s.find(ConditionType::Degraded), (Condition{ConditionType::Degraded, true, "StepFailed",
+                                                         failed.error + "; retry in 5.0 s", "sha256:g1", t2}));
   EXPECT_EQ(*s.find(ConditionType::RestartRequired),
             (Condition{ConditionType::RestartRequired, true, "RestartPending",
                        "restart pending: the guest has not been restarted yet", "sha256:g1", t2}));
@@ -126,28 +126,29 @@ TEST(AgentMetrics, ExactText) {
   s.errors = 1;
   s.last = ReconcileRecord{"resync", W0, W0 + milliseconds(1250), 1.25, ReconcileResult::Failed, 4, 1, 0, ""};
   s.last_success = W0 - seconds(300);
-  EXPECT_EQ(render_metrics(s),
-            "# HELP clawfleet_reconcile_total Reconciles the agent ran since it started (not counting lock-busy retries).\n"
-            "# TYPE clawfleet_reconcile_total counter\n"
-            "clawfleet_reconcile_total 3\n"
-            "# HELP clawfleet_reconcile_errors_total Reconciles with a failed step, or whose manifests or host could not be read.\n"
-            "# TYPE clawfleet_reconcile_errors_total counter\n"
-            "clawfleet_reconcile_errors_total 1\n"
-            "# HELP clawfleet_reconcile_duration_seconds How long the last reconcile took.\n"
-            "# TYPE clawfleet_reconcile_duration_seconds gauge\n"
-            "clawfleet_reconcile_duration_seconds 1.250\n"
-            "# HELP clawfleet_instances Instances whose condition is True, by condition.\n"
-            "# TYPE clawfleet_instances gauge\n"
-            "clawfleet_instances{condition=\"Ready\"} 11\n"
-            "clawfleet_instances{condition=\"Progressing\"} 0\n"
-            "clawfleet_instances{condition=\"Degraded\"} 1\n"
-            "clawfleet_instances{condition=\"RestartRequired\"} 0\n"
-            "# HELP clawfleet_manifest_error 1 while the manifests do not load (the last good set is enforced).\n"
-            "# TYPE clawfleet_manifest_error gauge\n"
-            "clawfleet_manifest_error 0\n"
-            "# HELP clawfleet_last_success_timestamp_seconds When the last reconcile without errors finished, in seconds since the epoch (0: none yet).\n"
-            "# TYPE clawfleet_last_success_timestamp_seconds gauge\n"
-            "clawfleet_last_success_timestamp_seconds 1767225300\n");
+  EXPECT_EQ(
+      render_metrics(s),
+      "# HELP clawfleet_reconcile_total Reconciles the agent ran since it started (not counting lock-busy retries).\n"
+      "# TYPE clawfleet_reconcile_total counter\n"
+      "clawfleet_reconcile_total 3\n"
+      "# HELP clawfleet_reconcile_errors_total Reconciles with a failed step, or whose manifests or host could not be read.\n"
+      "# TYPE clawfleet_reconcile_errors_total counter\n"
+      "clawfleet_reconcile_errors_total 1\n"
+      "# HELP clawfleet_reconcile_duration_seconds How long the last reconcile took.\n"
+      "# TYPE clawfleet_reconcile_duration_seconds gauge\n"
+      "clawfleet_reconcile_duration_seconds 1.250\n"
+      "# HELP clawfleet_instances Instances whose condition is True, by condition.\n"
+      "# TYPE clawfleet_instances gauge\n"
+      "clawfleet_instances{condition=\"Ready\"} 11\n"
+      "clawfleet_instances{condition=\"Progressing\"} 0\n"
+      "clawfleet_instances{condition=\"Degraded\"} 1\n"
+      "clawfleet_instances{condition=\"RestartRequired\"} 0\n"
+      "# HELP clawfleet_manifest_error 1 while the manifests do not load (the last good set is enforced).\n"
+      "# TYPE clawfleet_manifest_error gauge\n"
+      "clawfleet_manifest_error 0\n"
+      "# HELP clawfleet_last_success_timestamp_seconds When the last reconcile without errors finished, in seconds since the epoch (0: none yet).\n"
+      "# TYPE clawfleet_last_success_timestamp_seconds gauge\n"
+      "clawfleet_last_success_timestamp_seconds 1767225300\n");
 }
 
 TEST(AgentStatusFile, RoundTripsAndHasAFixedShape) {
@@ -163,7 +164,8 @@ TEST(AgentStatusFile, RoundTripsAndHasAFixedShape) {
   s.instances["bot-7"].failures = 2;
   s.instances["bot-7"].retry_at = W0 + seconds(10);
   const std::string text = render_status_file(s, W0 + seconds(4));
-  EXPECT_EQ(text.rfind("{\n  \"format_version\": 1,\n  \"pid\": 42,\n  \"updated\": \"2026-01-01T00:00:04Z\",\n", 0), 0u)
+  EXPECT_EQ(text.rfind("{\n  \"format_version\": 1,\n  \"pid\": 42,\n  \"updated\": \"2026-01-01T00:00:04Z\",\n", 0),
+            0u)
       << text;
   EXPECT_NE(text.find("\"retry_in_seconds\": 6"), std::string::npos) << text;
   EXPECT_NE(text.find("\"enforcing_last_good\": true"), std::string::npos) << text;

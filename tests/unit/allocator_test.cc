@@ -22,7 +22,9 @@ model::Host host_on(const char* subnet, const char* gateway, std::uint16_t first
 
 auto none_listening = [](std::uint16_t) { return false; };
 
-std::string error_of(const Result<Allocation>& r) { return r ? "(allocated " + to_string(r.value().ip) + ")" : r.error().message; }
+std::string error_of(const Result<Allocation>& r) {
+  return r ? "(allocated " + to_string(r.value().ip) + ")" : r.error().message;
+}
 
 TEST(Allocator, MacIsLocallyAdministeredUnicastFromTheAddress) {
   EXPECT_EQ(to_string(mac_for(ip("10.42.8.3"))), "06:fc:0a:2a:08:03");
@@ -64,18 +66,20 @@ TEST_P(AllocatorIp, LowestFreeHostAddress) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, AllocatorIp,
-    ::testing::Values(
-        IpCase{"172.16.0.0/24", "172.16.0.1", {}, "172.16.0.2"},
-        // The gateway need not be .1; it is skipped wherever it is.
-        IpCase{"172.16.0.0/24", "172.16.0.254", {}, "172.16.0.1"},
-        IpCase{"172.16.0.0/24", "172.16.0.2", {"172.16.0.1"}, "172.16.0.3"},
-        // /29: .1-.6 usable, .1 the gateway: five guests.
-        IpCase{"10.0.0.8/29", "10.0.0.9", {"10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13"}, "10.0.0.14"},
-        IpCase{"10.0.0.8/29", "10.0.0.9", {"10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"},
-               "instance bot: no free guest address in 10.0.0.8/29 (5 held by instances)"},
-        // /16: past the first /24 boundary, .255 and .0 inside are ordinary addresses.
-        IpCase{"10.1.0.0/16", "10.1.0.1", {"10.1.0.2", "10.1.0.3"}, "10.1.0.4"},
-        IpCase{"10.1.0.0/22", "10.1.0.1", {}, "10.1.0.2"}));
+    ::testing::Values(IpCase{"172.16.0.0/24", "172.16.0.1", {}, "172.16.0.2"},
+                      // The gateway need not be .1; it is skipped wherever it is.
+                      IpCase{"172.16.0.0/24", "172.16.0.254", {}, "172.16.0.1"},
+                      IpCase{"172.16.0.0/24", "172.16.0.2", {"172.16.0.1"}, "172.16.0.3"},
+                      // /29: .1-.6 usable, .1 the gateway: five guests.
+                      IpCase{
+                          "10.0.0.8/29", "10.0.0.9", {"10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13"}, "10.0.0.14"},
+                      IpCase{"10.0.0.8/29",
+                             "10.0.0.9",
+                             {"10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"},
+                             "instance bot: no free guest address in 10.0.0.8/29 (5 held by instances)"},
+                      // /16: past the first /24 boundary, .255 and .0 inside are ordinary addresses.
+                      IpCase{"10.1.0.0/16", "10.1.0.1", {"10.1.0.2", "10.1.0.3"}, "10.1.0.4"},
+                      IpCase{"10.1.0.0/22", "10.1.0.1", {}, "10.1.0.2"}));
 
 TEST(Allocator, SixteenFillsPastTheFirstOctet) {
   Taken taken;
@@ -101,9 +105,10 @@ TEST(Allocator, PinnedAddress) {
             "instance bot: guest address 172.16.0.7 is already held by another instance");
   for (const char* reserved : {"172.16.0.0", "172.16.0.1", "172.16.0.255", "172.16.1.5"}) {
     pins.ip = ip(reserved);
-    EXPECT_EQ(error_of(allocate("bot", h, pins, taken, none_listening)),
-              std::string("instance bot: guest address ") + reserved +
-                  " is not a usable host address of 172.16.0.0/24 (network, broadcast and gateway 172.16.0.1 are reserved)");
+    EXPECT_EQ(
+        error_of(allocate("bot", h, pins, taken, none_listening)),
+        std::string("instance bot: guest address ") + reserved +
+            " is not a usable host address of 172.16.0.0/24 (network, broadcast and gateway 172.16.0.1 are reserved)");
   }
 }
 
@@ -189,14 +194,16 @@ TEST(Allocator, DeterministicAndTapsDistinct) {
 
 TEST(ListeningPorts, ReadsListenersOfBothTables) {
   testing::FakeFileReader files;
-  files.file("/proc/net/tcp",
-             "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-             "   0: 0100007F:4A38 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n"
-             "   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0\n"
-             "   2: 0100007F:4A39 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0 20 4 30 10 -1\n");
-  files.file("/proc/net/tcp6",
-             "  sl  local_address                         remote_address                        st tx_queue rx_queue\n"
-             "   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000\n");
+  files.file(
+      "/proc/net/tcp",
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 0100007F:4A38 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n"
+      "   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0\n"
+      "   2: 0100007F:4A39 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0 20 4 30 10 -1\n");
+  files.file(
+      "/proc/net/tcp6",
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue\n"
+      "   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000\n");
   auto r = listening_tcp_ports(files);
   ASSERT_TRUE(r) << r.error().message;
   // 0x4A38 = 19000, 0x16 = 22, 0x1F90 = 8080; the established 0x4A39 is not listening.

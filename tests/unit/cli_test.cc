@@ -63,7 +63,8 @@ TEST_F(Cli, ValidateReportsErrorsOnStderrAndExits1) {
 }
 
 TEST_F(Cli, ValidateJson) {
-  write("a.yaml", "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec: {model: ollama/x, skills: [a, a]}\n");
+  write("a.yaml",
+        "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec: {model: ollama/x, skills: [a, a]}\n");
   auto r = run("validate --json --manifests " + dir_.string());
   EXPECT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
@@ -84,13 +85,16 @@ TEST_F(Cli, VmHelperSaysWhatIsMissing) {
   EXPECT_EQ(r.err, "clawfleet vm prepare: not an instance name: \"Bad_Name\"\n");
   r = run("vm run bot --state-root " + dir_.string());
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "clawfleet vm run: cannot open " + dir_.string() +
-                       "/instances/bot/launch.json: No such file or directory (has `clawfleet apply` created instance bot?)\n");
+  EXPECT_EQ(
+      r.err,
+      "clawfleet vm run: cannot open " + dir_.string() +
+          "/instances/bot/launch.json: No such file or directory (has `clawfleet apply` created instance bot?)\n");
   fs::create_directories(dir_ / "instances/bot");
   write("instances/bot/launch.json", "{\"format\": 1, \"name\": \"other\"}");
   r = run("vm stop bot --state-root " + dir_.string());
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err.rfind("clawfleet vm stop: launch record " + dir_.string() + "/instances/bot/launch.json: ", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.rfind("clawfleet vm stop: launch record " + dir_.string() + "/instances/bot/launch.json: ", 0), 0u)
+      << r.err;
   EXPECT_EQ(run("vm").status, 1);
   EXPECT_EQ(run("vm run").status, 1);
 }

@@ -56,8 +56,9 @@ void check_case(const std::string& label, const std::vector<SourceFile>& files, 
   EXPECT_TRUE(r.diagnostics.has_errors()) << label;
   EXPECT_EQ(got, want.lines) << label;
   for (const auto& field : want.fields) {
-    bool named = std::any_of(want.lines.begin(), want.lines.end(),
-                             [&](const std::string& l) { return l.find(": error: " + field + ": ") != std::string::npos; });
+    bool named = std::any_of(want.lines.begin(), want.lines.end(), [&](const std::string& l) {
+      return l.find(": error: " + field + ": ") != std::string::npos;
+    });
     EXPECT_TRUE(named) << label << ": no expected error at # field: " << field;
   }
 }

@@ -9,7 +9,8 @@ TEST(Diagnostic, FormatLikeACompiler) {
   EXPECT_EQ(format({Severity::Error, {"a.yaml", 12, 15}, "spec.resources.vcpus", "must be between 1 and 32, got 48"}),
             "a.yaml:12:15: error: spec.resources.vcpus: must be between 1 and 32, got 48");
   EXPECT_EQ(format({Severity::Warning, {"a.yaml", 3, 0}, "", "odd"}), "a.yaml:3: warning: odd");
-  EXPECT_EQ(format({Severity::Error, {"/etc/clawfleet", 0, 0}, "", "cannot open"}), "/etc/clawfleet: error: cannot open");
+  EXPECT_EQ(format({Severity::Error, {"/etc/clawfleet", 0, 0}, "", "cannot open"}),
+            "/etc/clawfleet: error: cannot open");
 }
 
 TEST(Diagnostics, CountsAndSortsByFileOrderThenPosition) {

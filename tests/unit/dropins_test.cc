@@ -40,8 +40,9 @@ TEST(Dropins, StateRootThatAUnitWouldInterpretIsRefused) {
     h.state_root = root;
     auto d = dropins_for(h, "bot", alloc());
     ASSERT_FALSE(d) << root;
-    EXPECT_EQ(d.error().message, std::string("state root \"") + root +
-                                     "\" cannot be written into a unit file: use only letters, digits, '/', '.', '_' and '-'");
+    EXPECT_EQ(d.error().message,
+              std::string("state root \"") + root +
+                  "\" cannot be written into a unit file: use only letters, digits, '/', '.', '_' and '-'");
   }
 }
 

@@ -9,10 +9,10 @@
 #include <random>
 
 #include "apply/desired.h"
-#include "host/network/network.h"
-#include "host/vmm/launch.h"
 #include "fakes/fake_host.h"
 #include "fakes/fleets.h"
+#include "host/network/network.h"
+#include "host/vmm/launch.h"
 #include "manifest/loader.h"
 
 namespace cf::apply {
@@ -45,7 +45,8 @@ class Executor : public ::testing::Test {
     ExecOptions exec;
     exec.parallelism = 2;
     p.results = execute(run, desired_, observed_, host().ports(), exec, [&](const StepEvent& e) {
-      events_.push_back(std::to_string(e.index) + (e.start ? " start" : std::string(" end ") + to_string(e.result.outcome)));
+      events_.push_back(std::to_string(e.index) +
+                        (e.start ? " start" : std::string(" end ") + to_string(e.result.outcome)));
     });
     return p;
   }
@@ -56,14 +57,13 @@ class Executor : public ::testing::Test {
       Pass p = apply(fleet);
       if (p.plan.empty()) return;
       for (std::size_t s = 0; s < p.results.size(); ++s)
-        EXPECT_EQ(p.results[s].outcome, Outcome::Ok) << p.plan.steps[s].instance << " "
-                                                       << plan::to_string(p.plan.steps[s].action) << ": "
-                                                       << p.results[s].error;
+        EXPECT_EQ(p.results[s].outcome, Outcome::Ok)
+            << p.plan.steps[s].instance << " " << plan::to_string(p.plan.steps[s].action) << ": " << p.results[s].error;
     }
     plan::Plan left = plan_for(fleet);
-    ASSERT_TRUE(left.empty()) << "not converged after " << rounds << " rounds; first step: "
-                              << plan::to_string(left.steps[0].action) << " " << left.steps[0].instance << ": "
-                              << left.steps[0].reason;
+    ASSERT_TRUE(left.empty()) << "not converged after " << rounds
+                              << " rounds; first step: " << plan::to_string(left.steps[0].action) << " "
+                              << left.steps[0].instance << ": " << left.steps[0].reason;
   }
 
   testing::FakeHost& host() { return *host_; }
@@ -149,7 +149,8 @@ TEST_F(Executor, StoppingAnInstanceLeavesNoFailedUnit) {
 TEST_F(Executor, OneFailingInstanceDoesNotStopTheOthers) {
   auto fleet = fleet_of(instance_yaml("alpha") + instance_yaml("beta") + instance_yaml("gamma"));
   // beta gets the second port; its gate fails after its VM started.
-  host().health.failing[18901] = "health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered 503)";
+  host().health.failing[18901] =
+      "health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered 503)";
   Pass p = apply(fleet);
   std::map<std::string, Outcome> by;
   for (std::size_t i = 0; i < p.plan.steps.size(); ++i)
@@ -245,7 +246,8 @@ TEST_F(Executor, EventsBracketEveryStep) {
   ASSERT_FALSE(p.plan.empty());
   std::vector<std::string> want;
   // Host step first, then the instance's.
-  for (std::size_t i = 0; i < p.plan.steps.size(); ++i) want.insert(want.end(), {std::to_string(i) + " start", std::to_string(i) + " end ok"});
+  for (std::size_t i = 0; i < p.plan.steps.size(); ++i)
+    want.insert(want.end(), {std::to_string(i) + " start", std::to_string(i) + " end ok"});
   EXPECT_EQ(events_, want);
 }
 
@@ -253,8 +255,8 @@ TEST_F(Executor, EventsBracketEveryStep) {
 // a fresh run (new observation, new plan) must converge with nothing leaked.
 TEST_F(Executor, ConvergesAfterStoppingAtEveryStepBoundary) {
   auto before = fleet_of(instance_yaml("alpha") + instance_yaml("beta") + instance_yaml("gamma"));
-  auto after = fleet_of(instance_yaml("alpha", "  resources: {vcpus: 4}\n") + instance_yaml("gamma", "  state: stopped\n") +
-                        instance_yaml("delta"));
+  auto after = fleet_of(instance_yaml("alpha", "  resources: {vcpus: 4}\n") +
+                        instance_yaml("gamma", "  state: stopped\n") + instance_yaml("delta"));
   converge(before);
   const std::size_t total = plan_for(after).steps.size();
   ASSERT_GE(total, 4u);
@@ -281,9 +283,9 @@ TEST_F(Executor, OnePlanConvergesRandomFleetsAndDrift) {
     std::string yaml;
     for (const char* n : names) {
       if (rng() % 3 == 0) continue;
-      yaml += instance_yaml(n, std::string("  resources: {vcpus: ") + pick(cpus) + ", memoryMiB: " + pick(mem) +
-                                   ", disk: " + pick(disks) + "}\n  state: " + (rng() % 4 ? "running" : "stopped") +
-                                   "\n");
+      yaml +=
+          instance_yaml(n, std::string("  resources: {vcpus: ") + pick(cpus) + ", memoryMiB: " + pick(mem) +
+                               ", disk: " + pick(disks) + "}\n  state: " + (rng() % 4 ? "running" : "stopped") + "\n");
       // instance_yaml's model line comes first; a second would be a duplicate key.
       yaml.replace(yaml.rfind("ollama/qwen3"), 12, pick(models));
     }
@@ -300,7 +302,9 @@ TEST_F(Executor, OnePlanConvergesRandomFleetsAndDrift) {
       const auto& rec = host().state.records.at(inst.name);
       switch (rng() % 6) {
         case 0: (void)host().network.delete_link(rec.allocation.tap); break;
-        case 1: host().files.file("/etc/systemd/system/clawfleet-proxy@" + inst.name + ".socket.d/listen.conf", "# edited\n"); break;
+        case 1:
+          host().files.file("/etc/systemd/system/clawfleet-proxy@" + inst.name + ".socket.d/listen.conf", "# edited\n");
+          break;
         case 2: host().state.dirs[inst.name].mode = 0755; break;
         case 3:
           if (const host::UnitStatus* u = host().systemd.unit(host::vm_unit(inst.name))) {
@@ -342,9 +346,9 @@ TEST_F(Executor, CreateClonesTheRootDiskAndWritesTheSeed) {
   converge(fleet);
   const std::string dir = "/var/lib/clawfleet/instances/alpha";
   auto& d = host().disks;
-  EXPECT_EQ(d.calls, (std::vector<std::string>{"clone /var/lib/clawfleet/images/default/rootfs.ext4 " + dir +
-                                                   "/rootfs.ext4 2147483648",
-                                               "write_seed " + dir + "/seed.img"}));
+  EXPECT_EQ(d.calls, (std::vector<std::string>{
+                         "clone /var/lib/clawfleet/images/default/rootfs.ext4 " + dir + "/rootfs.ext4 2147483648",
+                         "write_seed " + dir + "/seed.img"}));
   ASSERT_EQ(host().health.generations.size(), 1u);
   const std::string gen = host().health.generations[0];
   EXPECT_EQ(d.seeds.at(dir + "/seed.img").meta_data, "instance-id: cf-" + gen.substr(7) + "\nlocal-hostname: alpha\n");

@@ -133,8 +133,7 @@ struct Reply {
 
 class FakeApi {
  public:
-  explicit FakeApi(std::vector<Reply> replies)
-      : replies_(std::move(replies)), server_([this](Conn& c) { serve(c); }) {}
+  explicit FakeApi(std::vector<Reply> replies) : replies_(std::move(replies)), server_([this](Conn& c) { serve(c); }) {}
 
   std::vector<Request> requests() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -252,7 +251,8 @@ TEST(FirecrackerApi, MissingSocketIsAbsent) {
   EXPECT_EQ(s.value(), VmState::Absent);
   auto d = make_firecracker_vmm()->request_shutdown("/nonexistent/clawfleet/vmm.sock", milliseconds(500));
   ASSERT_FALSE(d);
-  EXPECT_EQ(d.error().message, "firecracker API /nonexistent/clawfleet/vmm.sock: nothing listens (the VM is not running)");
+  EXPECT_EQ(d.error().message,
+            "firecracker API /nonexistent/clawfleet/vmm.sock: nothing listens (the VM is not running)");
 }
 
 // The file of a socket nobody listens on any more: a VMM that exited.

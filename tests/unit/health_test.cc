@@ -23,8 +23,8 @@ HealthTarget target(std::uint16_t port, std::string token, std::string generatio
 // Answers each request with the status the script gives for its path.
 struct Guest {
   std::mutex mu;
-  std::map<std::string, std::vector<int>> script;  // path -> statuses, last one repeats
-  std::vector<std::string> requests;               // "GET /ready auth=<Authorization header>"
+  std::map<std::string, std::vector<int>> script;        // path -> statuses, last one repeats
+  std::vector<std::string> requests;                     // "GET /ready auth=<Authorization header>"
   std::vector<std::string> generations = {"sha256:aa"};  // what "/" reports, last one repeats
 
   void serve(Conn& c) {
@@ -89,8 +89,8 @@ TEST(Health, AnOldGenerationIsNamedInTheError) {
   g.generations = {"sha256:0123456789abcdef0123"};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(20))->wait_ready(target(server.port, "t", "sha256:fedcba9876543210fedc"),
-                                                     milliseconds(200));
+  auto s = real_health(milliseconds(20))
+               ->wait_ready(target(server.port, "t", "sha256:fedcba9876543210fedc"), milliseconds(200));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
                                    ": not ready within 200 ms (last: the guest runs generation sha256:0123456789ab…, "

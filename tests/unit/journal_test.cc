@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include "core/time.h"
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/time.h"
 
 #include <algorithm>
 #include <chrono>
@@ -41,7 +41,8 @@ std::chrono::system_clock::time_point noon() {
   return std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + 12h + 123ms;
 }
 
-JournalRecord start(std::size_t seq, const std::string& instance, const std::string& action, const std::string& run = "r1") {
+JournalRecord start(std::size_t seq, const std::string& instance, const std::string& action,
+                    const std::string& run = "r1") {
   return {"", run, seq, instance, action, JournalEvent::Start, std::nullopt, ""};
 }
 JournalRecord end(std::size_t seq, const std::string& instance, const std::string& action, Outcome result,
@@ -74,14 +75,18 @@ class JournalFile : public ::testing::Test {
 };
 
 TEST_F(JournalFile, ExactLineFormat) {
-  EXPECT_EQ(to_journal_line(stamped(start(3, "bot", "create", "9f2c4e1a7b3d5f60"))),
-            R"({"time":"2026-11-23T12:00:00.123Z","run":"9f2c4e1a7b3d5f60","seq":3,"instance":"bot","action":"create","event":"start"})");
-  EXPECT_EQ(to_journal_line(stamped(end(3, "bot", "create", Outcome::Ok))),
-            R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":3,"instance":"bot","action":"create","event":"end","result":"ok"})");
-  EXPECT_EQ(to_journal_line(stamped(end(0, "", "repair", Outcome::Failed, "cannot create bridge clawfleet0: File exists"))),
-            R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":0,"instance":"","action":"repair","event":"end","result":"failed","error":"cannot create bridge clawfleet0: File exists"})");
-  EXPECT_EQ(to_journal_line(stamped(end(4, "bot", "start", Outcome::Skipped))),
-            R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":4,"instance":"bot","action":"start","event":"end","result":"skipped"})");
+  EXPECT_EQ(
+      to_journal_line(stamped(start(3, "bot", "create", "9f2c4e1a7b3d5f60"))),
+      R"({"time":"2026-11-23T12:00:00.123Z","run":"9f2c4e1a7b3d5f60","seq":3,"instance":"bot","action":"create","event":"start"})");
+  EXPECT_EQ(
+      to_journal_line(stamped(end(3, "bot", "create", Outcome::Ok))),
+      R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":3,"instance":"bot","action":"create","event":"end","result":"ok"})");
+  EXPECT_EQ(
+      to_journal_line(stamped(end(0, "", "repair", Outcome::Failed, "cannot create bridge clawfleet0: File exists"))),
+      R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":0,"instance":"","action":"repair","event":"end","result":"failed","error":"cannot create bridge clawfleet0: File exists"})");
+  EXPECT_EQ(
+      to_journal_line(stamped(end(4, "bot", "start", Outcome::Skipped))),
+      R"({"time":"2026-11-23T12:00:00.123Z","run":"r1","seq":4,"instance":"bot","action":"start","event":"end","result":"skipped"})");
 }
 
 TEST_F(JournalFile, AppendThenReadRoundTrip) {
@@ -150,14 +155,17 @@ TEST_F(JournalFile, TornLastLineIsSkippedAndCountedThenSealedByTheNextAppend) {
 TEST_F(JournalFile, MalformedLinesAreSkippedAndCounted) {
   fs::create_directories(state_);
   auto good = to_journal_line(stamped(start(1, "bot", "create")));
-  append_raw(path_, good + "\n" +
-                        "not json\n" +
-                        "[1,2]\n" +
-                        R"({"time":"t","run":"r","seq":1,"instance":"bot","action":"create","event":"middle"})" "\n" +
-                        R"({"time":"t","run":"r","seq":1,"instance":"bot","action":"create","event":"start","result":"ok"})" "\n" +
-                        R"({"time":"t","run":"r","seq":-1,"instance":"bot","action":"create","event":"start"})" "\n" +
-                        R"({"time":"t","run":"r","seq":1,"instance":"bot","action":"create","event":"end","result":"maybe"})" "\n" +
-                        "\n" + good + "\n");
+  append_raw(path_,
+             good + "\n" + "not json\n" + "[1,2]\n" +
+                 R"({"time":"t","run":"r","seq":1,"instance":"bot","action":"create","event":"middle"})"
+                 "\n" +
+                 R"({"time":"t","run":"r","seq":1,"instance":"bot","action":"create","event":"start","result":"ok"})"
+                 "\n" +
+                 R"({"time":"t","run":"r","seq":-1,"instance":"bot","action":"create","event":"start"})"
+                 "\n" +
+                 R"({"time":"t","run":"r","seq":1,"instance":"bot","action":"create","event":"end","result":"maybe"})"
+                 "\n" +
+                 "\n" + good + "\n");
   auto read = read_journal(path_.string(), 10);
   ASSERT_TRUE(read.ok()) << read.error().message;
   EXPECT_EQ(read.value().records.size(), 2u);
@@ -195,8 +203,7 @@ TEST_F(JournalFile, RotatesAtTheLimitKeepingOneOldGeneration) {
   EXPECT_EQ(read.skipped, 0u);
   ASSERT_GT(read.records.size(), 1u);
   ASSERT_LT(read.records.size(), n);
-  for (std::size_t i = 0; i < read.records.size(); ++i)
-    EXPECT_EQ(read.records[i].seq, n - read.records.size() + i);
+  for (std::size_t i = 0; i < read.records.size(); ++i) EXPECT_EQ(read.records[i].seq, n - read.records.size() + i);
 }
 
 TEST_F(JournalFile, ConcurrentAppendsFromWorkersStayWholeLines) {
@@ -309,8 +316,8 @@ TEST(FakeJournalPort, RecordsAppends) {
   ASSERT_TRUE(j.append(start(1, "bot", "create")).ok());
   ASSERT_TRUE(j.append(end(1, "bot", "create", Outcome::Ok)).ok());
   EXPECT_EQ(j.calls, (std::vector<std::string>{"append 1 bot create start", "append 1 bot create end ok"}));
-  EXPECT_EQ(j.read(1).value().records, (std::vector<JournalRecord>{stamped(end(1, "bot", "create", Outcome::Ok),
-                                                                           "2026-01-01T00:00:00.000Z")}));
+  EXPECT_EQ(j.read(1).value().records,
+            (std::vector<JournalRecord>{stamped(end(1, "bot", "create", Outcome::Ok), "2026-01-01T00:00:00.000Z")}));
   j.fail_appends = true;
   EXPECT_EQ(j.append(start(2, "", "repair")).error().message, "injected failure: journal append");
 }

@@ -66,9 +66,16 @@ TEST(Launch, VmSpecFromDesiredAndAllocation) {
 }
 
 TEST(Launch, JsonRoundTrip) {
-  LaunchRecord r{"bot", "cfbr0", parse_cidr("10.80.0.1/24").value(), "cf0123456789abc", model::VmmKind::Qemu,
-                 "/srv/cf/instances/bot/vmm.sock", {"/usr/bin/qemu-system-x86_64", "-M", "microvm"},
-                 {{"/srv/cf/instances/bot/vmm-config.json", "{}\n"}}, "table inet clawfleet {\n}\n", true};
+  LaunchRecord r{"bot",
+                 "cfbr0",
+                 parse_cidr("10.80.0.1/24").value(),
+                 "cf0123456789abc",
+                 model::VmmKind::Qemu,
+                 "/srv/cf/instances/bot/vmm.sock",
+                 {"/usr/bin/qemu-system-x86_64", "-M", "microvm"},
+                 {{"/srv/cf/instances/bot/vmm-config.json", "{}\n"}},
+                 "table inet clawfleet {\n}\n",
+                 true};
   auto back = launch_from_json(to_json(r));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back.value(), r);
@@ -76,8 +83,16 @@ TEST(Launch, JsonRoundTrip) {
 
 TEST(Launch, MalformedRecordsAreRefused) {
   EXPECT_EQ(launch_from_json("{\"format\": 2}").error().message, "unknown format (want \"format\": 1)");
-  LaunchRecord r{"bot", "cfbr0", parse_cidr("10.80.0.1/24").value(), "cf0", model::VmmKind::Firecracker,
-                 "/s/vmm.sock", {"relative/firecracker"}, {}, "", false};
+  LaunchRecord r{"bot",
+                 "cfbr0",
+                 parse_cidr("10.80.0.1/24").value(),
+                 "cf0",
+                 model::VmmKind::Firecracker,
+                 "/s/vmm.sock",
+                 {"relative/firecracker"},
+                 {},
+                 "",
+                 false};
   EXPECT_EQ(launch_from_json(to_json(r)).error().message, "name, bridge, tap, argv[0] or apiSocket is malformed");
   r.argv = {"/usr/local/bin/firecracker"};
   r.files = {{"../etc/passwd", "x"}};
@@ -106,9 +121,16 @@ class Prepare : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("cf-prepare-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     auto f = fleet();
-    record_ = LaunchRecord{"bot", "cfbr0", parse_cidr("10.80.0.1/24").value(), "cf0123456789abc",
-                           model::VmmKind::Qemu, (dir_ / "vmm.sock").string(), {"/usr/bin/qemu-system-x86_64"},
-                           {{(dir_ / "vmm-config.json").string(), "{}\n"}}, render_table(f.host), true};
+    record_ = LaunchRecord{"bot",
+                           "cfbr0",
+                           parse_cidr("10.80.0.1/24").value(),
+                           "cf0123456789abc",
+                           model::VmmKind::Qemu,
+                           (dir_ / "vmm.sock").string(),
+                           {"/usr/bin/qemu-system-x86_64"},
+                           {{(dir_ / "vmm-config.json").string(), "{}\n"}},
+                           render_table(f.host),
+                           true};
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -144,9 +166,9 @@ TEST_F(Prepare, SecondRunChangesNothingOnTheHost) {
   net_.calls.clear();
   ASSERT_TRUE(prepare_vm(record_, net_));
   // ensure_* are idempotent in themselves; the table and sysctl are not rewritten.
-  EXPECT_EQ(net_.calls, (std::vector<std::string>{"ensure_bridge cfbr0 10.80.0.1/24",
-                                                  "ensure_tap cf0123456789abc cfbr0 clawfleet:bot", "read_table",
-                                                  "ip_forward"}));
+  EXPECT_EQ(net_.calls,
+            (std::vector<std::string>{"ensure_bridge cfbr0 10.80.0.1/24",
+                                      "ensure_tap cf0123456789abc cfbr0 clawfleet:bot", "read_table", "ip_forward"}));
 }
 
 TEST_F(Prepare, EgressDenyLeavesForwardingAlone) {

@@ -3,11 +3,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
-#include "core/time.h"
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "core/time.h"
 
 #include <chrono>
 #include <filesystem>
@@ -35,9 +35,7 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-std::chrono::system_clock::time_point noon() {
-  return std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + 12h;
-}
+std::chrono::system_clock::time_point noon() { return std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + 12h; }
 
 LockClock fixed_clock() {
   LockClock c;
@@ -113,8 +111,8 @@ TEST_F(Lock, AcquireWritesHolderRecordAndReleaseClearsIt) {
     auto guard = lock->acquire("apply", 0ms);
     ASSERT_TRUE(guard.ok()) << guard.error().message;
     EXPECT_TRUE(guard.value().held());
-    EXPECT_EQ(slurp(path_),
-              "{\"pid\":" + std::to_string(::getpid()) + ",\"operation\":\"apply\",\"since\":\"2026-11-23T12:00:00Z\"}\n");
+    EXPECT_EQ(slurp(path_), "{\"pid\":" + std::to_string(::getpid()) +
+                                ",\"operation\":\"apply\",\"since\":\"2026-11-23T12:00:00Z\"}\n");
     EXPECT_EQ(mode_of(path_), 0600u);
     EXPECT_EQ(mode_of(root_ / "run/clawfleet"), 0755u);
   }
@@ -152,9 +150,8 @@ TEST_F(Lock, SecondWriterFailsAtOnceNamingTheHolder) {
   auto start = std::chrono::steady_clock::now();
   auto r = lock_at(path_, fixed_clock())->acquire("apply", 0ms);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message,
-            busy("pid " + std::to_string(child_) + " (apply), since 2026-11-23T12:00:00Z",
-                 "0 s (use --lock-timeout to wait)"));
+  EXPECT_EQ(r.error().message, busy("pid " + std::to_string(child_) + " (apply), since 2026-11-23T12:00:00Z",
+                                    "0 s (use --lock-timeout to wait)"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
 }
 
@@ -173,9 +170,8 @@ TEST_F(Lock, WaiterGivesUpAtTheDeadlineNamingTheHolder) {
   auto r = lock_at(path_, fixed_clock())->acquire("apply", 200ms);
   ASSERT_FALSE(r.ok());
   EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
-  EXPECT_EQ(r.error().message,
-            busy("pid " + std::to_string(child_) + " (apply), since 2026-11-23T12:00:00Z",
-                 "0.2 s (raise --lock-timeout to wait longer)"));
+  EXPECT_EQ(r.error().message, busy("pid " + std::to_string(child_) + " (apply), since 2026-11-23T12:00:00Z",
+                                    "0.2 s (raise --lock-timeout to wait longer)"));
 }
 
 TEST_F(Lock, PollsAtTheIntervalUntilTheDeadlineWithAnInjectedClock) {
@@ -192,9 +188,8 @@ TEST_F(Lock, PollsAtTheIntervalUntilTheDeadlineWithAnInjectedClock) {
   auto r = lock_at(path_, clock)->acquire("apply", 120ms);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(sleeps, (std::vector<long>{50, 50, 20}));
-  EXPECT_EQ(r.error().message,
-            busy("pid " + std::to_string(child_) + " (apply), since 2026-11-23T12:00:00Z",
-                 "0.12 s (raise --lock-timeout to wait longer)"));
+  EXPECT_EQ(r.error().message, busy("pid " + std::to_string(child_) + " (apply), since 2026-11-23T12:00:00Z",
+                                    "0.12 s (raise --lock-timeout to wait longer)"));
 }
 
 TEST_F(Lock, StaleRecordOfADeadProcessDoesNotBlock) {
@@ -257,9 +252,10 @@ TEST(LockRecord, BusyMessages) {
   EXPECT_EQ(lock_busy_message("/run/clawfleet/lock", rec, 1500ms),
             "another clawfleet holds /run/clawfleet/lock: pid 4242 (apply), since 2026-11-23T12:00:00Z; "
             "gave up after 1.5 s (raise --lock-timeout to wait longer)");
-  EXPECT_EQ(lock_busy_message("/run/clawfleet/lock", Error{"cannot read /run/clawfleet/lock: Input/output error"}, 2000ms),
-            "another clawfleet holds /run/clawfleet/lock: holder unknown (cannot read /run/clawfleet/lock: "
-            "Input/output error); gave up after 2 s (raise --lock-timeout to wait longer)");
+  EXPECT_EQ(
+      lock_busy_message("/run/clawfleet/lock", Error{"cannot read /run/clawfleet/lock: Input/output error"}, 2000ms),
+      "another clawfleet holds /run/clawfleet/lock: holder unknown (cannot read /run/clawfleet/lock: "
+      "Input/output error); gave up after 2 s (raise --lock-timeout to wait longer)");
   EXPECT_EQ(rfc3339(noon() + 999ms), "2026-11-23T12:00:00Z");
 }
 

@@ -69,7 +69,8 @@ spec:
   EXPECT_EQ(i.skills, (std::vector<std::string>{"github", "tmux"}));
   EXPECT_EQ(i.resources, (model::Resources{4, 4096, 20ull << 30}));
   ASSERT_TRUE(i.telegram);
-  EXPECT_EQ(i.telegram->bot_token, (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/bot.telegram"}));
+  EXPECT_EQ(i.telegram->bot_token,
+            (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/bot.telegram"}));
   EXPECT_EQ(i.telegram->allow_from, (std::vector<std::int64_t>{7, 42}));
   EXPECT_EQ(i.provider_keys.at("anthropic"), (model::SecretRef{model::SecretSource::Credential, "anthropic-api-key"}));
   EXPECT_EQ(i.provider_keys.at("openai"), (model::SecretRef{model::SecretSource::Env, "OPENAI_API_KEY"}));
@@ -81,8 +82,8 @@ spec:
 }
 
 TEST(Load, EveryErrorOfEveryFileAtOnce) {
-  auto d = diags({{"a.yaml", instance("  resources: {vcpus: 0}\n")},
-                  {"b.yaml", instance("  state: paused\n  protect: yes\n")}});
+  auto d = diags(
+      {{"a.yaml", instance("  resources: {vcpus: 0}\n")}, {"b.yaml", instance("  state: paused\n  protect: yes\n")}});
   EXPECT_EQ(d, (std::vector<std::string>{
                    "a.yaml:7:22: error: spec.resources.vcpus: must be between 1 and 32, got 0",
                    "b.yaml:4:9: error: metadata.name: instance \"bot\" is already defined at a.yaml:4:9",
@@ -108,18 +109,26 @@ TEST(Load, DuplicateKeys) {
 }
 
 TEST(Load, DocumentShape) {
-  EXPECT_EQ(diags("- a\n- b\n"),
-            (std::vector<std::string>{"m.yaml:1:1: error: a document must be a mapping with apiVersion, kind, metadata and spec; got a list"}));
-  EXPECT_EQ(diags("kind: Instance\nmetadata: {name: a}\nspec: {model: ollama/x}\n"),
-            (std::vector<std::string>{"m.yaml:1:1: error: apiVersion: required field is missing (want clawfleet.io/v1)"}));
-  EXPECT_EQ(diags("apiVersion: clawfleet.io/v2\nkind: Host\n"),
-            (std::vector<std::string>{"m.yaml:1:13: error: apiVersion: unsupported version \"clawfleet.io/v2\"; this clawfleet reads clawfleet.io/v1"}));
+  EXPECT_EQ(
+      diags("- a\n- b\n"),
+      (std::vector<std::string>{
+          "m.yaml:1:1: error: a document must be a mapping with apiVersion, kind, metadata and spec; got a list"}));
+  EXPECT_EQ(
+      diags("kind: Instance\nmetadata: {name: a}\nspec: {model: ollama/x}\n"),
+      (std::vector<std::string>{"m.yaml:1:1: error: apiVersion: required field is missing (want clawfleet.io/v1)"}));
+  EXPECT_EQ(
+      diags("apiVersion: clawfleet.io/v2\nkind: Host\n"),
+      (std::vector<std::string>{
+          "m.yaml:1:13: error: apiVersion: unsupported version \"clawfleet.io/v2\"; this clawfleet reads clawfleet.io/v1"}));
   EXPECT_EQ(diags("apiVersion: clawfleet.io/v1\nkind: Gateway\n"),
-            (std::vector<std::string>{"m.yaml:2:7: error: kind: must be one of Instance, Defaults, Host; got the string \"Gateway\""}));
+            (std::vector<std::string>{
+                "m.yaml:2:7: error: kind: must be one of Instance, Defaults, Host; got the string \"Gateway\""}));
   EXPECT_EQ(diags("apiVersion: clawfleet.io/v1\nmetadata: {name: a}\n"),
-            (std::vector<std::string>{"m.yaml:1:1: error: kind: required field is missing (want Instance, Defaults or Host)"}));
+            (std::vector<std::string>{
+                "m.yaml:1:1: error: kind: required field is missing (want Instance, Defaults or Host)"}));
   EXPECT_EQ(diags("apiVersion: clawfleet.io/v1\nkind: Instance\nspec: {}\n"),
-            (std::vector<std::string>{"m.yaml:1:1: error: metadata: required field is missing (an Instance needs metadata.name)"}));
+            (std::vector<std::string>{
+                "m.yaml:1:1: error: metadata: required field is missing (an Instance needs metadata.name)"}));
   EXPECT_EQ(diags("apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata:\n  labels: {}\nspec: {}\n"),
             (std::vector<std::string>{"m.yaml:4:3: error: metadata.name: required field is missing"}));
 }
@@ -151,62 +160,85 @@ TEST(Load, EmptyDocumentsAreSkipped) {
 
 TEST(Load, Names) {
   auto name = [](const std::string& n) {
-    return diags("apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata:\n  name: " + n + "\nspec: {providerKeys: {openai: {env: K}}}\n");
+    return diags("apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata:\n  name: " + n +
+                 "\nspec: {providerKeys: {openai: {env: K}}}\n");
   };
-  EXPECT_EQ(name("Support"), (std::vector<std::string>{"m.yaml:4:9: error: metadata.name: \"Support\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"}));
+  EXPECT_EQ(
+      name("Support"),
+      (std::vector<std::string>{
+          "m.yaml:4:9: error: metadata.name: \"Support\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"}));
   EXPECT_EQ(name("-bot").size(), 1u);
   EXPECT_EQ(name(std::string(64, 'a')).size(), 1u);
   EXPECT_TRUE(name(std::string(63, 'a')).empty());
   EXPECT_TRUE(name("\"42\"").empty());
-  EXPECT_EQ(name("42"), (std::vector<std::string>{"m.yaml:4:9: error: metadata.name: must be a string, got the integer 42 (quote it to make it a string)"}));
+  EXPECT_EQ(
+      name("42"),
+      (std::vector<std::string>{
+          "m.yaml:4:9: error: metadata.name: must be a string, got the integer 42 (quote it to make it a string)"}));
 }
 
 TEST(Load, NamesAreUniqueAcrossFiles) {
   EXPECT_EQ(diags({{"a.yaml", instance("")}, {"b.yaml", "# x\n" + instance("")}}),
-            (std::vector<std::string>{"b.yaml:5:9: error: metadata.name: instance \"bot\" is already defined at a.yaml:4:9"}));
+            (std::vector<std::string>{
+                "b.yaml:5:9: error: metadata.name: instance \"bot\" is already defined at a.yaml:4:9"}));
 }
 
 TEST(Load, Labels) {
-  EXPECT_EQ(diags(std::string(kHeader) + "  labels: {\"bad key\": x, ok: \"has space\", n: 1}\nspec: {providerKeys: {openai: {env: K}}}\n"),
-            (std::vector<std::string>{
-                "m.yaml:5:12: error: metadata.labels.bad key: label keys are 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit",
-                "m.yaml:5:30: error: metadata.labels.ok: label values are empty or 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit",
-                "m.yaml:5:46: error: metadata.labels.n: must be a string, got the integer 1 (quote it to make it a string)",
-            }));
+  EXPECT_EQ(
+      diags(std::string(kHeader) +
+            "  labels: {\"bad key\": x, ok: \"has space\", n: 1}\nspec: {providerKeys: {openai: {env: K}}}\n"),
+      (std::vector<std::string>{
+          "m.yaml:5:12: error: metadata.labels.bad key: label keys are 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit",
+          "m.yaml:5:30: error: metadata.labels.ok: label values are empty or 1-63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit",
+          "m.yaml:5:46: error: metadata.labels.n: must be a string, got the integer 1 (quote it to make it a string)",
+      }));
 }
 
 TEST(Load, Model) {
-  EXPECT_EQ(diags(instance("  model: gpt\n")),
-            (std::vector<std::string>{"m.yaml:7:10: error: spec.model: \"gpt\" is not provider/model (e.g. anthropic/claude-opus-4-6): provider of a-z, 0-9 and '-', at most 128 characters in all"}));
+  EXPECT_EQ(
+      diags(instance("  model: gpt\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:10: error: spec.model: \"gpt\" is not provider/model (e.g. anthropic/claude-opus-4-6): provider of a-z, 0-9 and '-', at most 128 characters in all"}));
   EXPECT_TRUE(diags(instance("  model: openrouter/meta-llama/llama-3.1:free\n")).empty());
   EXPECT_TRUE(diags(instance("  model: ollama/qwen3\n")).empty());
 }
 
 TEST(Load, ProviderKeyRule) {
   std::string no_keys = std::string(kHeader) + "spec:\n  model: anthropic/claude-opus-4-6\n";
-  EXPECT_EQ(diags(no_keys),
-            (std::vector<std::string>{"m.yaml:6:10: error: spec.model: model \"anthropic/claude-opus-4-6\" needs an API key: set spec.providerKeys.anthropic in this Instance or in Defaults"}));
+  EXPECT_EQ(
+      diags(no_keys),
+      (std::vector<std::string>{
+          "m.yaml:6:10: error: spec.model: model \"anthropic/claude-opus-4-6\" needs an API key: set spec.providerKeys.anthropic in this Instance or in Defaults"}));
   // The built-in default model needs the openai key.
-  EXPECT_EQ(diags(std::string(kHeader) + "spec: {}\n"),
-            (std::vector<std::string>{"m.yaml:4:9: error: spec.model: model \"openai/gpt-5.5\" needs an API key: set spec.providerKeys.openai in this Instance or in Defaults (the built-in default)"}));
+  EXPECT_EQ(
+      diags(std::string(kHeader) + "spec: {}\n"),
+      (std::vector<std::string>{
+          "m.yaml:4:9: error: spec.model: model \"openai/gpt-5.5\" needs an API key: set spec.providerKeys.openai in this Instance or in Defaults (the built-in default)"}));
   // A key from Defaults satisfies it.
-  EXPECT_TRUE(diags({{"d.yaml", "apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  providerKeys: {anthropic: {credential: k}}\n"},
-                     {"m.yaml", no_keys}})
-                  .empty());
+  EXPECT_TRUE(
+      diags({{"d.yaml",
+              "apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  providerKeys: {anthropic: {credential: k}}\n"},
+             {"m.yaml", no_keys}})
+          .empty());
   // A model from Defaults is blamed on the instance, pointing at Defaults.
-  EXPECT_EQ(diags({{"d.yaml", "apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  model: minimax/m2\n"},
-                   {"m.yaml", std::string(kHeader) + "spec: {}\n"}}),
-            (std::vector<std::string>{"m.yaml:4:9: error: spec.model: model \"minimax/m2\" needs an API key: set spec.providerKeys.minimax in this Instance or in Defaults (the value comes from Defaults at d.yaml:4:10)"}));
+  EXPECT_EQ(
+      diags({{"d.yaml", "apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  model: minimax/m2\n"},
+             {"m.yaml", std::string(kHeader) + "spec: {}\n"}}),
+      (std::vector<std::string>{
+          "m.yaml:4:9: error: spec.model: model \"minimax/m2\" needs an API key: set spec.providerKeys.minimax in this Instance or in Defaults (the value comes from Defaults at d.yaml:4:10)"}));
 }
 
 TEST(Load, Skills) {
   auto r = load({{"m.yaml", instance("  skills: [tmux, github, tmux]\n")}});
   EXPECT_FALSE(r.diagnostics.has_errors());
   ASSERT_EQ(r.diagnostics.all().size(), 1u);
-  EXPECT_EQ(format(r.diagnostics.all()[0]), "m.yaml:7:26: warning: spec.skills[2]: \"tmux\" is listed twice; the repeat is ignored");
+  EXPECT_EQ(format(r.diagnostics.all()[0]),
+            "m.yaml:7:26: warning: spec.skills[2]: \"tmux\" is listed twice; the repeat is ignored");
   EXPECT_EQ(r.fleet.instances[0].skills, (std::vector<std::string>{"github", "tmux"}));
-  EXPECT_EQ(diags(instance("  skills: [Git]\n")),
-            (std::vector<std::string>{"m.yaml:7:12: error: spec.skills[0]: \"Git\" is not a skill name: 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit"}));
+  EXPECT_EQ(
+      diags(instance("  skills: [Git]\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:12: error: spec.skills[0]: \"Git\" is not a skill name: 1-64 characters of a-z, 0-9 and '-', starting with a letter or digit"}));
   EXPECT_EQ(diags(instance("  skills: github\n")),
             (std::vector<std::string>{"m.yaml:7:11: error: spec.skills: must be a list, got the string \"github\""}));
   EXPECT_TRUE(diags(instance("  skills: []\n")).empty());
@@ -225,17 +257,21 @@ TEST(Load, Resources) {
                 "m.yaml:9:11: error: spec.resources.disk: must be between 1GiB and 64TiB, got 512MiB",
             }));
   EXPECT_EQ(diags(instance("  resources:\n    vcpus:\n")),
-            (std::vector<std::string>{"m.yaml:8:5: error: spec.resources.vcpus: must be an integer between 1 and 32, got null"}));
+            (std::vector<std::string>{
+                "m.yaml:8:5: error: spec.resources.vcpus: must be an integer between 1 and 32, got null"}));
   EXPECT_EQ(diags(instance("  resources: {vcpus: 99999999999999999999}\n")),
-            (std::vector<std::string>{"m.yaml:7:22: error: spec.resources.vcpus: must be between 1 and 32, got 99999999999999999999"}));
+            (std::vector<std::string>{
+                "m.yaml:7:22: error: spec.resources.vcpus: must be between 1 and 32, got 99999999999999999999"}));
 }
 
 TEST(Load, SecretsAreReferencesAndInlineValuesAreNeverPrinted) {
   auto d = diags(std::string(kHeader) + "spec:\n  providerKeys:\n    openai: sk-live-SECRET\n");
   // The key is named, if wrongly: no cascading "needs an API key" error.
-  ASSERT_EQ(d, (std::vector<std::string>{
-                   "m.yaml:7:13: error: spec.providerKeys.openai: inline secret values are not allowed (the value is not shown); write a reference: {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}",
-               }));
+  ASSERT_EQ(
+      d,
+      (std::vector<std::string>{
+          "m.yaml:7:13: error: spec.providerKeys.openai: inline secret values are not allowed (the value is not shown); write a reference: {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}",
+      }));
   for (const auto& line : d) EXPECT_EQ(line.find("SECRET"), std::string::npos);
   // Tokens pasted where a name or a key belongs are not echoed either.
   for (const char* ref : {"{env: sk-SECRET}", "{file: sk-SECRET}", "{credential: \"sk SECRET\"}", "{123:SECRET}",
@@ -244,62 +280,88 @@ TEST(Load, SecretsAreReferencesAndInlineValuesAreNeverPrinted) {
     ASSERT_EQ(lines.size(), 1u) << ref;
     EXPECT_EQ(lines[0].find("SECRET"), std::string::npos) << lines[0];
   }
-  EXPECT_EQ(diags(instance("  telegram: {botToken: {file: a, env: B}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:24: error: spec.telegram.botToken: a secret reference has exactly one of file, env or credential"}));
-  EXPECT_EQ(diags(instance("  telegram: {botToken: {value: SECRET}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:25: error: spec.telegram.botToken: unknown key in a secret reference (it is not shown); write {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}"}));
-  EXPECT_EQ(diags(instance("  telegram: {botToken: {file: secrets/t}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:31: error: spec.telegram.botToken.file: must be an absolute path without \".\" or \"..\" components (the value is not shown)"}));
-  EXPECT_EQ(diags(instance("  telegram: {botToken: {env: 1X}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:30: error: spec.telegram.botToken.env: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes) (the value is not shown)"}));
-  EXPECT_EQ(diags(instance("  telegram: {botToken: {credential: ..}, allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:37: error: spec.telegram.botToken.credential: must be a credential name (A-Z, a-z, 0-9, '_', '.' and '-', at most 255 bytes, not . or ..) (the value is not shown)"}));
-  EXPECT_EQ(diags(instance("  telegram: {botToken: [a], allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:24: error: spec.telegram.botToken: must be a secret reference: {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}, got a list"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: {file: a, env: B}, allowFrom: [1]}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:24: error: spec.telegram.botToken: a secret reference has exactly one of file, env or credential"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: {value: SECRET}, allowFrom: [1]}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:25: error: spec.telegram.botToken: unknown key in a secret reference (it is not shown); write {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: {file: secrets/t}, allowFrom: [1]}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:31: error: spec.telegram.botToken.file: must be an absolute path without \".\" or \"..\" components (the value is not shown)"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: {env: 1X}, allowFrom: [1]}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:30: error: spec.telegram.botToken.env: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes) (the value is not shown)"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: {credential: ..}, allowFrom: [1]}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:37: error: spec.telegram.botToken.credential: must be a credential name (A-Z, a-z, 0-9, '_', '.' and '-', at most 255 bytes, not . or ..) (the value is not shown)"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: [a], allowFrom: [1]}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:24: error: spec.telegram.botToken: must be a secret reference: {file: /etc/clawfleet/secrets/NAME}, {env: VARIABLE} or {credential: NAME}, got a list"}));
 }
 
 TEST(Load, Telegram) {
-  EXPECT_EQ(diags(instance("  telegram: {botToken: {env: T}}\n")),
-            (std::vector<std::string>{"m.yaml:7:13: error: spec.telegram.allowFrom: required field is missing (Telegram needs both botToken and allowFrom)"}));
-  EXPECT_EQ(diags(instance("  telegram: {allowFrom: [1]}\n")),
-            (std::vector<std::string>{"m.yaml:7:13: error: spec.telegram.botToken: required field is missing (Telegram needs both botToken and allowFrom)"}));
-  EXPECT_EQ(diags(instance("  telegram: {botToken: {env: T}, allowFrom: []}\n")),
-            (std::vector<std::string>{"m.yaml:7:45: error: spec.telegram.allowFrom: must list at least one Telegram user id: only these users may message the bot"}));
-  EXPECT_EQ(diags(instance("  telegram: {botToken: {env: T}, allowFrom: [alice, 0]}\n")),
-            (std::vector<std::string>{
-                "m.yaml:7:46: error: spec.telegram.allowFrom[0]: must be an integer between 1 and 9007199254740991, got the string \"alice\"",
-                "m.yaml:7:53: error: spec.telegram.allowFrom[1]: must be between 1 and 9007199254740991, got 0",
-            }));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: {env: T}}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:13: error: spec.telegram.allowFrom: required field is missing (Telegram needs both botToken and allowFrom)"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {allowFrom: [1]}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:13: error: spec.telegram.botToken: required field is missing (Telegram needs both botToken and allowFrom)"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: {env: T}, allowFrom: []}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:45: error: spec.telegram.allowFrom: must list at least one Telegram user id: only these users may message the bot"}));
+  EXPECT_EQ(
+      diags(instance("  telegram: {botToken: {env: T}, allowFrom: [alice, 0]}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:46: error: spec.telegram.allowFrom[0]: must be an integer between 1 and 9007199254740991, got the string \"alice\"",
+          "m.yaml:7:53: error: spec.telegram.allowFrom[1]: must be between 1 and 9007199254740991, got 0",
+      }));
   auto r = load({{"m.yaml", instance("  telegram: {botToken: {env: T}, allowFrom: [5, 5]}\n")}});
   EXPECT_FALSE(r.diagnostics.has_errors());
-  EXPECT_EQ(format(r.diagnostics.all().at(0)), "m.yaml:7:49: warning: spec.telegram.allowFrom[1]: user 5 is listed twice; the repeat is ignored");
+  EXPECT_EQ(format(r.diagnostics.all().at(0)),
+            "m.yaml:7:49: warning: spec.telegram.allowFrom[1]: user 5 is listed twice; the repeat is ignored");
 }
 
 TEST(Load, Network) {
-  EXPECT_EQ(diags(instance("  network: {hostPort: 80, ip: 172.29.0.300, mac: \"01:00:5e:00:00:01\"}\n")),
-            (std::vector<std::string>{
-                "m.yaml:7:23: error: spec.network.hostPort: must be between 1024 and 65535, got 80",
-                "m.yaml:7:31: error: spec.network.ip: not an IPv4 address (want a.b.c.d), got \"172.29.0.300\"",
-                "m.yaml:7:50: error: spec.network.mac: 01:00:5e:00:00:01 is a multicast address; a NIC needs a unicast one (first octet even)",
-            }));
-  EXPECT_EQ(diags(instance("  network: {ip: 10.0.0.5}\n")),
-            (std::vector<std::string>{"m.yaml:7:17: error: spec.network.ip: 10.0.0.5 is outside the subnet 172.29.0.0/24"}));
-  EXPECT_EQ(diags(instance("  network: {ip: 172.29.0.1}\n")),
-            (std::vector<std::string>{"m.yaml:7:17: error: spec.network.ip: 172.29.0.1 is the gateway of 172.29.0.0/24"}));
+  EXPECT_EQ(
+      diags(instance("  network: {hostPort: 80, ip: 172.29.0.300, mac: \"01:00:5e:00:00:01\"}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:23: error: spec.network.hostPort: must be between 1024 and 65535, got 80",
+          "m.yaml:7:31: error: spec.network.ip: not an IPv4 address (want a.b.c.d), got \"172.29.0.300\"",
+          "m.yaml:7:50: error: spec.network.mac: 01:00:5e:00:00:01 is a multicast address; a NIC needs a unicast one (first octet even)",
+      }));
+  EXPECT_EQ(
+      diags(instance("  network: {ip: 10.0.0.5}\n")),
+      (std::vector<std::string>{"m.yaml:7:17: error: spec.network.ip: 10.0.0.5 is outside the subnet 172.29.0.0/24"}));
+  EXPECT_EQ(
+      diags(instance("  network: {ip: 172.29.0.1}\n")),
+      (std::vector<std::string>{"m.yaml:7:17: error: spec.network.ip: 172.29.0.1 is the gateway of 172.29.0.0/24"}));
   EXPECT_EQ(diags(instance("  network: {ip: 172.29.0.255}\n")),
-            (std::vector<std::string>{"m.yaml:7:17: error: spec.network.ip: 172.29.0.255 is the broadcast address of 172.29.0.0/24"}));
+            (std::vector<std::string>{
+                "m.yaml:7:17: error: spec.network.ip: 172.29.0.255 is the broadcast address of 172.29.0.0/24"}));
 }
 
 TEST(Load, PinnedValuesAreUnique) {
-  std::string a = "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n  providerKeys: {openai: {env: K}}\n  network: {hostPort: 20000, ip: 172.29.0.9, mac: \"02:00:00:00:00:01\"}\n";
+  std::string a =
+      "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n  providerKeys: {openai: {env: K}}\n  network: {hostPort: 20000, ip: 172.29.0.9, mac: \"02:00:00:00:00:01\"}\n";
   std::string b = a;
   b.replace(b.find("name: a"), 7, "name: b");
-  EXPECT_EQ(diags({{"a.yaml", a}, {"b.yaml", b}}),
-            (std::vector<std::string>{
-                "b.yaml:6:23: error: spec.network.hostPort: port 20000 is already pinned by instance \"a\" at a.yaml:6:23",
-                "b.yaml:6:34: error: spec.network.ip: address 172.29.0.9 is already pinned by instance \"a\" at a.yaml:6:34",
-                "b.yaml:6:51: error: spec.network.mac: MAC 02:00:00:00:00:01 is already pinned by instance \"a\" at a.yaml:6:51",
-            }));
+  EXPECT_EQ(
+      diags({{"a.yaml", a}, {"b.yaml", b}}),
+      (std::vector<std::string>{
+          "b.yaml:6:23: error: spec.network.hostPort: port 20000 is already pinned by instance \"a\" at a.yaml:6:23",
+          "b.yaml:6:34: error: spec.network.ip: address 172.29.0.9 is already pinned by instance \"a\" at a.yaml:6:34",
+          "b.yaml:6:51: error: spec.network.mac: MAC 02:00:00:00:00:01 is already pinned by instance \"a\" at a.yaml:6:51",
+      }));
 }
 
 TEST(Load, DefaultsMergeFieldByField) {
@@ -316,7 +378,8 @@ spec:
   state: stopped
   protect: true
 )"},
-                 {"m.yaml", std::string(kHeader) + "spec:\n  resources: {memoryMiB: 1024}\n  providerKeys: {anthropic: {file: /k}}\n"}});
+                 {"m.yaml", std::string(kHeader) +
+                                "spec:\n  resources: {memoryMiB: 1024}\n  providerKeys: {anthropic: {file: /k}}\n"}});
   ASSERT_FALSE(r.diagnostics.has_errors()) << format(r.diagnostics.all()[0]);
   const auto& i = r.fleet.instances.at(0);
   EXPECT_EQ(i.model, "anthropic/claude-sonnet-4-5");
@@ -329,21 +392,23 @@ spec:
 }
 
 TEST(Load, DefaultsMayNotHoldPerInstanceFields) {
-  EXPECT_EQ(diags("apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  telegram: {}\n  network: {}\n"),
-            (std::vector<std::string>{
-                "m.yaml:4:3: error: spec.telegram: not allowed in Defaults: a Telegram bot serves one instance; set it in that Instance",
-                "m.yaml:5:3: error: spec.network: not allowed in Defaults: addresses and ports are per instance; set them in that Instance",
-            }));
+  EXPECT_EQ(
+      diags("apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  telegram: {}\n  network: {}\n"),
+      (std::vector<std::string>{
+          "m.yaml:4:3: error: spec.telegram: not allowed in Defaults: a Telegram bot serves one instance; set it in that Instance",
+          "m.yaml:5:3: error: spec.network: not allowed in Defaults: addresses and ports are per instance; set them in that Instance",
+      }));
 }
 
 TEST(Load, AtMostOneHostAndOneDefaults) {
   std::string host = "apiVersion: clawfleet.io/v1\nkind: Host\n";
   std::string defaults = "apiVersion: clawfleet.io/v1\nkind: Defaults\n";
-  EXPECT_EQ(diags({{"a.yaml", host + "---\n" + defaults}, {"b.yaml", defaults + "---\n" + host}}),
-            (std::vector<std::string>{
-                "b.yaml:1:1: error: kind: a second Defaults document; the first is at a.yaml:4:1 (at most one per fleet)",
-                "b.yaml:4:1: error: kind: a second Host document; the first is at a.yaml:1:1 (at most one per fleet)",
-            }));
+  EXPECT_EQ(
+      diags({{"a.yaml", host + "---\n" + defaults}, {"b.yaml", defaults + "---\n" + host}}),
+      (std::vector<std::string>{
+          "b.yaml:1:1: error: kind: a second Defaults document; the first is at a.yaml:4:1 (at most one per fleet)",
+          "b.yaml:4:1: error: kind: a second Host document; the first is at a.yaml:1:1 (at most one per fleet)",
+      }));
 }
 
 TEST(Load, HostFields) {
@@ -386,76 +451,95 @@ TEST(Load, DefaultImagesFollowTheStateRoot) {
 
 TEST(Load, HostErrors) {
   auto host = [](const std::string& spec) { return diags("apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec); };
-  EXPECT_EQ(host("  bridge: clawfleet-bridge0\n"),
-            (std::vector<std::string>{"m.yaml:4:11: error: spec.bridge: \"clawfleet-bridge0\" is not an interface name: 1-15 bytes of A-Z, a-z, 0-9, '_', '.' and '-'"}));
+  EXPECT_EQ(
+      host("  bridge: clawfleet-bridge0\n"),
+      (std::vector<std::string>{
+          "m.yaml:4:11: error: spec.bridge: \"clawfleet-bridge0\" is not an interface name: 1-15 bytes of A-Z, a-z, 0-9, '_', '.' and '-'"}));
   EXPECT_EQ(host("  subnet: 10.0.0.0/30\n"),
             (std::vector<std::string>{"m.yaml:4:11: error: spec.subnet: prefix must be between /16 and /29, got /30"}));
   EXPECT_EQ(host("  subnet: 10.1.2.3/24\n"),
-            (std::vector<std::string>{"m.yaml:4:11: error: spec.subnet: 10.1.2.3/24 has host bits set; did you mean 10.1.2.0/24?"}));
-  EXPECT_EQ(host("  gateway: 10.9.9.1\n"),
-            (std::vector<std::string>{"m.yaml:4:12: error: spec.gateway: 10.9.9.1 is outside the subnet 172.29.0.0/24"}));
+            (std::vector<std::string>{
+                "m.yaml:4:11: error: spec.subnet: 10.1.2.3/24 has host bits set; did you mean 10.1.2.0/24?"}));
+  EXPECT_EQ(
+      host("  gateway: 10.9.9.1\n"),
+      (std::vector<std::string>{"m.yaml:4:12: error: spec.gateway: 10.9.9.1 is outside the subnet 172.29.0.0/24"}));
   EXPECT_EQ(host("  gateway: 172.29.0.0\n"),
-            (std::vector<std::string>{"m.yaml:4:12: error: spec.gateway: 172.29.0.0 is the network address of 172.29.0.0/24"}));
+            (std::vector<std::string>{
+                "m.yaml:4:12: error: spec.gateway: 172.29.0.0 is the network address of 172.29.0.0/24"}));
   EXPECT_EQ(host("  ports: {first: 30000}\n"),
             (std::vector<std::string>{"m.yaml:4:18: error: spec.ports: first (30000) is greater than last (19899)"}));
-  EXPECT_EQ(host("  vmm: {kind: cloud-hypervisor, binary: fc}\n"),
-            (std::vector<std::string>{
-                "m.yaml:4:15: error: spec.vmm.kind: must be one of firecracker, qemu; got the string \"cloud-hypervisor\"",
-                "m.yaml:4:41: error: spec.vmm.binary: must be an absolute path without \".\" or \"..\" components, got \"fc\"",
-            }));
+  EXPECT_EQ(
+      host("  vmm: {kind: cloud-hypervisor, binary: fc}\n"),
+      (std::vector<std::string>{
+          "m.yaml:4:15: error: spec.vmm.kind: must be one of firecracker, qemu; got the string \"cloud-hypervisor\"",
+          "m.yaml:4:41: error: spec.vmm.binary: must be an absolute path without \".\" or \"..\" components, got \"fc\"",
+      }));
   EXPECT_EQ(host("  images: {default: {kernel: /k}}\n"),
             (std::vector<std::string>{"m.yaml:4:21: error: spec.images.default.rootfs: required field is missing"}));
-  EXPECT_EQ(host("  images: {}\n"), (std::vector<std::string>{"m.yaml:4:11: error: spec.images: must name at least one image"}));
+  EXPECT_EQ(host("  images: {}\n"),
+            (std::vector<std::string>{"m.yaml:4:11: error: spec.images: must name at least one image"}));
   EXPECT_EQ(host("  egress: maybe\n"),
-            (std::vector<std::string>{"m.yaml:4:11: error: spec.egress: must be one of allow, deny; got the string \"maybe\""}));
+            (std::vector<std::string>{
+                "m.yaml:4:11: error: spec.egress: must be one of allow, deny; got the string \"maybe\""}));
 }
 
 TEST(Load, InstanceRulesThatDependOnTheHost) {
-  std::string host = "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  vmm: {smt: true}\n  limits: {vcpus: 4, memoryMiB: 4096}\n  images: {base: {kernel: /k, rootfs: /r}}\n";
-  EXPECT_EQ(diags({{"h.yaml", host}, {"m.yaml", instance("  image: base\n  resources: {vcpus: 3, memoryMiB: 8192}\n")}}),
-            (std::vector<std::string>{
-                "m.yaml:8:22: error: spec.resources.vcpus: 3 vCPUs: must be 1 or even when the Host's spec.vmm.smt is true",
-                "m.yaml:8:36: error: spec.resources.memoryMiB: 8192 MiB is above the Host's spec.limits.memoryMiB (4096)",
-            }));
-  EXPECT_EQ(diags({{"h.yaml", host}, {"m.yaml", instance("")}}),
-            (std::vector<std::string>{"m.yaml:4:9: error: spec.image: no image \"default\" in the Host's spec.images (it has: base) (the built-in default)"}));
+  std::string host =
+      "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  vmm: {smt: true}\n  limits: {vcpus: 4, memoryMiB: 4096}\n  images: {base: {kernel: /k, rootfs: /r}}\n";
+  EXPECT_EQ(
+      diags({{"h.yaml", host}, {"m.yaml", instance("  image: base\n  resources: {vcpus: 3, memoryMiB: 8192}\n")}}),
+      (std::vector<std::string>{
+          "m.yaml:8:22: error: spec.resources.vcpus: 3 vCPUs: must be 1 or even when the Host's spec.vmm.smt is true",
+          "m.yaml:8:36: error: spec.resources.memoryMiB: 8192 MiB is above the Host's spec.limits.memoryMiB (4096)",
+      }));
+  EXPECT_EQ(
+      diags({{"h.yaml", host}, {"m.yaml", instance("")}}),
+      (std::vector<std::string>{
+          "m.yaml:4:9: error: spec.image: no image \"default\" in the Host's spec.images (it has: base) (the built-in default)"}));
 }
 
 TEST(Load, CapacityOfSubnetAndPortRange) {
-  std::string host = "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  subnet: 10.7.0.0/29\n  ports: {first: 20000, last: 20005}\n";
+  std::string host =
+      "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  subnet: 10.7.0.0/29\n  ports: {first: 20000, last: 20005}\n";
   std::vector<SourceFile> files{{"h.yaml", host}};
   std::string all;
   for (int i = 0; i < 6; ++i)
     all += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: b" + std::to_string(i) +
            "}\nspec: {providerKeys: {openai: {env: K}}" + (i == 0 ? ", network: {hostPort: 20001}" : "") + "}\n";
   files.push_back({"m.yaml", all});
-  EXPECT_EQ(diags(files), (std::vector<std::string>{
-                              "h.yaml:4:11: error: spec.subnet: 10.7.0.0/29 has room for 5 guests, but the fleet has 6 instances",
-                          }));
+  EXPECT_EQ(diags(files),
+            (std::vector<std::string>{
+                "h.yaml:4:11: error: spec.subnet: 10.7.0.0/29 has room for 5 guests, but the fleet has 6 instances",
+            }));
   files[0].content = host.replace(host.find("20005"), 5, "20004");
-  EXPECT_EQ(diags(files), (std::vector<std::string>{
-                              "h.yaml:4:11: error: spec.subnet: 10.7.0.0/29 has room for 5 guests, but the fleet has 6 instances",
-                              "h.yaml:5:18: error: spec.ports: 20000-20004 has room for 4 ports, but 5 instances need one",
-                          }));
+  EXPECT_EQ(diags(files),
+            (std::vector<std::string>{
+                "h.yaml:4:11: error: spec.subnet: 10.7.0.0/29 has room for 5 guests, but the fleet has 6 instances",
+                "h.yaml:5:18: error: spec.ports: 20000-20004 has room for 4 ports, but 5 instances need one",
+            }));
 }
 
 TEST(Load, StringsAreCheckedForControlCharactersAndUtf8) {
-  EXPECT_EQ(diags(instance("  model: \"openai/a\\tb\"\n")),
-            (std::vector<std::string>{"m.yaml:7:10: error: spec.model: must not contain control characters or line breaks"}));
+  EXPECT_EQ(
+      diags(instance("  model: \"openai/a\\tb\"\n")),
+      (std::vector<std::string>{"m.yaml:7:10: error: spec.model: must not contain control characters or line breaks"}));
   EXPECT_EQ(diags(instance("  model: \"openai/\xff\"\n")),
             (std::vector<std::string>{"m.yaml:7:10: error: spec.model: is not valid UTF-8"}));
 }
 
 TEST(Load, LimitsOnWhatUsersControl) {
   std::string big(kMaxFileBytes + 1, '#');
-  EXPECT_EQ(diags({{"big.yaml", big}}), (std::vector<std::string>{"big.yaml: error: file is larger than the limit of 1048576 bytes"}));
+  EXPECT_EQ(diags({{"big.yaml", big}}),
+            (std::vector<std::string>{"big.yaml: error: file is larger than the limit of 1048576 bytes"}));
   std::string many;
   for (std::size_t i = 0; i <= kMaxDocumentsPerFile; ++i) many += "---\napiVersion: clawfleet.io/v1\nkind: Host\n";
-  EXPECT_EQ(diags({{"many.yaml", many}}), (std::vector<std::string>{"many.yaml: error: more than 1024 documents in one file"}));
+  EXPECT_EQ(diags({{"many.yaml", many}}),
+            (std::vector<std::string>{"many.yaml: error: more than 1024 documents in one file"}));
   std::string skills = "  skills: [";
   for (std::size_t i = 0; i <= kMaxSkills; ++i) skills += "s" + std::to_string(i) + ",";
   skills.back() = ']';
-  EXPECT_EQ(diags(instance(skills + "\n")), (std::vector<std::string>{"m.yaml:7:11: error: spec.skills: at most 128 entries, got 129"}));
+  EXPECT_EQ(diags(instance(skills + "\n")),
+            (std::vector<std::string>{"m.yaml:7:11: error: spec.skills: at most 128 entries, got 129"}));
 }
 
 }  // namespace

@@ -162,10 +162,10 @@ TEST(FakeNetwork, BridgeAndTapLikeTheRealOne) {
   tap.isolated = true;
   tap.alias = "clawfleet:bot";
   EXPECT_EQ(links.value()[2], tap);
-  EXPECT_EQ(net.calls, (std::vector<std::string>{"ensure_bridge clawbr0 10.100.0.1/24",
-                                                 "ensure_bridge clawbr0 10.100.0.1/24",
-                                                 "ensure_tap cf0123456789abc clawbr0 clawfleet:bot",
-                                                 "ensure_tap cf0123456789abc clawbr0 clawfleet:bot", "links"}));
+  EXPECT_EQ(net.calls,
+            (std::vector<std::string>{"ensure_bridge clawbr0 10.100.0.1/24", "ensure_bridge clawbr0 10.100.0.1/24",
+                                      "ensure_tap cf0123456789abc clawbr0 clawfleet:bot",
+                                      "ensure_tap cf0123456789abc clawbr0 clawfleet:bot", "links"}));
 }
 
 TEST(FakeNetwork, ErrorsHaveTheRealAdaptersShape) {
@@ -219,8 +219,7 @@ TEST(FakeNetwork, DeleteLinkTableAndForward) {
   EXPECT_EQ(net.replace_table("flush ruleset\n").error().message,
             "cannot replace nftables table inet clawfleet: the ruleset must be a single \"table inet clawfleet {\" "
             "block");
-  EXPECT_EQ(net.replace_table(t + "table ip filter {\n}\n").error().message,
-            net.replace_table("").error().message);
+  EXPECT_EQ(net.replace_table(t + "table ip filter {\n}\n").error().message, net.replace_table("").error().message);
   EXPECT_EQ(net.read_table().value(), t);
   EXPECT_TRUE(net.delete_table());
   EXPECT_TRUE(net.delete_table());

@@ -88,7 +88,11 @@ TEST_F(Observe, AnOwnedInstanceInFull) {
   EXPECT_EQ(i.vm_state, model::VmState::Running);
   const std::string dropin = "/etc/systemd/system/clawfleet-vm@bot.service.d/limits.conf";
   EXPECT_EQ(i.units.at("clawfleet-vm@bot.service"),
-            (model::ObservedUnit{"loaded", "active", "running", "enabled", kTemplate,
+            (model::ObservedUnit{"loaded",
+                                 "active",
+                                 "running",
+                                 "enabled",
+                                 kTemplate,
                                  "sha256:" + sha256_hex("[Service]\nExecStart=/usr/local/bin/clawfleet vm run %i\n"),
                                  {{dropin, "sha256:" + sha256_hex("[Service]\nMemoryMax=1G\n")}}}));
 }
@@ -154,8 +158,9 @@ TEST_F(Observe, ReadsOnlyAndAtAFixedCostPerPort) {
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o.value().instances.size(), 50u);
   // One listing, one dump, one table read, one sysctl read, whatever the size.
-  EXPECT_EQ(systemd_.calls, std::vector<std::string>{
-                                "list_units clawfleet-vm@*.service clawfleet-proxy@*.socket clawfleet-proxy@*.service"});
+  EXPECT_EQ(
+      systemd_.calls,
+      std::vector<std::string>{"list_units clawfleet-vm@*.service clawfleet-proxy@*.socket clawfleet-proxy@*.service"});
   EXPECT_EQ(net_.calls, (std::vector<std::string>{"links", "read_table", "ip_forward"}));
   // State: the inventory and the directory list once, then reads per instance.
   for (const auto& c : state_.calls)
@@ -167,7 +172,8 @@ TEST_F(Observe, ReadsOnlyAndAtAFixedCostPerPort) {
   // instance unit's drop-in directory.
   EXPECT_EQ(std::count(files_.calls.begin(), files_.calls.end(), "read_file " + kTemplate), 1);
   auto count = [&](const char* prefix) {
-    return std::count_if(files_.calls.begin(), files_.calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+    return std::count_if(files_.calls.begin(), files_.calls.end(),
+                         [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
   };
   EXPECT_EQ(count("read_file "), 51);
   EXPECT_EQ(count("list_dir "), 150);
@@ -223,8 +229,8 @@ TEST_F(Observe, DropinsOfUnloadedUnitsAreReadFromDisk) {
   ASSERT_EQ(units.size(), 1u);
   const auto& sock = units.at("clawfleet-proxy@idle.socket");
   EXPECT_EQ(sock.load_state, "");
-  EXPECT_EQ(sock.dropin_hashes,
-            (std::map<std::string, std::string>{{listen, "sha256:" + sha256_hex("[Socket]\nListenStream=127.0.0.1:18900\n")}}));
+  EXPECT_EQ(sock.dropin_hashes, (std::map<std::string, std::string>{
+                                    {listen, "sha256:" + sha256_hex("[Socket]\nListenStream=127.0.0.1:18900\n")}}));
 }
 
 TEST_F(Observe, UnansweringVmmIsUnknown) {

@@ -363,7 +363,8 @@ TEST(PlanOutput, TheAcceleratorIsShown) {
             "No changes. The host matches the manifests.\n"
             "Accelerator: tcg (qemu emulates: /dev/kvm cannot be opened)\n");
   auto j = nlohmann::json::parse(render_plan_json(p));
-  EXPECT_EQ(j["accelerator"], (nlohmann::json{{"name", "tcg"}, {"reason", "qemu emulates: /dev/kvm cannot be opened"}}));
+  EXPECT_EQ(j["accelerator"],
+            (nlohmann::json{{"name", "tcg"}, {"reason", "qemu emulates: /dev/kvm cannot be opened"}}));
   EXPECT_FALSE(nlohmann::json::parse(render_plan_json(Plan{})).contains("accelerator"));
 
   p.accelerator = {true, "firecracker always uses KVM"};

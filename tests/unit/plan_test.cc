@@ -957,9 +957,11 @@ namespace {
 TEST(AcceleratorFor, QemuEmulatesOnEveryHostFirecrackerAlwaysHasKvm) {
   using model::VmmKind;
   EXPECT_EQ(accelerator_for(VmmKind::Qemu, {true, 2000000}),
-            (Accelerator{false, "qemu emulates until a boot probe shows that /dev/kvm can run a guest (that it opens is "
-                                "not enough)"}));
-  EXPECT_EQ(accelerator_for(VmmKind::Qemu, {false, 0}), (Accelerator{false, "qemu emulates: /dev/kvm cannot be opened"}));
+            (Accelerator{false,
+                         "qemu emulates until a boot probe shows that /dev/kvm can run a guest (that it opens is "
+                         "not enough)"}));
+  EXPECT_EQ(accelerator_for(VmmKind::Qemu, {false, 0}),
+            (Accelerator{false, "qemu emulates: /dev/kvm cannot be opened"}));
   EXPECT_EQ(accelerator_for(VmmKind::Firecracker, {true, 0}), (Accelerator{true, "firecracker always uses KVM"}));
   EXPECT_EQ(accelerator_for(VmmKind::Firecracker, {false, 0}),
             (Accelerator{true, "firecracker always uses KVM, and /dev/kvm cannot be opened: its VMs will not start"}));

@@ -46,23 +46,42 @@ TEST(Qemu, ArgvKvmWithInitrd) {
   EXPECT_EQ(make_qemu_vmm()->argv(spec()),
             (std::vector<std::string>{
                 "/usr/bin/qemu-system-x86_64",
-                "-M", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on",
-                "-accel", "kvm",
-                "-cpu", "host",
-                "-smp", "2",
-                "-m", "2048",
-                "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-                "-kernel", "/srv/images/default/vmlinux",
-                "-initrd", "/srv/images/default/initrd.img",
-                "-append", "console=ttyS0 root=/dev/vda rw reboot=t panic=1 quiet",
-                "-drive", "id=rootfs,file=/srv/cf/instances/bot/rootfs.ext4,format=raw,if=none",
-                "-device", "virtio-blk-device,drive=rootfs",
-                "-drive", "id=seed,file=/srv/cf/instances/bot/seed.img,format=raw,if=none,readonly=on",
-                "-device", "virtio-blk-device,drive=seed",
-                "-netdev", "tap,id=net0,ifname=cf0123456789abc,script=no,downscript=no",
-                "-device", "virtio-net-device,netdev=net0,mac=06:fc:0a:50:00:02",
-                "-serial", "file:/srv/cf/instances/bot/vmm.log",
-                "-qmp", "unix:/srv/cf/instances/bot/vmm.sock,server=on,wait=off",
+                "-M",
+                "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on",
+                "-accel",
+                "kvm",
+                "-cpu",
+                "host",
+                "-smp",
+                "2",
+                "-m",
+                "2048",
+                "-nodefaults",
+                "-no-user-config",
+                "-nographic",
+                "-no-reboot",
+                "-kernel",
+                "/srv/images/default/vmlinux",
+                "-initrd",
+                "/srv/images/default/initrd.img",
+                "-append",
+                "console=ttyS0 root=/dev/vda rw reboot=t panic=1 quiet",
+                "-drive",
+                "id=rootfs,file=/srv/cf/instances/bot/rootfs.ext4,format=raw,if=none",
+                "-device",
+                "virtio-blk-device,drive=rootfs",
+                "-drive",
+                "id=seed,file=/srv/cf/instances/bot/seed.img,format=raw,if=none,readonly=on",
+                "-device",
+                "virtio-blk-device,drive=seed",
+                "-netdev",
+                "tap,id=net0,ifname=cf0123456789abc,script=no,downscript=no",
+                "-device",
+                "virtio-net-device,netdev=net0,mac=06:fc:0a:50:00:02",
+                "-serial",
+                "file:/srv/cf/instances/bot/vmm.log",
+                "-qmp",
+                "unix:/srv/cf/instances/bot/vmm.sock,server=on,wait=off",
             }));
 }
 
@@ -103,8 +122,9 @@ class FakeQmp {
  private:
   void serve(Conn& c) {
     if (!greet_) return c.hang();
-    c.write(R"({"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}})"
-            "\r\n");
+    c.write(
+        R"({"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}})"
+        "\r\n");
     bool negotiated = false;
     std::string buf;
     for (;;) {
@@ -122,7 +142,9 @@ class FakeQmp {
         negotiated = true;
         reply = {{"return", json::object()}};
       } else if (!negotiated) {
-        reply = {{"error", {{"class", "CommandNotFound"}, {"desc", "Expecting capabilities negotiation with 'qmp_capabilities'"}}}};
+        reply = {
+            {"error",
+             {{"class", "CommandNotFound"}, {"desc", "Expecting capabilities negotiation with 'qmp_capabilities'"}}}};
       } else if (name == "query-status" && status_ == "<error>") {
         reply = {{"error", {{"class", "GenericError"}, {"desc", "boom"}}}};
       } else if (name == "query-status") {
@@ -148,9 +170,9 @@ class FakeQmp {
 
 TEST(QemuQmp, StateFromQueryStatus) {
   for (auto [status, want] : std::vector<std::pair<std::string, VmState>>{{"running", VmState::Running},
-                                                                           {"paused", VmState::Paused},
-                                                                           {"prelaunch", VmState::NotStarted},
-                                                                           {"internal-error", VmState::Unknown}}) {
+                                                                          {"paused", VmState::Paused},
+                                                                          {"prelaunch", VmState::NotStarted},
+                                                                          {"internal-error", VmState::Unknown}}) {
     FakeQmp qmp(status);
     ASSERT_TRUE(qmp.ok());
     auto s = make_qemu_vmm()->state(qmp.socket(), milliseconds(1000));
@@ -210,9 +232,22 @@ TEST(QemuQmp, RealQemu) {
   auto full = make_qemu_vmm()->argv(s);
   auto machine = std::find(full.begin(), full.end(), "-M");
   ASSERT_NE(machine, full.end());
-  std::vector<std::string> args = {qemu, "-M", *(machine + 1), "-accel", "tcg", "-cpu", "max", "-m", "64",
-                                   "-nodefaults", "-no-user-config", "-display", "none", "-S",
-                                   "-qmp", "unix:" + sock + ",server=on,wait=off"};
+  std::vector<std::string> args = {qemu,
+                                   "-M",
+                                   *(machine + 1),
+                                   "-accel",
+                                   "tcg",
+                                   "-cpu",
+                                   "max",
+                                   "-m",
+                                   "64",
+                                   "-nodefaults",
+                                   "-no-user-config",
+                                   "-display",
+                                   "none",
+                                   "-S",
+                                   "-qmp",
+                                   "unix:" + sock + ",server=on,wait=off"};
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {

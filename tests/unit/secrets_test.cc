@@ -92,11 +92,13 @@ spec:
   check_secrets(r, fs, env);
   std::vector<std::string> got;
   for (const auto& d : r.diagnostics.all()) got.push_back(format(d));
-  EXPECT_EQ(got, (std::vector<std::string>{
-                     "m.yaml:3:18: error: spec.telegram.botToken: secret env TG: the variable is not set in clawfleet's environment",
-                     "m.yaml:3:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
-                     "m.yaml:11:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
-                 }));
+  EXPECT_EQ(
+      got,
+      (std::vector<std::string>{
+          "m.yaml:3:18: error: spec.telegram.botToken: secret env TG: the variable is not set in clawfleet's environment",
+          "m.yaml:3:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
+          "m.yaml:11:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
+      }));
   EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/shared"});
 }
 
@@ -106,13 +108,16 @@ TEST(ReadDigests, KeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
     std::optional<std::string> get(const std::string&) const override { return std::nullopt; }
   } env;
   using testing::fleet_of, testing::instance_yaml;
-  auto fleet = fleet_of(instance_yaml("a", "  providerKeys:\n    openai: {file: /s/openai}\n") +
-                        instance_yaml("b", "  providerKeys:\n    openai: {file: /s/openai}\n    anthropic: {env: KEY}\n"));
+  auto fleet =
+      fleet_of(instance_yaml("a", "  providerKeys:\n    openai: {file: /s/openai}\n") +
+               instance_yaml("b", "  providerKeys:\n    openai: {file: /s/openai}\n    anthropic: {env: KEY}\n"));
   fs.file("/s/openai", "sk-value\n");
   Digests d = read_digests(fleet, fs, env);
-  EXPECT_EQ(d.digests, (std::map<model::SecretRef, std::string>{
-                           {{model::SecretSource::File, "/s/openai"}, secret_digest("sk-value")}}));
-  EXPECT_EQ(d.problems, std::vector<std::string>{"instance b: secret env KEY: the variable is not set in clawfleet's environment"});
+  EXPECT_EQ(
+      d.digests,
+      (std::map<model::SecretRef, std::string>{{{model::SecretSource::File, "/s/openai"}, secret_digest("sk-value")}}));
+  EXPECT_EQ(d.problems,
+            std::vector<std::string>{"instance b: secret env KEY: the variable is not set in clawfleet's environment"});
   EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/openai"});  // each secret read once
 }
 

@@ -28,8 +28,13 @@ struct Fixture {
     inst.name = "bot";
     inst.model = "openai/gpt-5.5";
     inst.skills = {"github", "tmux"};
-    in = SeedInput{&host, &inst, model::Allocation{Ipv4{0x0a2a0002}, Mac{{0x06, 0xfc, 0, 0x2a, 0, 2}}, 18900, "cf-bot"},
-                   "0123abcd", {{"openai", "sk-1"}, {"open-router", "or-2"}}, std::nullopt, "sha256:feed"};
+    in = SeedInput{&host,
+                   &inst,
+                   model::Allocation{Ipv4{0x0a2a0002}, Mac{{0x06, 0xfc, 0, 0x2a, 0, 2}}, 18900, "cf-bot"},
+                   "0123abcd",
+                   {{"openai", "sk-1"}, {"open-router", "or-2"}},
+                   std::nullopt,
+                   "sha256:feed"};
   }
 };
 
@@ -57,12 +62,15 @@ TEST(Seed, UserDataWritesConfigEnvAndGeneration) {
   // No secret appears in clear text: contents are base64.
   EXPECT_EQ(s.user_data.find("sk-1"), std::string::npos);
   EXPECT_EQ(s.user_data.find("0123abcd"), std::string::npos);
-  EXPECT_NE(s.user_data.find("  - path: /etc/openclaw/gateway.env\n    owner: \"openclaw:openclaw\"\n    permissions: \"0600\"\n"
-                             "    encoding: b64\n    content: " + base64_encode("OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\n")),
+  EXPECT_NE(s.user_data.find(
+                "  - path: /etc/openclaw/gateway.env\n    owner: \"openclaw:openclaw\"\n    permissions: \"0600\"\n"
+                "    encoding: b64\n    content: " +
+                base64_encode("OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\n")),
             std::string::npos)
       << s.user_data;
   EXPECT_NE(s.user_data.find("  - path: /etc/openclaw/generation\n    owner: \"root:root\"\n    permissions: \"0644\"\n"
-                             "    encoding: b64\n    content: " + base64_encode("sha256:feed\n") + "\n"),
+                             "    encoding: b64\n    content: " +
+                             base64_encode("sha256:feed\n") + "\n"),
             std::string::npos);
 }
 
@@ -205,7 +213,8 @@ TEST(RealGuestDisks, CloneIsSparseGrownAndPrivate) {
   EXPECT_EQ(shrink.error().message, "cannot shrink " + disk + " from 134217728 to 1048576 bytes");
   auto small = disks->clone(base, d.path + "/small.ext4", 1 << 20);
   ASSERT_FALSE(small);
-  EXPECT_EQ(small.error().message, "the image's rootfs " + base + " (8388612 bytes) is larger than the instance's disk (1048576 bytes)");
+  EXPECT_EQ(small.error().message,
+            "the image's rootfs " + base + " (8388612 bytes) is larger than the instance's disk (1048576 bytes)");
   auto missing = disks->clone(d.path + "/nope", d.path + "/x", 1 << 20);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message, "cannot open the image's rootfs " + d.path + "/nope: No such file or directory");

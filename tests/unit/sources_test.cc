@@ -10,10 +10,9 @@ namespace {
 const char* kDoc = "apiVersion: clawfleet.io/v1\nkind: Host\n";
 
 TEST(Sources, SelectsYamlFilesSkipsDotfilesEditorFilesAndDirectories) {
-  std::vector<DirEntry> entries{{"b.yml", true},         {"a.yaml", true},       {".hidden.yaml", true},
-                                {".#a.yaml", true},      {"#a.yaml#", true},     {"a.yaml~", true},
-                                {".a.yaml.swp", true},   {"notes.txt", true},    {"sub.yaml", false},
-                                {"Z.yaml", true},        {".yaml", true},        {"yaml", true}};
+  std::vector<DirEntry> entries{{"b.yml", true},     {"a.yaml", true},  {".hidden.yaml", true}, {".#a.yaml", true},
+                                {"#a.yaml#", true},  {"a.yaml~", true}, {".a.yaml.swp", true},  {"notes.txt", true},
+                                {"sub.yaml", false}, {"Z.yaml", true},  {".yaml", true},        {"yaml", true}};
   EXPECT_EQ(select_manifests(entries), (std::vector<std::string>{"Z.yaml", "a.yaml", "b.yml"}));
 }
 
@@ -27,8 +26,9 @@ TEST(Sources, DirectoryIsReadInByteOrderWhateverTheListingOrder) {
   EXPECT_EQ(fs.calls, (std::vector<std::string>{"list_dir /etc/clawfleet", "read_file /etc/clawfleet/10-a.yaml",
                                                 "read_file /etc/clawfleet/20-b.yaml"}));
   ASSERT_EQ(r.diagnostics.all().size(), 1u);
-  EXPECT_EQ(format(r.diagnostics.all()[0]),
-            "/etc/clawfleet/20-b.yaml:1:1: error: kind: a second Host document; the first is at /etc/clawfleet/10-a.yaml:1:1 (at most one per fleet)");
+  EXPECT_EQ(
+      format(r.diagnostics.all()[0]),
+      "/etc/clawfleet/20-b.yaml:1:1: error: kind: a second Host document; the first is at /etc/clawfleet/10-a.yaml:1:1 (at most one per fleet)");
   EXPECT_EQ(r.files, 2u);
 }
 
@@ -38,8 +38,9 @@ TEST(Sources, ExplicitFilesInTheOrderGiven) {
   fs.file("/x/a.yaml", kDoc);
   auto r = load(fs, SourceSpec{"/etc/clawfleet", {"/x/b.yaml", "/x/a.yaml"}});
   EXPECT_EQ(fs.calls, (std::vector<std::string>{"read_file /x/b.yaml", "read_file /x/a.yaml"}));
-  EXPECT_EQ(format(r.diagnostics.all().at(0)),
-            "/x/a.yaml:1:1: error: kind: a second Host document; the first is at /x/b.yaml:1:1 (at most one per fleet)");
+  EXPECT_EQ(
+      format(r.diagnostics.all().at(0)),
+      "/x/a.yaml:1:1: error: kind: a second Host document; the first is at /x/b.yaml:1:1 (at most one per fleet)");
 }
 
 TEST(Sources, UnreadableFileIsAnErrorAndTheOthersAreStillLoaded) {

@@ -29,9 +29,13 @@ class State : public ::testing::Test {
   void TearDown() override { fs::remove_all(root_); }
 
   InstanceRecord record(const std::string& name) {
-    return InstanceRecord{name,
-                          Allocation{parse_ipv4("172.29.0.2").value(), parse_mac("06:fc:ac:1d:00:02").value(), 18900, "cf0123456789abc"},
-                          "sha256:abc", std::nullopt, true, {{"spec.model", "ollama/qwen3"}, {"spec.resources.vcpus", "2"}}};
+    return InstanceRecord{
+        name,
+        Allocation{parse_ipv4("172.29.0.2").value(), parse_mac("06:fc:ac:1d:00:02").value(), 18900, "cf0123456789abc"},
+        "sha256:abc",
+        std::nullopt,
+        true,
+        {{"spec.model", "ollama/qwen3"}, {"spec.resources.vcpus", "2"}}};
   }
 
   fs::path root_;
@@ -130,7 +134,8 @@ TEST(Files, AtomicWriteLeavesNoTempFileAndExactMode) {
   EXPECT_TRUE(remove_file((dir / "a/b/f").string()).ok());
   EXPECT_TRUE(remove_file((dir / "a/b/f").string()).ok());
   EXPECT_EQ(write_file_atomic((dir / "missing/f").string(), "x", 0600).error().message,
-            "cannot create " + (dir / "missing/.f.cf-tmp.").string() + std::to_string(::getpid()) + ": No such file or directory");
+            "cannot create " + (dir / "missing/.f.cf-tmp.").string() + std::to_string(::getpid()) +
+                ": No such file or directory");
   fs::remove_all(dir);
 }
 
@@ -153,8 +158,7 @@ TEST_F(State, InstanceFilesAreWrittenAtomicallyWithTheirMode) {
   for (const char* bad : {"../inventory.json", "a/b", "", "..", "instance.json"}) {
     auto s = store_->write_file("bot", bad, "x", 0600);
     ASSERT_FALSE(s) << bad;
-    EXPECT_EQ(s.error().message,
-              std::string("not a file clawfleet writes in an instance directory: \"") + bad + "\"");
+    EXPECT_EQ(s.error().message, std::string("not a file clawfleet writes in an instance directory: \"") + bad + "\"");
   }
   EXPECT_EQ(store_->write_file("Bot", "x", "x", 0600).error().message, "not an instance name: \"Bot\"");
 }
@@ -166,13 +170,15 @@ TEST(FakeStateStore, BehavesLikeTheRealOneAndRecordsCalls) {
   EXPECT_EQ(fake.read_instance("bot").value(), rec);
   auto token = fake.ensure_token("bot").value();
   EXPECT_EQ(fake.ensure_token("bot").value(), token);
-  EXPECT_EQ(fake.inspect("bot").value().files, (std::map<std::string, mode_t>{{"instance.json", 0600}, {"token", 0600}}));
+  EXPECT_EQ(fake.inspect("bot").value().files,
+            (std::map<std::string, mode_t>{{"instance.json", 0600}, {"token", 0600}}));
   ASSERT_TRUE(fake.remove_instance("bot").ok());
   EXPECT_FALSE(fake.read_instance("bot").value());
   fake.fail_writes = true;
   EXPECT_EQ(fake.write_instance(rec).error().message, "injected failure: write_instance bot");
-  EXPECT_EQ(fake.calls, (std::vector<std::string>{"write_instance bot", "read_instance bot", "ensure_token bot", "ensure_token bot",
-                                                  "inspect bot", "remove_instance bot", "read_instance bot", "write_instance bot"}));
+  EXPECT_EQ(fake.calls, (std::vector<std::string>{"write_instance bot", "read_instance bot", "ensure_token bot",
+                                                  "ensure_token bot", "inspect bot", "remove_instance bot",
+                                                  "read_instance bot", "write_instance bot"}));
 }
 
 }  // namespace

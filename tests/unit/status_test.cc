@@ -5,8 +5,8 @@
 #include "cli/status_model.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,8 +15,8 @@
 #include "apply/executor.h"
 #include "cli/status_render.h"
 #include "fakes/fake_host.h"
-#include "fakes/fleets.h"
 #include "fakes/fake_journal.h"
+#include "fakes/fleets.h"
 #include "host/observe.h"
 #include "manifest/desired_state.h"
 #include "manifest/loader.h"
@@ -85,11 +85,16 @@ class StatusModel : public ::testing::Test {
     // keyed's secret is not in the digests: it could not be read.
     const auto& f = desired.fleet;
     observed.instances["alpha"] = on_host("alpha", 1, "active", "running", model::VmState::Running, gen(f, "alpha"));
-    observed.instances["beta"] = on_host("beta", 2, "failed", "failed", model::VmState::Absent, "sha256:0123456789abcdef");
-    observed.instances["delta"] = on_host("delta", 4, "inactive", "dead", model::VmState::Absent, "sha256:4444444444444444");
-    observed.instances["epsilon"] = on_host("epsilon", 5, "active", "running", model::VmState::Running, "sha256:5555555555555555");
-    observed.instances["keyed"] = on_host("keyed", 6, "active", "running", model::VmState::Running, "sha256:6666666666666666");
-    observed.instances["omega"] = on_host("omega", 7, "active", "running", model::VmState::Running, "sha256:7777777777777777");
+    observed.instances["beta"] =
+        on_host("beta", 2, "failed", "failed", model::VmState::Absent, "sha256:0123456789abcdef");
+    observed.instances["delta"] =
+        on_host("delta", 4, "inactive", "dead", model::VmState::Absent, "sha256:4444444444444444");
+    observed.instances["epsilon"] =
+        on_host("epsilon", 5, "active", "running", model::VmState::Running, "sha256:5555555555555555");
+    observed.instances["keyed"] =
+        on_host("keyed", 6, "active", "running", model::VmState::Running, "sha256:6666666666666666");
+    observed.instances["omega"] =
+        on_host("omega", 7, "active", "running", model::VmState::Running, "sha256:7777777777777777");
     plan.steps = {
         {"beta", Action::Repair, {}, "clawfleet-vm@beta.service is failed", {}},
         {"gamma", Action::Create, {}, plan::kReasonNewInstance, {}},
@@ -270,8 +275,9 @@ TEST_F(StatusModel, RecentStepsPairStartsWithEndsAndKeepTheLastFive) {
   for (std::size_t seq = 1; seq <= 6; ++seq) {
     journal.push_back(start("r1", seq, "alpha", "repair", "2026-11-23T12:00:0" + std::to_string(seq) + ".000Z"));
     journal.push_back(start("r1", seq + 10, "beta", "repair", "2026-11-23T12:00:0" + std::to_string(seq) + ".500Z"));
-    if (seq != 6) journal.push_back(end("r1", seq, "alpha", "repair", "2026-11-23T12:00:0" + std::to_string(seq) + ".900Z",
-                                        seq == 3 ? Outcome::Failed : Outcome::Ok, seq == 3 ? "boom" : ""));
+    if (seq != 6)
+      journal.push_back(end("r1", seq, "alpha", "repair", "2026-11-23T12:00:0" + std::to_string(seq) + ".900Z",
+                            seq == 3 ? Outcome::Failed : Outcome::Ok, seq == 3 ? "boom" : ""));
   }
   auto steps = recent_steps(journal, "alpha", 5);
   ASSERT_EQ(steps.size(), 5u);
@@ -294,18 +300,19 @@ TEST_F(StatusModel, TheActiveRunIsTheNewestOneIfItBeganUnderTheCurrentHolder) {
 }
 
 TEST_F(StatusModel, GoldenTable) {
-  EXPECT_EQ(render_status_table(golden()),
-            "NAME     STATE            HEALTH                         GENERATION                 IP         PORT   LAST ERROR\n"
-            "alpha    active/running   ready                          333333333333/333333333333  10.80.0.2  18900  -\n"
-            "beta     failed/absent    degraded: vm unit failed       0123456789ab/dddddddddddd  10.80.0.3  18901  "
-            "instance beta: health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered ...\n"
-            "delta    inactive/absent  stopped                        444444444444/dddddddddddd  10.80.0.5  18903  -\n"
-            "epsilon  active/running   degraded: restart interrupted  555555555555/dddddddddddd  10.80.0.6  18904  "
-            "restart was interrupted (its last record is from 2026-11-23T13:00:03.000Z; it never finished)\n"
-            "gamma    -/-              pending: create                -/dddddddddddd             -          -      -\n"
-            "keyed    active/running   unknown: secret unreadable     666666666666/?             10.80.0.7  18905  -\n"
-            "omega    active/running   pending: destroy               777777777777/-             10.80.0.8  18906  -\n"
-            "7 instances: 1 ready, 1 stopped, 2 pending, 2 degraded, 1 unknown\n");
+  EXPECT_EQ(
+      render_status_table(golden()),
+      "NAME     STATE            HEALTH                         GENERATION                 IP         PORT   LAST ERROR\n"
+      "alpha    active/running   ready                          333333333333/333333333333  10.80.0.2  18900  -\n"
+      "beta     failed/absent    degraded: vm unit failed       0123456789ab/dddddddddddd  10.80.0.3  18901  "
+      "instance beta: health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered ...\n"
+      "delta    inactive/absent  stopped                        444444444444/dddddddddddd  10.80.0.5  18903  -\n"
+      "epsilon  active/running   degraded: restart interrupted  555555555555/dddddddddddd  10.80.0.6  18904  "
+      "restart was interrupted (its last record is from 2026-11-23T13:00:03.000Z; it never finished)\n"
+      "gamma    -/-              pending: create                -/dddddddddddd             -          -      -\n"
+      "keyed    active/running   unknown: secret unreadable     666666666666/?             10.80.0.7  18905  -\n"
+      "omega    active/running   pending: destroy               777777777777/-             10.80.0.8  18906  -\n"
+      "7 instances: 1 ready, 1 stopped, 2 pending, 2 degraded, 1 unknown\n");
 }
 
 // The plan's accelerator decision ends the table and the detail, and is
@@ -337,17 +344,20 @@ TEST_F(StatusModel, GoldenDetail) {
             "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\n"
             "IP:             10.80.0.3\n"
             "Port:           18901\n"
-            "Last error:     " + std::string(kHealthError) + "\n"
-            "Pending:        repair: clawfleet-vm@beta.service is failed\n"
-            "Refused:        -\n"
-            "Tap:            cf2222222222222 (up, on cfbr0, isolated)\n"
-            "Directory:      0700, uid 0\n"
-            "Inventory:      listed\n"
-            "Units:\n"
-            "  clawfleet-proxy@beta.socket  active/listening  enabled\n"
-            "  clawfleet-vm@beta.service    failed/failed     enabled\n"
-            "Recent steps:\n"
-            "  2026-11-23T12:05:00.400Z  r1#2  create  failed: " + std::string(kHealthError) + "\n");
+            "Last error:     " +
+                std::string(kHealthError) +
+                "\n"
+                "Pending:        repair: clawfleet-vm@beta.service is failed\n"
+                "Refused:        -\n"
+                "Tap:            cf2222222222222 (up, on cfbr0, isolated)\n"
+                "Directory:      0700, uid 0\n"
+                "Inventory:      listed\n"
+                "Units:\n"
+                "  clawfleet-proxy@beta.socket  active/listening  enabled\n"
+                "  clawfleet-vm@beta.service    failed/failed     enabled\n"
+                "Recent steps:\n"
+                "  2026-11-23T12:05:00.400Z  r1#2  create  failed: " +
+                std::string(kHealthError) + "\n");
 }
 
 TEST_F(StatusModel, GoldenDetailOfAnInstanceNotYetCreated) {
@@ -355,42 +365,43 @@ TEST_F(StatusModel, GoldenDetailOfAnInstanceNotYetCreated) {
   std::erase_if(s.instances, [](const InstanceStatus& i) { return i.name != "keyed" && i.name != "gamma"; });
   s.host.health = Health::Pending;
   s.host.health_reason = "repair";
-  EXPECT_EQ(render_status_detail(s),
-            "Name:           gamma\n"
-            "Desired state:  running\n"
-            "Observed:       nothing of it on this host\n"
-            "Health:         pending: create\n"
-            "Generation:     applied none, desired sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\n"
-            "IP:             -\n"
-            "Port:           -\n"
-            "Last error:     -\n"
-            "Pending:        create: new instance, nothing of it on the host\n"
-            "Refused:        -\n"
-            "Tap:            -\n"
-            "Directory:      missing\n"
-            "Inventory:      not listed\n"
-            "Units:          -\n"
-            "Recent steps:   -\n"
-            "\n"
-            "Name:           keyed\n"
-            "Desired state:  running\n"
-            "Observed:       vm unit active/running, vmm running\n"
-            "Health:         unknown: secret unreadable\n"
-            "Generation:     applied sha256:6666666666666666, desired unknown (cannot read secret file "
-            "/etc/clawfleet/secrets/openai.key)\n"
-            "IP:             10.80.0.7\n"
-            "Port:           18905\n"
-            "Last error:     -\n"
-            "Pending:        reprovision: provider key changed (spec.providerKeys.openai)\n"
-            "Refused:        -\n"
-            "Tap:            cf6666666666666 (up, on cfbr0, isolated)\n"
-            "Directory:      0700, uid 0\n"
-            "Inventory:      listed\n"
-            "Units:\n"
-            "  clawfleet-proxy@keyed.socket  active/listening  enabled\n"
-            "  clawfleet-vm@keyed.service    active/running    enabled\n"
-            "Recent steps:   -\n"
-            "host network: pending: repair\n");
+  EXPECT_EQ(
+      render_status_detail(s),
+      "Name:           gamma\n"
+      "Desired state:  running\n"
+      "Observed:       nothing of it on this host\n"
+      "Health:         pending: create\n"
+      "Generation:     applied none, desired sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\n"
+      "IP:             -\n"
+      "Port:           -\n"
+      "Last error:     -\n"
+      "Pending:        create: new instance, nothing of it on the host\n"
+      "Refused:        -\n"
+      "Tap:            -\n"
+      "Directory:      missing\n"
+      "Inventory:      not listed\n"
+      "Units:          -\n"
+      "Recent steps:   -\n"
+      "\n"
+      "Name:           keyed\n"
+      "Desired state:  running\n"
+      "Observed:       vm unit active/running, vmm running\n"
+      "Health:         unknown: secret unreadable\n"
+      "Generation:     applied sha256:6666666666666666, desired unknown (cannot read secret file "
+      "/etc/clawfleet/secrets/openai.key)\n"
+      "IP:             10.80.0.7\n"
+      "Port:           18905\n"
+      "Last error:     -\n"
+      "Pending:        reprovision: provider key changed (spec.providerKeys.openai)\n"
+      "Refused:        -\n"
+      "Tap:            cf6666666666666 (up, on cfbr0, isolated)\n"
+      "Directory:      0700, uid 0\n"
+      "Inventory:      listed\n"
+      "Units:\n"
+      "  clawfleet-proxy@keyed.socket  active/listening  enabled\n"
+      "  clawfleet-vm@keyed.service    active/running    enabled\n"
+      "Recent steps:   -\n"
+      "host network: pending: repair\n");
 }
 
 TEST_F(StatusModel, GoldenJson) {
@@ -499,8 +510,8 @@ TEST_F(StatusModel, GoldenJson) {
 
 TEST_F(StatusModel, ControlCharactersFromTheHostOrTheJournalAreShownEscaped) {
   journal.push_back(start("r3", 1, "alpha", "repair", "2026-11-23T14:00:00.000Z"));
-  journal.push_back(end("r3", 1, "alpha", "repair", "2026-11-23T14:00:01.000Z", Outcome::Failed,
-                        "line one\nline two \x1b[31mred"));
+  journal.push_back(
+      end("r3", 1, "alpha", "repair", "2026-11-23T14:00:01.000Z", Outcome::Failed, "line one\nline two \x1b[31mred"));
   const std::string table = render_status_table(build());
   EXPECT_NE(table.find("line one\\x0aline two \\x1b[31mred\n"), std::string::npos) << table;
   EXPECT_EQ(table.find('\x1b'), std::string::npos);
@@ -515,8 +526,9 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   h.files.file("/etc/clawfleet/secrets/openai.key", secret + "\n");
   h.state.tokens["alpha"] = std::string(64, '7');
   h.state.tokens["beta"] = std::string(64, '8');
-  auto fleet = fleet_of(instance_yaml("alpha", "  providerKeys:\n    openai: {file: /etc/clawfleet/secrets/openai.key}\n") +
-                        instance_yaml("beta"));
+  auto fleet =
+      fleet_of(instance_yaml("alpha", "  providerKeys:\n    openai: {file: /etc/clawfleet/secrets/openai.key}\n") +
+               instance_yaml("beta"));
   struct NoEnv : Environment {
     std::optional<std::string> get(const std::string&) const override { return std::nullopt; }
   } env;
@@ -531,8 +543,14 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   h.health.failing[18901] = "health gate on 127.0.0.1:18901: not ready within 300000 ms";
   testing::FakeJournal journal;
   apply::execute(p, pd, observed.value(), h.ports(), apply::ExecOptions{}, [&](const apply::StepEvent& e) {
-    JournalRecord rec{"", "r1", e.index, e.step->instance, plan::to_string(e.step->action),
-                      e.start ? JournalEvent::Start : JournalEvent::End, std::nullopt, ""};
+    JournalRecord rec{"",
+                      "r1",
+                      e.index,
+                      e.step->instance,
+                      plan::to_string(e.step->action),
+                      e.start ? JournalEvent::Start : JournalEvent::End,
+                      std::nullopt,
+                      ""};
     if (!e.start) rec.result = e.result.outcome == Outcome::Ok ? Outcome::Ok : Outcome::Failed;
     if (!e.start) rec.error = e.result.error;
     ASSERT_TRUE(journal.append(rec));
@@ -558,7 +576,8 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   for (const std::string& out : {render_status_table(s), render_status_detail(s), render_status_json(s)}) {
     EXPECT_NE(out.find("instances/beta/token: Permission denied"), std::string::npos) << out;
     EXPECT_EQ(out.find(secret), std::string::npos) << out;
-    for (const auto& [name, token] : h.state.tokens) EXPECT_EQ(out.find(token), std::string::npos) << name << "\n" << out;
+    for (const auto& [name, token] : h.state.tokens)
+      EXPECT_EQ(out.find(token), std::string::npos) << name << "\n" << out;
   }
   for (const auto& call : h.state.calls) EXPECT_EQ(call.find("token"), std::string::npos) << call;
   for (const auto& call : h.files.calls) EXPECT_EQ(call.find("/token"), std::string::npos) << call;

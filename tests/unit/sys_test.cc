@@ -2,8 +2,8 @@
 // RFC 3339 time stamps.
 #include "core/sys.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,7 +69,8 @@ TEST_F(ReadFiles, ReadIfExists) {
   ASSERT_FALSE(big);
   EXPECT_EQ(big.error().message, dir_ + "/a: file is larger than the limit of 4 bytes");
   RealFileReader fs;
-  EXPECT_EQ(fs.read_file(dir_ + "/none", 100).error().message, "cannot open " + dir_ + "/none: No such file or directory");
+  EXPECT_EQ(fs.read_file(dir_ + "/none", 100).error().message,
+            "cannot open " + dir_ + "/none: No such file or directory");
 }
 
 // A FIFO where a manifest, a secret or a unit file belongs is refused at

@@ -75,8 +75,13 @@ TEST(FakeSystemd, JobsChangeStatesAndInstantiateTemplates) {
   auto units = sd.list_units({"clawfleet-vm@*"});
   ASSERT_TRUE(units);
   ASSERT_EQ(units->size(), 2u);
-  EXPECT_EQ(units.value()[1], (UnitStatus{"clawfleet-vm@bot.service", "loaded", "active", "running", "disabled",
-                                          "/etc/systemd/system/clawfleet-vm@.service", {}}));
+  EXPECT_EQ(units.value()[1], (UnitStatus{"clawfleet-vm@bot.service",
+                                          "loaded",
+                                          "active",
+                                          "running",
+                                          "disabled",
+                                          "/etc/systemd/system/clawfleet-vm@.service",
+                                          {}}));
 
   ASSERT_TRUE(sd.enable({"clawfleet-vm@bot.service"}));
   EXPECT_EQ(sd.unit("clawfleet-vm@bot.service")->unit_file_state, "enabled");
@@ -122,7 +127,8 @@ TEST(FakeSystemd, InjectedFailure) {
 
 TEST(FakeSystemd, ListMatchesShellPatterns) {
   FakeSystemd sd;
-  sd.set_unit({"clawfleet.service", "loaded", "active", "running", "enabled", "/etc/systemd/system/clawfleet.service", {}});
+  sd.set_unit(
+      {"clawfleet.service", "loaded", "active", "running", "enabled", "/etc/systemd/system/clawfleet.service", {}});
   sd.set_unit({"clawfleet-proxy@a.socket", "loaded", "active", "listening", "disabled", "", {}});
   sd.set_unit({"ssh.service", "loaded", "active", "running", "enabled", "", {}});
   auto units = sd.list_units({"clawfleet-*"});
@@ -158,7 +164,8 @@ TEST(UnitFiles, WriteReadRemove) {
 TEST(UnitFiles, DropinsLiveInDotDAndTheLastTakesTheDirectory) {
   TempUnitDir t;
   const std::string d = t.dir + "/clawfleet-proxy@bot.socket.d";
-  ASSERT_TRUE(t.files->write_dropin("clawfleet-proxy@bot.socket", "listen", "[Socket]\nListenStream=127.0.0.1:18900\n"));
+  ASSERT_TRUE(
+      t.files->write_dropin("clawfleet-proxy@bot.socket", "listen", "[Socket]\nListenStream=127.0.0.1:18900\n"));
   ASSERT_TRUE(t.files->write_dropin("clawfleet-proxy@bot.socket", "50-limits", "[Socket]\nBacklog=16\n"));
   EXPECT_EQ(mode_of(d), 0755u);
   EXPECT_EQ(mode_of(d + "/listen.conf"), 0644u);
@@ -198,7 +205,8 @@ TEST(UnitFiles, InvalidUnitNames) {
             "invalid unit name \"clawfleet\": must end in .service, .socket, .timer, .target, .path, .mount, "
             ".automount, .swap, .slice or .scope");
   EXPECT_EQ(err(".service"), "invalid unit name \".service\": must start with a letter, digit, ':', '-', '_' or '\\'");
-  EXPECT_EQ(err("@.service"), "invalid unit name \"@.service\": must start with a letter, digit, ':', '-', '_' or '\\'");
+  EXPECT_EQ(err("@.service"),
+            "invalid unit name \"@.service\": must start with a letter, digit, ':', '-', '_' or '\\'");
   EXPECT_EQ(err(std::string(248, 'a') + ".service"),
             "invalid unit name \"" + std::string(248, 'a') + ".service\": must be at most 255 characters");
   EXPECT_EQ(err("clawfleet-vm@bot.service"), "ok");
@@ -211,8 +219,8 @@ TEST(UnitFiles, InvalidUnitNames) {
   EXPECT_EQ(t.files->remove("x").error().message,
             "invalid unit name \"x\": must end in .service, .socket, .timer, .target, .path, .mount, .automount, "
             ".swap, .slice or .scope");
-  EXPECT_EQ(entries(t.dir), (std::vector<std::string>{"clawfleet-gc.timer", "clawfleet-proxy@bot.socket",
-                                                       "clawfleet-vm@bot.service"}));
+  EXPECT_EQ(entries(t.dir),
+            (std::vector<std::string>{"clawfleet-gc.timer", "clawfleet-proxy@bot.socket", "clawfleet-vm@bot.service"}));
 }
 
 TEST(UnitFiles, InvalidDropinNames) {
@@ -225,7 +233,8 @@ TEST(UnitFiles, InvalidDropinNames) {
   EXPECT_EQ(err("a.service", "../../x"), "invalid drop-in name \"../../x\" for a.service: must not contain '/'");
   EXPECT_EQ(err("a.service", "x..y"), "invalid drop-in name \"x..y\" for a.service: must not contain '..'");
   EXPECT_EQ(err("a.service", ".hidden"), "invalid drop-in name \".hidden\" for a.service: must not start with '.'");
-  EXPECT_EQ(err("a.service", "a b"), "invalid drop-in name \"a b\" for a.service: only letters, digits and \"-_.@\" are allowed");
+  EXPECT_EQ(err("a.service", "a b"),
+            "invalid drop-in name \"a b\" for a.service: only letters, digits and \"-_.@\" are allowed");
   EXPECT_EQ(err("a", "listen"),
             "invalid unit name \"a\": must end in .service, .socket, .timer, .target, .path, .mount, .automount, "
             ".swap, .slice or .scope");

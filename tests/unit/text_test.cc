@@ -80,10 +80,10 @@ namespace {
 
 TEST(Utf8Cut, NeverSplitsACharacter) {
   EXPECT_EQ(utf8_prefix("abc", 5), "abc");
-  EXPECT_EQ(utf8_prefix("a\xc3\xa9", 2), "a");           // é is 2 bytes
+  EXPECT_EQ(utf8_prefix("a\xc3\xa9", 2), "a");  // é is 2 bytes
   EXPECT_EQ(utf8_prefix("a\xc3\xa9", 3), "a\xc3\xa9");
   EXPECT_EQ(utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 4), "\xe2\x82\xac");  // €€
-  EXPECT_EQ(utf8_prefix("\xf0\x9f\x90\x99", 3), "");     // one 4-byte character
+  EXPECT_EQ(utf8_prefix("\xf0\x9f\x90\x99", 3), "");                      // one 4-byte character
   EXPECT_EQ(cut("short", 10), "short");
   EXPECT_EQ(cut("\xc3\xa9\xc3\xa9\xc3\xa9", 5), "\xc3\xa9...");
   for (std::size_t max = 3; max < 12; ++max) {

@@ -69,8 +69,7 @@ class ShippedUnits : public ::testing::Test {
   void SetUp() override {
     analyze_ = find_in_path("systemd-analyze");
     if (analyze_.empty()) GTEST_SKIP() << "systemd-analyze is not installed (apt-get install systemd)";
-    if (!fs::is_directory("/usr/lib/systemd/system"))
-      GTEST_SKIP() << "no /usr/lib/systemd/system to verify against";
+    if (!fs::is_directory("/usr/lib/systemd/system")) GTEST_SKIP() << "no /usr/lib/systemd/system to verify against";
     char tmpl[] = "/tmp/cf-verify-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     root_ = tmpl;

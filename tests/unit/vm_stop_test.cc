@@ -70,7 +70,8 @@ TEST_F(VmStop, WithoutAQuitRequestSystemdEndsIt) {
   vmm_.shutdown_powers_off = false;
   vmm_.has_quit = false;  // Firecracker
   EXPECT_EQ(stop(), StopEnd::Running);
-  EXPECT_EQ(notes_, (std::vector<std::string>{"the guest did not power off within 60 ms", "the VMM has no quit request"}));
+  EXPECT_EQ(notes_,
+            (std::vector<std::string>{"the guest did not power off within 60 ms", "the VMM has no quit request"}));
 }
 
 TEST_F(VmStop, AHungVmmIsLeftToSystemd) {

@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -39,7 +39,8 @@ Status sparse_copy(int in, int out, std::uint64_t size, const std::string& base)
     if (hole < 0) return sys_error("cannot seek in", base);
     off_t from = data, to = data;
     while (from < hole) {
-      ssize_t n = use_copy_range ? ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0) : -1;
+      ssize_t n =
+          use_copy_range ? ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0) : -1;
       if (n < 0 && use_copy_range && errno == EINTR) continue;
       // Across filesystems (overlayfs, older kernels) copy_file_range
       // refuses: copy through a buffer instead.
@@ -112,14 +113,14 @@ Result<std::string> run_tool(const std::vector<std::string>& argv) {
     if (out.size() > kMaxToolOutput) out.erase(0, out.size() - kMaxToolOutput);
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   auto tail = [&] {
     std::string t = out.size() > 2000 ? out.substr(out.size() - 2000) : out;
     while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
     return t.empty() ? std::string() : ": " + t;
   };
-  if (timed_out) return Error{argv[0] + " ran longer than " + std::to_string(kToolTimeout.count()) + " s and was killed"};
+  if (timed_out)
+    return Error{argv[0] + " ran longer than " + std::to_string(kToolTimeout.count()) + " s and was killed"};
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     return Error{argv[0] + " is not installed (Debian package genisoimage)"};
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -217,8 +218,8 @@ class RealGuestDisks : public GuestDisks {
     auto cleanup = [&] {
       for (const auto& s : sources) ::unlink(s.c_str());
     };
-    std::vector<std::string> argv = {genisoimage_, "-quiet", "-output", temp_path_for(path), "-volid", "cidata",
-                                     "-joliet", "-rock", "-graft-points"};
+    std::vector<std::string> argv = {genisoimage_, "-quiet",  "-output", temp_path_for(path), "-volid",
+                                     "cidata",     "-joliet", "-rock",   "-graft-points"};
     for (const auto& [name, content] : parts) {
       // Beside the seed, in the instance's 0700 directory: they hold secrets.
       const std::string src = temp_path_for(dir + "/" + name);

@@ -17,9 +17,9 @@ using std::chrono::milliseconds;
 std::optional<std::string> reported_generation(const std::string& body) {
   try {
     auto j = nlohmann::json::parse(body);
-    if (j.is_object() && j.contains("generation") && j["generation"].is_string()) return j["generation"].get<std::string>();
-  } catch (const nlohmann::json::exception&) {
-  }
+    if (j.is_object() && j.contains("generation") && j["generation"].is_string())
+      return j["generation"].get<std::string>();
+  } catch (const nlohmann::json::exception&) {}
   return std::nullopt;
 }
 
@@ -40,8 +40,10 @@ class LoopbackHealth : public Health {
       // Each request gets what is left, up to 5 s: a guest that accepts and
       // never answers must not eat the whole deadline in one attempt.
       auto per_request = std::min(left, milliseconds(5000));
-      if (auto s = check(t, per_request)) last = *s;
-      else return {};
+      if (auto s = check(t, per_request))
+        last = *s;
+      else
+        return {};
       std::this_thread::sleep_for(std::min(interval_, std::chrono::duration_cast<milliseconds>(until - Clock::now())));
     }
     return Error{"health gate on 127.0.0.1:" + std::to_string(t.host_port) + ": not ready within " +

@@ -19,9 +19,9 @@ namespace cf::host {
 
 struct HealthTarget {
   std::uint16_t host_port = 0;
-  std::string token;       // sent, never shown
-  Ipv4 guest;              // the guest's address on the bridge
-  std::string generation;  // "sha256:..." the guest must report
+  std::string token;                  // sent, never shown
+  Ipv4 guest;                         // the guest's address on the bridge
+  std::string generation;             // "sha256:..." the guest must report
   std::uint16_t status_port = 18790;  // the guest's generation endpoint (host/guest/seed.h)
 };
 

@@ -41,7 +41,8 @@ std::string render_openclaw_config(const SeedInput& in) {
   c["models"]["catalogRefresh"]["enabled"] = false;
   c["logging"]["file"] = "/var/lib/openclaw/logs/gateway.log";
   if (i.model.rfind("minimax/", 0) == 0)
-    c["models"]["providers"]["minimax"] = {{"baseUrl", "https://api.minimax.io/anthropic"}, {"api", "anthropic-messages"}};
+    c["models"]["providers"]["minimax"] = {{"baseUrl", "https://api.minimax.io/anthropic"},
+                                           {"api", "anthropic-messages"}};
   // Telegram is written only when configured: the whole file is replaced on
   // every generation, so turning it off leaves nothing behind.
   if (i.telegram && in.telegram_token) {
@@ -66,10 +67,11 @@ SeedFiles render_seed(const SeedInput& in) {
   SeedFiles f;
   f.meta_data = "instance-id: " + instance_id_for(in.generation) + "\nlocal-hostname: " + in.instance->name + "\n";
 
-  f.network_config = "version: 2\nethernets:\n  eth0:\n    match:\n      macaddress: " + quoted(to_string(in.alloc.mac)) +
-                     "\n    set-name: eth0\n    addresses: [" +
-                     quoted(to_string(in.alloc.ip) + "/" + std::to_string(h.subnet.prefix)) +
-                     "]\n    routes:\n      - to: 0.0.0.0/0\n        via: " + quoted(to_string(h.gateway)) + "\n";
+  f.network_config =
+      "version: 2\nethernets:\n  eth0:\n    match:\n      macaddress: " + quoted(to_string(in.alloc.mac)) +
+      "\n    set-name: eth0\n    addresses: [" +
+      quoted(to_string(in.alloc.ip) + "/" + std::to_string(h.subnet.prefix)) +
+      "]\n    routes:\n      - to: 0.0.0.0/0\n        via: " + quoted(to_string(h.gateway)) + "\n";
 
   // Contents in base64: secrets and JSON need no YAML quoting that way.
   struct File {
@@ -82,8 +84,9 @@ SeedFiles render_seed(const SeedInput& in) {
   };
   f.user_data = "#cloud-config\nwrite_files:\n";
   for (const auto& file : files)
-    f.user_data += "  - path: " + file.path + "\n    owner: " + quoted(file.owner) + "\n    permissions: " +
-                   quoted(file.mode) + "\n    encoding: b64\n    content: " + base64_encode(file.content) + "\n";
+    f.user_data += "  - path: " + file.path + "\n    owner: " + quoted(file.owner) +
+                   "\n    permissions: " + quoted(file.mode) +
+                   "\n    encoding: b64\n    content: " + base64_encode(file.content) + "\n";
   return f;
 }
 

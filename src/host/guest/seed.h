@@ -27,10 +27,10 @@ struct SeedInput {
   const model::Host* host = nullptr;
   const model::Instance* instance = nullptr;
   model::Allocation alloc;
-  std::string token;                               // the gateway token
+  std::string token;                                 // the gateway token
   std::map<std::string, std::string> provider_keys;  // provider -> key value
-  std::optional<std::string> telegram_token;       // with instance->telegram
-  std::string generation;                          // "sha256:<hex>"
+  std::optional<std::string> telegram_token;         // with instance->telegram
+  std::string generation;                            // "sha256:<hex>"
 };
 
 struct SeedFiles {

@@ -104,8 +104,7 @@ Result<std::optional<HttpReply>> perform(const std::string& socket, const std::s
     if (os_errno == ECONNREFUSED || os_errno == ENOENT) return std::optional<HttpReply>{};
     if (os_errno != 0) return Error{what + ": cannot connect: " + std::strerror(static_cast<int>(os_errno))};
   }
-  if (rc == CURLE_OPERATION_TIMEDOUT)
-    return Error{what + ": no answer within " + std::to_string(total_ms) + " ms"};
+  if (rc == CURLE_OPERATION_TIMEDOUT) return Error{what + ": no answer within " + std::to_string(total_ms) + " ms"};
   if (rc == CURLE_WRITE_ERROR && sink.overflow)
     return Error{what + ": reply larger than " + std::to_string(kMaxBody) + " bytes"};
   if (rc != CURLE_OK) return Error{what + ": " + (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc))};

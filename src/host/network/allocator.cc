@@ -16,15 +16,17 @@ std::string ip_error(const std::string& name, Ipv4 ip, const std::string& why) {
   return "instance " + name + ": guest address " + to_string(ip) + " " + why;
 }
 
-Result<Ipv4> pick_ip(const std::string& name, const model::Host& host, const std::optional<Ipv4>& pin, const Taken& taken) {
+Result<Ipv4> pick_ip(const std::string& name, const model::Host& host, const std::optional<Ipv4>& pin,
+                     const Taken& taken) {
   const Cidr& net = host.subnet;
   auto usable = [&](Ipv4 a) {
     return net.contains(a) && a != net.network && a != net.broadcast() && a != host.gateway;
   };
   if (pin) {
     if (!usable(*pin))
-      return Error{ip_error(name, *pin, "is not a usable host address of " + to_string(net) + " (network, broadcast and gateway " +
-                                            to_string(host.gateway) + " are reserved)")};
+      return Error{ip_error(name, *pin,
+                            "is not a usable host address of " + to_string(net) + " (network, broadcast and gateway " +
+                                to_string(host.gateway) + " are reserved)")};
     if (taken.ips.contains(*pin)) return Error{ip_error(name, *pin, "is already held by another instance")};
     return *pin;
   }
@@ -33,14 +35,15 @@ Result<Ipv4> pick_ip(const std::string& name, const model::Host& host, const std
     Ipv4 a{net.network.value + std::uint32_t(i)};
     if (usable(a) && !taken.ips.contains(a)) return a;
   }
-  return Error{"instance " + name + ": no free guest address in " + to_string(net) + " (" + std::to_string(taken.ips.size()) +
-               " held by instances)"};
+  return Error{"instance " + name + ": no free guest address in " + to_string(net) + " (" +
+               std::to_string(taken.ips.size()) + " held by instances)"};
 }
 
 Result<Mac> pick_mac(const std::string& name, Ipv4 ip, const std::optional<Mac>& pin, const Taken& taken) {
   if (pin) {
     if (pin->multicast()) return Error{"instance " + name + ": MAC " + to_string(*pin) + " is a multicast address"};
-    if (taken.macs.contains(*pin)) return Error{"instance " + name + ": MAC " + to_string(*pin) + " is already held by another instance"};
+    if (taken.macs.contains(*pin))
+      return Error{"instance " + name + ": MAC " + to_string(*pin) + " is already held by another instance"};
     return *pin;
   }
   // mac_for() is unique per address; only a pinned MAC elsewhere can clash,
@@ -53,12 +56,15 @@ Result<Mac> pick_mac(const std::string& name, Ipv4 ip, const std::optional<Mac>&
   return Error{"instance " + name + ": no free MAC for " + to_string(ip)};
 }
 
-Result<std::uint16_t> pick_port(const std::string& name, const model::Host& host, const std::optional<std::uint16_t>& pin,
-                                const Taken& taken, const std::function<bool(std::uint16_t)>& listening) {
+Result<std::uint16_t> pick_port(const std::string& name, const model::Host& host,
+                                const std::optional<std::uint16_t>& pin, const Taken& taken,
+                                const std::function<bool(std::uint16_t)>& listening) {
   if (pin) {
     std::string p = std::to_string(*pin);
-    if (taken.ports.contains(*pin)) return Error{"instance " + name + ": host port " + p + " is already held by another instance"};
-    if (listening(*pin)) return Error{"instance " + name + ": host port " + p + " is pinned but a process on this host listens on it"};
+    if (taken.ports.contains(*pin))
+      return Error{"instance " + name + ": host port " + p + " is already held by another instance"};
+    if (listening(*pin))
+      return Error{"instance " + name + ": host port " + p + " is pinned but a process on this host listens on it"};
     return *pin;
   }
   std::size_t busy = 0;

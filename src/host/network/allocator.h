@@ -25,9 +25,7 @@ struct Taken {
   std::set<Mac> macs;
   std::set<std::string> taps;
 
-  void add(const Allocation& a) {
-    ips.insert(a.ip), ports.insert(a.host_port), macs.insert(a.mac), taps.insert(a.tap);
-  }
+  void add(const Allocation& a) { ips.insert(a.ip), ports.insert(a.host_port), macs.insert(a.mac), taps.insert(a.tap); }
 };
 
 // MAC for a guest address: 06:fc (locally administered, unicast) + the

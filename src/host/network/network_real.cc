@@ -331,8 +331,10 @@ Status make_persistent_tap(const std::string& name, const std::string& context) 
   std::memcpy(ifr.ifr_name, name.data(), name.size());
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
   Status s;
-  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) s = Error{context + ": " + errno_text(errno)};
-  else if (::ioctl(fd, TUNSETOWNER, 0UL) < 0) s = Error{context + ": cannot set owner: " + errno_text(errno)};
+  if (::ioctl(fd, TUNSETIFF, &ifr) < 0)
+    s = Error{context + ": " + errno_text(errno)};
+  else if (::ioctl(fd, TUNSETOWNER, 0UL) < 0)
+    s = Error{context + ": cannot set owner: " + errno_text(errno)};
   else if (::ioctl(fd, TUNSETPERSIST, 1UL) < 0)
     s = Error{context + ": cannot make it persistent: " + errno_text(errno)};
   ::close(fd);
@@ -388,9 +390,12 @@ bool only_our_table(const std::string& ruleset) {
     std::string line = ruleset.substr(start, end - start);
     start = end + 1;
     if (line.empty() || line[0] == '\t' || line[0] == ' ') continue;
-    if (!opened && line == "table inet clawfleet {") opened = seen = true;
-    else if (opened && line == "}") opened = false;
-    else return false;
+    if (!opened && line == "table inet clawfleet {")
+      opened = seen = true;
+    else if (opened && line == "}")
+      opened = false;
+    else
+      return false;
   }
   return seen && !opened;
 }

@@ -93,7 +93,8 @@ Status remove_stale_temp_files(const std::string& dir) {
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name.size() > 1 && name[0] == '.' && name.find(kTempMarker) != std::string::npos)
-      if (::unlinkat(::dirfd(d), e->d_name, 0) != 0 && errno != ENOENT) result = sys_error("cannot remove", dir + "/" + name);
+      if (::unlinkat(::dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+        result = sys_error("cannot remove", dir + "/" + name);
   }
   ::closedir(d);
   return result;

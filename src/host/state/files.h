@@ -3,8 +3,8 @@
 // content, never a torn file, and never a stray temp file after a rerun.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 
 #include "core/result.h"
 

@@ -58,7 +58,8 @@ class FsStateStore : public StateStore {
     if (!text.value()) return std::optional<InstanceRecord>{};
     auto rec = instance_from_json(*text.value());
     if (!rec) return Error{"state file " + dir(name) + "/instance.json: " + rec.error().message};
-    if (rec.value().name != name) return Error{"state file " + dir(name) + "/instance.json: names instance \"" + rec.value().name + "\""};
+    if (rec.value().name != name)
+      return Error{"state file " + dir(name) + "/instance.json: names instance \"" + rec.value().name + "\""};
     return std::optional<InstanceRecord>{std::move(rec.value())};
   }
 
@@ -81,7 +82,8 @@ class FsStateStore : public StateStore {
       return Error{"state file " + path + ": not a 64-hex-digit token"};
     }
     unsigned char bytes[32];
-    if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) return Error{std::string("cannot get random bytes: ") + std::strerror(errno)};
+    if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes)
+      return Error{std::string("cannot get random bytes: ") + std::strerror(errno)};
     std::string token;
     for (unsigned char b : bytes) token += "0123456789abcdef"[b >> 4], token += "0123456789abcdef"[b & 15];
     if (auto s = ensure_dir(root_ + "/instances", 0700); !s) return s.error();
@@ -181,7 +183,8 @@ Result<InstanceRecord> instance_from_json(const std::string& text) {
     auto mac = parse_mac(a.at("mac").get<std::string>());
     if (!ip) return Error{"allocation.ip: " + ip.error().message};
     if (!mac) return Error{"allocation.mac: " + mac.error().message};
-    rec.allocation = Allocation{ip.value(), mac.value(), a.at("hostPort").get<std::uint16_t>(), a.at("tap").get<std::string>()};
+    rec.allocation =
+        Allocation{ip.value(), mac.value(), a.at("hostPort").get<std::uint16_t>(), a.at("tap").get<std::string>()};
     rec.desired_hash = j.at("desiredHash").get<std::string>();
     if (!j.at("appliedGeneration").is_null()) rec.applied_generation = j.at("appliedGeneration").get<std::string>();
     rec.protect = j.at("protect").get<bool>();

@@ -49,7 +49,7 @@ struct Inventory {
 
 struct DirInfo {
   bool exists = false;
-  mode_t mode = 0;                      // permission bits of the directory
+  mode_t mode = 0;  // permission bits of the directory
   uid_t uid = 0;
   std::map<std::string, mode_t> files;  // regular files directly inside, with permission bits
   bool operator==(const DirInfo&) const = default;

@@ -23,8 +23,8 @@ inline constexpr std::uint16_t kGatewayPort = 18789;  // the OpenClaw gateway in
 std::string dropin_marker(const std::string& instance);  // "# clawfleet: owned by instance NAME\n"
 
 struct Dropin {
-  std::string unit;     // "clawfleet-proxy@bot.socket"
-  std::string name;     // "listen" (the file is <unit>.d/<name>.conf)
+  std::string unit;  // "clawfleet-proxy@bot.socket"
+  std::string name;  // "listen" (the file is <unit>.d/<name>.conf)
   std::string content;
   std::string path(const std::string& unit_dir = kUnitDir) const {
     return unit_dir + "/" + unit + ".d/" + name + ".conf";

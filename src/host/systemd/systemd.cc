@@ -185,7 +185,8 @@ class SdBusSystemd : public Systemd {
 
   // No patterns means every unit (systemd's semantics for an empty list).
   Result<std::vector<UnitStatus>> list_units(const std::vector<std::string>& patterns) override {
-    const std::string what = patterns.empty() ? std::string("cannot list units") : "cannot list units matching " + join(patterns, " ");
+    const std::string what =
+        patterns.empty() ? std::string("cannot list units") : "cannot list units matching " + join(patterns, " ");
     std::map<std::string, UnitStatus> units;
     std::map<std::string, std::string> object_paths;
 
@@ -201,8 +202,8 @@ class SdBusSystemd : public Systemd {
       if (r < 0) return fail(what + ": cannot parse ListUnitsByPatterns reply", r);
       const char *name, *description, *load, *active, *sub, *following, *object, *job_type, *job_path;
       std::uint32_t job_id;
-      while ((r = sd_bus_message_read(m, "(ssssssouso)", &name, &description, &load, &active, &sub, &following,
-                                      &object, &job_id, &job_type, &job_path)) > 0) {
+      while ((r = sd_bus_message_read(m, "(ssssssouso)", &name, &description, &load, &active, &sub, &following, &object,
+                                      &job_id, &job_type, &job_path)) > 0) {
         UnitStatus& u = units[name];
         u.name = name;
         u.load_state = load;
@@ -391,8 +392,8 @@ class SdBusSystemd : public Systemd {
 
     std::uint64_t usec = remaining_usec();
     if (usec == 0) return timed_out();
-    auto reply = call(method, what, [&](sd_bus_message* m) { return sd_bus_message_append(m, "ss", unit.c_str(), "replace"); },
-                      usec);
+    auto reply = call(
+        method, what, [&](sd_bus_message* m) { return sd_bus_message_append(m, "ss", unit.c_str(), "replace"); }, usec);
     if (!reply) {
       if (remaining_usec() == 0) return timed_out();
       return reply.error();

@@ -27,8 +27,8 @@ constexpr std::size_t kDropinNameMax = 200;
 // Unit files are small; anything larger is not one of ours.
 constexpr std::size_t kMaxFileBytes = 1 << 20;
 
-constexpr std::array<std::string_view, 10> kSuffixes = {".service", ".socket", ".timer",     ".target", ".path",
-                                                        ".mount",   ".automount", ".swap", ".slice",  ".scope"};
+constexpr std::array<std::string_view, 10> kSuffixes = {".service", ".socket",    ".timer", ".target", ".path",
+                                                        ".mount",   ".automount", ".swap",  ".slice",  ".scope"};
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -52,7 +52,8 @@ Status check_unit_name(const std::string& unit) {
       return Error{bad + "must start with a letter, digit, ':', '-', '_' or '\\'"};
     return {};
   }
-  return Error{bad + "must end in .service, .socket, .timer, .target, .path, .mount, .automount, .swap, .slice or .scope"};
+  return Error{bad +
+               "must end in .service, .socket, .timer, .target, .path, .mount, .automount, .swap, .slice or .scope"};
 }
 
 Status check_dropin_name(const std::string& unit, const std::string& name) {

@@ -29,7 +29,10 @@ json config(const VmSpec& spec) {
       {"boot-source", boot},
       {"drives",
        json::array({
-           {{"drive_id", "rootfs"}, {"path_on_host", spec.rootfs_path}, {"is_root_device", true}, {"is_read_only", false}},
+           {{"drive_id", "rootfs"},
+            {"path_on_host", spec.rootfs_path},
+            {"is_root_device", true},
+            {"is_read_only", false}},
            {{"drive_id", "seed"}, {"path_on_host", spec.seed_path}, {"is_root_device", false}, {"is_read_only", true}},
        })},
       {"network-interfaces",
@@ -49,8 +52,7 @@ std::string fault(const HttpReply& r) {
     json j = json::parse(r.body);
     if (j.is_object() && j.contains("fault_message") && j["fault_message"].is_string())
       text = j["fault_message"].get<std::string>();
-  } catch (const json::exception&) {
-  }
+  } catch (const json::exception&) {}
   if (text.empty()) text = r.body.size() > 200 ? r.body.substr(0, 200) + "..." : r.body;
   return std::to_string(r.status) + (text.empty() ? "" : ": " + text);
 }

@@ -19,8 +19,14 @@ constexpr int kFormat = 1;
 
 InstancePaths paths_for(const std::string& state_root, const std::string& name) {
   std::string dir = state_root + "/instances/" + name;
-  return {dir, dir + "/rootfs.ext4", dir + "/seed.img", dir + "/vmm.sock", dir + "/vmm.log", dir + "/metrics.json",
-          dir + "/vmm-config.json", dir + "/launch.json"};
+  return {dir,
+          dir + "/rootfs.ext4",
+          dir + "/seed.img",
+          dir + "/vmm.sock",
+          dir + "/vmm.log",
+          dir + "/metrics.json",
+          dir + "/vmm-config.json",
+          dir + "/launch.json"};
 }
 
 VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,
@@ -47,14 +53,22 @@ VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const m
 }
 
 Result<LaunchRecord> make_launch_record(const model::Host& host, const model::Instance& instance,
-                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm, std::uint32_t tsc_khz) {
-  if (!host.images.count(instance.image)) return Error{"instance " + instance.name + ": no image \"" + instance.image + "\""};
+                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm,
+                                        std::uint32_t tsc_khz) {
+  if (!host.images.count(instance.image))
+    return Error{"instance " + instance.name + ": no image \"" + instance.image + "\""};
   VmSpec spec = vm_spec(host, instance, alloc, kvm, tsc_khz);
   auto files = vmm.files(spec);
   if (!files) return files.error();
-  return LaunchRecord{instance.name,     host.bridge,    Cidr{host.gateway, host.subnet.prefix},
-                      alloc.tap,         host.vmm.kind,  spec.api_socket,
-                      vmm.argv(spec),    std::move(files.value()), render_table(host),
+  return LaunchRecord{instance.name,
+                      host.bridge,
+                      Cidr{host.gateway, host.subnet.prefix},
+                      alloc.tap,
+                      host.vmm.kind,
+                      spec.api_socket,
+                      vmm.argv(spec),
+                      std::move(files.value()),
+                      render_table(host),
                       host.egress == model::Egress::Allow};
 }
 
@@ -92,7 +106,8 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
     r.vmm = vmm == "qemu" ? model::VmmKind::Qemu : model::VmmKind::Firecracker;
     r.api_socket = j.at("apiSocket").get<std::string>();
     r.argv = j.at("argv").get<std::vector<std::string>>();
-    for (const auto& f : j.at("files")) r.files.emplace_back(f.at("path").get<std::string>(), f.at("content").get<std::string>());
+    for (const auto& f : j.at("files"))
+      r.files.emplace_back(f.at("path").get<std::string>(), f.at("content").get<std::string>());
     r.table = j.at("table").get<std::string>();
     r.ip_forward = j.at("ipForward").get<bool>();
     if (!is_dns_label(r.name) || !is_ifname(r.bridge) || !is_ifname(r.tap) || r.argv.empty() ||

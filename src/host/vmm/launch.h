@@ -26,8 +26,8 @@ struct LaunchRecord {
   std::string tap;
   model::VmmKind vmm = model::VmmKind::Firecracker;
   std::string api_socket;
-  std::vector<std::string> argv;                            // run in the foreground by `vm run`
-  std::vector<std::pair<std::string, std::string>> files;   // path -> content, written by `vm prepare`
+  std::vector<std::string> argv;                           // run in the foreground by `vm run`
+  std::vector<std::pair<std::string, std::string>> files;  // path -> content, written by `vm prepare`
   // Host-level state every VM needs and a reboot loses: clawfleet's
   // nftables table (render_table) and, with egress allowed, ip_forward.
   std::string table;
@@ -46,7 +46,8 @@ VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const m
                std::uint32_t tsc_khz);
 
 Result<LaunchRecord> make_launch_record(const model::Host& host, const model::Instance& instance,
-                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm, std::uint32_t tsc_khz);
+                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm,
+                                        std::uint32_t tsc_khz);
 
 std::string to_json(const LaunchRecord& r);
 Result<LaunchRecord> launch_from_json(const std::string& text);

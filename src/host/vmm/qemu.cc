@@ -8,8 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/sys.h"
 #include "host/vmm/vmm_backends.h"
@@ -71,8 +71,8 @@ class Qmp {
       if (j.contains("id") && j["id"] != id) continue;
       if (j.contains("error")) {
         const json& e = j["error"];
-        std::string desc = e.is_object() && e.contains("desc") && e["desc"].is_string() ? e["desc"].get<std::string>()
-                                                                                       : e.dump();
+        std::string desc =
+            e.is_object() && e.contains("desc") && e["desc"].is_string() ? e["desc"].get<std::string>() : e.dump();
         return error(command + " failed: " + desc);
       }
       if (j.contains("return")) return j["return"];
@@ -176,16 +176,24 @@ class Qemu final : public Vmm {
         spec.binary.empty() ? "/usr/bin/qemu-system-x86_64" : spec.binary,
         // No option ROMs, legacy timers or PIC; the ISA serial port is the
         // console, the RTC gives the guest its wall clock.
-        "-M", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on",
-        "-accel", spec.kvm ? "kvm" : "tcg",
-        "-cpu", spec.kvm ? "host" : "max",
-        "-smp", std::to_string(spec.vcpus),
-        "-m", std::to_string(spec.memory_mib),
-        "-nodefaults", "-no-user-config", "-nographic",
+        "-M",
+        "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on",
+        "-accel",
+        spec.kvm ? "kvm" : "tcg",
+        "-cpu",
+        spec.kvm ? "host" : "max",
+        "-smp",
+        std::to_string(spec.vcpus),
+        "-m",
+        std::to_string(spec.memory_mib),
+        "-nodefaults",
+        "-no-user-config",
+        "-nographic",
         // Exit when the guest reboots or panics (reboot=t panic=1), as
         // Firecracker does: systemd, not QEMU, restarts the VM.
         "-no-reboot",
-        "-kernel", spec.image.kernel,
+        "-kernel",
+        spec.image.kernel,
     };
     if (spec.image.initrd && !spec.image.initrd->empty()) {
       a.push_back("-initrd");

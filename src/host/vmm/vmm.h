@@ -19,22 +19,22 @@ namespace cf::host {
 // Everything needed to run one instance's VM; paths are absolute.
 struct VmSpec {
   std::string name;
-  std::string binary;                 // the VMM executable
-  model::Image image;                 // kernel and optional initrd (rootfs: see rootfs_path)
-  std::string rootfs_path;            // the instance's own disk
-  std::string seed_path;              // cloud-init NoCloud seed (read-only drive)
+  std::string binary;       // the VMM executable
+  model::Image image;       // kernel and optional initrd (rootfs: see rootfs_path)
+  std::string rootfs_path;  // the instance's own disk
+  std::string seed_path;    // cloud-init NoCloud seed (read-only drive)
   int vcpus = 1;
   std::uint32_t memory_mib = 128;
   bool smt = false;
   std::string tap;
   Mac mac;
-  std::string api_socket;             // Firecracker API socket or QEMU QMP socket
-  std::string log_path;               // VMM log (Firecracker logger / QEMU serial)
-  std::string metrics_path;           // Firecracker metrics ("" for QEMU)
-  std::string config_path;            // Firecracker --config-file ("" for QEMU)
-  std::string kernel_args;            // extra kernel command line
-  bool kvm = true;                    // QEMU: -accel kvm, else tcg
-  std::uint32_t tsc_khz = 0;          // QEMU under TCG: tsc_early_khz (0 = omit)
+  std::string api_socket;     // Firecracker API socket or QEMU QMP socket
+  std::string log_path;       // VMM log (Firecracker logger / QEMU serial)
+  std::string metrics_path;   // Firecracker metrics ("" for QEMU)
+  std::string config_path;    // Firecracker --config-file ("" for QEMU)
+  std::string kernel_args;    // extra kernel command line
+  bool kvm = true;            // QEMU: -accel kvm, else tcg
+  std::uint32_t tsc_khz = 0;  // QEMU under TCG: tsc_early_khz (0 = omit)
 };
 
 using model::VmState;
