@@ -145,7 +145,7 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
         ports_.log.write(Level::Info, fmt::format("{}: {} started: {}", who, action, e.step->reason), fields);
         if (!e.step->instance.empty()) {
           std::lock_guard<std::mutex> lock(status_mu);
-          InstanceStatus& s = status_.instances[e.step->instance];
+          InstanceConditions& s = status_.instances[e.step->instance];
           s.name = e.step->instance;
           mark_progressing(s, action, ports_.clock.wall());
         }
@@ -261,7 +261,7 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
       o.pending.push_back(plan::to_string(a));
       o.restart_pending = o.restart_pending || restarts(a);
     }
-    InstanceStatus& s = status_.instances[name];
+    InstanceConditions& s = status_.instances[name];
     s.name = name;
     update_conditions(s, o, wall);
     s.failures = backoff_.failures(name);

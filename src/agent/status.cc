@@ -11,13 +11,13 @@
 namespace cf::agent {
 namespace {
 
-Condition* find_mut(InstanceStatus& s, ConditionType t) {
+Condition* find_mut(InstanceConditions& s, ConditionType t) {
   for (auto& c : s.conditions)
     if (c.type == t) return &c;
   return nullptr;
 }
 
-void set(InstanceStatus& s, ConditionType t, bool status, std::string reason, std::string message,
+void set(InstanceConditions& s, ConditionType t, bool status, std::string reason, std::string message,
          const std::string& generation, WallTime now) {
   Condition* c = find_mut(s, t);
   if (!c) {
@@ -78,18 +78,18 @@ const char* to_string(ReconcileResult r) {
   return "unknown";
 }
 
-const Condition* InstanceStatus::find(ConditionType t) const {
+const Condition* InstanceConditions::find(ConditionType t) const {
   for (const auto& c : conditions)
     if (c.type == t) return &c;
   return nullptr;
 }
 
-bool InstanceStatus::is(ConditionType t) const {
+bool InstanceConditions::is(ConditionType t) const {
   const Condition* c = find(t);
   return c && c->status;
 }
 
-void update_conditions(InstanceStatus& s, const InstanceOutcome& o, WallTime now) {
+void update_conditions(InstanceConditions& s, const InstanceOutcome& o, WallTime now) {
   const std::string& g = o.generation;
   const std::string pending = join(o.pending, ", ");
   if (o.failed) {
@@ -126,7 +126,7 @@ void update_conditions(InstanceStatus& s, const InstanceOutcome& o, WallTime now
     set(s, ConditionType::RestartRequired, false, "UpToDate", "", g, now);
 }
 
-void mark_progressing(InstanceStatus& s, const std::string& action, WallTime now) {
+void mark_progressing(InstanceConditions& s, const std::string& action, WallTime now) {
   set(s, ConditionType::Progressing, true, camel(action), action + " in progress", "", now);
 }
 

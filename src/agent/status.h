@@ -48,21 +48,23 @@ struct InstanceOutcome {
   bool stopped = false;              // the agent stopped before its steps ran
 };
 
-struct InstanceStatus {
+// The agent's view of one instance: its conditions and its backoff
+// (cli::InstanceStatus is what `clawfleet status` observes of it).
+struct InstanceConditions {
   std::string name;
   std::vector<Condition> conditions;  // in kConditionTypes order
   std::size_t failures = 0;           // consecutive, for the backoff
   std::optional<WallTime> retry_at;   // while in backoff
   const Condition* find(ConditionType t) const;
   bool is(ConditionType t) const;  // the condition is present and True
-  bool operator==(const InstanceStatus&) const = default;
+  bool operator==(const InstanceConditions&) const = default;
 };
 
 // Sets the four conditions of `s` from `o`. A condition's transition time
 // is `now` when its status changes (or it is new), else kept.
-void update_conditions(InstanceStatus& s, const InstanceOutcome& o, WallTime now);
+void update_conditions(InstanceConditions& s, const InstanceOutcome& o, WallTime now);
 // While a step of the instance runs: Progressing=True (reason the action).
-void mark_progressing(InstanceStatus& s, const std::string& action, WallTime now);
+void mark_progressing(InstanceConditions& s, const std::string& action, WallTime now);
 
 enum class ReconcileResult { Ok, Failed, Error, LockBusy, Stopped };
 const char* to_string(ReconcileResult r);  // "ok", "failed", "error", "lock-busy", "stopped"
@@ -91,7 +93,7 @@ struct AgentStatus {
   std::optional<WallTime> last_success;
   std::size_t reconciles = 0;
   std::size_t errors = 0;  // reconciles with result Failed or Error
-  std::map<std::string, InstanceStatus> instances;
+  std::map<std::string, InstanceConditions> instances;
   bool operator==(const AgentStatus&) const = default;
 };
 

@@ -102,7 +102,7 @@ Result<AgentStatus> parse_status_file(const std::string& text) {
     s.reconciles = j.value("reconciles", std::size_t{0});
     s.errors = j.value("errors", std::size_t{0});
     for (const auto& [name, v] : j.at("instances").items()) {
-      InstanceStatus i;
+      InstanceConditions i;
       i.name = name;
       for (const auto& c : v.at("conditions")) {
         Condition cond;

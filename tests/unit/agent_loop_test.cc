@@ -213,7 +213,7 @@ TEST_F(AgentLoop, SigtermMidStepFinishesTheStepAndStartsNoOther) {
       if (m.rfind("READY=1\n", 0) == 0) return true;
     return false;
   }));
-  const InstanceStatus& beta = reconciler_->status().instances.at("beta");
+  const InstanceConditions& beta = reconciler_->status().instances.at("beta");
   EXPECT_EQ(beta.find(ConditionType::Ready)->reason, "AgentStopping");
 }
 

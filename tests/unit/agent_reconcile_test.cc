@@ -94,7 +94,7 @@ TEST_F(AgentReconcile, OneBadInstanceBacksOffWithoutDelayingTheOthers) {
   EXPECT_EQ(r.result, ReconcileResult::Failed);
   EXPECT_TRUE(ready("good1"));
   EXPECT_FALSE(ready("bad"));
-  const InstanceStatus& bad = status().instances.at("bad");
+  const InstanceConditions& bad = status().instances.at("bad");
   EXPECT_EQ(bad.find(ConditionType::Degraded)->message,
             "instance bad: health gate: /ready timed out after 60 s; retry in 5.0 s");
   EXPECT_EQ(bad.failures, 1u);

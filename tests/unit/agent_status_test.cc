@@ -19,15 +19,15 @@ InstanceOutcome converged() {
   return o;
 }
 
-InstanceStatus with(const std::string& name, const InstanceOutcome& o) {
-  InstanceStatus s;
+InstanceConditions with(const std::string& name, const InstanceOutcome& o) {
+  InstanceConditions s;
   s.name = name;
   update_conditions(s, o, W0);
   return s;
 }
 
 TEST(AgentConditions, ConvergedInstanceIsReady) {
-  InstanceStatus s = with("bot", converged());
+  InstanceConditions s = with("bot", converged());
   ASSERT_EQ(s.conditions.size(), 4u);
   EXPECT_EQ(s.conditions[0], (Condition{ConditionType::Ready, true, "Converged", "", "sha256:g1", W0}));
   EXPECT_EQ(s.conditions[1], (Condition{ConditionType::Progressing, false, "Converged", "", "sha256:g1", W0}));
@@ -37,7 +37,7 @@ TEST(AgentConditions, ConvergedInstanceIsReady) {
 
 // lastTransitionTime moves only when a condition's status changes.
 TEST(AgentConditions, TransitionTimesChangeWithStatusOnly) {
-  InstanceStatus s = with("bot", converged());
+  InstanceConditions s = with("bot", converged());
   const WallTime t1 = W0 + seconds(60);
   mark_progressing(s, "restart", t1);
   EXPECT_EQ(*s.find(ConditionType::Progressing),
@@ -86,7 +86,7 @@ TEST(AgentConditions, TransitionTimesChangeWithStatusOnly) {
 TEST(AgentConditions, StoppedAsAskedIsReady) {
   InstanceOutcome o = converged();
   o.desired_running = false;
-  InstanceStatus s = with("bot", o);
+  InstanceConditions s = with("bot", o);
   EXPECT_EQ(*s.find(ConditionType::Ready),
             (Condition{ConditionType::Ready, true, "Stopped", "stopped, as the manifests ask", "sha256:g1", W0}));
 }
