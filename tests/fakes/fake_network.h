@@ -136,10 +136,9 @@ class FakeNetwork : public host::Network {
 
   Status replace_table(const std::string& ruleset) override {
     if (auto e = record("replace_table")) return *e;
-    // The real adapter refuses anything but one table block (same rule:
-    // every unindented line opens or closes it); nft itself would also
-    // check the syntax, which the fake does not.
-    if (!only_our_table(ruleset))
+    // The real adapter's rule (host::only_our_table); nft itself would
+    // also check the syntax, which the fake does not.
+    if (!host::only_our_table(ruleset))
       return Error{
           "cannot replace nftables table inet clawfleet: the ruleset must be a single \"table inet "
           "clawfleet {\" block"};
@@ -170,24 +169,6 @@ class FakeNetwork : public host::Network {
     l.name = name;
     l.kind = kind;
     return l;
-  }
-  static bool only_our_table(const std::string& ruleset) {
-    bool opened = false, seen = false;
-    std::size_t start = 0;
-    while (start < ruleset.size()) {
-      std::size_t end = ruleset.find('\n', start);
-      if (end == std::string::npos) end = ruleset.size();
-      std::string line = ruleset.substr(start, end - start);
-      start = end + 1;
-      if (line.empty() || line[0] == '\t' || line[0] == ' ') continue;
-      if (!opened && line == "table inet clawfleet {")
-        opened = seen = true;
-      else if (opened && line == "}")
-        opened = false;
-      else
-        return false;
-    }
-    return seen && !opened;
   }
   static std::string ifname_rule() { return "not a valid interface name (1-15 bytes of [A-Za-z0-9_.-])"; }
 

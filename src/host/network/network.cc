@@ -102,4 +102,23 @@ std::string tap_name(const std::string& instance, const std::set<std::string>& t
   }
 }
 
+bool only_our_table(const std::string& ruleset) {
+  bool opened = false, seen = false;
+  std::size_t start = 0;
+  while (start < ruleset.size()) {
+    std::size_t end = ruleset.find('\n', start);
+    if (end == std::string::npos) end = ruleset.size();
+    std::string line = ruleset.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == '\t' || line[0] == ' ') continue;
+    if (!opened && line == "table inet clawfleet {")
+      opened = seen = true;
+    else if (opened && line == "}")
+      opened = false;
+    else
+      return false;
+  }
+  return seen && !opened;
+}
+
 }  // namespace cf::host

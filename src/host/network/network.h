@@ -62,6 +62,12 @@ std::string render_table(const model::Host& host);
 // on a collision with `taken` the hash is salted until it is free.
 std::string tap_name(const std::string& instance, const std::set<std::string>& taken);
 
+// Whether `ruleset` is a single `table inet clawfleet { … }` block: every
+// line at the top level (not indented) opens or closes it, so a ruleset can
+// never reach another table (`flush ruleset`, `add rule ip filter …`).
+// replace_table refuses anything else.
+bool only_our_table(const std::string& ruleset);
+
 std::unique_ptr<Network> real_network();
 
 }  // namespace cf::host

@@ -378,28 +378,6 @@ Result<NftOutcome> nft_run(const std::string& commands, bool stateless) {
   return o;
 }
 
-// Only a single `table inet clawfleet { … }` block may be loaded: every
-// line at the top level (not indented) must open or close it, so a ruleset
-// can never reach another table (`flush ruleset`, `add rule ip filter …`).
-bool only_our_table(const std::string& ruleset) {
-  bool opened = false, seen = false;
-  std::size_t start = 0;
-  while (start < ruleset.size()) {
-    std::size_t end = ruleset.find('\n', start);
-    if (end == std::string::npos) end = ruleset.size();
-    std::string line = ruleset.substr(start, end - start);
-    start = end + 1;
-    if (line.empty() || line[0] == '\t' || line[0] == ' ') continue;
-    if (!opened && line == "table inet clawfleet {")
-      opened = seen = true;
-    else if (opened && line == "}")
-      opened = false;
-    else
-      return false;
-  }
-  return seen && !opened;
-}
-
 // --- the adapter ------------------------------------------------------------
 
 class RealNetwork : public Network {
