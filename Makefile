@@ -50,7 +50,8 @@ build-only:
 # the three test tiers (ctest labels unit, integration, vm; the vm tier
 # verbose, so its scenarios' phase timings show also when they pass), the tests
 # again under ASan+UBSan (all but the vm tier, whose guests boot for
-# minutes), and the manifest loader under libFuzzer for FUZZ_SECONDS.
+# minutes: neither it nor the benchmarks are built there), and the manifest
+# loader under libFuzzer for FUZZ_SECONDS.
 test:
 	@MAKE="$(MAKE)" tests/phases.sh
 
@@ -64,7 +65,8 @@ tests-vm:
 
 asan: deps asan-build asan-tests
 asan-build:
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLAWFLEET_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLAWFLEET_SANITIZE=ON \
+	  -DCLAWFLEET_BENCH=OFF -DCLAWFLEET_VM_TESTS=OFF $(CMAKE_FLAGS)
 	cmake --build $(BUILD_ASAN)
 asan-tests:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
