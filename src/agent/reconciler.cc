@@ -8,6 +8,7 @@
 #include <set>
 
 #include "apply/engine.h"
+#include "host/observe.h"
 #include "manifest/defaults.h"
 #include "manifest/desired_state.h"
 
@@ -237,7 +238,14 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
         if (auto it = std::find(v.begin(), v.end(), f.plan.steps[i].action); it != v.end()) v.erase(it);
       }
 
-  // Pass 8: conditions for every desired instance, and for those on the
+  // Pass 8: each running gateway's deep readiness, on the host as the last
+  // observation left it (shown, never a reason to back off).
+  const model::Observed& last_seen = planned_again ? again->value().observed : planned.value().observed;
+  std::map<std::string, model::Readiness> readiness =
+      stop ? std::map<std::string, model::Readiness>{}
+           : host::observe_readiness(last_seen, host.ports(), options_.readiness_timeout);
+
+  // Pass 9: conditions for every desired instance, and for those on the
   // host still to be destroyed.
   const WallTime wall = ports_.clock.wall();
   std::set<std::string> names;
@@ -257,6 +265,7 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
         o.backoff = left;
         o.last_error = last_errors_[name];
       }
+    if (auto it = readiness.find(name); it != readiness.end()) o.readiness = it->second;
     for (Action a : pending[name]) {
       o.pending.push_back(plan::to_string(a));
       o.restart_pending = o.restart_pending || restarts(a);

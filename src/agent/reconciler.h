@@ -7,7 +7,8 @@
 //     `complete = false` so that nothing is destroyed because of it;
 //   - instances in backoff have their steps held back (a Destroy never is);
 //   - a stop flag (SIGTERM) lets the step in flight finish and starts none;
-//   - the outcome becomes per-instance conditions and the AgentStatus.
+//   - the outcome becomes per-instance conditions and the AgentStatus,
+//     with each running gateway's own readiness (ChannelsReady).
 //
 // Not thread-safe: one reconcile at a time, from one thread; status() and
 // the rest may be read between reconciles.
@@ -40,6 +41,8 @@ struct ReconcileOptions {
   apply::ExecOptions exec;  // `stop` is the reconciler's to set
   Millis lock_timeout{0};   // busy: give up at once, the agent retries later
   BackoffOptions backoff;
+  // Each running gateway's /readyz after a reconcile (host::observe_readiness).
+  Millis readiness_timeout{2000};
 };
 
 struct ReconcilerPorts {

@@ -63,9 +63,12 @@ const char* to_string(ConditionType t) {
     case ConditionType::Progressing: return "Progressing";
     case ConditionType::Degraded: return "Degraded";
     case ConditionType::RestartRequired: return "RestartRequired";
+    case ConditionType::ChannelsReady: return "ChannelsReady";
   }
   return "Unknown";
 }
+
+bool positive(ConditionType t) { return t == ConditionType::Ready || t == ConditionType::ChannelsReady; }
 
 const char* to_string(ReconcileResult r) {
   switch (r) {
@@ -124,6 +127,15 @@ void update_conditions(InstanceConditions& s, const InstanceOutcome& o, WallTime
         pending + " pending: the guest has not been restarted yet", g, now);
   else
     set(s, ConditionType::RestartRequired, false, "UpToDate", "", g, now);
+  if (!o.readiness)
+    std::erase_if(s.conditions, [](const Condition& c) { return c.type == ConditionType::ChannelsReady; });
+  else if (!o.readiness->answered)
+    set(s, ConditionType::ChannelsReady, false, "ProbeFailed", o.readiness->error, g, now);
+  else if (o.readiness->ready)
+    set(s, ConditionType::ChannelsReady, true, "Ready", "", g, now);
+  else
+    set(s, ConditionType::ChannelsReady, false, "NotReady",
+        o.readiness->failing.empty() ? "" : "failing: " + join(o.readiness->failing, ", "), g, now);
 }
 
 void mark_progressing(InstanceConditions& s, const std::string& action, WallTime now) {

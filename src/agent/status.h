@@ -16,13 +16,21 @@
 #include <vector>
 
 #include "agent/clock.h"
+#include "model/observed.h"
 
 namespace cf::agent {
 
-enum class ConditionType { Ready, Progressing, Degraded, RestartRequired };
+// ChannelsReady is the gateway's own deep readiness (its channel accounts,
+// agent databases, plugins: model::Readiness), present only while the VM
+// runs; it is shown and counted, never a reason to back off.
+enum class ConditionType { Ready, Progressing, Degraded, RestartRequired, ChannelsReady };
 inline constexpr ConditionType kConditionTypes[] = {ConditionType::Ready, ConditionType::Progressing,
-                                                    ConditionType::Degraded, ConditionType::RestartRequired};
-const char* to_string(ConditionType t);  // "Ready", "Progressing", "Degraded", "RestartRequired"
+                                                    ConditionType::Degraded, ConditionType::RestartRequired,
+                                                    ConditionType::ChannelsReady};
+// "Ready", "Progressing", "Degraded", "RestartRequired", "ChannelsReady"
+const char* to_string(ConditionType t);
+// Whether True is the good state (Ready, ChannelsReady) rather than the bad one.
+bool positive(ConditionType t);
 
 struct Condition {
   ConditionType type = ConditionType::Ready;
@@ -39,13 +47,14 @@ struct Condition {
 struct InstanceOutcome {
   std::string generation;  // desired generation ("" for an instance being destroyed)
   bool desired_running = true;
-  bool failed = false;               // a step of it failed in this reconcile
-  std::string error;                 // that step's error
-  std::optional<Millis> backoff;     // held back for this long (failed now, or earlier)
-  std::string last_error;            // when held back: the error that put it there
-  std::vector<std::string> pending;  // actions still to do after this reconcile ("restart", ...)
-  bool restart_pending = false;      // a Restart, Reprovision or Replace among them
-  bool stopped = false;              // the agent stopped before its steps ran
+  bool failed = false;                        // a step of it failed in this reconcile
+  std::string error;                          // that step's error
+  std::optional<Millis> backoff;              // held back for this long (failed now, or earlier)
+  std::string last_error;                     // when held back: the error that put it there
+  std::vector<std::string> pending;           // actions still to do after this reconcile ("restart", ...)
+  bool restart_pending = false;               // a Restart, Reprovision or Replace among them
+  bool stopped = false;                       // the agent stopped before its steps ran
+  std::optional<model::Readiness> readiness;  // asked after the reconcile; nullopt: the VM does not run
 };
 
 // The agent's view of one instance: its conditions and its backoff
@@ -60,7 +69,7 @@ struct InstanceConditions {
   bool operator==(const InstanceConditions&) const = default;
 };
 
-// Sets the four conditions of `s` from `o`. A condition's transition time
+// Sets the conditions of `s` from `o`. A condition's transition time
 // is `now` when its status changes (or it is new), else kept.
 void update_conditions(InstanceConditions& s, const InstanceOutcome& o, WallTime now);
 // While a step of the instance runs: Progressing=True (reason the action).

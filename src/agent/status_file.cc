@@ -144,8 +144,8 @@ std::string render_agent_text(const AgentStatus& s, bool running, WallTime now) 
   for (const auto& [name, i] : s.instances) {
     for (const auto& c : i.conditions) {
       // The conditions worth a line: what is wrong or under way.
-      const bool bad = (c.type == ConditionType::Ready && !c.status && !i.is(ConditionType::Degraded)) ||
-                       (c.type != ConditionType::Ready && c.status);
+      const bool bad =
+          c.type == ConditionType::Ready ? !c.status && !i.is(ConditionType::Degraded) : c.status != positive(c.type);
       if (!bad) continue;
       out += fmt::format("{}: {}={} {}{}", name, to_string(c.type), c.status ? "True" : "False", c.reason,
                          c.message.empty() ? "" : ": " + c.message);

@@ -253,8 +253,8 @@ class Run {
             !s)
           return Error{"instance " + inst.name + ": cannot tell the guest its disk grew: " + s.error().message};
       }
-      if (auto s = ports_.health.wait_ready(host::HealthTarget{alloc.host_port, token, alloc.ip, generation},
-                                            options_.health_deadline);
+      if (auto s = ports_.health.wait_started(host::HealthTarget{alloc.host_port, token, alloc.ip, generation},
+                                              options_.health_deadline);
           !s)
         return Error{"instance " + inst.name + ": " + s.error().message};
     } else {

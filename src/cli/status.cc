@@ -1,8 +1,10 @@
 // clawfleet status: the fleet as it is, from observing the host and reading
 // the apply journal: per instance its state, health, generation applied vs
-// desired, address and last error. Read-only: takes no lock, writes
-// nothing, never reads a gateway token. Exit 0: every instance ready (or
-// stopped as asked); 3: any is not; 1: could not run (docs/cli.md#status).
+// desired, address, last error, and what each running gateway says of its
+// channels. Read-only: takes no lock, writes nothing; it reads each
+// gateway's token only to send it to that gateway's own proxy (/readyz).
+// Exit 0: every instance ready (or stopped as asked); 3: any is not; 1:
+// could not run (docs/cli.md#status).
 #include <fmt/core.h>
 #include <signal.h>
 
@@ -25,6 +27,9 @@
 
 namespace cf::cli {
 namespace {
+
+// Per gateway; they are asked a few at a time.
+constexpr std::chrono::milliseconds kReadinessTimeout{2000};
 
 int fail(const std::string& message) { return fail_verb("status", message); }
 
@@ -99,13 +104,19 @@ int run_status(const StatusOptions& opts) {
   // An apply running now has open steps that are not interrupted.
   const std::string running = active_run(journal, lock_holder(fs, opts.lock_path));
 
-  // Pass 4: build and render; the exit code says whether all is settled.
-  FleetStatus status = build_status(have_desired ? &loaded.state : nullptr, observed, plan, journal, running);
+  // Pass 4: each running gateway's deep readiness (shown, never judged).
+  model::Observed asked = observed;
+  if (!opts.name.empty()) std::erase_if(asked.instances, [&](const auto& kv) { return kv.first != opts.name; });
+  const auto readiness = host::observe_readiness(asked, session.value()->ports(), kReadinessTimeout);
+
+  // Pass 5: build and render; the exit code says whether all is settled.
+  FleetStatus status =
+      build_status(have_desired ? &loaded.state : nullptr, observed, plan, journal, running, readiness);
   if (!opts.name.empty()) {
     std::erase_if(status.instances, [&](const InstanceStatus& i) { return i.name != opts.name; });
     if (status.instances.empty()) return fail("no instance \"" + opts.name + "\" in the manifests or on this host");
   }
-  // Pass 5: the agent's own view, when it runs here (its status file):
+  // Pass 6: the agent's own view, when it runs here (its status file):
   // conditions, backoff, and a manifest error it is holding out against.
   const std::string agent_file = host.state_root + "/agent-status.json";
   std::optional<agent::AgentStatus> agent_status;

@@ -96,7 +96,8 @@ std::vector<apply::LastStep> recent_steps(const std::vector<apply::JournalRecord
 }
 
 FleetStatus build_status(const model::DesiredState* desired, const model::Observed& observed, const plan::Plan& plan,
-                         const std::vector<apply::JournalRecord>& journal, const std::string& active_run) {
+                         const std::vector<apply::JournalRecord>& journal, const std::string& active_run,
+                         const std::map<std::string, model::Readiness>& readiness) {
   FleetStatus out;
   out.manifests_loaded = desired != nullptr;
   const auto last = apply::last_steps(journal, active_run);
@@ -159,6 +160,7 @@ FleetStatus build_status(const model::DesiredState* desired, const model::Observ
     s.last_step = last_of(name);
     s.last_error = last_error_of(s.last_step);
     s.recent_steps = recent_steps(journal, name, kRecentSteps, active_run);
+    if (auto r = readiness.find(name); r != readiness.end()) s.channels = r->second;
     judge(s, out.manifests_loaded);
     out.instances.push_back(std::move(s));
   }

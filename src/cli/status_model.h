@@ -5,7 +5,8 @@
 //
 // Pure. It sees the secrets' digests only (manifest::load_desired), never a
 // gateway token or a secret value; the journal holds none
-// (docs/apply.md#journal).
+// (docs/apply.md#journal), nor does what the gateways said of their
+// readiness.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +62,9 @@ struct InstanceStatus {
   bool in_inventory = false;
   bool protect = false;
   std::vector<apply::LastStep> recent_steps;  // oldest first, at most kRecentSteps
+  // The gateway's deep readiness (host::observe_readiness); nullopt when
+  // its VM does not run. Shown only: it never changes `health`.
+  std::optional<model::Readiness> channels;
   bool operator==(const InstanceStatus&) const = default;
 };
 
@@ -87,8 +91,10 @@ inline constexpr std::size_t kRecentSteps = 5;
 // the host and says nothing is known to be ready. `plan` is the plan from
 // desired to observed (empty without desired). `journal` oldest first;
 // steps of `active_run` with no end yet are running, others interrupted.
+// `readiness`: by instance, what its running gateway said (host::observe_readiness).
 FleetStatus build_status(const model::DesiredState* desired, const model::Observed& observed, const plan::Plan& plan,
-                         const std::vector<apply::JournalRecord>& journal, const std::string& active_run = "");
+                         const std::vector<apply::JournalRecord>& journal, const std::string& active_run = "",
+                         const std::map<std::string, model::Readiness>& readiness = {});
 
 // Per instance, its steps in the journal (a start and its end are one),
 // oldest first, the last `max` of them.

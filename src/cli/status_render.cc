@@ -83,6 +83,21 @@ std::string step_result(const apply::LastStep& s) {
 json optional_string(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 json non_empty(const std::string& v) { return v.empty() ? json(nullptr) : json(v); }
 
+// A running gateway's own readiness: "ready", "failing: telegram",
+// "unknown"; the detail view says why it is unknown.
+std::string channels_text(const std::optional<model::Readiness>& r, bool detail) {
+  if (!r) return detail ? "- (the vm does not run)" : "-";
+  if (!r->answered) return detail ? "unknown (" + printable(r->error) + ")" : "unknown";
+  if (r->ready) return "ready";
+  return r->failing.empty() ? "not ready" : "failing: " + printable(join(r->failing, ", "));
+}
+
+json channels_json(const std::optional<model::Readiness>& r) {
+  if (!r) return nullptr;
+  return {
+      {"ready", r->answered ? json(r->ready) : json(nullptr)}, {"failing", r->failing}, {"error", non_empty(r->error)}};
+}
+
 json actions_json(const std::vector<StatusAction>& actions) {
   json out = json::array();
   for (const auto& a : actions) out.push_back({{"action", a.action}, {"reason", a.reason}});
@@ -117,6 +132,7 @@ json instance_json(const InstanceStatus& i) {
         {"vm_state", non_empty(i.vm_state)}}},
       {"health", to_string(i.health)},
       {"health_reason", i.health_reason},
+      {"channels", channels_json(i.channels)},
       {"pending", actions_json(i.pending)},
       {"refused", actions_json(i.refused)},
       {"generation",
@@ -154,9 +170,11 @@ std::string host_line(const HostStatus& h) {
 std::string render_status_table(const FleetStatus& s) {
   std::string out;
   if (!s.instances.empty()) {
-    std::vector<std::vector<std::string>> rows{{"NAME", "STATE", "HEALTH", "GENERATION", "IP", "PORT", "LAST ERROR"}};
+    std::vector<std::vector<std::string>> rows{
+        {"NAME", "STATE", "HEALTH", "CHANNELS", "GENERATION", "IP", "PORT", "LAST ERROR"}};
     for (const auto& i : s.instances)
       rows.push_back({i.name, printable(state_cell(i)), health_text(i.health, i.health_reason),
+                      channels_text(i.channels, false),
                       short_generation(i.applied_generation, true) + "/" +
                           short_generation(i.desired_generation, i.desired_generation_known),
                       i.ip ? to_string(*i.ip) : "-", i.host_port ? std::to_string(*i.host_port) : "-",
@@ -188,6 +206,7 @@ std::string render_instance_detail(const InstanceStatus& i) {
                ", vmm " + i.vm_state;
   field("Observed", printable(observed));
   field("Health", health_text(i.health, i.health_reason));
+  field("Channels", channels_text(i.channels, true));
   std::string desired_gen = i.desired_generation.value_or("none");
   if (!i.desired_generation_known) {
     desired_gen = "unknown (the manifests did not load)";

@@ -1,8 +1,13 @@
 #include "host/observe.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/sha256.h"
 #include "core/text.h"
@@ -12,6 +17,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kVmmTimeout{500};
 constexpr std::size_t kMaxUnitFileBytes = 1 << 20;
+constexpr std::size_t kReadinessProbes = 8;  // at once
 
 }  // namespace
 
@@ -111,6 +117,34 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
     auto vm = ports.vmm.state(vmm_socket(host.state_root, name), kVmmTimeout);
     i.vm_state = vm ? vm.value() : model::VmState::Unknown;
   }
+  return out;
+}
+
+std::map<std::string, model::Readiness> observe_readiness(const model::Observed& observed, const Ports& ports,
+                                                          std::chrono::milliseconds timeout) {
+  std::map<std::string, model::Readiness> out;
+  std::vector<std::pair<std::string, HealthTarget>> targets;
+  for (const auto& [name, i] : observed.instances) {
+    if (!i.allocation) continue;
+    auto u = i.units.find(vm_unit(name));
+    if (u == i.units.end() || u->second.active_state != "active") continue;
+    auto token = ports.state.read_token(name);
+    if (!token || !token.value()) {
+      out[name].error = token ? "no gateway token" : token.error().message;
+      continue;
+    }
+    targets.push_back({name, HealthTarget{i.allocation->host_port, *token.value(), i.allocation->ip, ""}});
+  }
+  // A few at a time: one hung guest costs `timeout`, not every guest's.
+  std::vector<model::Readiness> answers(targets.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t k; (k = next++) < targets.size();) answers[k] = ports.health.readiness(targets[k].second, timeout);
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t n = 0; n < std::min(targets.size(), kReadinessProbes); ++n) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  for (std::size_t k = 0; k < targets.size(); ++k) out[targets[k].first] = std::move(answers[k]);
   return out;
 }
 

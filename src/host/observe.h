@@ -6,6 +6,10 @@
 // instance (a missing socket answers at once).
 #pragma once
 
+#include <chrono>
+#include <map>
+#include <string>
+
 #include "core/result.h"
 #include "host/ports.h"
 #include "model/desired.h"
@@ -22,5 +26,12 @@ using model::vm_unit;
 std::string vmm_socket(const std::string& state_root, const std::string& name);
 
 Result<model::Observed> observe(const model::Host& host, const Ports& ports);
+
+// Deep readiness (Health::readiness) of every instance in `observed` whose
+// VM unit is active and whose proxy has an address and a token: one `/readyz` each,
+// each bounded by `timeout`. The others are absent. Not part of observe():
+// the planner never needs it, and only `status` and the agent pay for it.
+std::map<std::string, model::Readiness> observe_readiness(const model::Observed& observed, const Ports& ports,
+                                                          std::chrono::milliseconds timeout);
 
 }  // namespace cf::host

@@ -84,6 +84,18 @@ struct ObservedPlatform {
   bool operator==(const ObservedPlatform&) const = default;
 };
 
+// What an instance's gateway says of its deep readiness (OpenClaw's
+// `/readyz`, asked with the gateway token so that it names what fails):
+// its channel accounts, agent databases and plugins. Shown, never a reason
+// to fail an apply (docs/guest.md#readiness).
+struct Readiness {
+  bool answered = false;             // false: no usable answer, `error` says why
+  bool ready = false;                // /readyz answered 200 {"ready": true}
+  std::vector<std::string> failing;  // as the gateway names them: "telegram", "agent-database:main"
+  std::string error;                 // "connection refused", "/readyz answered 401", ...
+  bool operator==(const Readiness&) const = default;
+};
+
 struct Observed {
   ObservedPlatform platform;
   ObservedBridge bridge;

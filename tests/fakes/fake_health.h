@@ -1,5 +1,6 @@
 // In-memory host::Health that records every call; ports listed in `failing`
-// fail with their message, every other port is ready at once.
+// fail the gate with their message, every other port starts at once. Deep
+// readiness is what `readiness_of` says for the port, else ready.
 #pragma once
 
 #include <map>
@@ -13,16 +14,24 @@ namespace cf::testing {
 
 class FakeHealth : public host::Health {
  public:
-  Status wait_ready(const host::HealthTarget& t, std::chrono::milliseconds deadline) override {
+  Status wait_started(const host::HealthTarget& t, std::chrono::milliseconds deadline) override {
     std::lock_guard<std::mutex> lock(mu_);
     const std::uint16_t port = t.host_port;
-    calls.push_back("wait_ready " + std::to_string(port) + " " + std::to_string(deadline.count()) + "ms");
+    calls.push_back("wait_started " + std::to_string(port) + " " + std::to_string(deadline.count()) + "ms");
     tokens.push_back(t.token);
     generations.push_back(t.generation);
     if (auto it = failing.find(port); it != failing.end()) return Error{it->second};
     return {};
   }
+  model::Readiness readiness(const host::HealthTarget& t, std::chrono::milliseconds timeout) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls.push_back("readiness " + std::to_string(t.host_port) + " " + std::to_string(timeout.count()) + "ms");
+    tokens.push_back(t.token);
+    if (auto it = readiness_of.find(t.host_port); it != readiness_of.end()) return it->second;
+    return model::Readiness{true, true, {}, ""};
+  }
   std::map<std::uint16_t, std::string> failing;
+  std::map<std::uint16_t, model::Readiness> readiness_of;
   std::vector<std::string> calls;
   std::vector<std::string> tokens;
   std::vector<std::string> generations;

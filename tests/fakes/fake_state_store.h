@@ -49,6 +49,11 @@ class FakeStateStore : public host::StateStore {
     }
     return it->second;
   }
+  Result<std::optional<std::string>> read_token(const std::string& name) override {
+    calls.push_back("read_token " + name);
+    auto it = tokens.find(name);
+    return it == tokens.end() ? std::optional<std::string>{} : std::optional<std::string>{it->second};
+  }
   Status write_file(const std::string& name, const std::string& file, const std::string& content,
                     mode_t mode) override {
     calls.push_back("write_file " + name + " " + file);

@@ -91,6 +91,9 @@ TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
   EXPECT_EQ(clawfleet("apply"), 0) << out_;
   EXPECT_EQ(clawfleet("status"), 0) << out_;
   EXPECT_NE(out_.find("2 instances: 2 ready"), std::string::npos) << out_;
+  // Each gateway's /readyz, asked through its proxy with its token.
+  sh("clawfleet status alpha | grep '^Channels:' | tr -s ' '");
+  EXPECT_EQ(nspawn::detail::trim(out_), "Channels: ready");
 
   // Through the real proxy, on loopback, to the stand-in guest.
   EXPECT_EQ(

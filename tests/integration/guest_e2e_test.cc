@@ -7,8 +7,9 @@
 // assertion shares; add new ones as phases of it, not as tests that boot
 // their own. Each gateway must answer /health through its proxy on
 // 127.0.0.1 and report the applied generation; guests cannot reach each
-// other; a model change reprovisions one; removing the other destroys it,
-// leaving nothing. CLAWFLEET_E2E_GATEWAY=contract (`make e2e-contract`)
+// other; a Telegram bot that cannot connect fails no apply and shows as
+// the gateway's failing channel; a model change reprovisions one; removing
+// the other destroys it, leaving nothing. CLAWFLEET_E2E_GATEWAY=contract (`make e2e-contract`)
 // runs it on the image's contract gateway instead, to iterate in minutes.
 //
 // ContractGuest.StopStartDestroy is the lifecycle on the contract gateway
@@ -33,7 +34,12 @@ class GuestEndToEnd : public GuestScenario {};
 TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   boot(cf::testing::gateway_from_env("CLAWFLEET_E2E_GATEWAY", Gateway::OpenClaw));
   if (IsSkipped() || HasFatalFailure()) return;
-  write_fleet({{"alpha"}, {"beta"}});
+  // beta has a Telegram bot it cannot reach (egress: deny): the gate is
+  // the gateway's startup, so beta is still created; its channel shows as
+  // failing (ChannelsReady), not as a failed apply.
+  GuestSpec beta{"beta"};
+  beta.telegram = true;
+  write_fleet({{"alpha"}, beta});
   ASSERT_EQ(clawfleet("plan"), 2) << out_;
   EXPECT_NE(out_.find("Plan: 2 to create"), std::string::npos) << out_;
 
@@ -77,7 +83,7 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   // A new model is a new generation: one reprovision (a graceful stop and a
   // boot), and the gate waits until the guest reports it.
   const std::string before = field("alpha", "appliedGeneration");
-  write_fleet({{"alpha", "anthropic/claude-opus-4-6"}, {"beta"}});
+  write_fleet({{"alpha", "anthropic/claude-opus-4-6"}, beta});
   ASSERT_EQ(clawfleet("plan"), 2) << out_;
   EXPECT_NE(out_.find("Plan: 0 to create, 1 to reprovision, 0 to destroy."), std::string::npos) << out_;
   phases_.begin("reprovision to healthy");
@@ -86,6 +92,17 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   const std::string after = field("alpha", "appliedGeneration");
   EXPECT_NE(after, before);
   EXPECT_NE(get(field("alpha", "ip"), 18790, "/").find("\"generation\":\"" + after + "\""), std::string::npos) << out_;
+
+  // Minutes after beta started (past the gateway's 120 s connect grace),
+  // each gateway's own /readyz: alpha has no channel, beta's Telegram
+  // account cannot connect. Both are ready as far as clawfleet goes.
+  phases_.begin("channels readiness");
+  EXPECT_EQ(clawfleet("status"), 0) << out_;
+  EXPECT_EQ(status_row("alpha", "Channels"), "ready");
+  EXPECT_EQ(status_row("beta", "Health"), "ready");
+  // (The contract gateway has no channels: it is always ready.)
+  EXPECT_EQ(status_row("beta", "Channels"), gateway_ == Gateway::OpenClaw ? "failing: telegram" : "ready");
+  phases_.end();
 
   // Removing beta destroys it, leaving nothing of it behind: no unit in
   // any state, no tap, no directory.

@@ -97,11 +97,15 @@ inline Result<std::unique_ptr<nspawn::Container>> boot_guest_host(const std::str
     fs::copy_file(fs::path(source_dir) / "units" / unit, etc + unit, ec);
     if (ec) return Error{std::string("cannot install ") + unit + ": " + ec.message()};
   }
-  // A placeholder provider key: the guests have no way out anyway.
+  // A placeholder provider key and bot token: the guests have no way out anyway.
   fs::create_directories(c.value()->root() + "/etc/clawfleet/secrets", ec);
   std::ofstream(c.value()->root() + "/etc/clawfleet/secrets/anthropic") << "sk-ant-placeholder-not-a-real-key\n";
+  std::ofstream(c.value()->root() + "/etc/clawfleet/secrets/telegram")
+      << "123456789:AAplaceholder-not-a-real-bot-token0000\n";
   std::string out;
-  if (c.value()->exec("chmod 0600 /etc/clawfleet/secrets/anthropic && systemctl daemon-reload 2>&1", &out) != 0)
+  if (c.value()->exec("chmod 0600 /etc/clawfleet/secrets/anthropic /etc/clawfleet/secrets/telegram && "
+                      "systemctl daemon-reload 2>&1",
+                      &out) != 0)
     return Error{"cannot prepare the container: " + out};
   return c;
 }

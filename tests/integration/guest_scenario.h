@@ -24,6 +24,7 @@ struct GuestSpec {
   std::string name;
   std::string model = "anthropic/claude-sonnet-4-6";
   std::string state = "running";
+  bool telegram = false;  // a Telegram bot (unreachable: egress is deny)
 };
 
 inline std::string guest_fleet(const std::vector<GuestSpec>& guests) {
@@ -37,7 +38,8 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests) {
     m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name +
          "}\nspec:\n  model: " + g.model + "\n  state: " + g.state +
          "\n  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}}\n"
-         "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n";
+         "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n" +
+         (g.telegram ? "  telegram: {botToken: {file: /etc/clawfleet/secrets/telegram}, allowFrom: [1001]}\n" : "");
   return m;
 }
 
@@ -76,6 +78,11 @@ class GuestScenario : public ::testing::Test {
   }
   int sh(const std::string& command) { return c_->exec(command + " 2>&1", &out_); }
   int clawfleet(const std::string& args) { return sh("clawfleet " + args); }
+  // The value of one row of `clawfleet status NAME`, spaces squeezed.
+  std::string status_row(const std::string& instance, const std::string& label) {
+    sh("clawfleet status " + instance + " | sed -n 's/^" + label + ": *//p' | tr -s ' '");
+    return nspawn::detail::trim(out_);
+  }
   // A string or number field of the instance's instance.json.
   std::string field(const std::string& instance, const std::string& key) {
     sh("sed -n 's/.*\"" + key + "\": *\"*\\([^\",]*\\).*/\\1/p' /var/lib/clawfleet/instances/" + instance +

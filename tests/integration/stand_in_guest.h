@@ -2,7 +2,8 @@
 // systemd rather than the guest (the guest end-to-end test boots real ones):
 // the "VMM" finds the instance from the rootfs path in QEMU's argv, puts the
 // guest address on lo and answers there as the guest contract says — HTTP
-// 200 on the gateway port, and on the generation endpoint the generation
+// 200 on the gateway port (/startupz started, /readyz ready with nothing
+// failing), and on the generation endpoint the generation
 // its seed's instance-id names (read from the seed ISO with isoinfo). Its
 // QMP socket answers query-status, system_powerdown and quit, and how it
 // ends is set per instance (set_stand_in_behaviour), so `vm stop`'s whole
@@ -74,8 +75,14 @@ inline Status set_stand_in_behaviour(const nspawn::Container& c, const std::stri
 }
 
 inline constexpr const char* kStandInGateway = R"SH(#!/bin/sh
+read -r method path rest
 while read -r line; do [ "$line" = "$(printf '\r')" ] && break; done
-printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{"ok":true}'
+case $path in
+  /startupz) body='{"ok":true,"status":"started"}';;
+  /readyz) body='{"ready":true,"failing":[]}';;
+  *) body='{"ok":true}';;
+esac
+printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "${#body}" "$body"
 )SH";
 
 inline constexpr const char* kStandInStatus = R"SH(#!/bin/sh

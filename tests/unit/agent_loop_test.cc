@@ -31,13 +31,16 @@ class NoEnvironment : public Environment {
 // A health gate that holds every caller until released.
 class BlockingHealth : public host::Health {
  public:
-  Status wait_ready(const host::HealthTarget& t, std::chrono::milliseconds) override {
+  Status wait_started(const host::HealthTarget& t, std::chrono::milliseconds) override {
     const std::uint16_t port = t.host_port;
     std::unique_lock<std::mutex> lock(mu_);
     entered.push_back(port);
     cv_.notify_all();
     cv_.wait(lock, [&] { return released_; });
     return {};
+  }
+  model::Readiness readiness(const host::HealthTarget&, std::chrono::milliseconds) override {
+    return model::Readiness{true, true, {}, ""};
   }
   bool wait_entered(std::size_t n) {
     std::unique_lock<std::mutex> lock(mu_);

@@ -43,7 +43,7 @@ class AgentReconcile : public ::testing::Test {
   }
   std::size_t health_calls(std::uint16_t port) {
     std::size_t n = 0;
-    for (const auto& c : host.health.calls) n += c.rfind("wait_ready " + std::to_string(port) + " ", 0) == 0;
+    for (const auto& c : host.health.calls) n += c.rfind("wait_started " + std::to_string(port) + " ", 0) == 0;
     return n;
   }
   std::vector<std::string> journal_lines() {
@@ -85,6 +85,44 @@ TEST_F(AgentReconcile, ConvergesAndReportsReady) {
   r = reconcile();
   EXPECT_EQ(r.steps, 0u);
   EXPECT_EQ(r.result, ReconcileResult::Ok);
+}
+
+// A gateway whose Telegram account fails its deep readiness is still
+// ready and applied: ChannelsReady says what fails, and nothing backs off.
+TEST_F(AgentReconcile, AFailingChannelIsShownNeverBackedOff) {
+  host.health.readiness_of[18900] = model::Readiness{true, false, {"telegram"}, ""};
+  host.health.readiness_of[18901] = model::Readiness{false, false, {}, "/readyz: connection refused"};
+  manifests(instance_yaml("alpha") + instance_yaml("beta") + instance_yaml("gamma"));
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  for (const char* name : {"alpha", "beta", "gamma"}) EXPECT_TRUE(ready(name)) << name;
+  const Condition* alpha = status().instances.at("alpha").find(ConditionType::ChannelsReady);
+  ASSERT_NE(alpha, nullptr);
+  EXPECT_EQ(std::tuple(alpha->status, alpha->reason, alpha->message),
+            std::tuple(false, std::string("NotReady"), std::string("failing: telegram")));
+  const Condition* beta = status().instances.at("beta").find(ConditionType::ChannelsReady);
+  ASSERT_NE(beta, nullptr);
+  EXPECT_EQ(std::tuple(beta->status, beta->reason, beta->message),
+            std::tuple(false, std::string("ProbeFailed"), std::string("/readyz: connection refused")));
+  EXPECT_TRUE(status().instances.at("gamma").is(ConditionType::ChannelsReady));
+  EXPECT_EQ(status().instances.at("alpha").failures, 0u);
+  EXPECT_EQ(summary_line(status()), "3 instances, 3 ready");
+  // Asked once each, with that instance's own token.
+  std::size_t asked = std::count_if(host.health.calls.begin(), host.health.calls.end(),
+                                    [](const std::string& c) { return c.rfind("readiness ", 0) == 0; });
+  EXPECT_EQ(asked, 3u);
+
+  // Still failing on the next reconcile: no step, no backoff.
+  r = reconcile();
+  EXPECT_EQ(r.steps, 0u);
+  EXPECT_EQ(r.result, ReconcileResult::Ok);
+  EXPECT_FALSE(r.retry_at.has_value());
+
+  // A stopped instance has no gateway to ask: the condition goes.
+  manifests(instance_yaml("alpha", "  state: stopped\n") + instance_yaml("beta") + instance_yaml("gamma"));
+  r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_EQ(status().instances.at("alpha").find(ConditionType::ChannelsReady), nullptr);
 }
 
 TEST_F(AgentReconcile, OneBadInstanceBacksOffWithoutDelayingTheOthers) {

@@ -143,6 +143,7 @@ TEST(AgentMetrics, ExactText) {
       "clawfleet_instances{condition=\"Progressing\"} 0\n"
       "clawfleet_instances{condition=\"Degraded\"} 1\n"
       "clawfleet_instances{condition=\"RestartRequired\"} 0\n"
+      "clawfleet_instances{condition=\"ChannelsReady\"} 0\n"
       "# HELP clawfleet_manifest_error 1 while the manifests do not load (the last good set is enforced).\n"
       "# TYPE clawfleet_manifest_error gauge\n"
       "clawfleet_manifest_error 0\n"

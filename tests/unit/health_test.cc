@@ -1,5 +1,5 @@
-// The real health gate against a loopback HTTP server in the test that
-// records requests.
+// The real health gate and readiness probe against a loopback HTTP server
+// in the test that records requests.
 #include "host/guest/health.h"
 
 #include <gtest/gtest.h>
@@ -26,6 +26,7 @@ struct Guest {
   std::map<std::string, std::vector<int>> script;        // path -> statuses, last one repeats
   std::vector<std::string> requests;                     // "GET /ready auth=<Authorization header>"
   std::vector<std::string> generations = {"sha256:aa"};  // what "/" reports, last one repeats
+  std::map<std::string, std::string> bodies;             // path -> body, else {"ok":true} for 200
 
   void serve(Conn& c) {
     std::string req;
@@ -45,6 +46,7 @@ struct Guest {
       }
     }
     std::string body = status == 200 ? "{\"ok\":true}" : "{}";
+    if (auto b = bodies.find(path); b != bodies.end()) body = b->second;
     if (path == "/") {
       std::lock_guard<std::mutex> lock(mu);
       status = 200;
@@ -56,16 +58,44 @@ struct Guest {
   }
 };
 
-TEST(Health, ReadyWhenBothAnswer200WithTheToken) {
+// The gate sends no token: it needs none, and what it never sends a guest
+// cannot collect.
+TEST(Health, StartedWhenHealthAndStartupAnswer200WithoutTheToken) {
   Guest g;
   g.script["/health"] = {503, 200};
-  g.script["/ready"] = {503, 200};
+  g.script["/startupz"] = {503, 200};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(10))->wait_ready(target(server.port, "t0ken"), milliseconds(5000));
+  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t0ken"), milliseconds(5000));
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(g.requests, (std::vector<std::string>{"GET /health", "GET /health", "GET /ready auth=Bearer t0ken",
-                                                  "GET /health", "GET /ready auth=Bearer t0ken", "GET /"}));
+  EXPECT_EQ(g.requests, (std::vector<std::string>{"GET /health", "GET /health", "GET /startupz", "GET /health",
+                                                  "GET /startupz", "GET /"}));
+}
+
+// /readyz is never asked by the gate: a failing channel does not hold it.
+TEST(Health, AFailingChannelDoesNotHoldTheGate) {
+  Guest g;
+  g.script["/health"] = {200};
+  g.script["/startupz"] = {200};
+  g.script["/readyz"] = {503};
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t"), milliseconds(5000));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(std::count(g.requests.begin(), g.requests.end(), "GET /readyz"), 0);
+}
+
+TEST(Health, StillStartingIsSaid) {
+  Guest g;
+  g.script["/health"] = {200};
+  g.script["/startupz"] = {503};
+  g.bodies["/startupz"] = R"({"ok":false,"status":"starting"})";
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "t"), milliseconds(200));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
+                                   ": not started within 200 ms (last: /startupz answered 503 (starting))");
 }
 
 // A guest that still runs the previous configuration is not ready until it
@@ -73,11 +103,11 @@ TEST(Health, ReadyWhenBothAnswer200WithTheToken) {
 TEST(Health, WaitsForTheAppliedGeneration) {
   Guest g;
   g.script["/health"] = {200};
-  g.script["/ready"] = {200};
+  g.script["/startupz"] = {200};
   g.generations = {"sha256:old", "sha256:old", "sha256:new"};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(10))->wait_ready(target(server.port, "t", "sha256:new"), milliseconds(5000));
+  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t", "sha256:new"), milliseconds(5000));
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(std::count(g.requests.begin(), g.requests.end(), "GET /"), 3);
 }
@@ -85,29 +115,28 @@ TEST(Health, WaitsForTheAppliedGeneration) {
 TEST(Health, AnOldGenerationIsNamedInTheError) {
   Guest g;
   g.script["/health"] = {200};
-  g.script["/ready"] = {200};
+  g.script["/startupz"] = {200};
   g.generations = {"sha256:0123456789abcdef0123"};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
   auto s = real_health(milliseconds(20))
-               ->wait_ready(target(server.port, "t", "sha256:fedcba9876543210fedc"), milliseconds(200));
+               ->wait_started(target(server.port, "t", "sha256:fedcba9876543210fedc"), milliseconds(200));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
-                                   ": not ready within 200 ms (last: the guest runs generation sha256:0123456789ab…, "
+                                   ": not started within 200 ms (last: the guest runs generation sha256:0123456789ab…, "
                                    "not sha256:fedcba987654…)");
 }
 
-TEST(Health, DeadlineSaysWhatFailedLastWithoutTheToken) {
+TEST(Health, DeadlineSaysWhatFailedLast) {
   Guest g;
   g.script["/health"] = {200};
-  g.script["/ready"] = {503};
+  g.script["/startupz"] = {503};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(20))->wait_ready(target(server.port, "s3cret-token"), milliseconds(300));
+  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "s3cret-token"), milliseconds(300));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
-                                   ": not ready within 300 ms (last: /ready answered 503)");
-  EXPECT_EQ(s.error().message.find("s3cret"), std::string::npos);
+                                   ": not started within 300 ms (last: /startupz answered 503)");
 }
 
 TEST(Health, NobodyListening) {
@@ -117,20 +146,72 @@ TEST(Health, NobodyListening) {
     ASSERT_TRUE(gone.ok());
     port = gone.port;
   }
-  auto s = real_health(milliseconds(20))->wait_ready(target(port, "t"), milliseconds(200));
+  auto s = real_health(milliseconds(20))->wait_started(target(port, "t"), milliseconds(200));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(port) +
-                                   ": not ready within 200 ms (last: /health: connection refused)");
+                                   ": not started within 200 ms (last: /health: connection refused)");
 }
 
 TEST(Health, AGuestThatNeverAnswersCannotOutlastTheDeadline) {
   LoopbackTcpServer server([](Conn& c) { c.hang(); });
   ASSERT_TRUE(server.ok());
   auto t0 = std::chrono::steady_clock::now();
-  auto s = real_health(milliseconds(20))->wait_ready(target(server.port, "t"), milliseconds(400));
+  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "t"), milliseconds(400));
   ASSERT_FALSE(s);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
   EXPECT_NE(s.error().message.find("(last: GET /health: no answer within"), std::string::npos) << s.error().message;
+}
+
+// Deep readiness is one request, with the token (the gateway names what
+// fails only to an authenticated caller).
+TEST(Readiness, ReadyWithTheToken) {
+  Guest g;
+  g.script["/readyz"] = {200};
+  g.bodies["/readyz"] = R"({"ready":true,"failing":[],"uptimeMs":81234})";
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto r = real_health()->readiness(target(server.port, "t0ken"), milliseconds(2000));
+  EXPECT_EQ(r, (model::Readiness{true, true, {}, ""}));
+  EXPECT_EQ(g.requests, (std::vector<std::string>{"GET /readyz auth=Bearer t0ken"}));
+}
+
+// Names from the guest are bounded and made printable: it writes them.
+TEST(Readiness, FailingChannelsAreNamed) {
+  Guest g;
+  g.script["/readyz"] = {503};
+  std::string many = R"({"ready":false,"failing":["telegram","x\u001b[2J",7)";
+  for (int n = 0; n < 20; ++n) many += ",\"c" + std::to_string(n) + "\"";
+  g.bodies["/readyz"] = many + "]}";
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto r = real_health()->readiness(target(server.port, "t"), milliseconds(2000));
+  EXPECT_TRUE(r.answered);
+  EXPECT_FALSE(r.ready);
+  ASSERT_EQ(r.failing.size(), 17u);
+  EXPECT_EQ(r.failing[0], "telegram");
+  EXPECT_EQ(r.failing[1], "x?[2J");
+  EXPECT_EQ(r.failing[15], "c13");
+  EXPECT_EQ(r.failing[16], "…");
+}
+
+TEST(Readiness, AnAnswerThatIsNoReadinessIsAnError) {
+  Guest g;
+  g.script["/readyz"] = {401};
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto r = real_health()->readiness(target(server.port, "t"), milliseconds(2000));
+  EXPECT_EQ(r, (model::Readiness{false, false, {}, "/readyz answered 401 without a readiness"}));
+}
+
+TEST(Readiness, NobodyListening) {
+  std::uint16_t port = 0;
+  {
+    LoopbackTcpServer gone([](Conn&) {});
+    ASSERT_TRUE(gone.ok());
+    port = gone.port;
+  }
+  auto r = real_health()->readiness(target(port, "t"), milliseconds(500));
+  EXPECT_EQ(r, (model::Readiness{false, false, {}, "/readyz: connection refused"}));
 }
 
 }  // namespace

@@ -71,7 +71,8 @@ const InstanceStatus& row(const FleetStatus& s, const std::string& name) {
 
 const model::SecretRef kOpenAi{model::SecretSource::File, "/etc/clawfleet/secrets/openai.key"};
 constexpr const char* kHealthError =
-    "instance beta: health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered 503)";
+    "instance beta: health gate on 127.0.0.1:18901: not started within 300000 ms (last: /startupz answered 503 "
+    "(starting))";
 
 // One fleet with every kind of row: ready (alpha), degraded with a last
 // error (beta), pending create (gamma), stopped as asked (delta),
@@ -111,10 +112,14 @@ class StatusModel : public ::testing::Test {
         end("r2", 1, "delta", "stop", "2026-11-23T13:00:02.000Z", Outcome::Ok),
         start("r2", 2, "epsilon", "restart", "2026-11-23T13:00:03.000Z"),
     };
+    // What the running gateways said (host::observe_readiness).
+    readiness = {{"alpha", {true, true, {}, ""}},
+                 {"epsilon", {true, false, {"telegram", "agent-database:main"}, ""}},
+                 {"keyed", {false, false, {}, "/readyz: connection refused"}}};
   }
 
   FleetStatus build(const std::string& active_run = "") {
-    return build_status(&desired, observed, plan, journal, active_run);
+    return build_status(&desired, observed, plan, journal, active_run, readiness);
   }
 
   // The generations are the planner's business (plan::flatten); fixed
@@ -132,6 +137,7 @@ class StatusModel : public ::testing::Test {
   model::Observed observed;
   plan::Plan plan;
   std::vector<JournalRecord> journal;
+  std::map<std::string, model::Readiness> readiness;
 };
 
 TEST_F(StatusModel, ReadyWhenTheDesiredGenerationRunsAndNothingIsLeftToDo) {
@@ -302,16 +308,24 @@ TEST_F(StatusModel, TheActiveRunIsTheNewestOneIfItBeganUnderTheCurrentHolder) {
 TEST_F(StatusModel, GoldenTable) {
   EXPECT_EQ(
       render_status_table(golden()),
-      "NAME     STATE            HEALTH                         GENERATION                 IP         PORT   LAST ERROR\n"
-      "alpha    active/running   ready                          333333333333/333333333333  10.80.0.2  18900  -\n"
-      "beta     failed/absent    degraded: vm unit failed       0123456789ab/dddddddddddd  10.80.0.3  18901  "
-      "instance beta: health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered ...\n"
-      "delta    inactive/absent  stopped                        444444444444/dddddddddddd  10.80.0.5  18903  -\n"
-      "epsilon  active/running   degraded: restart interrupted  555555555555/dddddddddddd  10.80.0.6  18904  "
+      "NAME     STATE            HEALTH                         CHANNELS                                GENERATION    "
+      "             IP         PORT   LAST ERROR\n"
+      "alpha    active/running   ready                          ready                                   "
+      "333333333333/333333333333  10.80.0.2  18900  -\n"
+      "beta     failed/absent    degraded: vm unit failed       -                                       "
+      "0123456789ab/dddddddddddd  10.80.0.3  18901  "
+      "instance beta: health gate on 127.0.0.1:18901: not started within 300000 ms (last: /startupz answ...\n"
+      "delta    inactive/absent  stopped                        -                                       "
+      "444444444444/dddddddddddd  10.80.0.5  18903  -\n"
+      "epsilon  active/running   degraded: restart interrupted  failing: telegram, agent-database:main  "
+      "555555555555/dddddddddddd  10.80.0.6  18904  "
       "restart was interrupted (its last record is from 2026-11-23T13:00:03.000Z; it never finished)\n"
-      "gamma    -/-              pending: create                -/dddddddddddd             -          -      -\n"
-      "keyed    active/running   unknown: secret unreadable     666666666666/?             10.80.0.7  18905  -\n"
-      "omega    active/running   pending: destroy               777777777777/-             10.80.0.8  18906  -\n"
+      "gamma    -/-              pending: create                -                                       "
+      "-/dddddddddddd             -          -      -\n"
+      "keyed    active/running   unknown: secret unreadable     unknown                                 "
+      "666666666666/?             10.80.0.7  18905  -\n"
+      "omega    active/running   pending: destroy               -                                       "
+      "777777777777/-             10.80.0.8  18906  -\n"
       "7 instances: 1 ready, 1 stopped, 2 pending, 2 degraded, 1 unknown\n");
 }
 
@@ -340,6 +354,7 @@ TEST_F(StatusModel, GoldenDetail) {
             "Desired state:  running\n"
             "Observed:       vm unit failed/failed, vmm absent\n"
             "Health:         degraded: vm unit failed\n"
+            "Channels:       - (the vm does not run)\n"
             "Generation:     applied sha256:0123456789abcdef, desired "
             "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\n"
             "IP:             10.80.0.3\n"
@@ -371,6 +386,7 @@ TEST_F(StatusModel, GoldenDetailOfAnInstanceNotYetCreated) {
       "Desired state:  running\n"
       "Observed:       nothing of it on this host\n"
       "Health:         pending: create\n"
+      "Channels:       - (the vm does not run)\n"
       "Generation:     applied none, desired sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\n"
       "IP:             -\n"
       "Port:           -\n"
@@ -387,6 +403,7 @@ TEST_F(StatusModel, GoldenDetailOfAnInstanceNotYetCreated) {
       "Desired state:  running\n"
       "Observed:       vm unit active/running, vmm running\n"
       "Health:         unknown: secret unreadable\n"
+      "Channels:       unknown (/readyz: connection refused)\n"
       "Generation:     applied sha256:6666666666666666, desired unknown (cannot read secret file "
       "/etc/clawfleet/secrets/openai.key)\n"
       "IP:             10.80.0.7\n"
@@ -421,6 +438,7 @@ TEST_F(StatusModel, GoldenJson) {
       },
       "health": "degraded",
       "health_reason": "vm unit failed",
+      "channels": null,
       "pending": [
         {
           "action": "repair",
@@ -442,9 +460,9 @@ TEST_F(StatusModel, GoldenJson) {
         "action": "create",
         "time": "2026-11-23T12:05:00.400Z",
         "state": "failed",
-        "error": "instance beta: health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered 503)"
+        "error": "instance beta: health gate on 127.0.0.1:18901: not started within 300000 ms (last: /startupz answered 503 (starting))"
       },
-      "last_error": "instance beta: health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered 503)",
+      "last_error": "instance beta: health gate on 127.0.0.1:18901: not started within 300000 ms (last: /startupz answered 503 (starting))",
       "units": [
         {
           "name": "clawfleet-proxy@beta.socket",
@@ -484,7 +502,7 @@ TEST_F(StatusModel, GoldenJson) {
           "action": "create",
           "time": "2026-11-23T12:05:00.400Z",
           "state": "failed",
-          "error": "instance beta: health gate on 127.0.0.1:18901: not ready within 300000 ms (last: /ready answered 503)"
+          "error": "instance beta: health gate on 127.0.0.1:18901: not started within 300000 ms (last: /startupz answered 503 (starting))"
         }
       ]
     }

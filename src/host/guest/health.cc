@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
 #include "host/http/unix_http.h"
 
 namespace cf::host {
@@ -12,6 +13,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+// A guest that lists more is shown this many and "…".
+constexpr std::size_t kMaxFailing = 16;
 
 // What the guest's generation endpoint reports: {"generation": "..."}.
 std::optional<std::string> reported_generation(const std::string& body) {
@@ -27,11 +31,39 @@ std::string shorten(const std::string& generation) {
   return generation.size() > 19 ? generation.substr(0, 19) + "…" : generation;
 }
 
+// What /startupz says while it is not 200: {"ok": false, "status": "starting"}.
+std::string startup_status(const std::string& body) {
+  try {
+    auto j = nlohmann::json::parse(body);
+    if (j.is_object() && j.contains("status") && j["status"].is_string()) return j["status"].get<std::string>();
+  } catch (const nlohmann::json::exception&) {}
+  return "";
+}
+
+// The names in /readyz's "failing" list, each made printable and bounded:
+// the guest writes them.
+std::vector<std::string> failing_of(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  if (!j.contains("failing") || !j["failing"].is_array()) return out;
+  for (const auto& f : j["failing"]) {
+    if (!f.is_string()) continue;
+    if (out.size() == kMaxFailing) {
+      out.push_back("…");
+      break;
+    }
+    std::string name;
+    for (char ch : utf8_prefix(f.get<std::string>(), 64))
+      name += static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f ? '?' : ch;
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 class LoopbackHealth : public Health {
  public:
   explicit LoopbackHealth(milliseconds interval) : interval_(interval) {}
 
-  Status wait_ready(const HealthTarget& t, milliseconds deadline) override {
+  Status wait_started(const HealthTarget& t, milliseconds deadline) override {
     const auto until = Clock::now() + deadline;
     std::string last = "no attempt made";
     for (;;) {
@@ -46,8 +78,33 @@ class LoopbackHealth : public Health {
         return {};
       std::this_thread::sleep_for(std::min(interval_, std::chrono::duration_cast<milliseconds>(until - Clock::now())));
     }
-    return Error{"health gate on 127.0.0.1:" + std::to_string(t.host_port) + ": not ready within " +
+    return Error{"health gate on 127.0.0.1:" + std::to_string(t.host_port) + ": not started within " +
                  std::to_string(deadline.count()) + " ms (last: " + last + ")"};
+  }
+
+  model::Readiness readiness(const HealthTarget& t, milliseconds timeout) override {
+    model::Readiness r;
+    auto reply = loopback_http(t.host_port, "/readyz", {"Authorization: Bearer " + t.token}, timeout);
+    if (!reply) {
+      r.error = reply.error().message;
+      return r;
+    }
+    if (!reply.value()) {
+      r.error = "/readyz: connection refused";
+      return r;
+    }
+    const int status = reply.value()->status;
+    try {
+      auto j = nlohmann::json::parse(reply.value()->body);
+      if ((status == 200 || status == 503) && j.is_object() && j.contains("ready") && j["ready"].is_boolean()) {
+        r.answered = true;
+        r.ready = status == 200 && j["ready"].get<bool>();
+        r.failing = failing_of(j);
+        return r;
+      }
+    } catch (const nlohmann::json::exception&) {}
+    r.error = "/readyz answered " + std::to_string(status) + " without a readiness";
+    return r;
   }
 
  private:
@@ -57,10 +114,14 @@ class LoopbackHealth : public Health {
     if (!health) return health.error().message;
     if (!health.value()) return "/health: connection refused";
     if (health.value()->status != 200) return "/health answered " + std::to_string(health.value()->status);
-    auto ready = loopback_http(t.host_port, "/ready", {"Authorization: Bearer " + t.token}, timeout);
-    if (!ready) return ready.error().message;
-    if (!ready.value()) return "/ready: connection refused";
-    if (ready.value()->status != 200) return "/ready answered " + std::to_string(ready.value()->status);
+    auto startup = loopback_http(t.host_port, "/startupz", {}, timeout);
+    if (!startup) return startup.error().message;
+    if (!startup.value()) return "/startupz: connection refused";
+    if (startup.value()->status != 200) {
+      const std::string why = startup_status(startup.value()->body);
+      return "/startupz answered " + std::to_string(startup.value()->status) +
+             (why == "starting" || why == "draining" ? " (" + why + ")" : "");
+    }
     const std::string where = to_string(t.guest) + ":" + std::to_string(t.status_port);
     auto gen = tcp_http(to_string(t.guest), t.status_port, "/", timeout);
     if (!gen) return "generation endpoint " + where + ": " + gen.error().message;

@@ -1,9 +1,16 @@
-// The health gate: an instance is healthy when its gateway answers
-// `/health` through the host proxy (127.0.0.1:<host port>) and `/ready`
-// with its token as Bearer, both 200, and the guest's generation endpoint
-// (<guest ip>:18790, docs/guest.md) reports the configuration generation
-// that was applied: a guest still running an older one is not healthy.
-// Real adapter: libcurl, polled until a deadline. Fake:
+// The gateway's probes, through the host proxy (127.0.0.1:<host port>),
+// as the pinned OpenClaw defines them (docs/guest.md#readiness):
+//
+//   - the health gate after a (re)start: `/health` (the HTTP server is
+//     live) and `/startupz` (startup has settled), both 200, and the guest's
+//     generation endpoint (<guest ip>:18790) reports the configuration
+//     generation that was applied: a guest still running an older one has
+//     not started. Channels and agents are not consulted: a revoked bot
+//     token or a Telegram outage must not fail an apply.
+//   - deep readiness, once: `/readyz` with the gateway token as Bearer (the
+//     gateway names what fails only to an authenticated caller).
+//
+// Real adapter: libcurl, the gate polled until a deadline. Fake:
 // tests/fakes/fake_health.h.
 #pragma once
 
@@ -14,12 +21,13 @@
 
 #include "core/net.h"
 #include "core/result.h"
+#include "model/observed.h"
 
 namespace cf::host {
 
 struct HealthTarget {
   std::uint16_t host_port = 0;
-  std::string token;                  // sent, never shown
+  std::string token;                  // sent to /readyz only, never shown
   Ipv4 guest;                         // the guest's address on the bridge
   std::string generation;             // "sha256:..." the guest must report
   std::uint16_t status_port = 18790;  // the guest's generation endpoint (host/guest/seed.h)
@@ -28,10 +36,14 @@ struct HealthTarget {
 class Health {
  public:
   virtual ~Health() = default;
-  // Polls until all three pass or the deadline passes; the error says which
-  // check failed last and how ("/ready answered 503", "connection
-  // refused", "the guest runs generation sha256:ab12…, not sha256:cd34…").
-  virtual Status wait_ready(const HealthTarget& target, std::chrono::milliseconds deadline) = 0;
+  // The gate: polls until all three pass or the deadline passes; the error
+  // says which check failed last and how ("/startupz answered 503
+  // (starting)", "connection refused", "the guest runs generation
+  // sha256:ab12…, not sha256:cd34…").
+  virtual Status wait_started(const HealthTarget& target, std::chrono::milliseconds deadline) = 0;
+  // One `/readyz` request, bounded by `timeout`; never an error: what went
+  // wrong is in the answer.
+  virtual model::Readiness readiness(const HealthTarget& target, std::chrono::milliseconds timeout) = 0;
 };
 
 // `interval`: time between attempts.

@@ -70,17 +70,24 @@ class FsStateStore : public StateStore {
     return write_file_atomic(dir(rec.name) + "/instance.json", to_json(rec), 0600);
   }
 
-  Result<std::string> ensure_token(const std::string& name) override {
+  Result<std::optional<std::string>> read_token(const std::string& name) override {
     if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
     const std::string path = dir(name) + "/token";
     auto existing = read(path);
     if (!existing) return existing.error();
-    if (existing.value()) {
-      std::string t = *existing.value();
-      if (!t.empty() && t.back() == '\n') t.pop_back();
-      if (t.size() == 64 && t.find_first_not_of("0123456789abcdef") == std::string::npos) return t;
-      return Error{"state file " + path + ": not a 64-hex-digit token"};
-    }
+    if (!existing.value()) return std::optional<std::string>{};
+    std::string t = *existing.value();
+    if (!t.empty() && t.back() == '\n') t.pop_back();
+    if (t.size() == 64 && t.find_first_not_of("0123456789abcdef") == std::string::npos)
+      return std::optional<std::string>{std::move(t)};
+    return Error{"state file " + path + ": not a 64-hex-digit token"};
+  }
+
+  Result<std::string> ensure_token(const std::string& name) override {
+    auto existing = read_token(name);
+    if (!existing) return existing.error();
+    if (existing.value()) return *existing.value();
+    const std::string path = dir(name) + "/token";
     unsigned char bytes[32];
     if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes)
       return Error{std::string("cannot get random bytes: ") + std::strerror(errno)};

@@ -66,6 +66,8 @@ class StateStore {
   virtual Status write_instance(const InstanceRecord& rec) = 0;
   // The gateway token, generated once (256 random bits) and kept.
   virtual Result<std::string> ensure_token(const std::string& name) = 0;
+  // The token when there is one (nullopt: never generated); never creates it.
+  virtual Result<std::optional<std::string>> read_token(const std::string& name) = 0;
   // Another file of the instance's directory (launch.json, proxy.env),
   // written atomically with mode; the directory must exist. `file` is a
   // plain name, never a path.
