@@ -113,6 +113,10 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   if (!session) return fail(ReconcileResult::Error, session.error().message);
   apply::HostSession& host = *session.value();
   const apply::Target target{*last_good_, complete, options_.plan};
+  if (auto probe = apply::probe_accelerator(h, host.ports()))
+    ports_.log.write(
+        probe->runs ? Level::Info : Level::Warning,
+        std::string("KVM boot probe: ") + (probe->runs ? "a guest ran" : "no guest ran") + " (" + probe->detail + ")");
   auto planned = apply::plan_once(target, host.ports());
   if (!planned) return fail(ReconcileResult::Error, planned.error().message);
   const plan::Plan& plan = planned.value().plan;

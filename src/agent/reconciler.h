@@ -42,7 +42,7 @@ struct ReconcileOptions {
   Millis lock_timeout{0};   // busy: give up at once, the agent retries later
   BackoffOptions backoff;
   // Each running gateway's /readyz after a reconcile (host::observe_readiness).
-  Millis readiness_timeout{2000};
+  Millis readiness_timeout{5000};
 };
 
 struct ReconcilerPorts {

@@ -5,6 +5,15 @@
 #include "host/observe.h"
 
 namespace cf::apply {
+
+std::optional<model::KvmProbe> probe_accelerator(const model::Host& host, const host::Ports& ports) {
+  if (host.vmm.kind != model::VmmKind::Qemu || host.vmm.accel != model::Accel::Auto) return std::nullopt;
+  if (host.images.empty() || !ports.platform.kvm_device() || ports.platform.recorded_kvm_probe()) return std::nullopt;
+  auto image = host.images.find("default");
+  if (image == host.images.end()) image = host.images.begin();
+  return ports.platform.probe_kvm(host.vmm.binary, image->second.kernel, kKvmProbeDeadline);
+}
+
 Result<Planned> plan_once(const Target& target, const host::Ports& ports) {
   auto observed = host::observe(target.desired.fleet.host, ports);
   if (!observed) return Error{"cannot observe the host: " + observed.error().message};

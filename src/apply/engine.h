@@ -10,7 +10,9 @@
 // `manifest`, so the desired state arrives loaded (manifest::load_desired).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,15 @@ struct Planned {
 };
 
 Result<Planned> plan_once(const Target& target, const host::Ports& ports);
+
+// Before the plan that apply or the agent will follow (never plan or
+// status): with QEMU and `accel: auto`, a /dev/kvm that opens and no probe
+// recorded since the host booted, runs the KVM boot probe
+// (host::Platform::probe_kvm) with the kernel of the `default` image (else
+// the first), so that plan_once's accelerator follows what the machine can
+// do. nullopt when no probe was needed.
+inline constexpr std::chrono::milliseconds kKvmProbeDeadline{20000};
+std::optional<model::KvmProbe> probe_accelerator(const model::Host& host, const host::Ports& ports);
 
 struct Applied {
   std::string run;                  // the journal's run id; "" when no step ran

@@ -70,6 +70,11 @@ int run_apply(const ApplyOptions& opts) {
   }
   const apply::Target target{desired.value(), true,
                              saved ? saved->options : plan::Options{opts.plan.max_destroy, opts.plan.allow_destroy}};
+  // Once per boot of the host: can /dev/kvm run a guest? (The plan's
+  // accelerator line says what came of it.)
+  if (auto probe = apply::probe_accelerator(desired.value().fleet.host, host.ports()))
+    fmt::print(stderr, "clawfleet apply: KVM boot probe: {} ({})\n", probe->runs ? "a guest ran" : "no guest ran",
+               probe->detail);
   auto planned = apply::plan_once(target, host.ports());
   if (!planned) return fail(planned.error().message);
   if (saved)

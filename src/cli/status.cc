@@ -29,7 +29,7 @@ namespace cf::cli {
 namespace {
 
 // Per gateway; they are asked a few at a time.
-constexpr std::chrono::milliseconds kReadinessTimeout{2000};
+constexpr std::chrono::milliseconds kReadinessTimeout{5000};
 
 int fail(const std::string& message) { return fail_verb("status", message); }
 

@@ -27,7 +27,7 @@ std::string vmm_socket(const std::string& state_root, const std::string& name) {
 
 Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   model::Observed out;
-  out.platform = {ports.platform.kvm_device(), ports.platform.tsc_khz()};
+  out.platform = {ports.platform.kvm_device(), ports.platform.tsc_khz(), ports.platform.recorded_kvm_probe()};
 
   // Pass 1: what clawfleet's own state says it owns.
   auto inventory = ports.state.read_inventory();

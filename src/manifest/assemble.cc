@@ -85,6 +85,11 @@ class Assembler {
     if (rh.vmm_kind) h.vmm.kind = rh.vmm_kind->value;
     h.vmm.binary = rh.vmm_binary ? rh.vmm_binary->value : default_vmm_binary(h.vmm.kind);
     if (rh.smt) h.vmm.smt = rh.smt->value;
+    if (rh.accel) {
+      h.vmm.accel = rh.accel->value;
+      if (h.vmm.kind == model::VmmKind::Firecracker && h.vmm.accel == model::Accel::Tcg)
+        d_.error(rh.accel->loc, "spec.vmm.accel", "tcg needs kind: qemu: Firecracker runs its guests only under KVM");
+    }
     if (rh.egress) h.egress = rh.egress->value;
     if (rh.max_vcpus) h.max_vcpus = rh.max_vcpus->value;
     if (rh.max_memory_mib) h.max_memory_mib = rh.max_memory_mib->value;

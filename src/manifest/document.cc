@@ -440,12 +440,15 @@ class Parser {
         (p.key == "first" ? h.port_first : h.port_last) = at(p, std::uint16_t(*v));
       }
     } else if (field.key == "vmm") {
-      auto f = r_.fields(field, path, {"kind", "binary", "smt"});
+      auto f = r_.fields(field, path, {"kind", "binary", "smt", "accel"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) {
         std::string sub = child(path, p.key);
         if (p.key == "kind") {
           if (auto v = r_.choice(p, sub, {"firecracker", "qemu"}))
             h.vmm_kind = at(p, *v == 0 ? model::VmmKind::Firecracker : model::VmmKind::Qemu);
+        } else if (p.key == "accel") {
+          if (auto v = r_.choice(p, sub, {"auto", "kvm", "tcg"}))
+            h.accel = at(p, *v == 0 ? model::Accel::Auto : *v == 1 ? model::Accel::Kvm : model::Accel::Tcg);
         } else if (p.key == "binary") {
           if (auto v = r_.absolute_path(p, sub)) h.vmm_binary = at(p, *v);
         } else if (auto v = r_.boolean(p, sub)) {

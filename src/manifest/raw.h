@@ -62,6 +62,7 @@ struct RawHost {
   std::optional<At<model::VmmKind>> vmm_kind;
   std::optional<At<std::string>> vmm_binary;
   std::optional<At<bool>> smt;
+  std::optional<At<model::Accel>> accel;
   std::optional<At<std::map<std::string, model::Image>>> images;
   std::optional<At<model::Egress>> egress;
   std::optional<At<std::string>> state_root;

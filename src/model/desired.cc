@@ -52,7 +52,11 @@ json to_json(const Host& h) {
       {"subnet", to_string(h.subnet)},
       {"gateway", to_string(h.gateway)},
       {"ports", {{"first", h.port_first}, {"last", h.port_last}}},
-      {"vmm", {{"kind", to_string(h.vmm.kind)}, {"binary", h.vmm.binary}, {"smt", h.vmm.smt}}},
+      {"vmm",
+       {{"kind", to_string(h.vmm.kind)},
+        {"binary", h.vmm.binary},
+        {"smt", h.vmm.smt},
+        {"accel", to_string(h.vmm.accel)}}},
       {"images", images},
       {"egress", to_string(h.egress)},
       {"stateRoot", h.state_root},
@@ -78,6 +82,7 @@ const char* to_string(SecretSource s) {
 const char* to_string(RunState s) { return s == RunState::Running ? "running" : "stopped"; }
 const char* to_string(VmmKind k) { return k == VmmKind::Firecracker ? "firecracker" : "qemu"; }
 const char* to_string(Egress e) { return e == Egress::Allow ? "allow" : "deny"; }
+const char* to_string(Accel a) { return a == Accel::Kvm ? "kvm" : a == Accel::Tcg ? "tcg" : "auto"; }
 
 const Instance* Fleet::find(const std::string& name) const {
   auto it = std::lower_bound(instances.begin(), instances.end(), name,

@@ -25,11 +25,15 @@ struct SecretRef {
 enum class RunState { Running, Stopped };
 enum class VmmKind { Firecracker, Qemu };
 enum class Egress { Allow, Deny };
+// How QEMU runs its guests: `auto` uses KVM only after a boot probe ran a
+// guest under /dev/kvm (plan::accelerator_for). Firecracker is always KVM.
+enum class Accel { Auto, Kvm, Tcg };
 
 const char* to_string(SecretSource s);  // "file", "env", "credential"
 const char* to_string(RunState s);      // "running", "stopped"
 const char* to_string(VmmKind k);       // "firecracker", "qemu"
 const char* to_string(Egress e);        // "allow", "deny"
+const char* to_string(Accel a);         // "auto", "kvm", "tcg"
 
 struct Resources {
   int vcpus = 0;
@@ -78,6 +82,7 @@ struct Vmm {
   VmmKind kind = VmmKind::Firecracker;
   std::string binary;
   bool smt = false;
+  Accel accel = Accel::Auto;
   bool operator==(const Vmm&) const = default;
 };
 

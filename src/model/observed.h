@@ -77,10 +77,20 @@ struct ObservedBridge {
   bool operator==(const ObservedBridge&) const = default;
 };
 
+// The last KVM boot probe of this boot of the host (host::Platform): a
+// tiny guest started under /dev/kvm, judged by what its console printed.
+struct KvmProbe {
+  bool runs = false;   // the guest's kernel ran far enough to print its panic
+  std::string detail;  // "kernel panic after 0.8 s", "no console output within 20 s", ...
+  std::string time;    // RFC 3339, when it ran
+  bool operator==(const KvmProbe&) const = default;
+};
+
 // What the machine offers its VMs, whatever the manifests say.
 struct ObservedPlatform {
-  bool kvm_device = false;    // /dev/kvm opens read-write (it may still not boot a guest)
-  std::uint32_t tsc_khz = 0;  // from /proc/cpuinfo; 0 when unknown (QEMU under TCG needs it)
+  bool kvm_device = false;            // /dev/kvm opens read-write (it may still not boot a guest)
+  std::uint32_t tsc_khz = 0;          // from /proc/cpuinfo; 0 when unknown (QEMU under TCG needs it)
+  std::optional<KvmProbe> kvm_probe;  // none yet since this boot
   bool operator==(const ObservedPlatform&) const = default;
 };
 

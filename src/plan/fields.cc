@@ -102,6 +102,8 @@ std::optional<Action> cost_of(const std::string& path) {
   if (path == "spec.state") return Action::Start;
   if (path == "spec.network.ip" || path == "spec.network.mac") return Action::Restart;
   if (path == "spec.network.hostPort" || under(path, "host.ports")) return Action::UpdateAllocation;
+  // host.vmm.accel is not flattened: a VM takes the plan's accelerator when it next starts.
+  if (path == "host.vmm.accel") return std::nullopt;
   if (path == "host.bridge" || path == "host.subnet" || path == "host.gateway" || under(path, "host.vmm"))
     return Action::Restart;
   // host.egress, host.stateRoot, host.limits.*: nothing per instance (the

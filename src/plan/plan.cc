@@ -549,7 +549,7 @@ class Planner {
 
 Plan make_plan(const Desired& desired, const model::Observed& observed, const Options& options) {
   Plan plan = Planner(desired, observed, options).run();
-  plan.accelerator = accelerator_for(desired.fleet.host.vmm.kind, observed.platform);
+  plan.accelerator = accelerator_for(desired.fleet.host.vmm, observed.platform);
   return plan;
 }
 

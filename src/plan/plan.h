@@ -93,9 +93,11 @@ struct Accelerator {
   bool operator==(const Accelerator&) const = default;
 };
 
-// QEMU keeps TCG on every host until a real boot probe exists: a /dev/kvm
-// that opens can still be unable to boot an ordinary guest (a PVM device).
-Accelerator accelerator_for(model::VmmKind vmm, const model::ObservedPlatform& platform);
+// QEMU with `accel: auto` keeps TCG until a real boot probe (recorded for
+// this boot of the host) ran a guest under KVM: a /dev/kvm that opens can
+// still be unable to boot an ordinary guest (a PVM device). `kvm` and
+// `tcg` are the operator's word; Firecracker has KVM only.
+Accelerator accelerator_for(const model::Vmm& vmm, const model::ObservedPlatform& platform);
 
 struct Plan {
   std::vector<Step> steps;

@@ -7,9 +7,9 @@
 // assertion shares; add new ones as phases of it, not as tests that boot
 // their own. Each gateway must answer /health through its proxy on
 // 127.0.0.1 and report the applied generation; guests cannot reach each
-// other; a Telegram bot that cannot connect fails no apply and shows as
-// the gateway's failing channel; a model change reprovisions one; removing
-// the other destroys it, leaving nothing. CLAWFLEET_E2E_GATEWAY=contract (`make e2e-contract`)
+// other; a Telegram bot that cannot connect fails no apply, and status
+// shows what each gateway says of its channels; a model change reprovisions
+// one; removing the other destroys it, leaving nothing. CLAWFLEET_E2E_GATEWAY=contract (`make e2e-contract`)
 // runs it on the image's contract gateway instead, to iterate in minutes.
 //
 // ContractGuest.StopStartDestroy is the lifecycle on the contract gateway
@@ -17,8 +17,12 @@
 // later VM scenarios whose subject is clawfleet, not OpenClaw, extend it.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 
+#include "host/platform/platform.h"
 #include "integration/guest_scenario.h"
 
 namespace cf {
@@ -35,8 +39,7 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   boot(cf::testing::gateway_from_env("CLAWFLEET_E2E_GATEWAY", Gateway::OpenClaw));
   if (IsSkipped() || HasFatalFailure()) return;
   // beta has a Telegram bot it cannot reach (egress: deny): the gate is
-  // the gateway's startup, so beta is still created; its channel shows as
-  // failing (ChannelsReady), not as a failed apply.
+  // the gateway's startup, so beta is still created.
   GuestSpec beta{"beta"};
   beta.telegram = true;
   write_fleet({{"alpha"}, beta});
@@ -93,15 +96,20 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   EXPECT_NE(after, before);
   EXPECT_NE(get(field("alpha", "ip"), 18790, "/").find("\"generation\":\"" + after + "\""), std::string::npos) << out_;
 
-  // Minutes after beta started (past the gateway's 120 s connect grace),
-  // each gateway's own /readyz: alpha has no channel, beta's Telegram
-  // account cannot connect. Both are ready as far as clawfleet goes.
+  // Each gateway's own /readyz, asked by status through its proxy with its
+  // token: alpha (no channel) becomes ready once its startup settles; beta,
+  // minutes after it started with a Telegram account that cannot reach
+  // Telegram, is ready or names telegram, whichever this gateway says —
+  // either way an answer, and beta itself ready (docs/guest.md#readiness).
   phases_.begin("channels readiness");
+  std::string alpha_channels;
+  for (int i = 0; i < 60 && (alpha_channels = status_row("alpha", "Channels")) != "ready"; ++i) sleep(2);
+  EXPECT_EQ(alpha_channels, "ready");
   EXPECT_EQ(clawfleet("status"), 0) << out_;
-  EXPECT_EQ(status_row("alpha", "Channels"), "ready");
   EXPECT_EQ(status_row("beta", "Health"), "ready");
-  // (The contract gateway has no channels: it is always ready.)
-  EXPECT_EQ(status_row("beta", "Channels"), gateway_ == Gateway::OpenClaw ? "failing: telegram" : "ready");
+  const std::string beta_channels = status_row("beta", "Channels");
+  std::cerr << "[ channels ] beta (Telegram unreachable): " << beta_channels << "\n";
+  EXPECT_TRUE(beta_channels == "ready" || beta_channels.rfind("failing: telegram", 0) == 0) << beta_channels;
   phases_.end();
 
   // Removing beta destroys it, leaving nothing of it behind: no unit in
@@ -124,6 +132,29 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   std::cerr << out_;
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
   EXPECT_NE(out_.find("No changes."), std::string::npos) << out_;
+}
+
+// The KVM boot probe (host::boot_probe) with the image's own kernel, on
+// this machine directly (not in nspawn, where /dev/kvm cannot be opened):
+// under TCG the kernel reaches its panic, which proves the probe can tell a
+// guest that ran; under KVM it says what this machine's /dev/kvm did,
+// within its deadline (a PVM device here: no guest runs).
+TEST(KvmProbe, TellsAGuestThatRanFromOneThatDidNot) {
+  if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0) GTEST_SKIP() << "qemu-system-x86 is not installed";
+  auto image = cf::testing::guest_image(CLAWFLEET_SOURCE_DIR, Gateway::OpenClaw);
+  ASSERT_TRUE(image) << image.error().message;
+  const std::string kernel = image.value() + "/vmlinux";
+  model::KvmProbe tcg = host::boot_probe("/usr/bin/qemu-system-x86_64", kernel, "tcg", host::real_platform()->tsc_khz(),
+                                         std::chrono::seconds(120));
+  std::cerr << "[ probe ] tcg: " << tcg.detail << "\n";
+  EXPECT_TRUE(tcg.runs) << tcg.detail;
+  EXPECT_EQ(tcg.detail.rfind("the guest kernel ran to its panic in ", 0), 0u) << tcg.detail;
+  if (::access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm cannot be opened here";
+  const auto t0 = std::chrono::steady_clock::now();
+  model::KvmProbe kvm = host::boot_probe("/usr/bin/qemu-system-x86_64", kernel, "kvm", 0, std::chrono::seconds(20));
+  std::cerr << "[ probe ] kvm: " << (kvm.runs ? "a guest ran: " : "no guest ran: ") << kvm.detail << "\n";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(25));
+  EXPECT_FALSE(kvm.detail.empty());
 }
 
 class ContractGuest : public GuestScenario {};

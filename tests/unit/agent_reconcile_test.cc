@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "apply/engine.h"
 #include "fakes/fake_agent.h"
 #include "fakes/fake_lock.h"
 #include "fakes/fleets.h"
@@ -85,6 +86,49 @@ TEST_F(AgentReconcile, ConvergesAndReportsReady) {
   r = reconcile();
   EXPECT_EQ(r.steps, 0u);
   EXPECT_EQ(r.result, ReconcileResult::Ok);
+}
+
+// Once per boot of the host the agent asks whether /dev/kvm can run a
+// guest (plan and status never do), and the VMs it launches follow the
+// answer.
+TEST_F(AgentReconcile, ProbesKvmOnceAndTheVmsFollowIt) {
+  manifests(instance_yaml("alpha"));
+  {
+    const model::DesiredState desired{testing::fleet_of(instance_yaml("alpha")), {}};
+    ASSERT_TRUE(apply::plan_once(apply::Target{desired, true, {}}, host.ports()));
+    EXPECT_TRUE(host.platform.probes.empty());  // planning alone never probes
+  }
+  host.platform.outcome = model::KvmProbe{true, "the guest kernel ran to its panic in 0.9 s", "2026-12-01T10:00:00Z"};
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_EQ(host.platform.probes, (std::vector<std::string>{"/usr/bin/qemu-system-x86_64 "
+                                                            "/var/lib/clawfleet/images/default/vmlinux 20000ms"}));
+  auto lines = log.all();
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "info KVM boot probe: a guest ran (the guest kernel ran to its panic in 0.9 s)"),
+            lines.end());
+  ASSERT_EQ(host.vmm.specs.count("alpha"), 1u);
+  EXPECT_TRUE(host.vmm.specs.at("alpha").kvm);
+  // Recorded for this boot: not asked again.
+  manifests(instance_yaml("alpha") + instance_yaml("beta"));
+  r = reconcile();
+  EXPECT_EQ(host.platform.probes.size(), 1u);
+  ASSERT_EQ(host.vmm.specs.count("beta"), 1u);
+  EXPECT_TRUE(host.vmm.specs.at("beta").kvm);
+}
+
+// On these machines (a /dev/kvm that opens and runs no guest) QEMU emulates.
+TEST_F(AgentReconcile, AProbeThatRanNoGuestKeepsQemuOnTcg) {
+  manifests(instance_yaml("alpha"));
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_EQ(host.platform.probes.size(), 1u);
+  auto lines = log.all();
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "warning KVM boot probe: no guest ran (no guest console output within 20.0 s)"),
+            lines.end());
+  ASSERT_EQ(host.vmm.specs.count("alpha"), 1u);
+  EXPECT_FALSE(host.vmm.specs.at("alpha").kvm);
 }
 
 // A gateway whose Telegram account fails its deep readiness is still

@@ -103,7 +103,7 @@ TEST_F(Observe, NothingOnAnEmptyHost) {
   auto o = run();
   ASSERT_TRUE(o) << o.error().message;
   model::Observed nothing;
-  nothing.platform = {false, 2400000};
+  nothing.platform = {false, 2400000, std::nullopt};
   EXPECT_EQ(o.value(), nothing);
 }
 

@@ -953,17 +953,44 @@ TEST(PlanOrder, SameInputsSamePlan) {
 namespace cf::plan {
 namespace {
 
-// The one decision of how VMs run, for every VMM and platform.
-TEST(AcceleratorFor, QemuEmulatesOnEveryHostFirecrackerAlwaysHasKvm) {
+// The one decision of how VMs run, for every VMM, setting and platform.
+TEST(AcceleratorFor, QemuUsesKvmOnlyAfterAProbeRanAGuestFirecrackerAlwaysHasKvm) {
+  using model::Accel;
   using model::VmmKind;
-  EXPECT_EQ(accelerator_for(VmmKind::Qemu, {true, 2000000}),
+  auto vmm = [](VmmKind k, Accel a = Accel::Auto) {
+    model::Vmm v;
+    v.kind = k;
+    v.accel = a;
+    return v;
+  };
+  const model::KvmProbe ran{true, "the guest kernel ran to its panic in 0.9 s", "2026-12-01T10:00:00.000Z"};
+  const model::KvmProbe failed{false, "no guest console output within 20.0 s", "2026-12-01T10:00:00.000Z"};
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Qemu), {true, 2000000, std::nullopt}),
             (Accelerator{false,
                          "qemu emulates until a boot probe shows that /dev/kvm can run a guest (that it opens is "
-                         "not enough)"}));
-  EXPECT_EQ(accelerator_for(VmmKind::Qemu, {false, 0}),
+                         "not enough; apply and the agent run one)"}));
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Qemu), {true, 2000000, failed}),
+            (Accelerator{false,
+                         "qemu emulates: a boot probe under /dev/kvm at 2026-12-01T10:00:00.000Z did not run a guest "
+                         "(no guest console output within 20.0 s)"}));
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Qemu), {true, 2000000, ran}),
+            (Accelerator{true,
+                         "qemu uses KVM: a boot probe at 2026-12-01T10:00:00.000Z ran a guest under /dev/kvm (the "
+                         "guest kernel ran to its panic in 0.9 s)"}));
+  // A probe recorded when the device opened says nothing once it does not.
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Qemu), {false, 0, ran}),
             (Accelerator{false, "qemu emulates: /dev/kvm cannot be opened"}));
-  EXPECT_EQ(accelerator_for(VmmKind::Firecracker, {true, 0}), (Accelerator{true, "firecracker always uses KVM"}));
-  EXPECT_EQ(accelerator_for(VmmKind::Firecracker, {false, 0}),
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Qemu, Accel::Tcg), {true, 0, ran}),
+            (Accelerator{false, "qemu emulates, as spec.vmm.accel says"}));
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Qemu, Accel::Kvm), {true, 0, failed}),
+            (Accelerator{true, "qemu uses KVM, as spec.vmm.accel says"}));
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Qemu, Accel::Kvm), {false, 0, std::nullopt}),
+            (Accelerator{true,
+                         "qemu uses KVM, as spec.vmm.accel says, and /dev/kvm cannot be opened: its VMs will not "
+                         "start"}));
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Firecracker), {true, 0, std::nullopt}),
+            (Accelerator{true, "firecracker always uses KVM"}));
+  EXPECT_EQ(accelerator_for(vmm(VmmKind::Firecracker), {false, 0, std::nullopt}),
             (Accelerator{true, "firecracker always uses KVM, and /dev/kvm cannot be opened: its VMs will not start"}));
   EXPECT_STREQ((Accelerator{false, ""}.name()), "tcg");
   EXPECT_STREQ((Accelerator{true, ""}.name()), "kvm");

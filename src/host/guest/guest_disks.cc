@@ -2,11 +2,8 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +13,7 @@
 #include <vector>
 
 #include "core/sys.h"
+#include "host/platform/process.h"
 #include "host/state/files.h"
 
 namespace cf::host {
@@ -72,63 +70,19 @@ Status sparse_copy(int in, int out, std::uint64_t size, const std::string& base)
 // Runs argv (no shell) and returns its output; an error with the tail of
 // its output when it fails or runs longer than kToolTimeout.
 Result<std::string> run_tool(const std::vector<std::string>& argv) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Error{std::string("pipe: ") + std::strerror(errno)};
-  Fd read_end(pipefd[0]), write_end(pipefd[1]);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) return Error{std::string("fork: ") + std::strerror(errno)};
-  if (pid == 0) {
-    // The agent blocks its signals (signalfd); the tool must not inherit that.
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int null = ::open("/dev/null", O_RDONLY);
-    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(pipefd[1], 1) < 0 || ::dup2(pipefd[1], 2) < 0) ::_exit(126);
-    ::execvp(args[0], args.data());
-    ::_exit(errno == ENOENT ? 127 : 126);
-  }
-  ::close(write_end.release());
-  std::string out;
-  const auto until = std::chrono::steady_clock::now() + kToolTimeout;
-  bool timed_out = false;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{read_end.get(), POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) continue;
-    char buf[4096];
-    ssize_t r = ::read(read_end.get(), buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    out.append(buf, static_cast<std::size_t>(r));
-    if (out.size() > kMaxToolOutput) out.erase(0, out.size() - kMaxToolOutput);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  auto ran = run_process(argv, kToolTimeout, kMaxToolOutput);
+  if (!ran) return ran.error();
+  const ProcessResult& r = ran.value();
   auto tail = [&] {
-    std::string t = out.size() > 2000 ? out.substr(out.size() - 2000) : out;
+    std::string t = r.output.size() > 2000 ? r.output.substr(r.output.size() - 2000) : r.output;
     while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
     return t.empty() ? std::string() : ": " + t;
   };
-  if (timed_out)
+  if (r.timed_out)
     return Error{argv[0] + " ran longer than " + std::to_string(kToolTimeout.count()) + " s and was killed"};
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    return Error{argv[0] + " is not installed (Debian package genisoimage)"};
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Error{argv[0] + " failed (" +
-                 (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
-                                    : "signal " + std::to_string(WTERMSIG(status))) +
-                 ")" + tail()};
-  return out;
+  if (r.exited && r.exit_status == 127) return Error{argv[0] + " is not installed (Debian package genisoimage)"};
+  if (!r.exited || r.exit_status != 0) return Error{argv[0] + " failed (" + describe_end(r) + ")" + tail()};
+  return r.output;
 }
 
 class RealGuestDisks : public GuestDisks {
