@@ -6,6 +6,7 @@
 
 #include "core/sha256.h"
 #include "core/text.h"
+#include "host/platform/resolvers.h"
 
 namespace cf::host {
 namespace {
@@ -26,6 +27,8 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   // Pass 1: what clawfleet's own state says it owns.
   auto inventory = ports.state.read_inventory();
   if (!inventory) return inventory.error();
+  out.dns = host_resolvers(ports.platform);
+  out.dns.recorded = inventory.value().default_dns;
   for (const auto& [name, entry] : inventory.value().instances) {
     auto& i = out.instances[name];
     i.in_inventory = true;

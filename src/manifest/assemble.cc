@@ -86,6 +86,15 @@ class Assembler {
     h.vmm.binary = rh.vmm_binary ? rh.vmm_binary->value : default_vmm_binary(h.vmm.kind);
     if (rh.smt) h.vmm.smt = rh.smt->value;
     if (rh.egress) h.egress = rh.egress->value;
+    if (rh.dns) {
+      h.dns = rh.dns->value;
+      // Guests cannot reach each other; the gateway is the host itself.
+      for (Ipv4 a : h.dns)
+        if (h.subnet.contains(a) && a != h.gateway)
+          d_.error(rh.dns->loc, "spec.dns",
+                   to_string(a) + " is inside the subnet " + to_string(h.subnet) + " and not its gateway " +
+                       to_string(h.gateway) + ": guests cannot reach each other");
+    }
     if (rh.max_vcpus) h.max_vcpus = rh.max_vcpus->value;
     if (rh.max_memory_mib) h.max_memory_mib = rh.max_memory_mib->value;
     return h;

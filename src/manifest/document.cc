@@ -1,5 +1,6 @@
 #include "manifest/document.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/text.h"
@@ -393,8 +394,9 @@ class Parser {
     RawHost h;
     h.loc = r_.where(root);
     if (spec) {
-      auto f = r_.fields(*spec, "spec",
-                         {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "stateRoot", "limits"});
+      auto f =
+          r_.fields(*spec, "spec",
+                    {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "dns", "stateRoot", "limits"});
       for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
     }
     raw_.hosts.push_back(std::move(h));
@@ -457,6 +459,8 @@ class Parser {
     } else if (field.key == "egress") {
       if (auto v = r_.choice(field, path, {"allow", "deny"}))
         h.egress = at(field, *v == 0 ? model::Egress::Allow : model::Egress::Deny);
+    } else if (field.key == "dns") {
+      h.dns = dns(field, path);
     } else if (field.key == "stateRoot") {
       if (auto v = r_.absolute_path(field, path)) h.state_root = at(field, *v);
     } else if (field.key == "limits") {
@@ -470,6 +474,47 @@ class Parser {
         }
       }
     }
+  }
+
+  // The guests' resolvers, in the order they ask them. A loopback address
+  // inside a guest is the guest itself, never the host's resolver.
+  std::optional<At<std::vector<Ipv4>>> dns(const Entry& e, const std::string& path) {
+    auto items = r_.list(e, path, model::kMaxDnsServers);
+    if (!items) return std::nullopt;
+    if (items->empty()) {
+      r_.error(e.at(), path, "must name at least one resolver; leave spec.dns out to use the host's own");
+      return std::nullopt;
+    }
+    std::vector<Ipv4> out;
+    bool ok = true;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const Entry& item = (*items)[i];
+      const std::string p = index(path, i);
+      auto v = r_.string(item, p);
+      auto ip = v ? parse_ipv4(*v) : Result<Ipv4>(Error{""});
+      std::string problem;
+      if (!v)
+        ok = false;
+      else if (!ip)
+        problem = ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"";
+      else if ((ip.value().value >> 24) == 127)
+        problem = *v +
+                  " is a loopback address: inside a guest that is the guest itself; name the host's upstream "
+                  "resolver, or the Host's gateway address for a resolver bound there";
+      else if (ip.value().value == 0 || (ip.value().value >> 28) == 0xe || ip.value().value == 0xffffffff)
+        problem = *v + " is not a unicast address";
+      else if (std::find(out.begin(), out.end(), ip.value()) != out.end())
+        // At the list, as a schema's uniqueItems reports it.
+        r_.error(e.at(), path, *v + " is listed twice"), ok = false;
+      else
+        out.push_back(ip.value());
+      if (!problem.empty()) {
+        r_.error(item.at(), p, problem);
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return At<std::vector<Ipv4>>{std::move(out), r_.where(e.at())};
   }
 
   void images(const Entry& e, RawHost& h) {

@@ -44,6 +44,8 @@ json to_json(const Host& h) {
     if (img.initrd) j["initrd"] = *img.initrd;
     images[name] = j;
   }
+  json dns = json::array();
+  for (const auto& a : h.dns) dns.push_back(to_string(a));
   json limits = json::object();
   if (h.max_vcpus) limits["vcpus"] = *h.max_vcpus;
   if (h.max_memory_mib) limits["memoryMiB"] = *h.max_memory_mib;
@@ -55,6 +57,7 @@ json to_json(const Host& h) {
       {"vmm", {{"kind", to_string(h.vmm.kind)}, {"binary", h.vmm.binary}, {"smt", h.vmm.smt}}},
       {"images", images},
       {"egress", to_string(h.egress)},
+      {"dns", dns},
       {"stateRoot", h.state_root},
       {"limits", limits},
   };

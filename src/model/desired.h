@@ -3,6 +3,7 @@
 // and content hashes ignore where a value was written.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -81,6 +82,10 @@ struct Vmm {
   bool operator==(const Vmm&) const = default;
 };
 
+// The most resolvers a guest gets: glibc reads no more than three
+// (MAXNS), so a fourth would be dead weight in any guest's resolv.conf.
+inline constexpr std::size_t kMaxDnsServers = 3;
+
 struct Host {
   std::string bridge;
   Cidr subnet;
@@ -90,6 +95,9 @@ struct Host {
   Vmm vmm;
   std::map<std::string, Image> images;
   Egress egress = Egress::Allow;
+  // spec.dns, in order. Empty in a loaded manifest means "the host's
+  // default"; apply::desired_for puts the effective list here (plan::choose_dns).
+  std::vector<Ipv4> dns;
   std::string state_root;
   std::optional<int> max_vcpus;
   std::optional<std::uint32_t> max_memory_mib;

@@ -86,6 +86,7 @@ constexpr std::pair<const char*, const char*> kNouns[] = {
     {"host.bridge", "bridge"},
     {"host.subnet", "subnet"},
     {"host.gateway", "gateway"},
+    {"host.dns", "DNS resolvers"},
     {"host.vmm.kind", "VMM"},
     {"host.vmm.binary", "VMM binary"},
     {"host.vmm.smt", "SMT setting"},
@@ -550,6 +551,7 @@ class Planner {
 Plan make_plan(const Desired& desired, const model::Observed& observed, const Options& options) {
   Plan plan = Planner(desired, observed, options).run();
   plan.accelerator = accelerator_for(desired.fleet.host.vmm.kind, observed.platform);
+  if (!desired.dns.warning.empty()) plan.warnings.push_back(desired.dns.warning);
   return plan;
 }
 

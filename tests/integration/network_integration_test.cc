@@ -568,5 +568,69 @@ TEST_F(RealNetwork, IpForwardChangesOnlyInTheNamespace) {
   });
 }
 
+// A resolver on the bridge address (a dnsmasq bound there): with it among
+// the Host's resolvers, the real nft loads the two port-53 rules as
+// rendered, and a guest reaches exactly UDP and TCP 53 of the host, not
+// another port; without it (or under deny) not even 53.
+TEST_F(RealNetwork, AResolverOnTheBridgeAddressGetsPort53AndNothingElse) {
+  netns::Namespace guest;
+  ASSERT_FALSE(guest.error()) << *guest.error();
+  pid_t guest_tid = 0;
+  guest.run([&] { guest_tid = ::gettid(); });
+  auto sh_ok = [](const std::string& commands) {
+    std::string out;
+    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
+  };
+  model::Host with_dns = test_host(model::Egress::Allow);
+  with_dns.dns = {parse_ipv4("10.123.0.1").value(), parse_ipv4("192.0.2.53").value()};
+  const std::string table = render_table(with_dns);
+  ASSERT_NE(table.find("udp dport 53 accept"), std::string::npos) << table;
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    ASSERT_TRUE(net.replace_table(table));
+    auto t = net.read_table();
+    ASSERT_TRUE(t && t.value());
+    EXPECT_EQ(*t.value(), table) << "nft prints the rules otherwise than render_table writes them";
+    sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) + "; ip link set vg1 master " +
+          kBridge + " up; bridge link set dev vg1 isolated on");
+  });
+  guest.run([&] { sh_ok("ip link set lo up; ip addr add 10.123.0.2/24 dev eth0; ip link set eth0 up"); });
+
+  int tcp53 = -1, tcp2222 = -1, udp53 = -1, udp54 = -1;
+  ns_->run([&] {
+    tcp53 = netns::tcp_listen("10.123.0.1", 53);
+    tcp2222 = netns::tcp_listen("10.123.0.1", 2222);
+    udp53 = netns::udp_bind("10.123.0.1", 53);
+    udp54 = netns::udp_bind("10.123.0.1", 54);
+  });
+  ASSERT_GE(tcp53, 0);
+  ASSERT_GE(tcp2222, 0);
+  ASSERT_GE(udp53, 0);
+  ASSERT_GE(udp54, 0);
+
+  auto probe = [&](bool dns_open, const char* what) {
+    guest.run([&] {
+      EXPECT_EQ(netns::tcp_connects("10.123.0.1", 53, dns_open ? 3000 : 300), dns_open) << what << ": tcp 53";
+      EXPECT_FALSE(netns::tcp_connects("10.123.0.1", 2222, 300)) << what << ": tcp 2222 of the host";
+      EXPECT_TRUE(netns::udp_send("10.123.0.1", 53, "q53"));
+      EXPECT_TRUE(netns::udp_send("10.123.0.1", 54, "q54"));
+    });
+    if (dns_open) {
+      EXPECT_EQ(netns::accepted_peer(tcp53, 1000), "10.123.0.2") << what;
+    }
+    EXPECT_EQ(netns::udp_received(udp53, dns_open ? 2000 : 300), dns_open ? "q53" : "") << what << ": udp 53";
+    EXPECT_EQ(netns::udp_received(udp54, 300), "") << what << ": udp 54 of the host";
+  };
+  probe(true, "resolver on the bridge");
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow)))); });
+  probe(false, "no resolver on the bridge");
+  model::Host deny = with_dns;
+  deny.egress = model::Egress::Deny;
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_table(render_table(deny))); });
+  probe(false, "egress deny");
+
+  for (int fd : {tcp53, tcp2222, udp53, udp54}) ::close(fd);
+}
+
 }  // namespace
 }  // namespace cf::host

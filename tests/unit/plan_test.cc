@@ -262,6 +262,7 @@ TEST(PlanDocs, CostOfAgreesWithTheManifestReference) {
   const std::map<std::string, std::optional<Action>> kCosts{
       {"none", std::nullopt},
       {"reprovision", Action::Reprovision},
+      {"reprovision of every instance", Action::Reprovision},
       {"restart", Action::Restart},
       {"restart of every instance", Action::Restart},
       {"larger: grow; smaller: replace", Action::GrowDisk},  // the shrink: PlanFields.DiskShrinkIsAReplace

@@ -72,6 +72,13 @@ SeedFiles render_seed(const SeedInput& in) {
       "\n    set-name: eth0\n    addresses: [" +
       quoted(to_string(in.alloc.ip) + "/" + std::to_string(h.subnet.prefix)) +
       "]\n    routes:\n      - to: 0.0.0.0/0\n        via: " + quoted(to_string(h.gateway)) + "\n";
+  // Debian's systemd-resolved has no fallback servers: without these the
+  // guest resolves nothing.
+  if (!h.dns.empty()) {
+    std::vector<std::string> servers;
+    for (Ipv4 a : h.dns) servers.push_back(quoted(to_string(a)));
+    f.network_config += "    nameservers:\n      addresses: [" + join(servers, ", ") + "]\n";
+  }
 
   // Contents in base64: secrets and JSON need no YAML quoting that way.
   struct File {

@@ -1,6 +1,7 @@
 // The guest's configuration as a cloud-init NoCloud seed (docs/guest.md,
 // "The provisioning contract"): meta-data whose instance-id names the
-// configuration generation, network-config v2 with the static address,
+// configuration generation, network-config v2 with the static address and
+// the Host's resolvers,
 // and user-data whose write_files give the OpenClaw config, the 0600
 // provider-key env file and the generation. Rendering is pure; writing the
 // image is GuestDisks::write_seed.

@@ -2,6 +2,7 @@
 // and tap names. The netlink/libnftables adapter is network_real.cc.
 #include "host/network/network.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/sha256.h"
@@ -83,7 +84,16 @@ std::string render_table(const model::Host& host) {
   t += "\tchain input {\n";
   t += "\t\ttype filter hook input priority filter; policy accept;\n";
   t += "\t\tiifname " + br + " ct state established,related accept\n";
-  t += "\t\tiifname " + br + " ip daddr " + to_string(host.gateway) + " icmp type echo-request accept\n";
+  const std::string gw = to_string(host.gateway);
+  t += "\t\tiifname " + br + " ip daddr " + gw + " icmp type echo-request accept\n";
+  // A resolver on the host's own bridge address (a dnsmasq or resolved stub
+  // bound there) must answer the guests: DNS to that address, nothing else.
+  // Under egress deny nothing leaves, DNS included.
+  if (host.egress != model::Egress::Deny &&
+      std::find(host.dns.begin(), host.dns.end(), host.gateway) != host.dns.end()) {
+    t += "\t\tiifname " + br + " ip daddr " + gw + " udp dport 53 accept\n";
+    t += "\t\tiifname " + br + " ip daddr " + gw + " tcp dport 53 accept\n";
+  }
   t += "\t\tiifname " + br + " drop\n";
   t += "\t}\n";
   t += "}\n";

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <string>
 
+#include "core/fs.h"
+
 namespace cf::host {
 namespace {
 
@@ -23,6 +25,10 @@ class RealPlatform : public Platform {
       if (mhz > 0 && mhz < 1e6) return static_cast<std::uint32_t>(mhz * 1000);
     }
     return 0;
+  }
+
+  Result<std::optional<std::string>> resolver_file(const std::string& path) override {
+    return read_file_if_exists(path, kMaxResolverFileBytes);
   }
 };
 
