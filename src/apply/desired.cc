@@ -20,6 +20,7 @@ Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
   } else if (!fleet.instances.empty()) {
     return dns.error();
   }
+  d.fleet.host.host_networks = observed.host_networks;  // what egress internet keeps guests out of
   d.table_hash = "sha256:" + sha256_hex(host::render_table(d.fleet.host));
   for (const auto& instance : fleet.instances) {
     auto it = observed.instances.find(instance.name);

@@ -45,7 +45,7 @@ class Run {
     if (!current) return current.error();
     if (current.value() != table)
       if (auto s = ports_.network.replace_table(table); !s) return s;
-    if (h.egress == model::Egress::Allow) {
+    if (model::forwards(h)) {
       auto on = ports_.network.ip_forward();
       if (!on) return on.error();
       if (!on.value())

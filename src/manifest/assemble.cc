@@ -86,6 +86,12 @@ class Assembler {
     h.vmm.binary = rh.vmm_binary ? rh.vmm_binary->value : default_vmm_binary(h.vmm.kind);
     if (rh.smt) h.vmm.smt = rh.smt->value;
     if (rh.egress) h.egress = rh.egress->value;
+    if (rh.proxy) h.proxy = rh.proxy->value;
+    if (rh.allow_to) h.allow_to = rh.allow_to->value;
+    if (rh.proxy && h.subnet.contains(h.proxy->address) && h.proxy->address != h.gateway)
+      d_.error(rh.proxy->loc, "spec.egress.proxy.url",
+               to_string(h.proxy->address) + " is inside the subnet " + to_string(h.subnet) + " and not its gateway " +
+                   to_string(h.gateway) + ": guests cannot reach each other");
     if (rh.dns) {
       h.dns = rh.dns->value;
       // Guests cannot reach each other; the gateway is the host itself.

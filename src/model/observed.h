@@ -100,6 +100,9 @@ struct Observed {
   ObservedBridge bridge;
   std::optional<std::string> table_hash;  // "sha256:..." of clawfleet's nftables table; nullopt when absent
   bool ip_forward = false;
+  // The IPv4 networks of the host's own links (the bridge and clawfleet's
+  // taps aside), sorted, unique: what egress `internet` keeps guests out of.
+  std::vector<Cidr> host_networks;
   // Every instance the inventory lists, and every one for which a marker
   // of clawfleet's was found (state dir, unit, tap alias).
   std::map<std::string, ObservedInstance> instances;

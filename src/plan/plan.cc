@@ -87,6 +87,7 @@ constexpr std::pair<const char*, const char*> kNouns[] = {
     {"host.subnet", "subnet"},
     {"host.gateway", "gateway"},
     {"host.dns", "DNS resolvers"},
+    {"host.egress.proxy.url", "egress proxy"},
     {"host.vmm.kind", "VMM"},
     {"host.vmm.binary", "VMM binary"},
     {"host.vmm.smt", "SMT setting"},
@@ -291,8 +292,8 @@ class Planner {
                                   : "nftables table inet clawfleet is missing");
       s.changes.push_back({"table inet clawfleet", o_.table_hash, d_.table_hash});
     }
-    if (h.egress == model::Egress::Allow && !o_.ip_forward) {
-      why.push_back("net.ipv4.ip_forward is 0 (egress: allow needs 1)");
+    if (model::forwards(h) && !o_.ip_forward) {
+      why.push_back(std::string("net.ipv4.ip_forward is 0 (egress: ") + model::to_string(h.egress) + " needs 1)");
       s.changes.push_back({"net.ipv4.ip_forward", "0", "1"});
     }
     if (why.empty()) return;

@@ -632,5 +632,104 @@ TEST_F(RealNetwork, AResolverOnTheBridgeAddressGetsPort53AndNothingElse) {
   for (int fd : {tcp53, tcp2222, udp53, udp54}) ::close(fd);
 }
 
+// The egress modes with real packets: "outside" holds a stand-in for the
+// internet (203.0.113.10, RFC 5737), a LAN service on the host's own
+// network (10.200.0.2) and one elsewhere on a private network
+// (192.168.50.10), all behind the host's veth. Each table is loaded by the
+// real nft and must read back as rendered.
+TEST_F(RealNetwork, EgressModesReachWhatTheySay) {
+  netns::Namespace guest, outside;
+  ASSERT_FALSE(guest.error()) << *guest.error();
+  ASSERT_FALSE(outside.error()) << *outside.error();
+  pid_t guest_tid = 0, outside_tid = 0;
+  guest.run([&] { guest_tid = ::gettid(); });
+  outside.run([&] { outside_tid = ::gettid(); });
+  auto sh_ok = [](const std::string& commands) {
+    std::string out;
+    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
+  };
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    ASSERT_TRUE(net.set_ip_forward(true));
+    sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) + "; ip link set vg1 master " +
+          kBridge + " up; bridge link set dev vg1 isolated on; ip link add vout type veth peer name eth0 netns " +
+          std::to_string(outside_tid) +
+          "; ip addr add 10.200.0.1/24 dev vout; ip link set vout up; ip route add 203.0.113.10/32 via 10.200.0.2"
+          "; ip route add 192.168.50.10/32 via 10.200.0.2");
+  });
+  guest.run([&] {
+    sh_ok(
+        "ip link set lo up; ip addr add 10.123.0.2/24 dev eth0; ip link set eth0 up; ip route add default via "
+        "10.123.0.1");
+  });
+  outside.run([&] {
+    sh_ok(
+        "ip link set lo up; ip addr add 10.200.0.2/24 dev eth0; ip addr add 203.0.113.10/32 dev lo; "
+        "ip addr add 192.168.50.10/32 dev lo; ip link set eth0 up");
+  });
+  int internet = -1, lan = -1, service = -1;
+  outside.run([&] {
+    internet = netns::tcp_listen("203.0.113.10", 8080);
+    lan = netns::tcp_listen("10.200.0.2", 8080);
+    service = netns::tcp_listen("192.168.50.10", 443);
+  });
+  ASSERT_GE(internet, 0);
+  ASSERT_GE(lan, 0);
+  ASSERT_GE(service, 0);
+
+  // What observe() would hand render_table: the host's own networks.
+  std::vector<Cidr> own;
+  in_ns([&](Network& net) {
+    auto links = net.links();
+    ASSERT_TRUE(links);
+    for (const auto& l : links.value())
+      if (l.name != kBridge)
+        for (const auto& a : l.ipv4) own.push_back(Cidr{Ipv4{a.network.value & a.mask()}, a.prefix});
+  });
+  auto load = [&](model::Host h) {
+    h.host_networks = own;
+    const std::string table = render_table(h);
+    in_ns([&](Network& net) {
+      ASSERT_TRUE(net.replace_table(table));
+      auto t = net.read_table();
+      ASSERT_TRUE(t && t.value());
+      EXPECT_EQ(*t.value(), table) << "nft prints the rules otherwise than render_table writes them";
+    });
+  };
+  auto reaches = [&](const char* ip, int port, bool expected, const char* what) {
+    guest.run([&] { EXPECT_EQ(netns::tcp_connects(ip, port, expected ? 3000 : 300), expected) << what; });
+  };
+  const model::EgressException to_service{parse_cidr("192.168.50.10/32").value(), 443};
+
+  model::Host h = test_host(model::Egress::Internet);
+  load(h);
+  reaches("203.0.113.10", 8080, true, "internet: the internet");
+  EXPECT_EQ(netns::accepted_peer(internet, 1000), "10.200.0.1") << "not masqueraded";
+  reaches("10.200.0.2", 8080, false, "internet: the host's own network");
+  reaches("192.168.50.10", 443, false, "internet: a private address");
+  h.allow_to = {to_service};
+  load(h);
+  reaches("192.168.50.10", 443, true, "internet: an exception");
+  reaches("10.200.0.2", 8080, false, "internet with an exception: the rest of the LAN");
+
+  h = test_host(model::Egress::Proxy);
+  h.proxy = model::EgressProxy{"http://192.168.50.10:443", parse_ipv4("192.168.50.10").value(), 443};
+  load(h);
+  reaches("192.168.50.10", 443, true, "proxy: the proxy");
+  reaches("203.0.113.10", 8080, false, "proxy: the internet directly");
+
+  h = test_host(model::Egress::Deny);
+  h.allow_to = {to_service};
+  load(h);
+  reaches("192.168.50.10", 443, true, "deny: its exception");
+  reaches("203.0.113.10", 8080, false, "deny: the internet");
+
+  load(test_host(model::Egress::Allow));
+  reaches("10.200.0.2", 8080, true, "allow: the LAN");
+  reaches("203.0.113.10", 8080, true, "allow: the internet");
+
+  for (int fd : {internet, lan, service}) ::close(fd);
+}
+
 }  // namespace
 }  // namespace cf::host

@@ -483,7 +483,7 @@ TEST(Load, HostErrors) {
             (std::vector<std::string>{"m.yaml:4:11: error: spec.images: must name at least one image"}));
   EXPECT_EQ(host("  egress: maybe\n"),
             (std::vector<std::string>{
-                "m.yaml:4:11: error: spec.egress: must be one of allow, deny; got the string \"maybe\""}));
+                "m.yaml:4:11: error: spec.egress: must be one of deny, internet, allow; got the string \"maybe\""}));
 }
 
 TEST(Load, InstanceRulesThatDependOnTheHost) {

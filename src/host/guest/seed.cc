@@ -59,7 +59,13 @@ std::string render_openclaw_config(const SeedInput& in) {
 std::string render_gateway_env(const SeedInput& in) {
   std::string out;
   for (const auto& [provider, key] : in.provider_keys) out += env_name(provider) + "=" + key + "\n";
-  return out;
+  // Egress proxy: the only way out, for OpenClaw's transports (undici reads
+  // the upper-case names) and for the tools its skills run (curl reads
+  // http_proxy in lower case only). The guest's own loopback stays direct.
+  if (!in.host || in.host->egress != model::Egress::Proxy || !in.host->proxy) return out;
+  for (const char* name : {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"})
+    out += std::string(name) + "=" + in.host->proxy->url + "\n";
+  return out + "NO_PROXY=localhost,127.0.0.1,::1\nno_proxy=localhost,127.0.0.1,::1\n";
 }
 
 SeedFiles render_seed(const SeedInput& in) {

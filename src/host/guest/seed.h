@@ -45,7 +45,8 @@ std::string instance_id_for(const std::string& generation);
 
 // The OpenClaw config (JSON) the guest's gateway runs with.
 std::string render_openclaw_config(const SeedInput& in);
-// "OPENAI_API_KEY=..." lines, sorted by provider.
+// "OPENAI_API_KEY=..." lines, sorted by provider; with egress proxy, the
+// proxy variables after them.
 std::string render_gateway_env(const SeedInput& in);
 
 SeedFiles render_seed(const SeedInput& in);
