@@ -88,6 +88,19 @@ class RealNetwork : public ::testing::Test {
     });
   }
 
+  // Shell commands (set -e) in the calling thread's namespace; a failure
+  // fails the test with the output.
+  static void sh_ok(const std::string& commands) {
+    std::string out;
+    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
+  }
+  // The thread of a namespace, for `ip link ... netns TID`.
+  static pid_t tid_of(netns::Namespace& ns) {
+    pid_t tid = 0;
+    ns.run([&] { tid = ::gettid(); });
+    return tid;
+  }
+
   std::unique_ptr<netns::Namespace> ns_;
   std::string host_forward_;
   std::chrono::steady_clock::time_point start_;
@@ -344,13 +357,7 @@ TEST_F(RealNetwork, TrafficFollowsTheTable) {
   netns::Namespace guest, outside;
   ASSERT_FALSE(guest.error()) << *guest.error();
   ASSERT_FALSE(outside.error()) << *outside.error();
-  pid_t guest_tid = 0, outside_tid = 0;
-  guest.run([&] { guest_tid = ::gettid(); });
-  outside.run([&] { outside_tid = ::gettid(); });
-  auto sh_ok = [](const std::string& commands) {
-    std::string out;
-    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
-  };
+  const pid_t guest_tid = tid_of(guest), outside_tid = tid_of(outside);
 
   in_ns([&](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
@@ -423,13 +430,7 @@ TEST_F(RealNetwork, IsolatedGuestsReachTheBridgeNotEachOther) {
   netns::Namespace g1, g2;
   ASSERT_FALSE(g1.error()) << *g1.error();
   ASSERT_FALSE(g2.error()) << *g2.error();
-  pid_t t1 = 0, t2 = 0;
-  g1.run([&] { t1 = ::gettid(); });
-  g2.run([&] { t2 = ::gettid(); });
-  auto sh_ok = [](const std::string& commands) {
-    std::string out;
-    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
-  };
+  const pid_t t1 = tid_of(g1), t2 = tid_of(g2);
   in_ns([&](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
     ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow))));
@@ -575,12 +576,7 @@ TEST_F(RealNetwork, IpForwardChangesOnlyInTheNamespace) {
 TEST_F(RealNetwork, AResolverOnTheBridgeAddressGetsPort53AndNothingElse) {
   netns::Namespace guest;
   ASSERT_FALSE(guest.error()) << *guest.error();
-  pid_t guest_tid = 0;
-  guest.run([&] { guest_tid = ::gettid(); });
-  auto sh_ok = [](const std::string& commands) {
-    std::string out;
-    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
-  };
+  const pid_t guest_tid = tid_of(guest);
   model::Host with_dns = test_host(model::Egress::Allow);
   with_dns.dns = {parse_ipv4("10.123.0.1").value(), parse_ipv4("192.0.2.53").value()};
   const std::string table = render_table(with_dns);
@@ -641,13 +637,7 @@ TEST_F(RealNetwork, EgressModesReachWhatTheySay) {
   netns::Namespace guest, outside;
   ASSERT_FALSE(guest.error()) << *guest.error();
   ASSERT_FALSE(outside.error()) << *outside.error();
-  pid_t guest_tid = 0, outside_tid = 0;
-  guest.run([&] { guest_tid = ::gettid(); });
-  outside.run([&] { outside_tid = ::gettid(); });
-  auto sh_ok = [](const std::string& commands) {
-    std::string out;
-    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
-  };
+  const pid_t guest_tid = tid_of(guest), outside_tid = tid_of(outside);
   in_ns([&](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
     ASSERT_TRUE(net.set_ip_forward(true));
