@@ -120,6 +120,13 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   auto planned = apply::plan_once(target, host.ports());
   if (!planned) return fail(ReconcileResult::Error, planned.error().message);
   const plan::Plan& plan = planned.value().plan;
+  // Once, not on every resync: a warning changes nothing until acted on.
+  if (plan.warnings != last_warnings_)
+    for (const auto& w : plan.warnings) ports_.log.write(Level::Warning, w);
+  last_warnings_ = plan.warnings;
+  // The Host with what only the host can tell (the guests' resolvers): the
+  // one generations are computed from.
+  const model::Host& effective = planned.value().desired.fleet.host;
 
   // Pass 4: leave instances in backoff alone (a destroy is never held).
   const SteadyTime now = ports_.clock.now();
@@ -261,7 +268,7 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   for (const auto& name : names) {
     InstanceOutcome& o = outcomes[name];
     if (const model::Instance* inst = fleet.find(name)) {
-      o.generation = apply::generation_of(plan::flatten(*inst, h, last_good_->digests));
+      o.generation = apply::generation_of(plan::flatten(*inst, effective, last_good_->digests));
       o.desired_running = inst->state == model::RunState::Running;
     }
     if (!o.failed)

@@ -91,6 +91,7 @@ class Reconciler {
   Backoff host_backoff_;  // the host step is never held back, but is retried
   std::optional<model::DesiredState> last_good_;
   std::map<std::string, std::string> last_errors_;  // by instance, while in backoff
+  std::vector<std::string> last_warnings_;          // the last plan's, logged when they change
   AgentStatus status_;
 };
 

@@ -6,17 +6,26 @@
 
 namespace cf::apply {
 
-plan::Desired desired_for(const model::Fleet& fleet, bool complete, std::map<model::SecretRef, std::string> digests,
-                          const model::Observed& observed) {
+Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
+                                  std::map<model::SecretRef, std::string> digests, const model::Observed& observed) {
   plan::Desired d;
   d.fleet = fleet;
   d.complete = complete;
   d.secret_digests = std::move(digests);
-  d.table_hash = "sha256:" + sha256_hex(host::render_table(fleet.host));
+  // Everything below (table, seeds, generations) sees the effective list.
+  // Without instances nothing needs a resolver, so none is no error.
+  if (auto dns = plan::choose_dns(fleet.host, observed.dns)) {
+    d.dns = dns.value();
+    d.fleet.host.dns = d.dns.servers;
+  } else if (!fleet.instances.empty()) {
+    return dns.error();
+  }
+  d.fleet.host.host_networks = observed.host_networks;  // what egress internet keeps guests out of
+  d.table_hash = "sha256:" + sha256_hex(host::render_table(d.fleet.host));
   for (const auto& instance : fleet.instances) {
     auto it = observed.instances.find(instance.name);
     if (it == observed.instances.end() || !it->second.allocation) continue;
-    auto dropins = host::dropins_for(fleet.host, instance.name, *it->second.allocation);
+    auto dropins = host::dropins_for(d.fleet.host, instance.name, *it->second.allocation);
     // An unusable state root fails the apply step that writes them, with
     // its message; here it only means there is nothing to compare.
     if (!dropins) continue;

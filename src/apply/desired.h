@@ -1,10 +1,12 @@
-// The planner's input, completed with what only the host module can render:
-// the hash of clawfleet's nftables table and of each instance's drop-ins.
+// The planner's input, completed with what only the host can tell or the
+// host module render: the guests' resolvers (plan::choose_dns), the hash of
+// clawfleet's nftables table and of each instance's drop-ins.
 #pragma once
 
 #include <map>
 #include <string>
 
+#include "core/result.h"
 #include "model/desired.h"
 #include "model/observed.h"
 #include "plan/plan.h"
@@ -14,8 +16,9 @@ namespace cf::apply {
 // `complete`: the whole manifest set loaded without errors. `digests`: the
 // caller reads the secrets (manifest::read_secret) and passes their digests
 // only. Drop-in hashes are computed for instances that already have an
-// allocation (new ones get everything written anyway).
-plan::Desired desired_for(const model::Fleet& fleet, bool complete, std::map<model::SecretRef, std::string> digests,
-                          const model::Observed& observed);
+// allocation (new ones get everything written anyway). An error when the
+// fleet has instances and no resolver can be chosen for them.
+Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
+                                  std::map<model::SecretRef, std::string> digests, const model::Observed& observed);
 
 }  // namespace cf::apply

@@ -45,7 +45,7 @@ class Run {
     if (!current) return current.error();
     if (current.value() != table)
       if (auto s = ports_.network.replace_table(table); !s) return s;
-    if (h.egress == model::Egress::Allow) {
+    if (model::forwards(h)) {
       auto on = ports_.network.ip_forward();
       if (!on) return on.error();
       if (!on.value())
@@ -373,12 +373,17 @@ class Run {
   }
 
   // Read-modify-write of the inventory; callers hold mu_.
+  // The first instance applied with the host's own resolvers records them
+  // with it: from then on they are the guests' default, whatever the host's
+  // DHCP says later (plan::choose_dns).
   Status inventory_set(const std::string& name, const host::InventoryEntry& entry) {
     auto inv = ports_.state.read_inventory();
     if (!inv) return inv.error();
+    const bool record_dns = desired_.dns.from == plan::DnsFrom::Host && inv.value().default_dns.empty();
     auto it = inv.value().instances.find(name);
-    if (it != inv.value().instances.end() && it->second == entry) return {};
+    if (it != inv.value().instances.end() && it->second == entry && !record_dns) return {};
     inv.value().instances[name] = entry;
+    if (record_dns) inv.value().default_dns = desired_.dns.servers;
     return ports_.state.write_inventory(inv.value());
   }
   Status inventory_erase(const std::string& name) {

@@ -137,9 +137,12 @@ std::string render_plan_text(const plan::Plan& p, bool color) {
       out += "  " + paint("# " + r.instance + " " + refused_phrase(r.action) + ": " + r.reason, kBold, color) + "\n";
     out += "\n";
   }
+  // What changes nothing but should be read: after everything else.
+  std::string warnings;
+  for (const auto& w : p.warnings) warnings += paint("Warning:", kYellow, color) + " " + w + ".\n";
   if (p.steps.empty())
     return out + paint("No changes.", kBoldGreen, color) + " The host matches the manifests.\n" +
-           accelerator_line(p.accelerator);
+           accelerator_line(p.accelerator) + warnings;
 
   auto n = counts(p);
   std::string summary = fmt::format("{} to create", n[Action::Create]);
@@ -148,7 +151,7 @@ std::string render_plan_text(const plan::Plan& p, bool color) {
     summary += fmt::format(", {} to {}", n[a], summary_verb(a));
   }
   summary += fmt::format(", {} to destroy.", n[Action::Destroy]);
-  return out + paint("Plan:", kBold, color) + " " + summary + "\n" + accelerator_line(p.accelerator);
+  return out + paint("Plan:", kBold, color) + " " + summary + "\n" + accelerator_line(p.accelerator) + warnings;
 }
 
 std::string accelerator_line(const plan::Accelerator& a) {
@@ -187,6 +190,7 @@ std::string render_plan_json(const plan::Plan& p) {
   json out{{"format_version", 1}, {"changes", !p.empty()}, {"steps", steps}, {"refused", refused}};
   if (!p.accelerator.reason.empty())
     out["accelerator"] = {{"name", p.accelerator.name()}, {"reason", p.accelerator.reason}};
+  if (!p.warnings.empty()) out["warnings"] = p.warnings;
   out["summary"] = summary;
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

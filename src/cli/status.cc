@@ -87,6 +87,8 @@ int run_status(const StatusOptions& opts) {
     if (!planned) return fail(planned.error().message);
     observed = std::move(planned.value().observed);
     plan = std::move(planned.value().plan);
+    // Generations are of the effective Host (the guests' resolvers included).
+    loaded.state.fleet.host = planned.value().desired.fleet.host;
   } else {
     auto seen = host::observe(host, session.value()->ports());
     if (!seen) return fail("cannot observe the host: " + seen.error().message);

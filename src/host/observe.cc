@@ -6,11 +6,13 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "core/sha256.h"
 #include "core/text.h"
+#include "host/platform/resolvers.h"
 
 namespace cf::host {
 namespace {
@@ -32,6 +34,8 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   // Pass 1: what clawfleet's own state says it owns.
   auto inventory = ports.state.read_inventory();
   if (!inventory) return inventory.error();
+  out.dns = host_resolvers(ports.platform);
+  out.dns.recorded = inventory.value().default_dns;
   for (const auto& [name, entry] : inventory.value().instances) {
     auto& i = out.instances[name];
     i.in_inventory = true;
@@ -88,11 +92,20 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
       out.bridge = model::ObservedBridge{true, l.up, l.ipv4};
       continue;
     }
-    if (l.alias.rfind(kTapAliasPrefix, 0) != 0) continue;
+    if (l.alias.rfind(kTapAliasPrefix, 0) != 0) {
+      for (const Cidr& a : l.ipv4) {
+        const Cidr net{Ipv4{a.network.value & a.mask()}, a.prefix};
+        if (std::find(out.host_networks.begin(), out.host_networks.end(), net) == out.host_networks.end())
+          out.host_networks.push_back(net);
+      }
+      continue;
+    }
     std::string name = l.alias.substr(std::string(kTapAliasPrefix).size());
     if (!is_dns_label(name)) continue;
     out.instances[name].tap = model::ObservedTap{true, l.master.value_or(""), l.up, l.isolated, l.alias};
   }
+  std::sort(out.host_networks.begin(), out.host_networks.end(),
+            [](const Cidr& a, const Cidr& b) { return std::tie(a.network, a.prefix) < std::tie(b.network, b.prefix); });
   auto table = ports.network.read_table();
   if (!table) return table.error();
   if (table.value()) out.table_hash = "sha256:" + sha256_hex(*table.value());

@@ -91,6 +91,21 @@ class Assembler {
         d_.error(rh.accel->loc, "spec.vmm.accel", "tcg needs kind: qemu: Firecracker runs its guests only under KVM");
     }
     if (rh.egress) h.egress = rh.egress->value;
+    if (rh.proxy) h.proxy = rh.proxy->value;
+    if (rh.allow_to) h.allow_to = rh.allow_to->value;
+    if (rh.proxy && h.subnet.contains(h.proxy->address) && h.proxy->address != h.gateway)
+      d_.error(rh.proxy->loc, "spec.egress.proxy.url",
+               to_string(h.proxy->address) + " is inside the subnet " + to_string(h.subnet) + " and not its gateway " +
+                   to_string(h.gateway) + ": guests cannot reach each other");
+    if (rh.dns) {
+      h.dns = rh.dns->value;
+      // Guests cannot reach each other; the gateway is the host itself.
+      for (Ipv4 a : h.dns)
+        if (h.subnet.contains(a) && a != h.gateway)
+          d_.error(rh.dns->loc, "spec.dns",
+                   to_string(a) + " is inside the subnet " + to_string(h.subnet) + " and not its gateway " +
+                       to_string(h.gateway) + ": guests cannot reach each other");
+    }
     if (rh.max_vcpus) h.max_vcpus = rh.max_vcpus->value;
     if (rh.max_memory_mib) h.max_memory_mib = rh.max_memory_mib->value;
     return h;

@@ -23,7 +23,7 @@ model::Host default_host() {
   h.vmm = model::Vmm{model::VmmKind::Firecracker, default_vmm_binary(model::VmmKind::Firecracker), false};
   h.state_root = model::kDefaultStateRoot;
   h.images = default_images(h.state_root);
-  h.egress = model::Egress::Allow;
+  h.egress = model::Egress::Internet;
   return h;
 }
 

@@ -1,5 +1,6 @@
 #include "manifest/document.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/text.h"
@@ -393,8 +394,9 @@ class Parser {
     RawHost h;
     h.loc = r_.where(root);
     if (spec) {
-      auto f = r_.fields(*spec, "spec",
-                         {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "stateRoot", "limits"});
+      auto f =
+          r_.fields(*spec, "spec",
+                    {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "dns", "stateRoot", "limits"});
       for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
     }
     raw_.hosts.push_back(std::move(h));
@@ -458,8 +460,9 @@ class Parser {
     } else if (field.key == "images") {
       images(field, h);
     } else if (field.key == "egress") {
-      if (auto v = r_.choice(field, path, {"allow", "deny"}))
-        h.egress = at(field, *v == 0 ? model::Egress::Allow : model::Egress::Deny);
+      egress(field, path, h);
+    } else if (field.key == "dns") {
+      h.dns = dns(field, path);
     } else if (field.key == "stateRoot") {
       if (auto v = r_.absolute_path(field, path)) h.state_root = at(field, *v);
     } else if (field.key == "limits") {
@@ -473,6 +476,169 @@ class Parser {
         }
       }
     }
+  }
+
+  // `egress: MODE`, or `egress: {mode: MODE, proxy: {url}, allowTo: [...]}`;
+  // the choices are in the order of model::Egress.
+  void egress(const Entry& e, const std::string& path, RawHost& h) {
+    if (!e.value.IsMap()) {
+      if (e.value.IsScalar() && e.value.Scalar() == "proxy") {
+        r_.error(e.at(), path,
+                 "mode proxy needs the proxy's address: write egress: {proxy: {url: http://ADDRESS:PORT}}");
+        return;
+      }
+      if (auto v = r_.choice(e, path, {"deny", "internet", "allow"})) h.egress = at(e, model::Egress(*v));
+      return;
+    }
+    auto f = r_.fields(e, path, {"mode", "proxy", "allowTo"});
+    if (!f) return;
+    const Entry* mode = find(*f, "mode");
+    const Entry* proxy = find(*f, "proxy");
+    std::optional<model::Egress> m;
+    if (mode) {
+      auto v = r_.choice(*mode, child(path, "mode"), {"deny", "internet", "allow", "proxy"});
+      if (!v) return;
+      m = model::Egress(*v);
+    }
+    if (!m) m = proxy ? model::Egress::Proxy : model::Egress::Internet;
+    if (*m == model::Egress::Proxy && !proxy)
+      r_.error(e.at(), child(path, "proxy"),
+               "required field is missing (mode proxy needs proxy: {url: http://ADDRESS:PORT})");
+    else if (*m != model::Egress::Proxy && proxy)
+      r_.error(proxy->key_node, child(path, "proxy"),
+               std::string("only with mode proxy; this egress is ") + model::to_string(*m));
+    else if (proxy)
+      h.proxy = proxy_of(*proxy, child(path, "proxy"));
+    h.egress = at(e, *m);
+    if (const Entry* allow = find(*f, "allowTo")) h.allow_to = allow_to(*allow, child(path, "allowTo"));
+  }
+
+  // http://ADDRESS:PORT: an address, so the table needs no DNS; no
+  // credentials, which would be a secret written in the manifest.
+  std::optional<At<model::EgressProxy>> proxy_of(const Entry& e, const std::string& path) {
+    auto f = r_.fields(e, path, {"url"});
+    if (!f) return std::nullopt;
+    const Entry* url = find(*f, "url");
+    if (!url) {
+      r_.error(e.at(), child(path, "url"), "required field is missing (http://ADDRESS:PORT)");
+      return std::nullopt;
+    }
+    auto v = r_.string(*url, child(path, "url"));
+    if (!v) return std::nullopt;
+    const std::string shown = std::string(utf8_prefix(*v, 64));
+    const std::string scheme = "http://";
+    std::string rest = v->rfind(scheme, 0) == 0 ? v->substr(scheme.size()) : "";
+    if (!rest.empty() && rest.back() == '/') rest.pop_back();
+    const auto colon = rest.find(':');
+    auto ip = parse_ipv4(rest.substr(0, colon));
+    const std::string port = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    const bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+    if (v->find('@') != std::string::npos) {
+      r_.error(url->at(), child(path, "url"),
+               "credentials in the proxy URL are not supported (the value is not shown)");
+    } else if (!ip || !digits || std::stoul(port) == 0 || std::stoul(port) > 65535 || port[0] == '0') {
+      r_.error(url->at(), child(path, "url"),
+               "must be http://ADDRESS:PORT with an IPv4 address and a port 1-65535, got \"" + shown + "\"");
+    } else if ((ip.value().value >> 24) == 127) {
+      r_.error(url->at(), child(path, "url"),
+               "\"" + shown + "\" is a loopback address: inside a guest that is the guest itself");
+    } else {
+      return At<model::EgressProxy>{{*v, ip.value(), std::uint16_t(std::stoul(port))}, r_.where(url->at())};
+    }
+    return std::nullopt;
+  }
+
+  // Destinations reachable in every mode: a CIDR, an address, or
+  // ADDRESS:PORT (TCP and UDP to that port). Never loopback (the guest
+  // itself) or the metadata address.
+  std::optional<At<std::vector<model::EgressException>>> allow_to(const Entry& e, const std::string& path) {
+    auto items = r_.list(e, path, kMaxEgressExceptions);
+    if (!items) return std::nullopt;
+    std::vector<model::EgressException> out;
+    bool ok = true;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const Entry& item = (*items)[i];
+      const std::string p = index(path, i);
+      auto v = r_.string(item, p);
+      if (!v) {
+        ok = false;
+        continue;
+      }
+      std::optional<model::EgressException> x;
+      const auto colon = v->find(':');
+      if (colon != std::string::npos) {
+        auto ip = parse_ipv4(v->substr(0, colon));
+        const std::string port = v->substr(colon + 1);
+        const bool digits = !port.empty() && port.size() <= 5 && port[0] != '0' &&
+                            port.find_first_not_of("0123456789") == std::string::npos;
+        if (ip && digits && std::stoul(port) <= 65535)
+          x = model::EgressException{Cidr{ip.value(), 32}, std::uint16_t(std::stoul(port))};
+      } else if (v->find('/') != std::string::npos) {
+        auto c = parse_cidr(*v);
+        if (c && (c.value().network.value & ~c.value().mask()) == 0) x = model::EgressException{c.value(), {}};
+      } else if (auto ip = parse_ipv4(*v)) {
+        x = model::EgressException{Cidr{ip.value(), 32}, {}};
+      }
+      std::string problem;
+      if (!x)
+        problem = "must be a network (10.0.0.0/8, host bits zero), an address or ADDRESS:PORT, got \"" +
+                  std::string(utf8_prefix(*v, 64)) + "\"";
+      else if ((x->to.network.value >> 24) == 127 || x->to.prefix < 8)
+        problem = *v + " would reach the guest itself or everything; name the destination";
+      else if (x->to.contains(Ipv4{0xa9fea9fe}))
+        problem = *v + " holds the metadata address 169.254.169.254, which guests never reach";
+      else if (std::find(out.begin(), out.end(), *x) != out.end())
+        problem = *v + " is listed twice";
+      if (!problem.empty()) {
+        r_.error(item.at(), p, problem);
+        ok = false;
+        continue;
+      }
+      out.push_back(*x);
+    }
+    if (!ok) return std::nullopt;
+    return At<std::vector<model::EgressException>>{std::move(out), r_.where(e.at())};
+  }
+
+  // The guests' resolvers, in the order they ask them. A loopback address
+  // inside a guest is the guest itself, never the host's resolver.
+  std::optional<At<std::vector<Ipv4>>> dns(const Entry& e, const std::string& path) {
+    auto items = r_.list(e, path, model::kMaxDnsServers);
+    if (!items) return std::nullopt;
+    if (items->empty()) {
+      r_.error(e.at(), path, "must name at least one resolver; leave spec.dns out to use the host's own");
+      return std::nullopt;
+    }
+    std::vector<Ipv4> out;
+    bool ok = true;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const Entry& item = (*items)[i];
+      const std::string p = index(path, i);
+      auto v = r_.string(item, p);
+      auto ip = v ? parse_ipv4(*v) : Result<Ipv4>(Error{""});
+      std::string problem;
+      if (!v)
+        ok = false;
+      else if (!ip)
+        problem = ip.error().message + ", got \"" + std::string(utf8_prefix(*v, 64)) + "\"";
+      else if ((ip.value().value >> 24) == 127)
+        problem = *v +
+                  " is a loopback address: inside a guest that is the guest itself; name the host's upstream "
+                  "resolver, or the Host's gateway address for a resolver bound there";
+      else if (ip.value().value == 0 || (ip.value().value >> 28) == 0xe || ip.value().value == 0xffffffff)
+        problem = *v + " is not a unicast address";
+      else if (std::find(out.begin(), out.end(), ip.value()) != out.end())
+        // At the list, as a schema's uniqueItems reports it.
+        r_.error(e.at(), path, *v + " is listed twice"), ok = false;
+      else
+        out.push_back(ip.value());
+      if (!problem.empty()) {
+        r_.error(item.at(), p, problem);
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return At<std::vector<Ipv4>>{std::move(out), r_.where(e.at())};
   }
 
   void images(const Entry& e, RawHost& h) {

@@ -65,6 +65,9 @@ struct RawHost {
   std::optional<At<model::Accel>> accel;
   std::optional<At<std::map<std::string, model::Image>>> images;
   std::optional<At<model::Egress>> egress;
+  std::optional<At<model::EgressProxy>> proxy;
+  std::optional<At<std::vector<model::EgressException>>> allow_to;
+  std::optional<At<std::vector<Ipv4>>> dns;
   std::optional<At<std::string>> state_root;
   std::optional<At<int>> max_vcpus;
   std::optional<At<std::uint32_t>> max_memory_mib;

@@ -44,6 +44,11 @@ json to_json(const Host& h) {
     if (img.initrd) j["initrd"] = *img.initrd;
     images[name] = j;
   }
+  json egress{{"mode", to_string(h.egress)}, {"allowTo", json::array()}};
+  if (h.proxy) egress["proxy"] = {{"url", h.proxy->url}};
+  for (const auto& e : h.allow_to) egress["allowTo"].push_back(to_string(e));
+  json dns = json::array();
+  for (const auto& a : h.dns) dns.push_back(to_string(a));
   json limits = json::object();
   if (h.max_vcpus) limits["vcpus"] = *h.max_vcpus;
   if (h.max_memory_mib) limits["memoryMiB"] = *h.max_memory_mib;
@@ -58,7 +63,8 @@ json to_json(const Host& h) {
         {"smt", h.vmm.smt},
         {"accel", to_string(h.vmm.accel)}}},
       {"images", images},
-      {"egress", to_string(h.egress)},
+      {"egress", egress},
+      {"dns", dns},
       {"stateRoot", h.state_root},
       {"limits", limits},
   };
@@ -81,7 +87,22 @@ const char* to_string(SecretSource s) {
 
 const char* to_string(RunState s) { return s == RunState::Running ? "running" : "stopped"; }
 const char* to_string(VmmKind k) { return k == VmmKind::Firecracker ? "firecracker" : "qemu"; }
-const char* to_string(Egress e) { return e == Egress::Allow ? "allow" : "deny"; }
+const char* to_string(Egress e) {
+  switch (e) {
+    case Egress::Deny: return "deny";
+    case Egress::Internet: return "internet";
+    case Egress::Allow: return "allow";
+    case Egress::Proxy: return "proxy";
+  }
+  return "?";
+}
+
+std::string to_string(const EgressException& e) {
+  if (e.to.prefix != 32) return cf::to_string(e.to);
+  return cf::to_string(e.to.network) + (e.port ? ":" + std::to_string(*e.port) : "");
+}
+
+bool forwards(const Host& h) { return h.egress != Egress::Deny || !h.allow_to.empty(); }
 const char* to_string(Accel a) { return a == Accel::Kvm ? "kvm" : a == Accel::Tcg ? "tcg" : "auto"; }
 
 const Instance* Fleet::find(const std::string& name) const {

@@ -3,6 +3,7 @@
 // and content hashes ignore where a value was written.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -24,7 +25,10 @@ struct SecretRef {
 
 enum class RunState { Running, Stopped };
 enum class VmmKind { Firecracker, Qemu };
-enum class Egress { Allow, Deny };
+// What guest traffic may leave the host for (docs/manifest.md "Egress"):
+// nothing; the internet but no private, local or metadata destination; any
+// destination (the LAN too); only an HTTP proxy.
+enum class Egress { Deny, Internet, Allow, Proxy };
 // How QEMU runs its guests: `auto` uses KVM only after a boot probe ran a
 // guest under /dev/kvm (plan::accelerator_for). Firecracker is always KVM.
 enum class Accel { Auto, Kvm, Tcg };
@@ -32,7 +36,7 @@ enum class Accel { Auto, Kvm, Tcg };
 const char* to_string(SecretSource s);  // "file", "env", "credential"
 const char* to_string(RunState s);      // "running", "stopped"
 const char* to_string(VmmKind k);       // "firecracker", "qemu"
-const char* to_string(Egress e);        // "allow", "deny"
+const char* to_string(Egress e);        // "deny", "internet", "allow", "proxy"
 const char* to_string(Accel a);         // "auto", "kvm", "tcg"
 
 struct Resources {
@@ -86,6 +90,29 @@ struct Vmm {
   bool operator==(const Vmm&) const = default;
 };
 
+// The most resolvers a guest gets: glibc reads no more than three
+// (MAXNS), so a fourth would be dead weight in any guest's resolv.conf.
+inline constexpr std::size_t kMaxDnsServers = 3;
+
+// An egress exception (spec.egress.allowTo), kept in every mode: a network
+// (an address alone is a /32), or one address and port (TCP and UDP).
+struct EgressException {
+  Cidr to;
+  std::optional<std::uint16_t> port;
+  bool operator==(const EgressException&) const = default;
+};
+std::string to_string(const EgressException& e);  // "10.0.0.0/8", "10.1.2.3", "10.1.2.3:443"
+
+// The proxy of egress mode proxy: the one destination guests reach, given
+// to them as HTTP(S)_PROXY. An address, not a name: the table is rendered
+// without resolving anything.
+struct EgressProxy {
+  std::string url;  // http://ADDRESS:PORT
+  Ipv4 address;
+  std::uint16_t port = 0;
+  bool operator==(const EgressProxy&) const = default;
+};
+
 struct Host {
   std::string bridge;
   Cidr subnet;
@@ -94,12 +121,24 @@ struct Host {
   std::uint16_t port_last = 0;
   Vmm vmm;
   std::map<std::string, Image> images;
-  Egress egress = Egress::Allow;
+  Egress egress = Egress::Internet;
+  std::optional<EgressProxy> proxy;       // with Egress::Proxy only
+  std::vector<EgressException> allow_to;  // in order written
+  // Not from the manifest: the host's own IPv4 networks, which `internet`
+  // keeps guests out of (apply::desired_for fills them in from observe()).
+  std::vector<Cidr> host_networks;
+  // spec.dns, in order. Empty in a loaded manifest means "the host's
+  // default"; apply::desired_for puts the effective list here (plan::choose_dns).
+  std::vector<Ipv4> dns;
   std::string state_root;
   std::optional<int> max_vcpus;
   std::optional<std::uint32_t> max_memory_mib;
   bool operator==(const Host&) const = default;
 };
+
+// Whether guest traffic is routed off the host at all (masquerade and
+// net.ipv4.ip_forward): every mode but deny, and deny with exceptions.
+bool forwards(const Host& h);
 
 struct Fleet {
   Host host;

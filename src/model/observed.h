@@ -106,11 +106,25 @@ struct Readiness {
   bool operator==(const Readiness&) const = default;
 };
 
+// The guests' default resolvers: what apply recorded when the Host was first
+// applied, and what the host uses now (host/platform/resolvers.h).
+struct ObservedDns {
+  std::vector<Ipv4> recorded;  // inventory.json "defaultDns"; empty: none recorded yet
+  std::vector<Ipv4> current;   // the host's upstream resolvers now, loopback dropped
+  std::string source;          // the file `current` came from, "" when none
+  std::string problem;         // why `current` is empty (each file tried), "" otherwise
+  bool operator==(const ObservedDns&) const = default;
+};
+
 struct Observed {
   ObservedPlatform platform;
+  ObservedDns dns;
   ObservedBridge bridge;
   std::optional<std::string> table_hash;  // "sha256:..." of clawfleet's nftables table; nullopt when absent
   bool ip_forward = false;
+  // The IPv4 networks of the host's own links (the bridge and clawfleet's
+  // taps aside), sorted, unique: what egress `internet` keeps guests out of.
+  std::vector<Cidr> host_networks;
   // Every instance the inventory lists, and every one for which a marker
   // of clawfleet's was found (state dir, unit, tap alias).
   std::map<std::string, ObservedInstance> instances;

@@ -81,6 +81,10 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   f["host.bridge"] = host.bridge;
   f["host.subnet"] = cf::to_string(host.subnet);
   f["host.gateway"] = cf::to_string(host.gateway);
+  // Order matters (the first is asked first), so the list is not sorted.
+  if (!host.dns.empty()) f["host.dns"] = join(host.dns, [](Ipv4 a) { return cf::to_string(a); });
+  // The guest's env names the proxy; the rest of egress is the table's.
+  if (host.egress == model::Egress::Proxy && host.proxy) f["host.egress.proxy.url"] = host.proxy->url;
   f["host.vmm.kind"] = model::to_string(host.vmm.kind);
   f["host.vmm.binary"] = host.vmm.binary;
   f["host.vmm.smt"] = host.vmm.smt ? "true" : "false";
@@ -94,7 +98,8 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
 
 std::optional<Action> cost_of(const std::string& path) {
   if (under(path, "metadata.labels") || path == "spec.protect") return std::nullopt;
-  if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") || under(path, "spec.providerKeys"))
+  if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") ||
+      under(path, "spec.providerKeys") || path == "host.dns" || path == "host.egress.proxy.url")
     return Action::Reprovision;
   if (path == "spec.image" || under(path, "host.image")) return Action::Replace;
   if (path == "spec.resources.vcpus" || path == "spec.resources.memoryMiB") return Action::Restart;

@@ -86,6 +86,8 @@ constexpr std::pair<const char*, const char*> kNouns[] = {
     {"host.bridge", "bridge"},
     {"host.subnet", "subnet"},
     {"host.gateway", "gateway"},
+    {"host.dns", "DNS resolvers"},
+    {"host.egress.proxy.url", "egress proxy"},
     {"host.vmm.kind", "VMM"},
     {"host.vmm.binary", "VMM binary"},
     {"host.vmm.smt", "SMT setting"},
@@ -290,8 +292,8 @@ class Planner {
                                   : "nftables table inet clawfleet is missing");
       s.changes.push_back({"table inet clawfleet", o_.table_hash, d_.table_hash});
     }
-    if (h.egress == model::Egress::Allow && !o_.ip_forward) {
-      why.push_back("net.ipv4.ip_forward is 0 (egress: allow needs 1)");
+    if (model::forwards(h) && !o_.ip_forward) {
+      why.push_back(std::string("net.ipv4.ip_forward is 0 (egress: ") + model::to_string(h.egress) + " needs 1)");
       s.changes.push_back({"net.ipv4.ip_forward", "0", "1"});
     }
     if (why.empty()) return;
@@ -550,6 +552,7 @@ class Planner {
 Plan make_plan(const Desired& desired, const model::Observed& observed, const Options& options) {
   Plan plan = Planner(desired, observed, options).run();
   plan.accelerator = accelerator_for(desired.fleet.host.vmm, observed.platform);
+  if (!desired.dns.warning.empty()) plan.warnings.push_back(desired.dns.warning);
   return plan;
 }
 

@@ -14,6 +14,7 @@
 
 #include "model/desired.h"
 #include "model/observed.h"
+#include "plan/dns.h"
 
 namespace cf::plan {
 
@@ -103,6 +104,9 @@ struct Plan {
   std::vector<Step> steps;
   std::vector<Refusal> refused;
   Accelerator accelerator;  // not a step: it changes nothing by itself
+  // Sentences an operator should read that change nothing (the recorded
+  // DNS default and the host's resolvers differ); no trailing period.
+  std::vector<std::string> warnings;
   bool empty() const { return steps.empty(); }
   bool operator==(const Plan&) const = default;
 };
@@ -122,6 +126,9 @@ struct Desired {
   // Per instance, the drop-ins clawfleet writes, path -> "sha256:..." of the
   // content it would write now (needs the allocation, hence the caller).
   std::map<std::string, std::map<std::string, std::string>> dropin_hashes;
+  // The guests' resolvers (choose_dns), already in fleet.host.dns; when
+  // they come from the host, apply records them in the inventory.
+  DnsChoice dns;
 };
 
 struct Options {
@@ -132,7 +139,7 @@ struct Options {
 // The fields of an instance as the planner compares them, flattened to
 // path -> display value (lists joined with ",", sizes in bytes, secrets as
 // their digest), including the host fields the instance depends on
-// ("host.bridge", "host.subnet", "host.gateway", "host.vmm.kind",
+// ("host.bridge", "host.subnet", "host.gateway", "host.dns", "host.vmm.kind",
 // "host.vmm.binary", "host.image.kernel", "host.image.rootfs",
 // "host.image.initrd", "host.vmm.smt"). apply records this map in the
 // instance's state when it applies, so the next plan can show before ->

@@ -188,6 +188,44 @@ inline std::string accepted_peer(int fd, int timeout_ms) {
   return buf;
 }
 
+// A bound UDP socket on ip:port (non-blocking), or -1.
+inline int udp_bind(const std::string& ip, int port) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(std::uint16_t(port));
+  if (::inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends one datagram `payload` to ip:port; whether it was handed to the kernel.
+inline bool udp_send(const std::string& ip, int port, const std::string& payload) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(std::uint16_t(port));
+  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  bool ok = ::sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
+            ssize_t(payload.size());
+  ::close(fd);
+  return ok;
+}
+
+// The next datagram on fd within timeout_ms, or "" when none came.
+inline std::string udp_received(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) != 1) return "";
+  char buf[512];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, std::size_t(n)) : "";
+}
+
 // Why real-network tests cannot run here, or nullopt.
 inline std::optional<std::string> unavailable() {
   if (const char* skip = std::getenv("CLAWFLEET_SKIP_NETNS"); skip && std::string(skip) == "1")

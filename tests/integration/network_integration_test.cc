@@ -88,6 +88,19 @@ class RealNetwork : public ::testing::Test {
     });
   }
 
+  // Shell commands (set -e) in the calling thread's namespace; a failure
+  // fails the test with the output.
+  static void sh_ok(const std::string& commands) {
+    std::string out;
+    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
+  }
+  // The thread of a namespace, for `ip link ... netns TID`.
+  static pid_t tid_of(netns::Namespace& ns) {
+    pid_t tid = 0;
+    ns.run([&] { tid = ::gettid(); });
+    return tid;
+  }
+
   std::unique_ptr<netns::Namespace> ns_;
   std::string host_forward_;
   std::chrono::steady_clock::time_point start_;
@@ -344,13 +357,7 @@ TEST_F(RealNetwork, TrafficFollowsTheTable) {
   netns::Namespace guest, outside;
   ASSERT_FALSE(guest.error()) << *guest.error();
   ASSERT_FALSE(outside.error()) << *outside.error();
-  pid_t guest_tid = 0, outside_tid = 0;
-  guest.run([&] { guest_tid = ::gettid(); });
-  outside.run([&] { outside_tid = ::gettid(); });
-  auto sh_ok = [](const std::string& commands) {
-    std::string out;
-    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
-  };
+  const pid_t guest_tid = tid_of(guest), outside_tid = tid_of(outside);
 
   in_ns([&](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
@@ -423,13 +430,7 @@ TEST_F(RealNetwork, IsolatedGuestsReachTheBridgeNotEachOther) {
   netns::Namespace g1, g2;
   ASSERT_FALSE(g1.error()) << *g1.error();
   ASSERT_FALSE(g2.error()) << *g2.error();
-  pid_t t1 = 0, t2 = 0;
-  g1.run([&] { t1 = ::gettid(); });
-  g2.run([&] { t2 = ::gettid(); });
-  auto sh_ok = [](const std::string& commands) {
-    std::string out;
-    EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
-  };
+  const pid_t t1 = tid_of(g1), t2 = tid_of(g2);
   in_ns([&](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
     ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow))));
@@ -566,6 +567,158 @@ TEST_F(RealNetwork, IpForwardChangesOnlyInTheNamespace) {
     ASSERT_TRUE(s) << s.error().message;
     EXPECT_EQ(net.ip_forward().value(), !want);
   });
+}
+
+// A resolver on the bridge address (a dnsmasq bound there): with it among
+// the Host's resolvers, the real nft loads the two port-53 rules as
+// rendered, and a guest reaches exactly UDP and TCP 53 of the host, not
+// another port; without it (or under deny) not even 53.
+TEST_F(RealNetwork, AResolverOnTheBridgeAddressGetsPort53AndNothingElse) {
+  netns::Namespace guest;
+  ASSERT_FALSE(guest.error()) << *guest.error();
+  const pid_t guest_tid = tid_of(guest);
+  model::Host with_dns = test_host(model::Egress::Allow);
+  with_dns.dns = {parse_ipv4("10.123.0.1").value(), parse_ipv4("192.0.2.53").value()};
+  const std::string table = render_table(with_dns);
+  ASSERT_NE(table.find("udp dport 53 accept"), std::string::npos) << table;
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    ASSERT_TRUE(net.replace_table(table));
+    auto t = net.read_table();
+    ASSERT_TRUE(t && t.value());
+    EXPECT_EQ(*t.value(), table) << "nft prints the rules otherwise than render_table writes them";
+    sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) + "; ip link set vg1 master " +
+          kBridge + " up; bridge link set dev vg1 isolated on");
+  });
+  guest.run([&] { sh_ok("ip link set lo up; ip addr add 10.123.0.2/24 dev eth0; ip link set eth0 up"); });
+
+  int tcp53 = -1, tcp2222 = -1, udp53 = -1, udp54 = -1;
+  ns_->run([&] {
+    tcp53 = netns::tcp_listen("10.123.0.1", 53);
+    tcp2222 = netns::tcp_listen("10.123.0.1", 2222);
+    udp53 = netns::udp_bind("10.123.0.1", 53);
+    udp54 = netns::udp_bind("10.123.0.1", 54);
+  });
+  ASSERT_GE(tcp53, 0);
+  ASSERT_GE(tcp2222, 0);
+  ASSERT_GE(udp53, 0);
+  ASSERT_GE(udp54, 0);
+
+  auto probe = [&](bool dns_open, const char* what) {
+    guest.run([&] {
+      EXPECT_EQ(netns::tcp_connects("10.123.0.1", 53, dns_open ? 3000 : 300), dns_open) << what << ": tcp 53";
+      EXPECT_FALSE(netns::tcp_connects("10.123.0.1", 2222, 300)) << what << ": tcp 2222 of the host";
+      EXPECT_TRUE(netns::udp_send("10.123.0.1", 53, "q53"));
+      EXPECT_TRUE(netns::udp_send("10.123.0.1", 54, "q54"));
+    });
+    if (dns_open) {
+      EXPECT_EQ(netns::accepted_peer(tcp53, 1000), "10.123.0.2") << what;
+    }
+    EXPECT_EQ(netns::udp_received(udp53, dns_open ? 2000 : 300), dns_open ? "q53" : "") << what << ": udp 53";
+    EXPECT_EQ(netns::udp_received(udp54, 300), "") << what << ": udp 54 of the host";
+  };
+  probe(true, "resolver on the bridge");
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow)))); });
+  probe(false, "no resolver on the bridge");
+  model::Host deny = with_dns;
+  deny.egress = model::Egress::Deny;
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_table(render_table(deny))); });
+  probe(false, "egress deny");
+
+  for (int fd : {tcp53, tcp2222, udp53, udp54}) ::close(fd);
+}
+
+// The egress modes with real packets: "outside" holds a stand-in for the
+// internet (203.0.113.10, RFC 5737), a LAN service on the host's own
+// network (10.200.0.2) and one elsewhere on a private network
+// (192.168.50.10), all behind the host's veth. Each table is loaded by the
+// real nft and must read back as rendered.
+TEST_F(RealNetwork, EgressModesReachWhatTheySay) {
+  netns::Namespace guest, outside;
+  ASSERT_FALSE(guest.error()) << *guest.error();
+  ASSERT_FALSE(outside.error()) << *outside.error();
+  const pid_t guest_tid = tid_of(guest), outside_tid = tid_of(outside);
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    ASSERT_TRUE(net.set_ip_forward(true));
+    sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) + "; ip link set vg1 master " +
+          kBridge + " up; bridge link set dev vg1 isolated on; ip link add vout type veth peer name eth0 netns " +
+          std::to_string(outside_tid) +
+          "; ip addr add 10.200.0.1/24 dev vout; ip link set vout up; ip route add 203.0.113.10/32 via 10.200.0.2"
+          "; ip route add 192.168.50.10/32 via 10.200.0.2");
+  });
+  guest.run([&] {
+    sh_ok(
+        "ip link set lo up; ip addr add 10.123.0.2/24 dev eth0; ip link set eth0 up; ip route add default via "
+        "10.123.0.1");
+  });
+  outside.run([&] {
+    sh_ok(
+        "ip link set lo up; ip addr add 10.200.0.2/24 dev eth0; ip addr add 203.0.113.10/32 dev lo; "
+        "ip addr add 192.168.50.10/32 dev lo; ip link set eth0 up");
+  });
+  int internet = -1, lan = -1, service = -1;
+  outside.run([&] {
+    internet = netns::tcp_listen("203.0.113.10", 8080);
+    lan = netns::tcp_listen("10.200.0.2", 8080);
+    service = netns::tcp_listen("192.168.50.10", 443);
+  });
+  ASSERT_GE(internet, 0);
+  ASSERT_GE(lan, 0);
+  ASSERT_GE(service, 0);
+
+  // What observe() would hand render_table: the host's own networks.
+  std::vector<Cidr> own;
+  in_ns([&](Network& net) {
+    auto links = net.links();
+    ASSERT_TRUE(links);
+    for (const auto& l : links.value())
+      if (l.name != kBridge)
+        for (const auto& a : l.ipv4) own.push_back(Cidr{Ipv4{a.network.value & a.mask()}, a.prefix});
+  });
+  auto load = [&](model::Host h) {
+    h.host_networks = own;
+    const std::string table = render_table(h);
+    in_ns([&](Network& net) {
+      ASSERT_TRUE(net.replace_table(table));
+      auto t = net.read_table();
+      ASSERT_TRUE(t && t.value());
+      EXPECT_EQ(*t.value(), table) << "nft prints the rules otherwise than render_table writes them";
+    });
+  };
+  auto reaches = [&](const char* ip, int port, bool expected, const char* what) {
+    guest.run([&] { EXPECT_EQ(netns::tcp_connects(ip, port, expected ? 3000 : 300), expected) << what; });
+  };
+  const model::EgressException to_service{parse_cidr("192.168.50.10/32").value(), 443};
+
+  model::Host h = test_host(model::Egress::Internet);
+  load(h);
+  reaches("203.0.113.10", 8080, true, "internet: the internet");
+  EXPECT_EQ(netns::accepted_peer(internet, 1000), "10.200.0.1") << "not masqueraded";
+  reaches("10.200.0.2", 8080, false, "internet: the host's own network");
+  reaches("192.168.50.10", 443, false, "internet: a private address");
+  h.allow_to = {to_service};
+  load(h);
+  reaches("192.168.50.10", 443, true, "internet: an exception");
+  reaches("10.200.0.2", 8080, false, "internet with an exception: the rest of the LAN");
+
+  h = test_host(model::Egress::Proxy);
+  h.proxy = model::EgressProxy{"http://192.168.50.10:443", parse_ipv4("192.168.50.10").value(), 443};
+  load(h);
+  reaches("192.168.50.10", 443, true, "proxy: the proxy");
+  reaches("203.0.113.10", 8080, false, "proxy: the internet directly");
+
+  h = test_host(model::Egress::Deny);
+  h.allow_to = {to_service};
+  load(h);
+  reaches("192.168.50.10", 443, true, "deny: its exception");
+  reaches("203.0.113.10", 8080, false, "deny: the internet");
+
+  load(test_host(model::Egress::Allow));
+  reaches("10.200.0.2", 8080, true, "allow: the LAN");
+  reaches("203.0.113.10", 8080, true, "allow: the internet");
+
+  for (int fd : {internet, lan, service}) ::close(fd);
 }
 
 }  // namespace

@@ -34,7 +34,9 @@ class Executor : public ::testing::Test {
     auto observed = host().observe(fleet.host);
     EXPECT_TRUE(observed) << observed.error().message;
     observed_ = observed.value();
-    desired_ = desired_for(fleet, true, {}, observed_);
+    auto desired = desired_for(fleet, true, {}, observed_);
+    EXPECT_TRUE(desired) << desired.error().message;
+    desired_ = desired.value();
     return plan::make_plan(desired_, observed_, options);
   }
 

@@ -423,6 +423,7 @@ spec:
     default: {kernel: /img/vmlinuz, rootfs: /img/rootfs.ext4, initrd: /img/initrd.img}
     next: {kernel: /img2/vmlinuz, rootfs: /img2/rootfs.ext4}
   egress: deny
+  dns: [192.0.2.53, 10.42.8.1]
   stateRoot: /srv/clawfleet
   limits: {vcpus: 8, memoryMiB: 16384}
 )"}});
@@ -439,6 +440,8 @@ spec:
   EXPECT_EQ(h.images.size(), 2u);
   EXPECT_EQ(h.images.at("default").initrd, "/img/initrd.img");
   EXPECT_EQ(h.egress, model::Egress::Deny);
+  // In the order written: the first is asked first; the gateway is allowed.
+  EXPECT_EQ(h.dns, (std::vector<Ipv4>{parse_ipv4("192.0.2.53").value(), parse_ipv4("10.42.8.1").value()}));
   EXPECT_EQ(h.state_root, "/srv/clawfleet");
   EXPECT_EQ(h.max_vcpus, 8);
   EXPECT_EQ(h.max_memory_mib, 16384u);
@@ -480,7 +483,7 @@ TEST(Load, HostErrors) {
             (std::vector<std::string>{"m.yaml:4:11: error: spec.images: must name at least one image"}));
   EXPECT_EQ(host("  egress: maybe\n"),
             (std::vector<std::string>{
-                "m.yaml:4:11: error: spec.egress: must be one of allow, deny; got the string \"maybe\""}));
+                "m.yaml:4:11: error: spec.egress: must be one of deny, internet, allow; got the string \"maybe\""}));
 }
 
 TEST(Load, InstanceRulesThatDependOnTheHost) {

@@ -85,6 +85,7 @@ TEST(Model, CanonicalJsonIsSortedCompactAndComplete) {
   auto host = nlohmann::json::parse(canonical_json(f.host));
   EXPECT_EQ(host["subnet"], "172.29.0.0/24");
   EXPECT_EQ(host["vmm"]["binary"], "/usr/local/bin/firecracker");
+  EXPECT_EQ(host["dns"], nlohmann::json::array());  // unset: the host's default, resolved at plan time
 }
 
 TEST(Model, FindUsesTheSortedOrder) {

@@ -104,6 +104,8 @@ TEST_F(Observe, NothingOnAnEmptyHost) {
   ASSERT_TRUE(o) << o.error().message;
   model::Observed nothing;
   nothing.platform = {false, 2400000, std::nullopt};
+  // The fake platform's resolved upstream list; nothing recorded yet.
+  nothing.dns = {{}, {parse_ipv4("192.0.2.53").value()}, "/run/systemd/resolve/resolv.conf", ""};
   EXPECT_EQ(o.value(), nothing);
 }
 

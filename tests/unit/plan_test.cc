@@ -262,6 +262,7 @@ TEST(PlanDocs, CostOfAgreesWithTheManifestReference) {
   const std::map<std::string, std::optional<Action>> kCosts{
       {"none", std::nullopt},
       {"reprovision", Action::Reprovision},
+      {"reprovision of every instance", Action::Reprovision},
       {"restart", Action::Restart},
       {"restart of every instance", Action::Restart},
       {"larger: grow; smaller: replace", Action::GrowDisk},  // the shrink: PlanFields.DiskShrinkIsAReplace
@@ -767,7 +768,7 @@ TEST(PlanHost, EachProblem) {
        {"table inet clawfleet", "sha256:edited", kTable}},
       {"ip_forward off",
        [](World& w) { w.o.ip_forward = false; },
-       "net.ipv4.ip_forward is 0 (egress: allow needs 1)",
+       "net.ipv4.ip_forward is 0 (egress: internet needs 1)",
        {"net.ipv4.ip_forward", "0", "1"}},
   };
   for (const auto& c : cases) {

@@ -59,7 +59,13 @@ std::string render_openclaw_config(const SeedInput& in) {
 std::string render_gateway_env(const SeedInput& in) {
   std::string out;
   for (const auto& [provider, key] : in.provider_keys) out += env_name(provider) + "=" + key + "\n";
-  return out;
+  // Egress proxy: the only way out, for OpenClaw's transports (undici reads
+  // the upper-case names) and for the tools its skills run (curl reads
+  // http_proxy in lower case only). The guest's own loopback stays direct.
+  if (!in.host || in.host->egress != model::Egress::Proxy || !in.host->proxy) return out;
+  for (const char* name : {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"})
+    out += std::string(name) + "=" + in.host->proxy->url + "\n";
+  return out + "NO_PROXY=localhost,127.0.0.1,::1\nno_proxy=localhost,127.0.0.1,::1\n";
 }
 
 SeedFiles render_seed(const SeedInput& in) {
@@ -72,6 +78,13 @@ SeedFiles render_seed(const SeedInput& in) {
       "\n    set-name: eth0\n    addresses: [" +
       quoted(to_string(in.alloc.ip) + "/" + std::to_string(h.subnet.prefix)) +
       "]\n    routes:\n      - to: 0.0.0.0/0\n        via: " + quoted(to_string(h.gateway)) + "\n";
+  // Debian's systemd-resolved has no fallback servers: without these the
+  // guest resolves nothing.
+  if (!h.dns.empty()) {
+    std::vector<std::string> servers;
+    for (Ipv4 a : h.dns) servers.push_back(quoted(to_string(a)));
+    f.network_config += "    nameservers:\n      addresses: [" + join(servers, ", ") + "]\n";
+  }
 
   // Contents in base64: secrets and JSON need no YAML quoting that way.
   struct File {

@@ -1,6 +1,7 @@
 // The guest's configuration as a cloud-init NoCloud seed (docs/guest.md,
 // "The provisioning contract"): meta-data whose instance-id names the
-// configuration generation, network-config v2 with the static address,
+// configuration generation, network-config v2 with the static address and
+// the Host's resolvers,
 // and user-data whose write_files give the OpenClaw config, the 0600
 // provider-key env file and the generation. Rendering is pure; writing the
 // image is GuestDisks::write_seed.
@@ -44,7 +45,8 @@ std::string instance_id_for(const std::string& generation);
 
 // The OpenClaw config (JSON) the guest's gateway runs with.
 std::string render_openclaw_config(const SeedInput& in);
-// "OPENAI_API_KEY=..." lines, sorted by provider.
+// "OPENAI_API_KEY=..." lines, sorted by provider; with egress proxy, the
+// proxy variables after them.
 std::string render_gateway_env(const SeedInput& in);
 
 SeedFiles render_seed(const SeedInput& in);

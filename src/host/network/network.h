@@ -55,7 +55,9 @@ inline constexpr const char* kTapAliasPrefix = "clawfleet:";
 
 // The ruleset of clawfleet's table for this host: masquerade for the
 // subnet, forward accept of established and (egress allow) new outbound
-// traffic, drop bridge to bridge, drop guest traffic to 169.254.169.254.
+// traffic, drop bridge to bridge, drop guest traffic to 169.254.169.254;
+// guests reach the host itself only with ping, and with DNS when one of the
+// Host's resolvers (host.dns, the effective list) is its bridge address.
 std::string render_table(const model::Host& host);
 
 // "cf" + a short hash of the instance name, within IFNAMSIZ-1 (15 bytes);

@@ -46,6 +46,10 @@ class RealPlatform : public Platform {
     return 0;
   }
 
+  Result<std::optional<std::string>> resolver_file(const std::string& path) override {
+    return read_file_if_exists(path, kMaxResolverFileBytes);
+  }
+
   std::optional<model::KvmProbe> recorded_kvm_probe() override {
     auto text = read_file_if_exists(record_, 4096);
     if (!text || !text.value()) return std::nullopt;

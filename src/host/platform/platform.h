@@ -1,9 +1,10 @@
 // What the machine offers its VMs: whether /dev/kvm opens, whether it can
 // actually run a guest (a boot probe, recorded for the current boot of the
-// host), and the TSC frequency QEMU needs under TCG
-// (shared/notes/real-microvms.md). Read by observe(); what clawfleet makes
-// of it is plan::accelerator_for's; the probe is run by apply and the agent
-// (apply::probe_accelerator), never by plan or status.
+// host), the TSC frequency QEMU needs under TCG
+// (shared/notes/real-microvms.md), and the host's resolver files (the
+// guests' default DNS). Read by observe(); what clawfleet makes of them is
+// plan::accelerator_for's and plan::choose_dns's; the probe is run by apply
+// and the agent (apply::probe_accelerator), never by plan or status.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "core/result.h"
 #include "model/observed.h"
 
 namespace cf::host {
@@ -30,7 +32,14 @@ class Platform {
   // result for this boot of the host.
   virtual model::KvmProbe probe_kvm(const std::string& qemu, const std::string& kernel,
                                     std::chrono::milliseconds deadline) = 0;
+  // The text of one of the host's resolver files (resolvers.h names them):
+  // nullopt when absent; an error when it is not a regular file (a FIFO is
+  // refused, never waited on) or larger than kMaxResolverFileBytes.
+  virtual Result<std::optional<std::string>> resolver_file(const std::string& path) = 0;
 };
+
+// resolv.conf is a few lines; anything this large is not one.
+inline constexpr std::size_t kMaxResolverFileBytes = 64 * 1024;
 
 // `record`: where the probe's result is kept (a tmpfs: it must not outlive
 // the boot it describes, and its boot id is checked as well).

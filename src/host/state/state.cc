@@ -12,6 +12,7 @@
 #include "core/fs.h"
 #include "core/text.h"
 #include "host/state/files.h"
+#include "model/desired.h"
 
 namespace cf::host {
 namespace {
@@ -204,7 +205,15 @@ Result<InstanceRecord> instance_from_json(const std::string& text) {
 std::string to_json(const Inventory& inv) {
   json instances = json::object();
   for (const auto& [name, e] : inv.instances) instances[name] = {{"tap", e.tap}, {"protect", e.protect}};
-  return json{{"format", kFormat}, {"instances", instances}}.dump(2) + "\n";
+  json j{{"format", kFormat}, {"instances", instances}};
+  // Absent until taken, so an inventory without it reads the same in
+  // clawfleets that predate it.
+  if (!inv.default_dns.empty()) {
+    json dns = json::array();
+    for (Ipv4 a : inv.default_dns) dns.push_back(to_string(a));
+    j["defaultDns"] = dns;
+  }
+  return j.dump(2) + "\n";
 }
 
 Result<Inventory> inventory_from_json(const std::string& text) {
@@ -213,6 +222,16 @@ Result<Inventory> inventory_from_json(const std::string& text) {
     for (const auto& [name, e] : j.at("instances").items()) {
       if (!is_dns_label(name)) return Error{"instances: \"" + name + "\" is not an instance name"};
       inv.instances[name] = InventoryEntry{e.at("tap").get<std::string>(), e.at("protect").get<bool>()};
+    }
+    if (j.contains("defaultDns")) {
+      const json& dns = j.at("defaultDns");
+      if (!dns.is_array() || dns.empty() || dns.size() > model::kMaxDnsServers)
+        return Error{"defaultDns: want 1-" + std::to_string(model::kMaxDnsServers) + " IPv4 addresses"};
+      for (const auto& a : dns) {
+        auto ip = parse_ipv4(a.get<std::string>());
+        if (!ip) return Error{"defaultDns: " + ip.error().message};
+        inv.default_dns.push_back(ip.value());
+      }
     }
     return inv;
   });

@@ -1,6 +1,7 @@
 // clawfleet's own state on disk, under the Host's state root:
 //
-//   <root>/inventory.json                 what clawfleet owns (0600)
+//   <root>/inventory.json                 what clawfleet owns (0600), the
+//                                         guests' recorded default DNS
 //   <root>/instances/<name>/              0700, one per instance
 //   <root>/instances/<name>/instance.json allocations, applied generation;
 //                                         the ownership marker (0600)
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/net.h"
 #include "core/result.h"
 #include "host/network/allocator.h"
 
@@ -44,6 +46,10 @@ struct InventoryEntry {
 
 struct Inventory {
   std::map<std::string, InventoryEntry> instances;
+  // The guests' default resolvers ("defaultDns"), taken from the host when
+  // the first instance was applied without spec.dns and kept, so a DHCP
+  // change on the host does not reprovision the fleet; empty: not taken yet.
+  std::vector<Ipv4> default_dns;
   bool operator==(const Inventory&) const = default;
 };
 

@@ -69,7 +69,7 @@ Result<LaunchRecord> make_launch_record(const model::Host& host, const model::In
                       vmm.argv(spec),
                       std::move(files.value()),
                       render_table(host),
-                      host.egress == model::Egress::Allow};
+                      model::forwards(host)};
 }
 
 std::string to_json(const LaunchRecord& r) {
