@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "core/text.h"
+#include "manifest/bot_tokens.h"
 #include "manifest/defaults.h"
 #include "manifest/limits.h"
+#include "manifest/secrets.h"
 
 namespace cf::manifest {
 namespace {
@@ -192,6 +194,15 @@ class Assembler {
       unique(ports_, s.host_port->value, s.host_port->loc, "spec.network.hostPort",
              "port " + std::to_string(s.host_port->value), i.name);
     if (s.mac) unique(macs_, s.mac->value, s.mac->loc, "spec.network.mac", "MAC " + to_string(s.mac->value), i.name);
+    // The same reference twice is seen here, without reading it; two
+    // references with the same content only by digest (bot_tokens.h).
+    if (i.telegram) {
+      auto [it, fresh] = bot_tokens_.emplace(i.telegram->bot_token, std::make_pair(i.name, s.bot_token_loc));
+      if (!fresh)
+        d_.error(s.bot_token_loc, "spec.telegram.botToken",
+                 "secret " + describe(i.telegram->bot_token) + " is also the bot token of instance \"" +
+                     it->second.first + "\" at " + where_text(it->second.second) + "; " + kOneBotOneInstance);
+    }
   }
 
   template <class K>
@@ -236,6 +247,7 @@ class Assembler {
   std::map<Ipv4, std::pair<std::string, Location>> ips_;
   std::map<std::uint16_t, std::pair<std::string, Location>> ports_;
   std::map<Mac, std::pair<std::string, Location>> macs_;
+  std::map<model::SecretRef, std::pair<std::string, Location>> bot_tokens_;
 };
 
 }  // namespace

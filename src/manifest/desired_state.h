@@ -34,6 +34,8 @@ struct LoadedDesired {
   // desired state is unknown.
   bool complete() const { return !diagnostics.has_errors() && secret_problems.empty(); }
 };
+// Two instances whose bot tokens have one digest are an error diagnostic
+// (check_unique_bot_tokens): the desired state is not used then.
 LoadedDesired load_desired(FileReader& fs, const Environment& env, const SourceSpec& spec);
 
 }  // namespace cf::manifest

@@ -175,7 +175,7 @@ class Parser {
       } else if (field.key == "resources") {
         resources(field, s);
       } else if (field.key == "telegram") {
-        s.telegram = telegram(field);
+        s.telegram = telegram(field, s);
       } else if (field.key == "providerKeys") {
         provider_keys(field, s);
       } else if (field.key == "state") {
@@ -296,7 +296,7 @@ class Parser {
     return std::nullopt;
   }
 
-  std::optional<model::Telegram> telegram(const Entry& e) {
+  std::optional<model::Telegram> telegram(const Entry& e, RawSpec& s) {
     auto f = r_.fields(e, "spec.telegram", {"botToken", "allowFrom"});
     if (!f) return std::nullopt;
     const Entry* token = find(*f, "botToken");
@@ -308,7 +308,10 @@ class Parser {
       r_.error(e.at(), "spec.telegram.allowFrom",
                "required field is missing (Telegram needs both botToken and allowFrom)");
     std::optional<SecretRef> ref;
-    if (token) ref = secret(*token, "spec.telegram.botToken");
+    if (token) {
+      ref = secret(*token, "spec.telegram.botToken");
+      s.bot_token_loc = r_.where(token->at());
+    }
     std::optional<std::vector<std::int64_t>> users;
     if (allow) users = allow_from(*allow);
     if (!ref || !users) return std::nullopt;

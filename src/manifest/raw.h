@@ -32,6 +32,7 @@ struct RawSpec {
   std::optional<At<std::uint32_t>> memory_mib;
   std::optional<At<std::uint64_t>> disk_bytes;
   std::optional<model::Telegram> telegram;
+  Location bot_token_loc;  // where spec.telegram.botToken was written
   std::map<std::string, At<model::SecretRef>> provider_keys;
   std::set<std::string> providers_named;  // even with a bad reference: no "needs a key" on top
   std::optional<At<model::RunState>> state;

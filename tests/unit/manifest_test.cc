@@ -331,6 +331,20 @@ TEST(Load, Telegram) {
             "m.yaml:7:49: warning: spec.telegram.allowFrom[1]: user 5 is listed twice; the repeat is ignored");
 }
 
+// Two gateways polling one bot get 409 Conflict for ever: the same
+// reference twice is refused without reading it (same content under two
+// references: secrets_test.cc).
+TEST(Load, ABotTokenServesOneInstance) {
+  std::string a =
+      "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n  providerKeys: {openai: {env: K}}\n  telegram: {botToken: {file: /s/bot}, allowFrom: [1]}\n";
+  std::string b = a;
+  b.replace(b.find("name: a"), 7, "name: b");
+  EXPECT_EQ(
+      diags({{"a.yaml", a}, {"b.yaml", b}}),
+      (std::vector<std::string>{
+          "b.yaml:6:24: error: spec.telegram.botToken: secret file /s/bot is also the bot token of instance \"a\" at a.yaml:6:24; a bot serves one instance (two gateways polling one bot get 409 Conflict from Telegram for ever); give each instance its own bot"}));
+}
+
 TEST(Load, Network) {
   EXPECT_EQ(
       diags(instance("  network: {hostPort: 80, ip: 172.29.0.300, mac: \"01:00:5e:00:00:01\"}\n")),
