@@ -129,6 +129,8 @@ class Assembler {
     i.telegram = s.telegram;
     for (const auto& [provider, ref] : def.provider_keys) i.provider_keys[provider] = ref.value;
     for (const auto& [provider, ref] : s.provider_keys) i.provider_keys[provider] = ref.value;
+    for (const auto& [provider, url] : def.provider_base_urls) i.provider_base_urls[provider] = url.value;
+    for (const auto& [provider, url] : s.provider_base_urls) i.provider_base_urls[provider] = url.value;
     i.state = pick(s.state, def.state, model::RunState::Running);
     i.protect = pick(s.protect, def.protect, false);
     if (s.host_port) i.network.host_port = s.host_port->value;

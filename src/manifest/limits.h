@@ -15,5 +15,6 @@ inline constexpr std::size_t kMaxSkills = 128;
 inline constexpr std::size_t kMaxTelegramUsers = 1024;
 inline constexpr std::size_t kMaxProviderKeys = 32;
 inline constexpr std::size_t kMaxImages = 64;
+// URLs: manifest/url.h (kMaxUrlBytes).
 
 }  // namespace cf::manifest

@@ -35,6 +35,7 @@ struct RawSpec {
   Location bot_token_loc;  // where spec.telegram.botToken was written
   std::map<std::string, At<model::SecretRef>> provider_keys;
   std::set<std::string> providers_named;  // even with a bad reference: no "needs a key" on top
+  std::map<std::string, At<std::string>> provider_base_urls;
   std::optional<At<model::RunState>> state;
   std::optional<At<bool>> protect;
   std::optional<At<std::uint16_t>> host_port;

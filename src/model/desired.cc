@@ -34,6 +34,10 @@ json to_json(const Instance& i) {
       {"network", network},
   };
   if (i.telegram) j["telegram"] = {{"botToken", to_json(i.telegram->bot_token)}, {"allowFrom", i.telegram->allow_from}};
+  // Written only when set, so that instances without endpoints keep the
+  // content hash they had before these fields existed.
+  if (i.telegram && i.telegram->api_root) j["telegram"]["apiRoot"] = *i.telegram->api_root;
+  if (!i.provider_base_urls.empty()) j["providerBaseUrls"] = i.provider_base_urls;
   return j;
 }
 

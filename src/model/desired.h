@@ -41,6 +41,7 @@ struct Resources {
 struct Telegram {
   SecretRef bot_token;
   std::vector<std::int64_t> allow_from;  // sorted, unique
+  std::optional<std::string> api_root;   // a self-hosted Bot API server; unset: OpenClaw's default
   bool operator==(const Telegram&) const = default;
 };
 
@@ -61,6 +62,7 @@ struct Instance {
   Resources resources;
   std::optional<Telegram> telegram;
   std::map<std::string, SecretRef> provider_keys;
+  std::map<std::string, std::string> provider_base_urls;  // provider -> its API's base URL (an LLM gateway)
   RunState state = RunState::Running;
   bool protect = false;
   NetworkPins network;

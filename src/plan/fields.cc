@@ -72,9 +72,11 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
     f["spec.telegram.botToken"] = digest_of(instance.telegram->bot_token, secret_digests);
     f["spec.telegram.allowFrom"] =
         join(instance.telegram->allow_from, [](std::int64_t id) { return std::to_string(id); });
+    if (instance.telegram->api_root) f["spec.telegram.apiRoot"] = *instance.telegram->api_root;
   }
   for (const auto& [provider, ref] : instance.provider_keys)
     f["spec.providerKeys." + provider] = digest_of(ref, secret_digests);
+  for (const auto& [provider, url] : instance.provider_base_urls) f["spec.providerBaseUrls." + provider] = url;
   f["spec.state"] = model::to_string(instance.state);
   f["spec.protect"] = instance.protect ? "true" : "false";
 
@@ -94,7 +96,8 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
 
 std::optional<Action> cost_of(const std::string& path) {
   if (under(path, "metadata.labels") || path == "spec.protect") return std::nullopt;
-  if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") || under(path, "spec.providerKeys"))
+  if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") ||
+      under(path, "spec.providerKeys") || under(path, "spec.providerBaseUrls"))
     return Action::Reprovision;
   if (path == "spec.image" || under(path, "host.image")) return Action::Replace;
   if (path == "spec.resources.vcpus" || path == "spec.resources.memoryMiB") return Action::Restart;

@@ -210,6 +210,8 @@ TEST(PlanCost, SpotChecks) {
   EXPECT_EQ(cost_of("spec.state"), Action::Start);
   EXPECT_EQ(cost_of("spec.resources.disk"), Action::GrowDisk);
   EXPECT_EQ(cost_of("spec.providerKeys.openai"), Action::Reprovision);
+  EXPECT_EQ(cost_of("spec.providerBaseUrls.anthropic"), Action::Reprovision);
+  EXPECT_EQ(cost_of("spec.telegram.apiRoot"), Action::Reprovision);
   EXPECT_EQ(cost_of("metadata.labels.team"), std::nullopt);
   EXPECT_EQ(cost_of("host.image.initrd"), Action::Replace);
   EXPECT_EQ(cost_of("spec.no-such-field"), std::nullopt);
@@ -299,9 +301,11 @@ TEST(PlanDocs, EveryFlattenedFieldIsDocumented) {
   for (const auto& row : manifest_reference_rows()) documented.insert(row.flat_path);
   World w;
   w.d.fleet.host.images["default"].initrd = "/img/initrd.img";
+  w.want().provider_base_urls["anthropic"] = "https://llm-gw.example/anthropic";
+  w.want().telegram = model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {1}, "https://tg-api.example"};
   for (const auto& [path, _] : flatten(w.want(), w.d.fleet.host, w.d.secret_digests)) {
     std::string row = path;
-    for (const char* map : {"metadata.labels", "spec.providerKeys"})
+    for (const char* map : {"metadata.labels", "spec.providerKeys", "spec.providerBaseUrls"})
       if (path.rfind(std::string(map) + ".", 0) == 0) row = map;
     EXPECT_TRUE(documented.count(row)) << path;
   }

@@ -91,7 +91,7 @@ TEST(Seed, OpenClawConfig) {
 
 TEST(Seed, TelegramOnlyWhenConfiguredWithAllowlist) {
   Fixture f;
-  f.inst.telegram = model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {42, 7}};
+  f.inst.telegram = model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {42, 7}, std::nullopt};
   f.in.telegram_token = "123:abc";
   auto c = nlohmann::json::parse(render_openclaw_config(f.in));
   EXPECT_EQ(c["channels"]["telegram"], (nlohmann::json{{"enabled", true},
@@ -110,6 +110,24 @@ TEST(Seed, MinimaxGetsItsProviderBlock) {
   f.inst.model = "minimax/MiniMax-M2";
   auto c = nlohmann::json::parse(render_openclaw_config(f.in));
   EXPECT_EQ(c["models"]["providers"]["minimax"]["api"], "anthropic-messages");
+}
+
+// spec.providerBaseUrls and spec.telegram.apiRoot: overlays on OpenClaw's
+// bundled provider and channel, under the keys its config reference names.
+TEST(Seed, CustomEndpoints) {
+  Fixture f;
+  f.inst.model = "minimax/MiniMax-M2";
+  f.inst.provider_base_urls = {{"anthropic", "https://llm-gw.example/anthropic"},
+                               {"minimax", "http://10.0.0.5:4000/minimax"}};
+  f.inst.telegram =
+      model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {42}, "https://tg-api.example:8081"};
+  f.in.telegram_token = "123:abc";
+  auto c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(
+      c["models"]["providers"],
+      (nlohmann::json{{"anthropic", {{"baseUrl", "https://llm-gw.example/anthropic"}}},
+                      {"minimax", {{"baseUrl", "http://10.0.0.5:4000/minimax"}, {"api", "anthropic-messages"}}}}));
+  EXPECT_EQ(c["channels"]["telegram"]["apiRoot"], "https://tg-api.example:8081");
 }
 
 TEST(Seed, DigestChangesWithAnyFile) {

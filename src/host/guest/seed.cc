@@ -43,6 +43,8 @@ std::string render_openclaw_config(const SeedInput& in) {
   if (i.model.rfind("minimax/", 0) == 0)
     c["models"]["providers"]["minimax"] = {{"baseUrl", "https://api.minimax.io/anthropic"},
                                            {"api", "anthropic-messages"}};
+  // spec.providerBaseUrls: an overlay on OpenClaw's bundled provider.
+  for (const auto& [provider, url] : i.provider_base_urls) c["models"]["providers"][provider]["baseUrl"] = url;
   // Telegram is written only when configured: the whole file is replaced on
   // every generation, so turning it off leaves nothing behind.
   if (i.telegram && in.telegram_token) {
@@ -51,6 +53,7 @@ std::string render_openclaw_config(const SeedInput& in) {
                                  {"dmPolicy", "allowlist"},
                                  {"groupPolicy", "disabled"},
                                  {"allowFrom", i.telegram->allow_from}};
+    if (i.telegram->api_root) c["channels"]["telegram"]["apiRoot"] = *i.telegram->api_root;
     c["plugins"]["entries"]["telegram"]["enabled"] = true;
   }
   return c.dump(2) + "\n";
