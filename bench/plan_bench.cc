@@ -129,7 +129,7 @@ Planned observe_and_plan(testing::FakeHost& h, const model::Fleet& fleet) {
   if (!o) die("observe: " + o.error().message);
   Planned p;
   p.observed = std::move(o.value());
-  p.desired = apply::desired_for(fleet, true, {}, p.observed);
+  p.desired = apply::desired_for(fleet, true, {}, {}, p.observed);
   p.plan = plan::make_plan(p.desired, p.observed, {});
   return p;
 }

@@ -7,11 +7,12 @@
 namespace cf::apply {
 
 plan::Desired desired_for(const model::Fleet& fleet, bool complete, std::map<model::SecretRef, std::string> digests,
-                          const model::Observed& observed) {
+                          std::map<std::string, std::string> ca_digests, const model::Observed& observed) {
   plan::Desired d;
   d.fleet = fleet;
   d.complete = complete;
   d.secret_digests = std::move(digests);
+  d.ca_digests = std::move(ca_digests);
   d.table_hash = "sha256:" + sha256_hex(host::render_table(fleet.host));
   for (const auto& instance : fleet.instances) {
     auto it = observed.instances.find(instance.name);

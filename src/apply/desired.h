@@ -13,9 +13,9 @@ namespace cf::apply {
 
 // `complete`: the whole manifest set loaded without errors. `digests`: the
 // caller reads the secrets (manifest::read_secret) and passes their digests
-// only. Drop-in hashes are computed for instances that already have an
-// allocation (new ones get everything written anyway).
+// only; `ca_digests` likewise for the Host's CA certificates. Drop-in hashes are computed for instances that already
+// have an allocation (new ones get everything written anyway).
 plan::Desired desired_for(const model::Fleet& fleet, bool complete, std::map<model::SecretRef, std::string> digests,
-                          const model::Observed& observed);
+                          std::map<std::string, std::string> ca_digests, const model::Observed& observed);
 
 }  // namespace cf::apply

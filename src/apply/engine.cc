@@ -10,7 +10,8 @@ Result<Planned> plan_once(const Target& target, const host::Ports& ports) {
   if (!observed) return Error{"cannot observe the host: " + observed.error().message};
   Planned p;
   p.observed = std::move(observed.value());
-  p.desired = desired_for(target.desired.fleet, target.complete, target.desired.digests, p.observed);
+  p.desired =
+      desired_for(target.desired.fleet, target.complete, target.desired.digests, target.desired.ca_digests, p.observed);
   p.plan = plan::make_plan(p.desired, p.observed, target.options);
   return p;
 }

@@ -457,8 +457,9 @@ class Parser {
     RawHost h;
     h.loc = r_.where(root);
     if (spec) {
-      auto f = r_.fields(*spec, "spec",
-                         {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "stateRoot", "limits"});
+      auto f = r_.fields(
+          *spec, "spec",
+          {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "stateRoot", "limits", "caCertificates"});
       for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
     }
     raw_.hosts.push_back(std::move(h));
@@ -523,6 +524,8 @@ class Parser {
         h.egress = at(field, *v == 0 ? model::Egress::Allow : model::Egress::Deny);
     } else if (field.key == "stateRoot") {
       if (auto v = r_.absolute_path(field, path)) h.state_root = at(field, *v);
+    } else if (field.key == "caCertificates") {
+      ca_certificates(field, h);
     } else if (field.key == "limits") {
       auto f = r_.fields(field, path, {"vcpus", "memoryMiB"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) {
@@ -534,6 +537,29 @@ class Parser {
         }
       }
     }
+  }
+
+  // Paths only: the files are read, and checked to hold certificates only,
+  // when the desired state is loaded (ca_certificates.h).
+  void ca_certificates(const Entry& e, RawHost& h) {
+    const std::string path = "spec.caCertificates";
+    auto items = r_.list(e, path, kMaxCaCertificates);
+    if (!items) return;
+    std::vector<At<std::string>> out;
+    std::set<std::string> seen;
+    bool ok = true;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const Entry& item = (*items)[i];
+      auto v = r_.absolute_path(item, index(path, i));
+      if (!v) {
+        ok = false;
+      } else if (!seen.insert(*v).second) {
+        r_.warning(item.at(), index(path, i), *v + " is listed twice; the repeat is ignored");
+      } else {
+        out.push_back(at(item, *v));
+      }
+    }
+    if (ok) h.ca_certificates = std::move(out);
   }
 
   void images(const Entry& e, RawHost& h) {

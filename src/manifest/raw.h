@@ -69,6 +69,7 @@ struct RawHost {
   std::optional<At<std::string>> state_root;
   std::optional<At<int>> max_vcpus;
   std::optional<At<std::uint32_t>> max_memory_mib;
+  std::optional<std::vector<At<std::string>>> ca_certificates;  // as written, repeats dropped
 };
 
 struct Raw {

@@ -51,7 +51,7 @@ json to_json(const Host& h) {
   json limits = json::object();
   if (h.max_vcpus) limits["vcpus"] = *h.max_vcpus;
   if (h.max_memory_mib) limits["memoryMiB"] = *h.max_memory_mib;
-  return json{
+  json j{
       {"bridge", h.bridge},
       {"subnet", to_string(h.subnet)},
       {"gateway", to_string(h.gateway)},
@@ -62,6 +62,9 @@ json to_json(const Host& h) {
       {"stateRoot", h.state_root},
       {"limits", limits},
   };
+  // Only when set: fleets without CAs keep the hash they had before.
+  if (!h.ca_certificates.empty()) j["caCertificates"] = h.ca_certificates;
+  return j;
 }
 
 // nlohmann's objects are std::maps, so dump() sorts keys. Strings were

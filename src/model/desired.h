@@ -95,6 +95,7 @@ struct Host {
   std::string state_root;
   std::optional<int> max_vcpus;
   std::optional<std::uint32_t> max_memory_mib;
+  std::vector<std::string> ca_certificates;  // paths of the operator's CA certificate files; sorted, unique
   bool operator==(const Host&) const = default;
 };
 
@@ -116,6 +117,9 @@ std::vector<SecretRef> secret_refs(const Instance& i);
 struct DesiredState {
   Fleet fleet;
   std::map<SecretRef, std::string> digests;
+  // CA certificate path -> certificates_digest (core/pem.h) of its
+  // certificates: their content goes into every guest, like a secret's.
+  std::map<std::string, std::string> ca_digests;
 };
 
 // Canonical JSON: sorted keys, no insignificant whitespace, sizes in bytes.

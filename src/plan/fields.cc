@@ -59,7 +59,8 @@ const char* symbol(Action a) {
 }
 
 std::map<std::string, std::string> flatten(const model::Instance& instance, const model::Host& host,
-                                           const std::map<model::SecretRef, std::string>& secret_digests) {
+                                           const std::map<model::SecretRef, std::string>& secret_digests,
+                                           const std::map<std::string, std::string>& ca_digests) {
   std::map<std::string, std::string> f;
   for (const auto& [key, value] : instance.labels) f["metadata.labels." + key] = value;
   f["spec.model"] = instance.model;
@@ -91,6 +92,13 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
     f["host.image.rootfs"] = it->second.rootfs;
     if (it->second.initrd) f["host.image.initrd"] = *it->second.initrd;
   }
+  // Only when set, like every optional field: instances of a Host without
+  // CAs keep their generation.
+  if (!host.ca_certificates.empty())
+    f["host.caCertificates"] = join(host.ca_certificates, [&](const std::string& path) {
+      auto it = ca_digests.find(path);
+      return path + " (" + (it == ca_digests.end() ? std::string("(unreadable)") : it->second) + ")";
+    });
   return f;
 }
 
@@ -100,6 +108,7 @@ std::optional<Action> cost_of(const std::string& path) {
       under(path, "spec.providerKeys") || under(path, "spec.providerBaseUrls"))
     return Action::Reprovision;
   if (path == "spec.image" || under(path, "host.image")) return Action::Replace;
+  if (path == "host.caCertificates") return Action::Reprovision;
   if (path == "spec.resources.vcpus" || path == "spec.resources.memoryMiB") return Action::Restart;
   if (path == "spec.resources.disk") return Action::GrowDisk;
   if (path == "spec.state") return Action::Start;

@@ -34,7 +34,8 @@ struct Fixture {
                    "0123abcd",
                    {{"openai", "sk-1"}, {"open-router", "or-2"}},
                    std::nullopt,
-                   "sha256:feed"};
+                   "sha256:feed",
+                   ""};
   }
 };
 
@@ -128,6 +129,31 @@ TEST(Seed, CustomEndpoints) {
       (nlohmann::json{{"anthropic", {{"baseUrl", "https://llm-gw.example/anthropic"}}},
                       {"minimax", {{"baseUrl", "http://10.0.0.5:4000/minimax"}, {"api", "anthropic-messages"}}}}));
   EXPECT_EQ(c["channels"]["telegram"]["apiRoot"], "https://tg-api.example:8081");
+}
+
+// The operator's CAs: in the local CA directory for cloud-init's ca_certs
+// (update-ca-certificates) and named by NODE_EXTRA_CA_CERTS for Node;
+// without any, the file is still written so that removing the last CA
+// removes its trust.
+TEST(Seed, CaCertificatesReachTheTrustStoreAndNode) {
+  Fixture f;
+  const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const std::string entry =
+      "  - path: /usr/local/share/ca-certificates/clawfleet.crt\n    owner: \"root:root\"\n    permissions: "
+      "\"0644\"\n    encoding: b64\n    content: ";
+  const std::string tail = "ca_certs:\n  remove_defaults: false\n";
+  SeedFiles none = render_seed(f.in);
+  EXPECT_NE(none.user_data.find(entry + base64_encode("# clawfleet: no operator CA certificates\n") + "\n" + tail),
+            std::string::npos)
+      << none.user_data;
+  EXPECT_EQ(render_gateway_env(f.in), "OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\n");
+  f.in.ca_certificates = pem;
+  SeedFiles some = render_seed(f.in);
+  EXPECT_NE(some.user_data.find(entry + base64_encode(pem) + "\n" + tail), std::string::npos) << some.user_data;
+  EXPECT_EQ(render_gateway_env(f.in),
+            "OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\n"
+            "NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/clawfleet.crt\n");
+  EXPECT_NE(seed_digest(none), seed_digest(some));
 }
 
 TEST(Seed, DigestChangesWithAnyFile) {

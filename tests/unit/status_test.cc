@@ -59,7 +59,7 @@ JournalRecord end(const std::string& run, std::size_t seq, const std::string& in
 }
 
 std::string gen(const model::Fleet& f, const std::string& name, const std::map<model::SecretRef, std::string>& d = {}) {
-  return apply::generation_of(plan::flatten(*f.find(name), f.host, d));
+  return apply::generation_of(plan::flatten(*f.find(name), f.host, d, {}));
 }
 
 const InstanceStatus& row(const FleetStatus& s, const std::string& name) {
@@ -538,7 +538,7 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   ASSERT_TRUE(digests.problems.empty());
   auto observed = h.observe(fleet.host);
   ASSERT_TRUE(observed) << observed.error().message;
-  auto pd = apply::desired_for(fleet, true, digests.digests, observed.value());
+  auto pd = apply::desired_for(fleet, true, digests.digests, {}, observed.value());
   auto p = plan::make_plan(pd, observed.value(), {});
   h.health.failing[18901] = "health gate on 127.0.0.1:18901: not ready within 300000 ms";
   testing::FakeJournal journal;
@@ -564,10 +564,10 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   manifest::Digests again = manifest::read_digests(fleet, h.files, env);
   auto seen = h.observe(fleet.host);
   ASSERT_TRUE(seen) << seen.error().message;
-  auto plan = plan::make_plan(apply::desired_for(fleet, true, again.digests, seen.value()), seen.value(), {});
+  auto plan = plan::make_plan(apply::desired_for(fleet, true, again.digests, {}, seen.value()), seen.value(), {});
   auto records = journal.read(SIZE_MAX);
   ASSERT_TRUE(records);
-  model::DesiredState desired{fleet, again.digests};
+  model::DesiredState desired{fleet, again.digests, {}};
   FleetStatus s = build_status(&desired, seen.value(), plan, records.value().records);
   EXPECT_EQ(row(s, "alpha").health, Health::Ready) << row(s, "alpha").health_reason;
   EXPECT_EQ(row(s, "beta").health, Health::Degraded);
