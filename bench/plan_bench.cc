@@ -129,7 +129,7 @@ Planned observe_and_plan(testing::FakeHost& h, const model::Fleet& fleet) {
   if (!o) die("observe: " + o.error().message);
   Planned p;
   p.observed = std::move(o.value());
-  auto desired = apply::desired_for(fleet, true, {}, p.observed);
+  auto desired = apply::desired_for(fleet, true, {}, {}, p.observed);
   if (!desired) die("desired: " + desired.error().message);
   p.desired = std::move(desired.value());
   p.plan = plan::make_plan(p.desired, p.observed, {});

@@ -268,7 +268,7 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   for (const auto& name : names) {
     InstanceOutcome& o = outcomes[name];
     if (const model::Instance* inst = fleet.find(name)) {
-      o.generation = apply::generation_of(plan::flatten(*inst, effective, last_good_->digests));
+      o.generation = apply::generation_of(plan::flatten(*inst, effective, last_good_->digests, last_good_->ca_digests));
       o.desired_running = inst->state == model::RunState::Running;
     }
     if (!o.failed)

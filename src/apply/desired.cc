@@ -7,11 +7,13 @@
 namespace cf::apply {
 
 Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
-                                  std::map<model::SecretRef, std::string> digests, const model::Observed& observed) {
+                                  std::map<model::SecretRef, std::string> digests,
+                                  std::map<std::string, std::string> ca_digests, const model::Observed& observed) {
   plan::Desired d;
   d.fleet = fleet;
   d.complete = complete;
   d.secret_digests = std::move(digests);
+  d.ca_digests = std::move(ca_digests);
   // Everything below (table, seeds, generations) sees the effective list.
   // Without instances nothing needs a resolver, so none is no error.
   if (auto dns = plan::choose_dns(fleet.host, observed.dns)) {

@@ -15,10 +15,12 @@ namespace cf::apply {
 
 // `complete`: the whole manifest set loaded without errors. `digests`: the
 // caller reads the secrets (manifest::read_secret) and passes their digests
-// only. Drop-in hashes are computed for instances that already have an
-// allocation (new ones get everything written anyway). An error when the
-// fleet has instances and no resolver can be chosen for them.
+// only; `ca_digests` likewise for the Host's CA certificates. Drop-in
+// hashes are computed for instances that already have an allocation (new
+// ones get everything written anyway). An error when the fleet has
+// instances and no resolver can be chosen for them.
 Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
-                                  std::map<model::SecretRef, std::string> digests, const model::Observed& observed);
+                                  std::map<model::SecretRef, std::string> digests,
+                                  std::map<std::string, std::string> ca_digests, const model::Observed& observed);
 
 }  // namespace cf::apply

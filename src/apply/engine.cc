@@ -19,7 +19,8 @@ Result<Planned> plan_once(const Target& target, const host::Ports& ports) {
   if (!observed) return Error{"cannot observe the host: " + observed.error().message};
   Planned p;
   p.observed = std::move(observed.value());
-  auto desired = desired_for(target.desired.fleet, target.complete, target.desired.digests, p.observed);
+  auto desired =
+      desired_for(target.desired.fleet, target.complete, target.desired.digests, target.desired.ca_digests, p.observed);
   if (!desired) return desired.error();
   p.desired = std::move(desired.value());
   p.plan = plan::make_plan(p.desired, p.observed, target.options);

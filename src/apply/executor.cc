@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "core/pem.h"
 #include "core/sha256.h"
 #include "host/guest/seed.h"
 #include "host/network/allocator.h"
@@ -219,7 +220,7 @@ class Run {
       if (auto s = host::prepare_host_side(launch.value(), ports_.network); !s) return s;
     }
     // Outside the lock: a first copy of the root disk can take a while.
-    const std::string generation = generation_of(plan::flatten(inst, h, desired_.secret_digests));
+    const std::string generation = generation_of(plan::flatten(inst, h, desired_.secret_digests, desired_.ca_digests));
     auto grew = guest_disks(inst, alloc, token, generation);
     if (!grew) return grew.error();
 
@@ -268,7 +269,7 @@ class Run {
     }
 
     // Only now is the configuration applied (a running one proved healthy).
-    rec.applied = plan::flatten(inst, h, desired_.secret_digests);
+    rec.applied = plan::flatten(inst, h, desired_.secret_digests, desired_.ca_digests);
     rec.applied_generation = running ? std::optional<std::string>(generation) : rec.applied_generation;
     std::lock_guard<std::mutex> lock(mu_);
     return ports_.state.write_instance(rec);
@@ -309,7 +310,7 @@ class Run {
       grew = true;
     }
 
-    host::SeedInput in{&h, &inst, alloc, token, {}, std::nullopt, generation};
+    host::SeedInput in{&h, &inst, alloc, token, {}, std::nullopt, generation, {}};
     for (const auto& [provider, ref] : inst.provider_keys) {
       auto v = ports_.read_secret(ref);
       if (!v) return Error{"instance " + inst.name + ": " + v.error().message};
@@ -320,6 +321,9 @@ class Run {
       if (!v) return Error{"instance " + inst.name + ": " + v.error().message};
       in.telegram_token = v.value();
     }
+    auto cas = ca_certificates();
+    if (!cas) return Error{"instance " + inst.name + ": " + cas.error().message};
+    in.ca_certificates = cas.value();
     const host::SeedFiles seed = host::render_seed(in);
     auto have = ports_.disks.seed_digest_of(paths.seed);
     if (!have) return have.error();
@@ -327,6 +331,27 @@ class Run {
       if (auto s = ports_.disks.write_seed(paths.seed, seed); !s)
         return Error{"instance " + inst.name + ": " + s.error().message};
     return grew;
+  }
+
+  // The Host's CA certificates as the guests get them, read again through
+  // the same port and checks as when the plan was made: a file changed
+  // since would give guests other certificates than the generation says.
+  Result<std::string> ca_certificates() {
+    std::string bundle;
+    for (const auto& path : desired_.fleet.host.ca_certificates) {
+      auto content = [&] {
+        std::lock_guard<std::mutex> lock(mu_);  // readers need not be thread-safe (a fake records calls)
+        return ports_.files.read_file(path, kMaxCertificateFileBytes);
+      }();
+      if (!content) return Error{"CA certificate " + path + ": " + content.error().message};
+      auto pem = certificates_pem(content.value());
+      if (!pem) return Error{"CA certificate " + path + " is not a PEM certificate file: " + pem.error().message};
+      auto want = desired_.ca_digests.find(path);
+      if (want == desired_.ca_digests.end() || want->second != certificates_digest(pem.value()))
+        return Error{"CA certificate " + path + " changed since the plan was made; plan again"};
+      bundle += pem.value();
+    }
+    return bundle;
   }
 
   // Everything of one instance off the host, in the reverse order of

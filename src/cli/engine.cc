@@ -29,7 +29,7 @@ std::unique_ptr<apply::HostOpener> real_host() { return apply::real_host_opener(
 Result<std::unique_ptr<apply::HostSession>> open_host(const model::Host& host) { return real_host()->open(host); }
 
 SavedPlan saved_plan_for(const model::DesiredState& d, const apply::Planned& p, const plan::Options& options) {
-  return SavedPlan{manifest_digest(d.fleet, d.digests), observed_fingerprint(p.observed), options,
+  return SavedPlan{manifest_digest(d.fleet, d.digests, d.ca_digests), observed_fingerprint(p.observed), options,
                    render_plan_json(p.plan)};
 }
 

@@ -18,10 +18,15 @@ json to_json(const model::ObservedUnit& u) {
 
 }  // namespace
 
-std::string manifest_digest(const model::Fleet& fleet, const std::map<model::SecretRef, std::string>& digests) {
+std::string manifest_digest(const model::Fleet& fleet, const std::map<model::SecretRef, std::string>& digests,
+                            const std::map<std::string, std::string>& ca_digests) {
   json secrets = json::array();
   for (const auto& [ref, digest] : digests) secrets.push_back({manifest::describe(ref), digest});
-  return "sha256:" + sha256_hex(model::canonical_json(fleet) + "\n" + secrets.dump());
+  // A CA file whose certificates changed makes a saved plan stale too;
+  // without CAs the digest is the one it always was.
+  std::string cas;
+  for (const auto& [path, digest] : ca_digests) cas += "\n" + path + " " + digest;
+  return "sha256:" + sha256_hex(model::canonical_json(fleet) + "\n" + secrets.dump() + cas);
 }
 
 std::string observed_fingerprint(const model::Observed& o) {

@@ -18,7 +18,8 @@
 namespace cf::cli {
 
 // What the manifests ask for, secrets included by digest.
-std::string manifest_digest(const model::Fleet& fleet, const std::map<model::SecretRef, std::string>& digests);
+std::string manifest_digest(const model::Fleet& fleet, const std::map<model::SecretRef, std::string>& digests,
+                            const std::map<std::string, std::string>& ca_digests);
 // Every observed fact a plan depends on.
 std::string observed_fingerprint(const model::Observed& observed);
 

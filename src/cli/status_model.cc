@@ -128,7 +128,8 @@ FleetStatus build_status(const model::DesiredState* desired, const model::Observ
       s.desired_generation_known = s.unreadable_secrets.empty();
       // The same hash apply records as applied once the health gate passes.
       if (s.desired_generation_known)
-        s.desired_generation = apply::generation_of(plan::flatten(*want, desired->fleet.host, desired->digests));
+        s.desired_generation =
+            apply::generation_of(plan::flatten(*want, desired->fleet.host, desired->digests, desired->ca_digests));
     } else {
       s.desired_generation_known = desired != nullptr;
     }

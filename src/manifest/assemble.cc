@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "core/text.h"
+#include "manifest/bot_tokens.h"
 #include "manifest/defaults.h"
 #include "manifest/limits.h"
+#include "manifest/secrets.h"
 
 namespace cf::manifest {
 namespace {
@@ -108,6 +110,9 @@ class Assembler {
     }
     if (rh.max_vcpus) h.max_vcpus = rh.max_vcpus->value;
     if (rh.max_memory_mib) h.max_memory_mib = rh.max_memory_mib->value;
+    if (rh.ca_certificates)
+      for (const auto& ca : *rh.ca_certificates) h.ca_certificates.push_back(ca.value);
+    std::sort(h.ca_certificates.begin(), h.ca_certificates.end());
     return h;
   }
 
@@ -147,6 +152,8 @@ class Assembler {
     i.telegram = s.telegram;
     for (const auto& [provider, ref] : def.provider_keys) i.provider_keys[provider] = ref.value;
     for (const auto& [provider, ref] : s.provider_keys) i.provider_keys[provider] = ref.value;
+    for (const auto& [provider, url] : def.provider_base_urls) i.provider_base_urls[provider] = url.value;
+    for (const auto& [provider, url] : s.provider_base_urls) i.provider_base_urls[provider] = url.value;
     i.state = pick(s.state, def.state, model::RunState::Running);
     i.protect = pick(s.protect, def.protect, false);
     if (s.host_port) i.network.host_port = s.host_port->value;
@@ -212,6 +219,15 @@ class Assembler {
       unique(ports_, s.host_port->value, s.host_port->loc, "spec.network.hostPort",
              "port " + std::to_string(s.host_port->value), i.name);
     if (s.mac) unique(macs_, s.mac->value, s.mac->loc, "spec.network.mac", "MAC " + to_string(s.mac->value), i.name);
+    // The same reference twice is seen here, without reading it; two
+    // references with the same content only by digest (bot_tokens.h).
+    if (i.telegram) {
+      auto [it, fresh] = bot_tokens_.emplace(i.telegram->bot_token, std::make_pair(i.name, s.bot_token_loc));
+      if (!fresh)
+        d_.error(s.bot_token_loc, "spec.telegram.botToken",
+                 "secret " + describe(i.telegram->bot_token) + " is also the bot token of instance \"" +
+                     it->second.first + "\" at " + where_text(it->second.second) + "; " + kOneBotOneInstance);
+    }
   }
 
   template <class K>
@@ -256,6 +272,7 @@ class Assembler {
   std::map<Ipv4, std::pair<std::string, Location>> ips_;
   std::map<std::uint16_t, std::pair<std::string, Location>> ports_;
   std::map<Mac, std::pair<std::string, Location>> macs_;
+  std::map<model::SecretRef, std::pair<std::string, Location>> bot_tokens_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "manifest/desired_state.h"
 
+#include "manifest/bot_tokens.h"
+#include "manifest/ca_certificates.h"
 #include "manifest/secrets.h"
 
 namespace cf::manifest {
@@ -33,6 +35,8 @@ LoadedDesired load_desired(FileReader& fs, const Environment& env, const SourceS
   Digests d = read_digests(out.state.fleet, fs, env);
   out.state.digests = std::move(d.digests);
   out.secret_problems = std::move(d.problems);
+  check_unique_bot_tokens(out.state.fleet, out.state.digests, loaded.origins, out.diagnostics);
+  out.state.ca_digests = read_ca_digests(out.state.fleet.host, loaded.ca_origins, fs, out.diagnostics);
   return out;
 }
 

@@ -34,6 +34,10 @@ struct LoadedDesired {
   // desired state is unknown.
   bool complete() const { return !diagnostics.has_errors() && secret_problems.empty(); }
 };
+// Two instances whose bot tokens have one digest are an error diagnostic
+// (check_unique_bot_tokens), and so is a CA certificate file that cannot be
+// read or holds anything but certificates (read_ca_digests): the desired
+// state is not used then.
 LoadedDesired load_desired(FileReader& fs, const Environment& env, const SourceSpec& spec);
 
 }  // namespace cf::manifest

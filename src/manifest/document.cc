@@ -1,6 +1,7 @@
 #include "manifest/document.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/text.h"
@@ -8,6 +9,7 @@
 #include "manifest/fields.h"
 #include "manifest/limits.h"
 #include "manifest/loader.h"
+#include "manifest/url.h"
 #include "manifest/yaml_reader.h"
 
 namespace cf::manifest {
@@ -142,9 +144,9 @@ class Parser {
 
   RawSpec spec(const Entry& e, bool in_defaults) {
     RawSpec s;
-    auto f =
-        r_.fields(e, "spec",
-                  {"model", "skills", "image", "resources", "telegram", "providerKeys", "state", "protect", "network"});
+    auto f = r_.fields(e, "spec",
+                       {"model", "skills", "image", "resources", "telegram", "providerKeys", "providerBaseUrls",
+                        "state", "protect", "network"});
     if (!f) return s;
     for (const auto& field : *f) {
       std::string path = child("spec", field.key);
@@ -176,9 +178,11 @@ class Parser {
       } else if (field.key == "resources") {
         resources(field, s);
       } else if (field.key == "telegram") {
-        s.telegram = telegram(field);
+        s.telegram = telegram(field, s);
       } else if (field.key == "providerKeys") {
         provider_keys(field, s);
+      } else if (field.key == "providerBaseUrls") {
+        provider_base_urls(field, s);
       } else if (field.key == "state") {
         if (auto v = r_.choice(field, path, {"running", "stopped"}))
           s.state = at(field, *v == 0 ? model::RunState::Running : model::RunState::Stopped);
@@ -297,8 +301,8 @@ class Parser {
     return std::nullopt;
   }
 
-  std::optional<model::Telegram> telegram(const Entry& e) {
-    auto f = r_.fields(e, "spec.telegram", {"botToken", "allowFrom"});
+  std::optional<model::Telegram> telegram(const Entry& e, RawSpec& s) {
+    auto f = r_.fields(e, "spec.telegram", {"botToken", "allowFrom", "apiRoot"});
     if (!f) return std::nullopt;
     const Entry* token = find(*f, "botToken");
     const Entry* allow = find(*f, "allowFrom");
@@ -309,11 +313,70 @@ class Parser {
       r_.error(e.at(), "spec.telegram.allowFrom",
                "required field is missing (Telegram needs both botToken and allowFrom)");
     std::optional<SecretRef> ref;
-    if (token) ref = secret(*token, "spec.telegram.botToken");
+    if (token) {
+      ref = secret(*token, "spec.telegram.botToken");
+      s.bot_token_loc = r_.where(token->at());
+    }
     std::optional<std::vector<std::int64_t>> users;
     if (allow) users = allow_from(*allow);
-    if (!ref || !users) return std::nullopt;
-    return model::Telegram{*ref, *users};
+    bool ok = true;
+    std::optional<std::string> api_root;
+    if (const Entry* root = find(*f, "apiRoot")) {
+      api_root = url(*root, "spec.telegram.apiRoot");
+      ok = api_root.has_value();
+    }
+    if (!ref || !users || !ok) return std::nullopt;
+    return model::Telegram{*ref, *users, api_root};
+  }
+
+  // An endpoint URL (url.h). The Bot API root is the server's root: a
+  // path with /bot<TOKEN> would put the token into the manifest, so that is
+  // checked first and never shown.
+  std::optional<std::string> url(const Entry& e, const std::string& path) {
+    auto v = r_.string(e, path);
+    if (!v) return std::nullopt;
+    if (path == "spec.telegram.apiRoot" && has_bot_token_path(*v)) {
+      r_.error(e.at(), path,
+               "must be the Bot API root only, without /bot<TOKEN> (the value is not shown), e.g. "
+               "https://telegram-bot-api.internal:8081");
+      return std::nullopt;
+    }
+    if (auto problem = endpoint_url_problem(*v)) {
+      r_.error(e.at(), path, "must be " + *problem);
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // A path component "bot" followed by a digit: the start of a bot token.
+  static bool has_bot_token_path(const std::string& url) {
+    for (std::size_t at = url.find("/bot"); at != std::string::npos; at = url.find("/bot", at + 1))
+      if (at + 4 < url.size() && std::isdigit(static_cast<unsigned char>(url[at + 4]))) return true;
+    return false;
+  }
+
+  // Where a model provider's API is (an LLM gateway): OpenClaw takes a
+  // baseUrl overlay without a model list only for its bundled providers,
+  // so only the providers clawfleet knows may be pointed elsewhere.
+  void provider_base_urls(const Entry& e, RawSpec& s) {
+    const std::string base = "spec.providerBaseUrls";
+    auto m = r_.map(e, base);
+    if (!m) return;
+    if (m->size() > kMaxProviderKeys) {
+      r_.error(e.at(), base,
+               "at most " + std::to_string(kMaxProviderKeys) + " providers, got " + std::to_string(m->size()));
+      return;
+    }
+    for (const auto& k : *m) {
+      std::string path = child(base, k.key);
+      if (std::find(std::begin(kKeyedProviders), std::end(kKeyedProviders), k.key) == std::end(kKeyedProviders)) {
+        r_.error(k.key_node, path,
+                 "\"" + std::string(utf8_prefix(k.key, 64)) +
+                     "\" is not a provider whose base URL clawfleet sets (anthropic, minimax, openai)");
+        continue;
+      }
+      if (auto v = url(k, path)) s.provider_base_urls.emplace(k.key, At<std::string>{*v, r_.where(k.at())});
+    }
   }
 
   std::optional<std::vector<std::int64_t>> allow_from(const Entry& e) {
@@ -394,9 +457,9 @@ class Parser {
     RawHost h;
     h.loc = r_.where(root);
     if (spec) {
-      auto f =
-          r_.fields(*spec, "spec",
-                    {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "dns", "stateRoot", "limits"});
+      auto f = r_.fields(*spec, "spec",
+                         {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "dns", "stateRoot",
+                          "limits", "caCertificates"});
       for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
     }
     raw_.hosts.push_back(std::move(h));
@@ -465,6 +528,8 @@ class Parser {
       h.dns = dns(field, path);
     } else if (field.key == "stateRoot") {
       if (auto v = r_.absolute_path(field, path)) h.state_root = at(field, *v);
+    } else if (field.key == "caCertificates") {
+      ca_certificates(field, h);
     } else if (field.key == "limits") {
       auto f = r_.fields(field, path, {"vcpus", "memoryMiB"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) {
@@ -639,6 +704,29 @@ class Parser {
     }
     if (!ok) return std::nullopt;
     return At<std::vector<Ipv4>>{std::move(out), r_.where(e.at())};
+  }
+
+  // Paths only: the files are read, and checked to hold certificates only,
+  // when the desired state is loaded (ca_certificates.h).
+  void ca_certificates(const Entry& e, RawHost& h) {
+    const std::string path = "spec.caCertificates";
+    auto items = r_.list(e, path, kMaxCaCertificates);
+    if (!items) return;
+    std::vector<At<std::string>> out;
+    std::set<std::string> seen;
+    bool ok = true;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const Entry& item = (*items)[i];
+      auto v = r_.absolute_path(item, index(path, i));
+      if (!v) {
+        ok = false;
+      } else if (!seen.insert(*v).second) {
+        r_.warning(item.at(), index(path, i), *v + " is listed twice; the repeat is ignored");
+      } else {
+        out.push_back(at(item, *v));
+      }
+    }
+    if (ok) h.ca_certificates = std::move(out);
   }
 
   void images(const Entry& e, RawHost& h) {

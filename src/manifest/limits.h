@@ -16,5 +16,7 @@ inline constexpr std::size_t kMaxTelegramUsers = 1024;
 inline constexpr std::size_t kMaxProviderKeys = 32;
 inline constexpr std::size_t kMaxImages = 64;
 inline constexpr std::size_t kMaxEgressExceptions = 64;
+inline constexpr std::size_t kMaxCaCertificates = 16;  // files; their size: core/pem.h
+// URLs: manifest/url.h (kMaxUrlBytes).
 
 }  // namespace cf::manifest

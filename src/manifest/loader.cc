@@ -31,6 +31,8 @@ LoadResult load(const std::vector<SourceFile>& files) {
     }
   }
   out.fleet = assemble(raw, out.diagnostics, out.origins);
+  if (!raw.hosts.empty() && raw.hosts[0].ca_certificates)
+    for (const auto& ca : *raw.hosts[0].ca_certificates) out.ca_origins.emplace(ca.value, ca.loc);
   out.diagnostics.sort(order);
   return out;
 }

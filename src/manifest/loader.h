@@ -25,7 +25,8 @@ struct LoadResult {
   Diagnostics diagnostics;
   std::size_t files = 0;
   std::size_t documents = 0;
-  std::map<std::string, Location> origins;  // instance name -> its metadata.name
+  std::map<std::string, Location> origins;     // instance name -> its metadata.name
+  std::map<std::string, Location> ca_origins;  // CA certificate path -> where the Host lists it
 };
 
 LoadResult load(const std::vector<SourceFile>& files);

@@ -32,8 +32,10 @@ struct RawSpec {
   std::optional<At<std::uint32_t>> memory_mib;
   std::optional<At<std::uint64_t>> disk_bytes;
   std::optional<model::Telegram> telegram;
+  Location bot_token_loc;  // where spec.telegram.botToken was written
   std::map<std::string, At<model::SecretRef>> provider_keys;
   std::set<std::string> providers_named;  // even with a bad reference: no "needs a key" on top
+  std::map<std::string, At<std::string>> provider_base_urls;
   std::optional<At<model::RunState>> state;
   std::optional<At<bool>> protect;
   std::optional<At<std::uint16_t>> host_port;
@@ -71,6 +73,7 @@ struct RawHost {
   std::optional<At<std::string>> state_root;
   std::optional<At<int>> max_vcpus;
   std::optional<At<std::uint32_t>> max_memory_mib;
+  std::optional<std::vector<At<std::string>>> ca_certificates;  // as written, repeats dropped
 };
 
 struct Raw {

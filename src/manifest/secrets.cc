@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/sha256.h"
+#include "manifest/bot_tokens.h"
 
 namespace cf::manifest {
 namespace {
@@ -61,6 +62,10 @@ void check_secrets(LoadResult& loaded, FileReader& fs, const Environment& env) {
     if (i.telegram) check(i, "spec.telegram.botToken", i.telegram->bot_token);
     for (const auto& [provider, ref] : i.provider_keys) check(i, "spec.providerKeys." + provider, ref);
   }
+  std::map<model::SecretRef, std::string> digests;
+  for (const auto& [ref, value] : cache)
+    if (value.ok()) digests.emplace(ref, secret_digest(value.value()));
+  check_unique_bot_tokens(loaded.fleet, digests, loaded.origins, loaded.diagnostics);
 }
 
 std::function<Result<std::string>(const model::SecretRef&)> real_secret_reader() {

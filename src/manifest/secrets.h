@@ -31,7 +31,9 @@ std::function<Result<std::string>(const model::SecretRef&)> real_secret_reader()
 std::string secret_digest(const std::string& value);
 
 // Reads every secret the loaded fleet references (each once) and adds an
-// error diagnostic, at the instance's name, for each one that cannot be used.
+// error diagnostic, at the instance's name, for each one that cannot be used
+// and for each bot token another instance's has the content of
+// (check_unique_bot_tokens).
 void check_secrets(LoadResult& loaded, FileReader& fs, const Environment& env);
 
 // "file /etc/x", "env OPENAI_API_KEY", "credential anthropic-api-key"

@@ -34,6 +34,10 @@ json to_json(const Instance& i) {
       {"network", network},
   };
   if (i.telegram) j["telegram"] = {{"botToken", to_json(i.telegram->bot_token)}, {"allowFrom", i.telegram->allow_from}};
+  // Written only when set, so that instances without endpoints keep the
+  // content hash they had before these fields existed.
+  if (i.telegram && i.telegram->api_root) j["telegram"]["apiRoot"] = *i.telegram->api_root;
+  if (!i.provider_base_urls.empty()) j["providerBaseUrls"] = i.provider_base_urls;
   return j;
 }
 
@@ -52,7 +56,7 @@ json to_json(const Host& h) {
   json limits = json::object();
   if (h.max_vcpus) limits["vcpus"] = *h.max_vcpus;
   if (h.max_memory_mib) limits["memoryMiB"] = *h.max_memory_mib;
-  return json{
+  json j{
       {"bridge", h.bridge},
       {"subnet", to_string(h.subnet)},
       {"gateway", to_string(h.gateway)},
@@ -68,6 +72,9 @@ json to_json(const Host& h) {
       {"stateRoot", h.state_root},
       {"limits", limits},
   };
+  // Only when set: fleets without CAs keep the hash they had before.
+  if (!h.ca_certificates.empty()) j["caCertificates"] = h.ca_certificates;
+  return j;
 }
 
 // nlohmann's objects are std::maps, so dump() sorts keys. Strings were

@@ -49,6 +49,7 @@ struct Resources {
 struct Telegram {
   SecretRef bot_token;
   std::vector<std::int64_t> allow_from;  // sorted, unique
+  std::optional<std::string> api_root;   // a self-hosted Bot API server; unset: OpenClaw's default
   bool operator==(const Telegram&) const = default;
 };
 
@@ -69,6 +70,7 @@ struct Instance {
   Resources resources;
   std::optional<Telegram> telegram;
   std::map<std::string, SecretRef> provider_keys;
+  std::map<std::string, std::string> provider_base_urls;  // provider -> its API's base URL (an LLM gateway)
   RunState state = RunState::Running;
   bool protect = false;
   NetworkPins network;
@@ -133,6 +135,7 @@ struct Host {
   std::string state_root;
   std::optional<int> max_vcpus;
   std::optional<std::uint32_t> max_memory_mib;
+  std::vector<std::string> ca_certificates;  // paths of the operator's CA certificate files; sorted, unique
   bool operator==(const Host&) const = default;
 };
 
@@ -158,6 +161,9 @@ std::vector<SecretRef> secret_refs(const Instance& i);
 struct DesiredState {
   Fleet fleet;
   std::map<SecretRef, std::string> digests;
+  // CA certificate path -> certificates_digest (core/pem.h) of its
+  // certificates: their content goes into every guest, like a secret's.
+  std::map<std::string, std::string> ca_digests;
 };
 
 // Canonical JSON: sorted keys, no insignificant whitespace, sizes in bytes.

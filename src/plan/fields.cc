@@ -59,7 +59,8 @@ const char* symbol(Action a) {
 }
 
 std::map<std::string, std::string> flatten(const model::Instance& instance, const model::Host& host,
-                                           const std::map<model::SecretRef, std::string>& secret_digests) {
+                                           const std::map<model::SecretRef, std::string>& secret_digests,
+                                           const std::map<std::string, std::string>& ca_digests) {
   std::map<std::string, std::string> f;
   for (const auto& [key, value] : instance.labels) f["metadata.labels." + key] = value;
   f["spec.model"] = instance.model;
@@ -72,9 +73,11 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
     f["spec.telegram.botToken"] = digest_of(instance.telegram->bot_token, secret_digests);
     f["spec.telegram.allowFrom"] =
         join(instance.telegram->allow_from, [](std::int64_t id) { return std::to_string(id); });
+    if (instance.telegram->api_root) f["spec.telegram.apiRoot"] = *instance.telegram->api_root;
   }
   for (const auto& [provider, ref] : instance.provider_keys)
     f["spec.providerKeys." + provider] = digest_of(ref, secret_digests);
+  for (const auto& [provider, url] : instance.provider_base_urls) f["spec.providerBaseUrls." + provider] = url;
   f["spec.state"] = model::to_string(instance.state);
   f["spec.protect"] = instance.protect ? "true" : "false";
 
@@ -93,15 +96,24 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
     f["host.image.rootfs"] = it->second.rootfs;
     if (it->second.initrd) f["host.image.initrd"] = *it->second.initrd;
   }
+  // Only when set, like every optional field: instances of a Host without
+  // CAs keep their generation.
+  if (!host.ca_certificates.empty())
+    f["host.caCertificates"] = join(host.ca_certificates, [&](const std::string& path) {
+      auto it = ca_digests.find(path);
+      return path + " (" + (it == ca_digests.end() ? std::string("(unreadable)") : it->second) + ")";
+    });
   return f;
 }
 
 std::optional<Action> cost_of(const std::string& path) {
   if (under(path, "metadata.labels") || path == "spec.protect") return std::nullopt;
   if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") ||
-      under(path, "spec.providerKeys") || path == "host.dns" || path == "host.egress.proxy.url")
+      under(path, "spec.providerKeys") || under(path, "spec.providerBaseUrls") || path == "host.dns" ||
+      path == "host.egress.proxy.url")
     return Action::Reprovision;
   if (path == "spec.image" || under(path, "host.image")) return Action::Replace;
+  if (path == "host.caCertificates") return Action::Reprovision;
   if (path == "spec.resources.vcpus" || path == "spec.resources.memoryMiB") return Action::Restart;
   if (path == "spec.resources.disk") return Action::GrowDisk;
   if (path == "spec.state") return Action::Start;

@@ -425,7 +425,7 @@ class Planner {
   void instance(const model::Instance& want, const model::ObservedInstance* have) {
     const model::Host& h = d_.fleet.host;
     const std::string& name = want.name;
-    const auto fields = flatten(want, h, d_.secret_digests);
+    const auto fields = flatten(want, h, d_.secret_digests, d_.ca_digests);
 
     if (!have) return add(create(want, fields, kReasonNewInstance));
     if (!have->allocation) {

@@ -120,6 +120,9 @@ struct Desired {
   // secret digest by reference, for every reference in the fleet; a
   // reference missing here shows as "(unreadable)" and is a change.
   std::map<model::SecretRef, std::string> secret_digests;
+  // CA certificate path -> digest (model::DesiredState::ca_digests); a path
+  // missing here shows as "(unreadable)" and is a change.
+  std::map<std::string, std::string> ca_digests;
   // "sha256:..." of render_table(fleet.host): compared with
   // Observed::table_hash; "" compares nothing.
   std::string table_hash;
@@ -141,12 +144,14 @@ struct Options {
 // their digest), including the host fields the instance depends on
 // ("host.bridge", "host.subnet", "host.gateway", "host.dns", "host.vmm.kind",
 // "host.vmm.binary", "host.image.kernel", "host.image.rootfs",
-// "host.image.initrd", "host.vmm.smt"). apply records this map in the
+// "host.image.initrd", "host.vmm.smt", and "host.caCertificates" when the
+// Host lists any: each path with its certificates' digest). apply records this map in the
 // instance's state when it applies, so the next plan can show before ->
 // after. Network pins are not in it: the planner compares them with the
 // observed allocation, which is what the VM really uses.
 std::map<std::string, std::string> flatten(const model::Instance& instance, const model::Host& host,
-                                           const std::map<model::SecretRef, std::string>& secret_digests);
+                                           const std::map<model::SecretRef, std::string>& secret_digests,
+                                           const std::map<std::string, std::string>& ca_digests);
 
 // What changing a flattened field costs (docs/manifest.md, "change costs").
 // Returns nullopt for fields whose change costs nothing (recorded only:

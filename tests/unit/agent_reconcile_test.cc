@@ -94,7 +94,7 @@ TEST_F(AgentReconcile, ConvergesAndReportsReady) {
 TEST_F(AgentReconcile, ProbesKvmOnceAndTheVmsFollowIt) {
   manifests(instance_yaml("alpha"));
   {
-    const model::DesiredState desired{testing::fleet_of(instance_yaml("alpha")), {}};
+    const model::DesiredState desired{testing::fleet_of(instance_yaml("alpha")), {}, {}};
     ASSERT_TRUE(apply::plan_once(apply::Target{desired, true, {}}, host.ports()));
     EXPECT_TRUE(host.platform.probes.empty());  // planning alone never probes
   }

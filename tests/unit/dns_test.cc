@@ -174,10 +174,14 @@ TEST(DnsSeed, NetworkConfigNamesTheResolversInOrder) {
   model::Host h = table_host(model::Egress::Allow, {ip("192.0.2.53"), ip("10.100.0.1")});
   model::Instance inst;
   inst.name = "bot";
-  host::SeedInput in{
-      &h,           &inst, model::Allocation{ip("10.100.0.2"), Mac{{0x06, 0xfc, 10, 100, 0, 2}}, 18900, "cfx"},
-      "tok",        {},    std::nullopt,
-      "sha256:feed"};
+  host::SeedInput in{&h,
+                     &inst,
+                     model::Allocation{ip("10.100.0.2"), Mac{{0x06, 0xfc, 10, 100, 0, 2}}, 18900, "cfx"},
+                     "tok",
+                     {},
+                     std::nullopt,
+                     "sha256:feed",
+                     ""};
   EXPECT_EQ(host::render_seed(in).network_config,
             "version: 2\nethernets:\n  eth0:\n    match:\n      macaddress: \"06:fc:0a:64:00:02\"\n    set-name: eth0\n"
             "    addresses: [\"10.100.0.2/24\"]\n    routes:\n      - to: 0.0.0.0/0\n        via: \"10.100.0.1\"\n"
@@ -210,7 +214,7 @@ class DnsApply : public ::testing::Test {
     auto observed = fake.observe(fleet.host);
     EXPECT_TRUE(observed) << observed.error().message;
     observed_ = observed.value();
-    auto d = apply::desired_for(fleet, true, {}, observed_);
+    auto d = apply::desired_for(fleet, true, {}, {}, observed_);
     EXPECT_TRUE(d) << d.error().message;
     desired_ = d.value();
     return plan::make_plan(desired_, observed_, {});
@@ -281,8 +285,8 @@ TEST_F(DnsApply, NoResolverAnywhereIsAnErrorOnlyWithInstances) {
   fake.platform.files.clear();
   auto observed = fake.observe(fleet_of("").host);
   ASSERT_TRUE(observed);
-  EXPECT_TRUE(apply::desired_for(fleet_of(""), true, {}, observed.value()));
-  auto d = apply::desired_for(fleet_of(instance_yaml("bot")), true, {}, observed.value());
+  EXPECT_TRUE(apply::desired_for(fleet_of(""), true, {}, {}, observed.value()));
+  auto d = apply::desired_for(fleet_of(instance_yaml("bot")), true, {}, {}, observed.value());
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error().message,
             "no DNS resolver for the guests: the Host's spec.dns is unset and the host has none to offer "

@@ -184,7 +184,7 @@ TEST(EgressSeed, ProxyModeNamesTheProxyInTheGatewayEnv) {
   h.proxy = model::EgressProxy{"http://10.20.0.9:3128", ip("10.20.0.9"), 3128};
   model::Instance inst;
   inst.name = "bot";
-  host::SeedInput in{&h, &inst, {}, "tok", {{"anthropic", "k"}}, std::nullopt, "sha256:feed"};
+  host::SeedInput in{&h, &inst, {}, "tok", {{"anthropic", "k"}}, std::nullopt, "sha256:feed", ""};
   EXPECT_EQ(host::render_gateway_env(in),
             "ANTHROPIC_API_KEY=k\nHTTPS_PROXY=http://10.20.0.9:3128\nHTTP_PROXY=http://10.20.0.9:3128\n"
             "https_proxy=http://10.20.0.9:3128\nhttp_proxy=http://10.20.0.9:3128\n"
@@ -195,11 +195,11 @@ TEST(EgressSeed, ProxyModeNamesTheProxyInTheGatewayEnv) {
 
 TEST(EgressPlan, OnlyTheProxyUrlReachesTheGuest) {
   model::Fleet f = testing::fleet_of(testing::instance_yaml("bot"));
-  auto fields = plan::flatten(f.instances[0], f.host, {});
+  auto fields = plan::flatten(f.instances[0], f.host, {}, {});
   EXPECT_EQ(fields.count("host.egress.proxy.url"), 0u);
   f.host.egress = model::Egress::Proxy;
   f.host.proxy = model::EgressProxy{"http://10.20.0.9:3128", ip("10.20.0.9"), 3128};
-  fields = plan::flatten(f.instances[0], f.host, {});
+  fields = plan::flatten(f.instances[0], f.host, {}, {});
   EXPECT_EQ(fields.at("host.egress.proxy.url"), "http://10.20.0.9:3128");
   EXPECT_EQ(plan::cost_of("host.egress.proxy.url"), plan::Action::Reprovision);
   EXPECT_EQ(plan::cost_of("host.egress"), std::nullopt);

@@ -9,8 +9,11 @@
 #include <random>
 
 #include "apply/desired.h"
+#include "core/pem.h"
+#include "core/text.h"
 #include "fakes/fake_host.h"
 #include "fakes/fleets.h"
+#include "fakes/test_certificate.h"
 #include "host/network/network.h"
 #include "host/vmm/launch.h"
 #include "manifest/loader.h"
@@ -34,7 +37,7 @@ class Executor : public ::testing::Test {
     auto observed = host().observe(fleet.host);
     EXPECT_TRUE(observed) << observed.error().message;
     observed_ = observed.value();
-    auto desired = desired_for(fleet, true, {}, observed_);
+    auto desired = desired_for(fleet, true, {}, ca_digests_, observed_);
     EXPECT_TRUE(desired) << desired.error().message;
     desired_ = desired.value();
     return plan::make_plan(desired_, observed_, options);
@@ -75,6 +78,7 @@ class Executor : public ::testing::Test {
   model::Observed observed_;
   plan::Desired desired_;
   std::vector<std::string> events_;
+  std::map<std::string, std::string> ca_digests_;  // what load_desired read
 };
 
 TEST_F(Executor, CreatesAFleetThatThenPlansEmpty) {
@@ -102,6 +106,25 @@ TEST_F(Executor, CreatesAFleetThatThenPlansEmpty) {
   // Every gate got the instance's own token.
   ASSERT_EQ(host().health.tokens.size(), 2u);
   EXPECT_NE(host().health.tokens[0], host().health.tokens[1]);
+}
+
+// The Host's CAs reach the seed through the file-reading port, checked
+// again: a file that no longer holds what the plan saw fails the step.
+TEST_F(Executor, CaCertificatesAreReadAgainAndMustBeWhatThePlanSaw) {
+  auto fleet = fleet_of(instance_yaml("alpha"));
+  fleet.host.ca_certificates = {"/etc/ca/corp.pem"};
+  host().files.file("/etc/ca/corp.pem", testing::kTestCaCertificate);
+  ca_digests_["/etc/ca/corp.pem"] = "sha256:000000000000";
+  Pass p = apply(fleet);
+  ASSERT_EQ(p.plan.steps.back().instance, "alpha");
+  EXPECT_EQ(
+      p.results.back().error,
+      "instance alpha: CA certificate /etc/ca/corp.pem changed since the plan was made; plan again (rolled back)");
+
+  ca_digests_["/etc/ca/corp.pem"] = certificates_digest(testing::kTestCaCertificate);
+  converge(fleet);
+  const std::string& user_data = host().disks.seeds.at("/var/lib/clawfleet/instances/alpha/seed.img").user_data;
+  EXPECT_NE(user_data.find(base64_encode(testing::kTestCaCertificate)), std::string::npos);
 }
 
 TEST_F(Executor, DestroyLeavesNothingBehind) {

@@ -331,6 +331,71 @@ TEST(Load, Telegram) {
             "m.yaml:7:49: warning: spec.telegram.allowFrom[1]: user 5 is listed twice; the repeat is ignored");
 }
 
+// Two gateways polling one bot get 409 Conflict for ever: the same
+// reference twice is refused without reading it (same content under two
+// references: secrets_test.cc).
+TEST(Load, ABotTokenServesOneInstance) {
+  std::string a =
+      "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n  providerKeys: {openai: {env: K}}\n  telegram: {botToken: {file: /s/bot}, allowFrom: [1]}\n";
+  std::string b = a;
+  b.replace(b.find("name: a"), 7, "name: b");
+  EXPECT_EQ(
+      diags({{"a.yaml", a}, {"b.yaml", b}}),
+      (std::vector<std::string>{
+          "b.yaml:6:24: error: spec.telegram.botToken: secret file /s/bot is also the bot token of instance \"a\" at a.yaml:6:24; a bot serves one instance (two gateways polling one bot get 409 Conflict from Telegram for ever); give each instance its own bot"}));
+}
+
+TEST(Load, CustomEndpoints) {
+  auto r = load(
+      {{"m.yaml", instance("  providerBaseUrls: {openai: \"https://llm-gw.example:8443/v1\"}\n"
+                           "  telegram: {botToken: {env: T}, allowFrom: [1], apiRoot: \"http://[fd00::5]:8081\"}\n")}});
+  ASSERT_FALSE(r.diagnostics.has_errors()) << format(r.diagnostics.all()[0]);
+  const model::Instance& i = r.fleet.instances.at(0);
+  EXPECT_EQ(i.provider_base_urls, (std::map<std::string, std::string>{{"openai", "https://llm-gw.example:8443/v1"}}));
+  EXPECT_EQ(i.telegram->api_root, "http://[fd00::5]:8081");
+
+  EXPECT_EQ(
+      diags(instance(
+          "  providerBaseUrls:\n"
+          "    openai: ftp://gw/v1\n"
+          "    anthropic: \"https://user:pw@gw/v1\"\n"
+          "    minimax: \"https://gw:0/x\"\n"
+          "    groq: https://gw/v1\n"
+          "  telegram: {botToken: {env: T}, allowFrom: [1], apiRoot: \"https://api.telegram.org/bot123:abc\"}\n")),
+      (std::vector<std::string>{
+          "m.yaml:8:13: error: spec.providerBaseUrls.openai: must be an http:// or https:// URL, got \"ftp://gw/v1\"",
+          "m.yaml:9:16: error: spec.providerBaseUrls.anthropic: must be a URL without user:password@ (the value is not shown); keys belong in spec.providerKeys",
+          "m.yaml:10:14: error: spec.providerBaseUrls.minimax: must be an http:// or https:// URL whose port is between 1 and 65535, got \"https://gw:0/x\"",
+          "m.yaml:11:5: error: spec.providerBaseUrls.groq: \"groq\" is not a provider whose base URL clawfleet sets (anthropic, minimax, openai)",
+          "m.yaml:12:59: error: spec.telegram.apiRoot: must be the Bot API root only, without /bot<TOKEN> (the value is not shown), e.g. https://telegram-bot-api.internal:8081",
+      }));
+  EXPECT_EQ(
+      diags(instance("  providerBaseUrls: {openai: \"https://gw/v1?x=1\"}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:30: error: spec.providerBaseUrls.openai: must be a URL without a query (?) or fragment (#), got \"https://gw/v1?x=1\""}));
+  EXPECT_EQ(
+      diags(instance("  providerBaseUrls: {openai: \"https:// gw\"}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:30: error: spec.providerBaseUrls.openai: must be an http:// or https:// URL of printable ASCII without spaces (percent-encode the rest), got \"https:// gw\""}));
+  EXPECT_EQ(
+      diags(instance("  providerBaseUrls: {openai: \"https://" + std::string(2048, 'a') + "\"}\n")),
+      (std::vector<std::string>{
+          "m.yaml:7:30: error: spec.providerBaseUrls.openai: must be a URL of at most 2048 bytes, got \"https://" +
+          std::string(56, 'a') + "\""}));
+}
+
+// Defaults may point the whole fleet at an LLM gateway; an Instance's URL
+// wins for a provider both name.
+TEST(Load, ProviderBaseUrlsMergeKeyByKey) {
+  auto r = load(
+      {{"m.yaml",
+        "apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  providerBaseUrls: {openai: \"https://a/v1\", anthropic: \"https://a/anthropic\"}\n---\n" +
+            instance("  providerBaseUrls: {openai: \"https://b/v1\"}\n")}});
+  ASSERT_FALSE(r.diagnostics.has_errors()) << format(r.diagnostics.all()[0]);
+  EXPECT_EQ(r.fleet.instances.at(0).provider_base_urls,
+            (std::map<std::string, std::string>{{"anthropic", "https://a/anthropic"}, {"openai", "https://b/v1"}}));
+}
+
 TEST(Load, Network) {
   EXPECT_EQ(
       diags(instance("  network: {hostPort: 80, ip: 172.29.0.300, mac: \"01:00:5e:00:00:01\"}\n")),

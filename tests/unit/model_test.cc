@@ -67,9 +67,15 @@ TEST(Model, AnyChangeOfMeaningChangesTheHash) {
   i.labels["team"] = "y";
   EXPECT_NE(content_hash(i), h);
   i = base.instances[0];
-  i.telegram = Telegram{{SecretSource::Env, "T"}, {1}};
+  i.telegram = Telegram{{SecretSource::Env, "T"}, {1}, std::nullopt};
   EXPECT_NE(content_hash(i), h);
   EXPECT_NE(i, base.instances[0]);
+  const std::string with_telegram = content_hash(i);
+  i.telegram->api_root = "https://tg-api.example";
+  EXPECT_NE(content_hash(i), with_telegram);
+  i = base.instances[0];
+  i.provider_base_urls["anthropic"] = "https://llm-gw.example/anthropic";
+  EXPECT_NE(content_hash(i), h);
 }
 
 TEST(Model, CanonicalJsonIsSortedCompactAndComplete) {

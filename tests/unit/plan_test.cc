@@ -100,7 +100,7 @@ struct World {
         "loaded", "active", "listening", "enabled", "", "", {{listen_dropin(i.name), "sha256:listen-" + i.name}}};
     oi.tap = {true, h.bridge, true, true, "clawfleet:" + i.name};
     oi.vm_state = model::VmState::Running;
-    oi.applied = flatten(i, h, d.secret_digests);
+    oi.applied = flatten(i, h, d.secret_digests, d.ca_digests);
   }
 
   model::Instance& want(const std::string& name = "bot") {
@@ -147,7 +147,7 @@ TEST(PlanActions, NamesAndSymbols) {
 
 TEST(PlanFlatten, EveryFieldWithSecretsAsDigests) {
   World w;
-  auto f = flatten(w.want(), w.d.fleet.host, w.d.secret_digests);
+  auto f = flatten(w.want(), w.d.fleet.host, w.d.secret_digests, w.d.ca_digests);
   std::map<std::string, std::string> expected{
       {"host.bridge", "cfbr0"},
       {"host.gateway", "10.80.0.1"},
@@ -174,7 +174,7 @@ TEST(PlanFlatten, EveryFieldWithSecretsAsDigests) {
 
   w.d.fleet.host.images["default"].initrd = "/img/initrd.img";
   w.d.secret_digests.erase(kAnthropic);
-  f = flatten(w.want(), w.d.fleet.host, w.d.secret_digests);
+  f = flatten(w.want(), w.d.fleet.host, w.d.secret_digests, w.d.ca_digests);
   EXPECT_EQ(f.at("host.image.initrd"), "/img/initrd.img");
   EXPECT_EQ(f.at("spec.providerKeys.anthropic"), "(unreadable)");
 }
@@ -210,6 +210,9 @@ TEST(PlanCost, SpotChecks) {
   EXPECT_EQ(cost_of("spec.state"), Action::Start);
   EXPECT_EQ(cost_of("spec.resources.disk"), Action::GrowDisk);
   EXPECT_EQ(cost_of("spec.providerKeys.openai"), Action::Reprovision);
+  EXPECT_EQ(cost_of("spec.providerBaseUrls.anthropic"), Action::Reprovision);
+  EXPECT_EQ(cost_of("spec.telegram.apiRoot"), Action::Reprovision);
+  EXPECT_EQ(cost_of("host.caCertificates"), Action::Reprovision);
   EXPECT_EQ(cost_of("metadata.labels.team"), std::nullopt);
   EXPECT_EQ(cost_of("host.image.initrd"), Action::Replace);
   EXPECT_EQ(cost_of("spec.no-such-field"), std::nullopt);
@@ -267,6 +270,7 @@ TEST(PlanDocs, CostOfAgreesWithTheManifestReference) {
       {"restart of every instance", Action::Restart},
       {"larger: grow; smaller: replace", Action::GrowDisk},  // the shrink: PlanFields.DiskShrinkIsAReplace
       {"replace", Action::Replace},
+      {"reprovision of every instance", Action::Reprovision},
       {"replace of the instances using a changed image", Action::Replace},
       {"proxy", Action::UpdateAllocation},
       {"allocations outside the new range move: proxy", Action::UpdateAllocation},
@@ -300,9 +304,12 @@ TEST(PlanDocs, EveryFlattenedFieldIsDocumented) {
   for (const auto& row : manifest_reference_rows()) documented.insert(row.flat_path);
   World w;
   w.d.fleet.host.images["default"].initrd = "/img/initrd.img";
-  for (const auto& [path, _] : flatten(w.want(), w.d.fleet.host, w.d.secret_digests)) {
+  w.want().provider_base_urls["anthropic"] = "https://llm-gw.example/anthropic";
+  w.want().telegram = model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {1}, "https://tg-api.example"};
+  w.d.fleet.host.ca_certificates = {"/etc/clawfleet/ca/corp.pem"};
+  for (const auto& [path, _] : flatten(w.want(), w.d.fleet.host, w.d.secret_digests, w.d.ca_digests)) {
     std::string row = path;
-    for (const char* map : {"metadata.labels", "spec.providerKeys"})
+    for (const char* map : {"metadata.labels", "spec.providerKeys", "spec.providerBaseUrls"})
       if (path.rfind(std::string(map) + ".", 0) == 0) row = map;
     EXPECT_TRUE(documented.count(row)) << path;
   }
@@ -334,7 +341,7 @@ TEST(PlanCreate, ANewInstanceListsEveryField) {
   EXPECT_EQ(s.instance, "bot");
   EXPECT_EQ(s.reason, kReasonNewInstance);
   EXPECT_TRUE(s.depends_on.empty());
-  auto fields = flatten(w.want(), w.d.fleet.host, w.d.secret_digests);
+  auto fields = flatten(w.want(), w.d.fleet.host, w.d.secret_digests, w.d.ca_digests);
   ASSERT_EQ(s.changes.size(), fields.size() + 1);
   for (const auto& c : s.changes) {
     EXPECT_EQ(c.before, std::nullopt) << c.path;

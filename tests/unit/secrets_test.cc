@@ -121,5 +121,42 @@ TEST(ReadDigests, KeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
   EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/openai"});  // each secret read once
 }
 
+// The same bot token under two references (one file with a trailing
+// newline, one without) is found by digest when the desired state is
+// loaded, and by validate --check-secrets; the token is never shown.
+TEST_F(Secrets, TwoInstancesWithOneBotTokenAreAnErrorNamingBoth) {
+  const std::string yaml =
+      std::string(testing::kTestHost) +
+      testing::instance_yaml("a", "  telegram: {botToken: {file: /s/a.telegram}, allowFrom: [1]}\n") +
+      testing::instance_yaml("b", "  telegram: {botToken: {file: /s/b.telegram}, allowFrom: [1]}\n") +
+      testing::instance_yaml("c", "  telegram: {botToken: {env: TG}, allowFrom: [1]}\n");
+  fs.file("/m/fleet.yaml", yaml);
+  fs.file("/s/a.telegram", "123:SECRETVALUE\n");
+  fs.file("/s/b.telegram", "123:SECRETVALUE");
+  env.vars["TG"] = "456:OTHER";
+  const std::string want =
+      "m.yaml:18:18: error: spec.telegram.botToken: secret file /s/b.telegram holds the same bot token (" +
+      secret_digest("123:SECRETVALUE") +
+      ") as secret file /s/a.telegram of instance \"a\"; a bot serves one instance (two gateways polling one bot get "
+      "409 Conflict from Telegram for ever); give each instance its own bot";
+
+  LoadedDesired d = load_desired(fs, env, SourceSpec{"", {"/m/fleet.yaml"}});
+  std::vector<std::string> got;
+  for (const auto& diag : d.diagnostics.all()) got.push_back(format(diag));
+  std::string text = want;
+  text.replace(0, 6, "/m/fleet.yaml");
+  EXPECT_EQ(got, std::vector<std::string>{text});
+  EXPECT_FALSE(d.complete());
+  EXPECT_TRUE(d.secret_problems.empty());
+
+  auto r = load({{"m.yaml", yaml}});
+  ASSERT_FALSE(r.diagnostics.has_errors());
+  check_secrets(r, fs, env);
+  got.clear();
+  for (const auto& diag : r.diagnostics.all()) got.push_back(format(diag));
+  EXPECT_EQ(got, std::vector<std::string>{want});
+  EXPECT_EQ(want.find("SECRETVALUE"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cf::manifest

@@ -34,7 +34,8 @@ struct Fixture {
                    "0123abcd",
                    {{"openai", "sk-1"}, {"open-router", "or-2"}},
                    std::nullopt,
-                   "sha256:feed"};
+                   "sha256:feed",
+                   ""};
   }
 };
 
@@ -91,7 +92,7 @@ TEST(Seed, OpenClawConfig) {
 
 TEST(Seed, TelegramOnlyWhenConfiguredWithAllowlist) {
   Fixture f;
-  f.inst.telegram = model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {42, 7}};
+  f.inst.telegram = model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {42, 7}, std::nullopt};
   f.in.telegram_token = "123:abc";
   auto c = nlohmann::json::parse(render_openclaw_config(f.in));
   EXPECT_EQ(c["channels"]["telegram"], (nlohmann::json{{"enabled", true},
@@ -110,6 +111,49 @@ TEST(Seed, MinimaxGetsItsProviderBlock) {
   f.inst.model = "minimax/MiniMax-M2";
   auto c = nlohmann::json::parse(render_openclaw_config(f.in));
   EXPECT_EQ(c["models"]["providers"]["minimax"]["api"], "anthropic-messages");
+}
+
+// spec.providerBaseUrls and spec.telegram.apiRoot: overlays on OpenClaw's
+// bundled provider and channel, under the keys its config reference names.
+TEST(Seed, CustomEndpoints) {
+  Fixture f;
+  f.inst.model = "minimax/MiniMax-M2";
+  f.inst.provider_base_urls = {{"anthropic", "https://llm-gw.example/anthropic"},
+                               {"minimax", "http://10.0.0.5:4000/minimax"}};
+  f.inst.telegram =
+      model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {42}, "https://tg-api.example:8081"};
+  f.in.telegram_token = "123:abc";
+  auto c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(
+      c["models"]["providers"],
+      (nlohmann::json{{"anthropic", {{"baseUrl", "https://llm-gw.example/anthropic"}}},
+                      {"minimax", {{"baseUrl", "http://10.0.0.5:4000/minimax"}, {"api", "anthropic-messages"}}}}));
+  EXPECT_EQ(c["channels"]["telegram"]["apiRoot"], "https://tg-api.example:8081");
+}
+
+// The operator's CAs: in the local CA directory for cloud-init's ca_certs
+// (update-ca-certificates) and named by NODE_EXTRA_CA_CERTS for Node;
+// without any, the file is still written so that removing the last CA
+// removes its trust.
+TEST(Seed, CaCertificatesReachTheTrustStoreAndNode) {
+  Fixture f;
+  const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const std::string entry =
+      "  - path: /usr/local/share/ca-certificates/clawfleet.crt\n    owner: \"root:root\"\n    permissions: "
+      "\"0644\"\n    encoding: b64\n    content: ";
+  const std::string tail = "ca_certs:\n  remove_defaults: false\n";
+  SeedFiles none = render_seed(f.in);
+  EXPECT_NE(none.user_data.find(entry + base64_encode("# clawfleet: no operator CA certificates\n") + "\n" + tail),
+            std::string::npos)
+      << none.user_data;
+  EXPECT_EQ(render_gateway_env(f.in), "OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\n");
+  f.in.ca_certificates = pem;
+  SeedFiles some = render_seed(f.in);
+  EXPECT_NE(some.user_data.find(entry + base64_encode(pem) + "\n" + tail), std::string::npos) << some.user_data;
+  EXPECT_EQ(render_gateway_env(f.in),
+            "OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\n"
+            "NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/clawfleet.crt\n");
+  EXPECT_NE(seed_digest(none), seed_digest(some));
 }
 
 TEST(Seed, DigestChangesWithAnyFile) {

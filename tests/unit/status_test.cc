@@ -59,7 +59,7 @@ JournalRecord end(const std::string& run, std::size_t seq, const std::string& in
 }
 
 std::string gen(const model::Fleet& f, const std::string& name, const std::map<model::SecretRef, std::string>& d = {}) {
-  return apply::generation_of(plan::flatten(*f.find(name), f.host, d));
+  return apply::generation_of(plan::flatten(*f.find(name), f.host, d, {}));
 }
 
 const InstanceStatus& row(const FleetStatus& s, const std::string& name) {
@@ -556,7 +556,7 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   ASSERT_TRUE(digests.problems.empty());
   auto observed = h.observe(fleet.host);
   ASSERT_TRUE(observed) << observed.error().message;
-  auto pd = apply::desired_for(fleet, true, digests.digests, observed.value()).value();
+  auto pd = apply::desired_for(fleet, true, digests.digests, {}, observed.value()).value();
   auto p = plan::make_plan(pd, observed.value(), {});
   h.health.failing[18901] = "health gate on 127.0.0.1:18901: not ready within 300000 ms";
   testing::FakeJournal journal;
@@ -582,12 +582,12 @@ TEST(StatusOnAFakeHost, ReadsNoTokenAndShowsNoSecret) {
   manifest::Digests again = manifest::read_digests(fleet, h.files, env);
   auto seen = h.observe(fleet.host);
   ASSERT_TRUE(seen) << seen.error().message;
-  auto pd_again = apply::desired_for(fleet, true, again.digests, seen.value()).value();
+  auto pd_again = apply::desired_for(fleet, true, again.digests, {}, seen.value()).value();
   auto plan = plan::make_plan(pd_again, seen.value(), {});
   auto records = journal.read(SIZE_MAX);
   ASSERT_TRUE(records);
   // As `clawfleet status` does: the effective Host (its resolvers) from the plan.
-  model::DesiredState desired{pd_again.fleet, again.digests};
+  model::DesiredState desired{pd_again.fleet, again.digests, {}};
   FleetStatus s = build_status(&desired, seen.value(), plan, records.value().records);
   EXPECT_EQ(row(s, "alpha").health, Health::Ready) << row(s, "alpha").health_reason;
   EXPECT_EQ(row(s, "beta").health, Health::Degraded);

@@ -43,6 +43,8 @@ std::string render_openclaw_config(const SeedInput& in) {
   if (i.model.rfind("minimax/", 0) == 0)
     c["models"]["providers"]["minimax"] = {{"baseUrl", "https://api.minimax.io/anthropic"},
                                            {"api", "anthropic-messages"}};
+  // spec.providerBaseUrls: an overlay on OpenClaw's bundled provider.
+  for (const auto& [provider, url] : i.provider_base_urls) c["models"]["providers"][provider]["baseUrl"] = url;
   // Telegram is written only when configured: the whole file is replaced on
   // every generation, so turning it off leaves nothing behind.
   if (i.telegram && in.telegram_token) {
@@ -51,6 +53,7 @@ std::string render_openclaw_config(const SeedInput& in) {
                                  {"dmPolicy", "allowlist"},
                                  {"groupPolicy", "disabled"},
                                  {"allowFrom", i.telegram->allow_from}};
+    if (i.telegram->api_root) c["channels"]["telegram"]["apiRoot"] = *i.telegram->api_root;
     c["plugins"]["entries"]["telegram"]["enabled"] = true;
   }
   return c.dump(2) + "\n";
@@ -59,6 +62,8 @@ std::string render_openclaw_config(const SeedInput& in) {
 std::string render_gateway_env(const SeedInput& in) {
   std::string out;
   for (const auto& [provider, key] : in.provider_keys) out += env_name(provider) + "=" + key + "\n";
+  // Node does not read the system trust store by default.
+  if (!in.ca_certificates.empty()) out += std::string("NODE_EXTRA_CA_CERTS=") + kGuestCaBundle + "\n";
   // Egress proxy: the only way out, for OpenClaw's transports (undici reads
   // the upper-case names) and for the tools its skills run (curl reads
   // http_proxy in lower case only). The guest's own loopback stays direct.
@@ -94,12 +99,19 @@ SeedFiles render_seed(const SeedInput& in) {
       {"/etc/openclaw/openclaw.json", "openclaw:openclaw", "0600", render_openclaw_config(in)},
       {"/etc/openclaw/gateway.env", "openclaw:openclaw", "0600", render_gateway_env(in)},
       {"/etc/openclaw/generation", "root:root", "0644", in.generation + "\n"},
+      // Always written: write_files cannot delete, so removing the last CA
+      // leaves a comment, which update-ca-certificates adds nothing for.
+      {kGuestCaBundle, "root:root", "0644",
+       in.ca_certificates.empty() ? "# clawfleet: no operator CA certificates\n" : in.ca_certificates},
   };
   f.user_data = "#cloud-config\nwrite_files:\n";
   for (const auto& file : files)
     f.user_data += "  - path: " + file.path + "\n    owner: " + quoted(file.owner) +
                    "\n    permissions: " + quoted(file.mode) +
                    "\n    encoding: b64\n    content: " + base64_encode(file.content) + "\n";
+  // cloud-init's ca_certs runs update-ca-certificates (after write_files,
+  // in the image's cloud_init_modules) whenever the key is present.
+  f.user_data += "ca_certs:\n  remove_defaults: false\n";
   return f;
 }
 

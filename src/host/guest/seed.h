@@ -24,6 +24,11 @@ namespace cf::host {
 inline constexpr std::uint16_t kGuestGatewayPort = 18789;
 inline constexpr std::uint16_t kGuestStatusPort = 18790;
 
+// Where the guest gets the operator's CA certificates: in Debian's local
+// CA directory for update-ca-certificates (cloud-init's ca_certs module),
+// and named by NODE_EXTRA_CA_CERTS for the gateway.
+inline constexpr const char* kGuestCaBundle = "/usr/local/share/ca-certificates/clawfleet.crt";
+
 struct SeedInput {
   const model::Host* host = nullptr;
   const model::Instance* instance = nullptr;
@@ -32,6 +37,7 @@ struct SeedInput {
   std::map<std::string, std::string> provider_keys;  // provider -> key value
   std::optional<std::string> telegram_token;         // with instance->telegram
   std::string generation;                            // "sha256:<hex>"
+  std::string ca_certificates;                       // the Host's CAs as PEM (core/pem.h); "" for none
 };
 
 struct SeedFiles {
@@ -45,8 +51,8 @@ std::string instance_id_for(const std::string& generation);
 
 // The OpenClaw config (JSON) the guest's gateway runs with.
 std::string render_openclaw_config(const SeedInput& in);
-// "OPENAI_API_KEY=..." lines, sorted by provider; with egress proxy, the
-// proxy variables after them.
+// "OPENAI_API_KEY=..." lines, sorted by provider; NODE_EXTRA_CA_CERTS
+// with CA certificates; with egress proxy, the proxy variables last.
 std::string render_gateway_env(const SeedInput& in);
 
 SeedFiles render_seed(const SeedInput& in);
