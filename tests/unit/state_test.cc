@@ -102,6 +102,25 @@ TEST_F(State, InstanceNamesAreCheckedSoPathsStayInside) {
   EXPECT_FALSE(store_->ensure_token("..").ok());
 }
 
+// kill -9 during a write of instance.json leaves its temp file; the next
+// write of the record (every step writes it) removes it.
+TEST_F(State, WritingTheRecordRemovesAKilledWritersTempFile) {
+  ASSERT_TRUE(store_->write_instance(record("bot")).ok());
+  std::ofstream(root_ / "instances/bot/.instance.json.cf-tmp.717") << "torn";
+  ASSERT_TRUE(store_->write_instance(record("bot")).ok());
+  EXPECT_FALSE(fs::exists(root_ / "instances/bot/.instance.json.cf-tmp.717"));
+  EXPECT_TRUE(fs::exists(root_ / "instances/bot/instance.json"));
+}
+
+TEST_F(State, WritingTheInventoryRemovesOnlyItsOwnLeftovers) {
+  ASSERT_TRUE(store_->write_inventory(Inventory{}).ok());
+  std::ofstream(root_ / ".inventory.json.cf-tmp.717") << "torn";
+  std::ofstream(root_ / ".agent-status.json.cf-tmp.718") << "the agent's, being written";
+  ASSERT_TRUE(store_->write_inventory(Inventory{}).ok());
+  EXPECT_FALSE(fs::exists(root_ / ".inventory.json.cf-tmp.717"));
+  EXPECT_TRUE(fs::exists(root_ / ".agent-status.json.cf-tmp.718"));
+}
+
 TEST_F(State, RemoveInstanceRemovesEverything) {
   ASSERT_TRUE(store_->write_instance(record("bot")).ok());
   ASSERT_TRUE(store_->ensure_token("bot").ok());

@@ -191,6 +191,17 @@ TEST(UnitFiles, ForeignFilesKeepTheDropinDirectory) {
   EXPECT_EQ(entries(d), std::vector<std::string>{"admin.conf"});
 }
 
+// A writer killed mid-write left its temp file in the directory: the last
+// drop-in still takes the directory with it.
+TEST(UnitFiles, AKilledWritersTempFileDoesNotKeepTheDropinDirectory) {
+  TempUnitDir t;
+  const std::string d = t.dir + "/clawfleet-proxy@bot.socket.d";
+  ASSERT_TRUE(t.files->write_dropin("clawfleet-proxy@bot.socket", "listen", "x\n"));
+  std::ofstream(d + "/.listen.conf.cf-tmp.4242") << "torn";
+  ASSERT_TRUE(t.files->remove_dropin("clawfleet-proxy@bot.socket", "listen"));
+  EXPECT_FALSE(fs::exists(d));
+}
+
 TEST(UnitFiles, InvalidUnitNames) {
   TempUnitDir t;
   auto err = [&](const std::string& unit) {

@@ -86,13 +86,16 @@ Status ensure_dir(const std::string& dir, mode_t mode) {
   return fsync_dir(dir_of(dir));
 }
 
-Status remove_stale_temp_files(const std::string& dir) {
+Status remove_stale_temp_files(const std::string& dir, const std::string& of) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return errno == ENOENT ? Status{} : sys_error("cannot open directory", dir);
   Status result;
+  const std::string prefix = "." + of + kTempMarker;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
-    if (name.size() > 1 && name[0] == '.' && name.find(kTempMarker) != std::string::npos)
+    const bool ours = of.empty() ? name.size() > 1 && name[0] == '.' && name.find(kTempMarker) != std::string::npos
+                                 : name.rfind(prefix, 0) == 0;
+    if (ours)
       if (::unlinkat(::dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
         result = sys_error("cannot remove", dir + "/" + name);
   }

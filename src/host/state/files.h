@@ -25,7 +25,8 @@ Status ensure_dir(const std::string& dir, mode_t mode);
 std::string temp_path_for(const std::string& path);
 
 // Removes the leftovers of crashed writers (temp_path_for names) in dir
-// (not recursive).
-Status remove_stale_temp_files(const std::string& dir);
+// (not recursive); with `of`, only those of that one file (a directory
+// that others write too, such as the state root with the agent's status).
+Status remove_stale_temp_files(const std::string& dir, const std::string& of = "");
 
 }  // namespace cf::host

@@ -49,6 +49,8 @@ class FsStateStore : public StateStore {
 
   Status write_inventory(const Inventory& inv) override {
     if (auto s = ensure_dir(root_, 0700); !s) return s;
+    // The state root is the agent's too (its status file): only this file's leftovers.
+    if (auto s = remove_stale_temp_files(root_, "inventory.json"); !s) return s;
     return write_file_atomic(inventory_path(), to_json(inv), 0600);
   }
 
@@ -68,6 +70,10 @@ class FsStateStore : public StateStore {
     if (!is_dns_label(rec.name)) return Error{"not an instance name: \"" + rec.name + "\""};
     if (auto s = ensure_dir(root_ + "/instances", 0700); !s) return s;
     if (auto s = ensure_dir(dir(rec.name), 0700); !s) return s;
+    // A writer killed mid-write (one writer at a time: the lock) left its
+    // temp file; the instance's record is written by every step, so that
+    // is where it goes.
+    if (auto s = remove_stale_temp_files(dir(rec.name)); !s) return s;
     return write_file_atomic(dir(rec.name) + "/instance.json", to_json(rec), 0600);
   }
 

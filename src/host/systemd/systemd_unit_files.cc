@@ -113,6 +113,9 @@ class DirUnitFiles : public UnitFiles {
       return Error{"cannot stat " + dir + ": " + std::strerror(errno)};
     }
     if (auto s = remove_file(dropin_path(unit, name)); !s) return s;
+    // A writer killed mid-write (one writer at a time: the lock) left its
+    // temp file here; it must not keep the directory alive.
+    if (auto s = remove_stale_temp_files(dir); !s) return s;
     // The last drop-in takes its directory with it; a directory that still
     // holds anything (ours or not) stays.
     if (::rmdir(dir.c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT)
