@@ -51,8 +51,9 @@ std::vector<std::string> failing_of(const nlohmann::json& j) {
       out.push_back("…");
       break;
     }
+    const std::string given = f.get<std::string>();  // outlives the view into it
     std::string name;
-    for (char ch : utf8_prefix(f.get<std::string>(), 64))
+    for (char ch : utf8_prefix(given, 64))
       name += static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f ? '?' : ch;
     out.push_back(std::move(name));
   }
