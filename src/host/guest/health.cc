@@ -53,8 +53,7 @@ std::vector<std::string> failing_of(const nlohmann::json& j) {
     }
     const std::string given = f.get<std::string>();  // outlives the view into it
     std::string name;
-    for (char ch : utf8_prefix(given, 64))
-      name += static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f ? '?' : ch;
+    for (char ch : utf8_prefix(given, 64)) name += static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f ? '?' : ch;
     out.push_back(std::move(name));
   }
   return out;
