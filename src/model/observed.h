@@ -116,8 +116,30 @@ struct ObservedDns {
   bool operator==(const ObservedDns&) const = default;
 };
 
+// One of OpenClaw's bundled skills as the image's build found it
+// (skills.json beside the rootfs, docs/guest.md#skills): what it lacks
+// there. Needs that depend on the instance (env, config) are not kept.
+struct SkillRecord {
+  std::vector<std::string> missing_bins;      // each one is needed
+  std::vector<std::string> missing_any_bins;  // one of them is needed
+  std::vector<std::string> missing_os;        // the systems it runs on, when Linux is not one
+  bool operator==(const SkillRecord&) const = default;
+};
+
+// An image's skills record: the bundled skills by name, or why there is
+// none to check against.
+struct ObservedSkills {
+  std::string path;                                           // where it is looked for
+  bool absent = false;                                        // no such file: the image is not checked
+  std::optional<std::map<std::string, SkillRecord>> bundled;  // nullopt: `problem` says why
+  std::string problem;                                        // "no such file", "not a skills record: ..."
+  bool operator==(const ObservedSkills&) const = default;
+};
+
 struct Observed {
   ObservedPlatform platform;
+  // Per image of the Host (by name), its skills record.
+  std::map<std::string, ObservedSkills> image_skills;
   ObservedDns dns;
   ObservedBridge bridge;
   std::optional<std::string> table_hash;  // "sha256:..." of clawfleet's nftables table; nullopt when absent

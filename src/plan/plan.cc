@@ -12,6 +12,7 @@
 #include "core/net.h"
 #include "core/text.h"
 #include "model/units.h"
+#include "plan/skills.h"
 
 namespace cf::plan {
 namespace {
@@ -553,6 +554,7 @@ Plan make_plan(const Desired& desired, const model::Observed& observed, const Op
   Plan plan = Planner(desired, observed, options).run();
   plan.accelerator = accelerator_for(desired.fleet.host.vmm, observed.platform);
   if (!desired.dns.warning.empty()) plan.warnings.push_back(desired.dns.warning);
+  for (auto& w : skill_warnings(desired.fleet, observed.image_skills)) plan.warnings.push_back(std::move(w));
   return plan;
 }
 

@@ -39,12 +39,24 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   boot(cf::testing::gateway_from_env("CLAWFLEET_E2E_GATEWAY", Gateway::OpenClaw));
   if (IsSkipped() || HasFatalFailure()) return;
   // beta has a Telegram bot it cannot reach (egress: deny): the gate is
-  // the gateway's startup, so beta is still created.
+  // the gateway's startup, so beta is still created. alpha has the default
+  // model, an openai/* one: it must start with no network (no Codex plugin
+  // to install, docs/guest.md).
   GuestSpec beta{"beta"};
   beta.telegram = true;
-  write_fleet({{"alpha"}, beta});
+  write_fleet({{"alpha", "openai/gpt-5.5"}, beta});
   ASSERT_EQ(clawfleet("plan"), 2) << out_;
   EXPECT_NE(out_.find("Plan: 2 to create"), std::string::npos) << out_;
+  // The default skills are bundled and find their tools in the image (its
+  // skills.json); one it does not bundle is named.
+  EXPECT_EQ(out_.find(": skill "), std::string::npos) << out_;
+  GuestSpec unbundled{"alpha", "openai/gpt-5.5"};
+  unbundled.skills = "[github, session-logs]";
+  write_fleet({unbundled, beta});
+  clawfleet("plan");
+  EXPECT_NE(out_.find("Warning: alpha: skill session-logs is not bundled with image default"), std::string::npos)
+      << out_;
+  write_fleet({{"alpha", "openai/gpt-5.5"}, beta});
 
   phases_.begin("create of 2 instances to healthy");
   ASSERT_EQ(clawfleet("apply --parallelism 2 --health-timeout 1800"), 2) << out_;
@@ -60,7 +72,7 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
     EXPECT_NE(get("127.0.0.1", std::stoi(port), "/health").find("200 OK"), std::string::npos) << name << ": " << out_;
     // The guest reports the generation that apply recorded.
     const std::string gen = field(name, "appliedGeneration");
-    EXPECT_NE(get(field(name, "ip"), 18790, "/").find("\"generation\":\"" + gen + "\""), std::string::npos)
+    EXPECT_NE(get(field(name, "ip"), 18780, "/").find("\"generation\":\"" + gen + "\""), std::string::npos)
         << name << " " << gen << ": " << out_;
   }
   // Guests never reach each other: their bridge ports are isolated, and a
@@ -94,7 +106,7 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   phases_.end();
   const std::string after = field("alpha", "appliedGeneration");
   EXPECT_NE(after, before);
-  EXPECT_NE(get(field("alpha", "ip"), 18790, "/").find("\"generation\":\"" + after + "\""), std::string::npos) << out_;
+  EXPECT_NE(get(field("alpha", "ip"), 18780, "/").find("\"generation\":\"" + after + "\""), std::string::npos) << out_;
 
   // Each gateway's own /readyz, asked by status through its proxy with its
   // token: alpha (no channel) becomes ready once its startup settles; beta,

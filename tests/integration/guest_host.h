@@ -51,7 +51,7 @@ exec 9>"$dst.lock"; flock 9
 [ -s "$dst/rootfs.ext4" ] && exit 0
 tmp=$dst.tmp.$$; rm -rf "$tmp"; mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-cp --reflink=auto --sparse=always "$src/vmlinux" "$src/initrd.img" "$src/rootfs.ext4" "$tmp/"
+cp --reflink=auto --sparse=always "$src/vmlinux" "$src/initrd.img" "$src/rootfs.ext4" "$src/skills.json" "$tmp/"
 wants=/etc/systemd/system/multi-user.target.wants
 printf 'rm %s\nsymlink %s %s\n' "$wants/openclaw-gateway.service" "$wants/clawfleet-contract-gateway.service" \
   /etc/systemd/system/clawfleet-contract-gateway.service | debugfs -w -f - "$tmp/rootfs.ext4" >/dev/null
@@ -100,12 +100,14 @@ inline Result<std::unique_ptr<nspawn::Container>> boot_guest_host(const std::str
   // A placeholder provider key and bot token: the guests have no way out anyway.
   fs::create_directories(c.value()->root() + "/etc/clawfleet/secrets", ec);
   std::ofstream(c.value()->root() + "/etc/clawfleet/secrets/anthropic") << "sk-ant-placeholder-not-a-real-key\n";
+  std::ofstream(c.value()->root() + "/etc/clawfleet/secrets/openai") << "sk-proj-placeholder-not-a-real-key\n";
   std::ofstream(c.value()->root() + "/etc/clawfleet/secrets/telegram")
       << "123456789:AAplaceholder-not-a-real-bot-token0000\n";
   std::string out;
-  if (c.value()->exec("chmod 0600 /etc/clawfleet/secrets/anthropic /etc/clawfleet/secrets/telegram && "
-                      "systemctl daemon-reload 2>&1",
-                      &out) != 0)
+  if (c.value()->exec(
+          "chmod 0600 /etc/clawfleet/secrets/anthropic /etc/clawfleet/secrets/openai /etc/clawfleet/secrets/telegram && "
+          "systemctl daemon-reload 2>&1",
+          &out) != 0)
     return Error{"cannot prepare the container: " + out};
   return c;
 }

@@ -24,7 +24,8 @@ struct GuestSpec {
   std::string name;
   std::string model = "anthropic/claude-sonnet-4-6";
   std::string state = "running";
-  bool telegram = false;  // a Telegram bot (unreachable: egress is deny)
+  bool telegram = false;    // a Telegram bot (unreachable: egress is deny)
+  std::string skills = "";  // a YAML list; "": the default list
 };
 
 inline std::string guest_fleet(const std::vector<GuestSpec>& guests) {
@@ -37,8 +38,10 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests) {
   for (const auto& g : guests)
     m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name +
          "}\nspec:\n  model: " + g.model + "\n  state: " + g.state +
-         "\n  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}}\n"
+         "\n  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}, openai: {file: "
+         "/etc/clawfleet/secrets/openai}}\n"
          "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n" +
+         (g.skills.empty() ? "" : "  skills: " + g.skills + "\n") +
          (g.telegram ? "  telegram: {botToken: {file: /etc/clawfleet/secrets/telegram}, allowFrom: [1001]}\n" : "");
   return m;
 }

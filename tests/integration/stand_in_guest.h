@@ -30,7 +30,7 @@ gen=$(isoinfo -R -x /meta-data -i "$dir/seed.img" | sed -n 's/^instance-id: cf-/
 # How this guest ends (kStandInBehaviours), from /etc/stand-in-vmm/<name>.
 read -r how delay 2>/dev/null <"/etc/stand-in-vmm/${dir##*/}" || how=powers-off
 ip addr add "$ip/32" dev lo 2>/dev/null || true
-/usr/bin/systemd-socket-activate -l "$ip:18790" -a --inetd /usr/local/bin/stand-in-status "$gen" & pids=$!
+/usr/bin/systemd-socket-activate -l "$ip:18780" -a --inetd /usr/local/bin/stand-in-status "$gen" & pids=$!
 /usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/stand-in-gateway & pids="$pids $!"
 /usr/bin/systemd-socket-activate -l "$qmp" -a --inetd /usr/local/bin/stand-in-qmp $$ "$how" & pids="$pids $!"
 # Like QEMU, it takes its sockets with it. USR1: the guest powered off

@@ -32,7 +32,7 @@ TEST(Load, MinimalInstanceGetsEveryDefault) {
   const auto& i = r.fleet.instances[0];
   EXPECT_EQ(i.name, "bot");
   EXPECT_EQ(i.model, "openai/gpt-5.5");
-  EXPECT_EQ(i.skills, (std::vector<std::string>{"coding-agent", "github", "session-logs", "skill-creator", "tmux"}));
+  EXPECT_EQ(i.skills, (std::vector<std::string>{"coding-agent", "github", "skill-creator", "tmux"}));
   EXPECT_EQ(i.image, "default");
   EXPECT_EQ(i.resources.vcpus, 2);
   EXPECT_EQ(i.resources.memory_mib, 2048u);

@@ -88,6 +88,27 @@ TEST(Seed, OpenClawConfig) {
   EXPECT_FALSE(c.contains("channels"));
   EXPECT_FALSE(c.contains("plugins"));
   EXPECT_FALSE(c["models"].contains("providers"));
+  EXPECT_FALSE(c["skills"].contains("entries"));
+}
+
+// openai/* stays on OpenClaw's own runtime (no Codex plugin to install at
+// start); other providers get no runtime entry.
+TEST(Seed, OpenAiModelsArePinnedToOpenClawsRuntime) {
+  Fixture f;
+  auto c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(c["agents"]["defaults"]["models"],
+            (nlohmann::json{{"openai/gpt-5.5", {{"agentRuntime", {{"id", "openclaw"}}}}}}));
+  f.inst.model = "anthropic/claude-sonnet-4-6";
+  c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_FALSE(c["agents"]["defaults"].contains("models"));
+}
+
+// coding-agent's SKILL.md requires skills.entries.coding-agent.enabled.
+TEST(Seed, CodingAgentIsEnabledWhenListed) {
+  Fixture f;
+  f.inst.skills = {"coding-agent", "github"};
+  auto c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(c["skills"]["entries"], (nlohmann::json{{"coding-agent", {{"enabled", true}}}}));
 }
 
 TEST(Seed, TelegramOnlyWhenConfiguredWithAllowlist) {

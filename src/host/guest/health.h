@@ -3,7 +3,7 @@
 //
 //   - the health gate after a (re)start: `/health` (the HTTP server is
 //     live) and `/startupz` (startup has settled), both 200, and the guest's
-//     generation endpoint (<guest ip>:18790) reports the configuration
+//     generation endpoint (<guest ip>:18780) reports the configuration
 //     generation that was applied: a guest still running an older one has
 //     not started. Channels and agents are not consulted: a revoked bot
 //     token or a Telegram outage must not fail an apply.
@@ -30,7 +30,7 @@ struct HealthTarget {
   std::string token;                  // sent to /readyz only, never shown
   Ipv4 guest;                         // the guest's address on the bridge
   std::string generation;             // "sha256:..." the guest must report
-  std::uint16_t status_port = 18790;  // the guest's generation endpoint (host/guest/seed.h)
+  std::uint16_t status_port = 18780;  // the guest's generation endpoint (host/guest/seed.h)
 };
 
 class Health {

@@ -1,5 +1,7 @@
 #include "host/guest/seed.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/sha256.h"
@@ -35,7 +37,16 @@ std::string render_openclaw_config(const SeedInput& in) {
                   {"auth", {{"mode", "token"}, {"token", in.token}}},
                   {"tailscale", {{"mode", "off"}}}};
   c["agents"]["defaults"]["model"]["primary"] = i.model;
+  // An openai/* model on OpenAI's own endpoint may select the Codex
+  // harness, whose plugin the gateway installs with npm at start: the guest
+  // has no npm, and offline the gateway exits 78. OpenClaw's own runtime
+  // needs no plugin (docs/providers/openai/runtimes.md of 2026.9.6).
+  if (i.model.rfind("openai/", 0) == 0) c["agents"]["defaults"]["models"][i.model]["agentRuntime"]["id"] = "openclaw";
   c["skills"]["allowBundled"] = i.skills;
+  // coding-agent is eligible only when enabled in the config as well
+  // (its SKILL.md requires skills.entries.coding-agent.enabled).
+  if (std::find(i.skills.begin(), i.skills.end(), "coding-agent") != i.skills.end())
+    c["skills"]["entries"]["coding-agent"]["enabled"] = true;
   // Offline by design: no update check, no catalogue refresh.
   c["update"]["checkOnStart"] = false;
   c["models"]["catalogRefresh"]["enabled"] = false;

@@ -20,9 +20,11 @@
 namespace cf::host {
 
 // The gateway's port inside the guest and the port of the guest's
-// generation endpoint (GET / -> {"generation": "..."}).
+// generation endpoint (GET / -> {"generation": "..."}). The endpoint stays
+// out of 18789-18899, which OpenClaw reserves for the ports it derives from
+// its own (the MCP Apps sandbox listens on gateway port + 1 = 18790).
 inline constexpr std::uint16_t kGuestGatewayPort = 18789;
-inline constexpr std::uint16_t kGuestStatusPort = 18790;
+inline constexpr std::uint16_t kGuestStatusPort = 18780;
 
 // Where the guest gets the operator's CA certificates: in Debian's local
 // CA directory for update-ca-certificates (cloud-init's ca_certs module),
