@@ -20,12 +20,25 @@ Agent::Agent(AgentPorts ports, Reconciler& reconciler, AgentOptions options)
     : ports_(ports), reconciler_(reconciler), options_(std::move(options)) {}
 
 void Agent::report(const ReconcileReport& r, bool first) {
+  publish(first);
+  const std::string& summary = summary_;
+  switch (r.result) {
+    case ReconcileResult::Ok:
+      ports_.log.write(Level::Info,
+                       fmt::format("reconciled: {} step{}; {}", r.steps, r.steps == 1 ? "" : "s", summary));
+      break;
+    case ReconcileResult::LockBusy: ports_.log.write(Level::Info, r.error + "; retrying"); break;
+    default:
+      ports_.log.write(Level::Warning, fmt::format("reconcile {}: {}; {}", to_string(r.result), r.error, summary));
+  }
+}
+
+void Agent::publish(bool first) {
   const AgentStatus& s = reconciler_.status();
-  const std::string summary = summary_line(s);
-  summary_ = summary;
+  summary_ = summary_line(s);
   // READY after the first reconcile, whatever its result: the service is
   // up and reporting; its STATUS says how the fleet is.
-  ports_.notifier.notify(std::string(first ? "READY=1\n" : "") + "STATUS=" + summary);
+  ports_.notifier.notify(std::string(first ? "READY=1\n" : "") + "STATUS=" + summary_);
   const WallTime now = ports_.clock.wall();
   const std::string status_path = reconciler_.state_root() + "/agent-status.json";
   // The state root is 0700, as apply makes it; the metrics directory is
@@ -37,15 +50,6 @@ void Agent::report(const ReconcileReport& r, bool first) {
   if (!options_.metrics_path.empty())
     if (auto w = ports_.files.write_atomic(options_.metrics_path, render_metrics(s), 0644); !w)
       ports_.log.write(Level::Warning, "cannot write the metrics file: " + w.error().message);
-  switch (r.result) {
-    case ReconcileResult::Ok:
-      ports_.log.write(Level::Info,
-                       fmt::format("reconciled: {} step{}; {}", r.steps, r.steps == 1 ? "" : "s", summary));
-      break;
-    case ReconcileResult::LockBusy: ports_.log.write(Level::Info, r.error + "; retrying"); break;
-    default:
-      ports_.log.write(Level::Warning, fmt::format("reconcile {}: {}; {}", to_string(r.result), r.error, summary));
-  }
 }
 
 int Agent::run() {
@@ -60,14 +64,26 @@ int Agent::run() {
   std::atomic<SteadyTime::rep> last_progress{0};
   std::thread worker;
   ReconcileReport result;
+  // Between reconciles the worker may run a liveness probe instead.
+  bool probing = false;
+  LivenessProbe probed;
+  std::optional<SteadyTime> probe_at;
   bool ready = false;
   bool stopping = false;
   bool once_ok = false;
 
   for (;;) {
     SteadyTime now = clock.now();
-    if (worker.joinable() && done.load()) {
+    if (worker.joinable() && done.load() && probing) {
       worker.join();
+      probing = false;
+      probe_at = reconciler_.next_probe();
+      if (probed.restart_due) sched.liveness_failed(now);
+      // A Live condition changed: shown now, not only after the next reconcile.
+      if (probed.changed && ready) publish(false);
+    } else if (worker.joinable() && done.load()) {
+      worker.join();
+      probe_at = reconciler_.next_probe();
       sched.finished(now, Finished{result.result == ReconcileResult::LockBusy, result.retry_at});
       const bool first = !ready && result.result != ReconcileResult::LockBusy;
       report(result, first);
@@ -91,6 +107,15 @@ int Agent::run() {
         done = true;
         ports_.events.interrupt();
       });
+    } else if (!stopping && !worker.joinable() && probe_at && *probe_at <= now) {
+      probing = true;
+      done = false;
+      last_progress = now.time_since_epoch().count();
+      worker = std::thread([&] {
+        probed = reconciler_.probe_liveness(stop);
+        done = true;
+        ports_.events.interrupt();
+      });
     }
 
     // The watchdog: alive means this loop turns and, while a reconcile
@@ -104,6 +129,7 @@ int Agent::run() {
 
     SteadyTime wake = next_ping;
     if (!stopping && !worker.joinable()) wake = std::min(wake, sched.next(now));
+    if (!stopping && !worker.joinable() && probe_at) wake = std::min(wake, *probe_at);
     const Millis timeout = std::clamp(duration_cast<Millis>(wake - now), Millis(0), Millis(hours(1)));
     auto events = ports_.events.wait(timeout);
     if (!events) {

@@ -9,6 +9,10 @@
 // service. While a reconcile runs the loop pings only as long as the
 // reconcile made progress (a step started or ended) within `stall_after`,
 // so a reconcile stuck beyond every deadline it has is restarted too.
+//
+// Between reconciles the worker also runs the liveness probes
+// (Reconciler::probe_liveness, when next_probe() is due); one that finds an
+// instance to restart makes a reconcile due at once ("liveness").
 #pragma once
 
 #include <atomic>
@@ -51,6 +55,8 @@ class Agent {
 
  private:
   void report(const ReconcileReport& r, bool first);
+  // STATUS=, the status file and the metrics, from the reconciler's status.
+  void publish(bool first);
 
   AgentPorts ports_;
   Reconciler& reconciler_;

@@ -11,6 +11,7 @@
 #include "host/observe.h"
 #include "manifest/defaults.h"
 #include "manifest/desired_state.h"
+#include "model/units.h"
 
 namespace cf::agent {
 namespace {
@@ -139,6 +140,15 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
                     backoff_.failures(held.instance), backoff_.failures(held.instance) == 1 ? "" : "s"),
         {{"INSTANCE", held.instance}});
 
+  // Pass 4b: liveness. What has failed /healthz for the whole period past
+  // its gate is restarted, unless it is in backoff or has other steps.
+  std::map<std::string, std::string> live_restarts;
+  {
+    const std::set<std::string> watched = past_gate(planned.value().observed, effective);
+    liveness_.keep_only(watched);
+    if (!stop) live_restarts = liveness_restarts(planned.value(), f, watched, host.ports(), now);
+  }
+
   // Pass 5: execute (journalled by the engine) and plan again, logging
   // each step with its fields.
   std::vector<apply::StepReport> results;
@@ -212,13 +222,17 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
     if (step.action == Action::Destroy && res.outcome == apply::Outcome::Ok) destroyed.insert(step.instance);
   }
   for (auto& [name, ok] : ran_ok) {
-    if (ok) {
+    auto restart = live_restarts.find(name);
+    if (restart != live_restarts.end()) liveness_.restarted(name, restart->second);
+    if (ok && restart == live_restarts.end()) {
       backoff_.succeeded(name);
       last_errors_.erase(name);
       continue;
     }
+    // A liveness restart is a failure of the instance's, also when the
+    // restart itself went well: a gateway that keeps hanging backs off.
     outcomes[name].backoff = backoff_.failed(name, after);
-    last_errors_[name] = outcomes[name].error;
+    last_errors_[name] = ok ? restart->second : outcomes[name].error;
     ports_.log.write(
         Level::Warning,
         fmt::format("{}: backing off for {} after {} failure{}", name, describe_duration(*outcomes[name].backoff),
@@ -255,6 +269,16 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   std::map<std::string, model::Readiness> readiness =
       stop ? std::map<std::string, model::Readiness>{}
            : host::observe_readiness(last_seen, host.ports(), options_.readiness_timeout);
+  // And the liveness of what runs past its gate now (a restart just made
+  // counts afresh); probe_liveness asks them again in an interval.
+  watched_ = past_gate(last_seen, planned_again ? again->value().desired.fleet.host : effective);
+  last_seen_ = last_seen;
+  liveness_.keep_only(watched_);
+  if (!stop)
+    record_liveness(host::observe_liveness(last_seen, host.ports(), options_.liveness_timeout, watched_),
+                    ports_.clock.now());
+  next_probe_.reset();
+  if (!watched_.empty()) next_probe_ = ports_.clock.now() + probe_interval(fail_after());
 
   // Pass 9: conditions for every desired instance, and for those on the
   // host still to be destroyed.
@@ -277,6 +301,7 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
         o.last_error = last_errors_[name];
       }
     if (auto it = readiness.find(name); it != readiness.end()) o.readiness = it->second;
+    o.live = live_outcome(name, after);
     for (Action a : pending[name]) {
       o.pending.push_back(plan::to_string(a));
       o.restart_pending = o.restart_pending || restarts(a);
@@ -307,6 +332,130 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
     report.error = fmt::format("{} step{} failed or skipped", report.failed, report.failed == 1 ? "" : "s");
   (void)trigger;
   return report;
+}
+
+Millis Reconciler::fail_after() const { return Millis(last_good_ ? last_good_->fleet.host.liveness.fail_after_ms : 0); }
+
+std::set<std::string> Reconciler::past_gate(const model::Observed& seen, const model::Host& effective) const {
+  std::set<std::string> out;
+  if (!last_good_ || fail_after().count() == 0) return out;
+  for (const auto& inst : last_good_->fleet.instances) {
+    if (inst.state != model::RunState::Running) continue;
+    auto it = seen.instances.find(inst.name);
+    if (it == seen.instances.end()) continue;
+    auto unit = it->second.units.find(model::vm_unit(inst.name));
+    if (unit == it->second.units.end() || unit->second.active_state != "active") continue;
+    // Recorded only once the health gate passed (apply/executor.h).
+    const std::string generation =
+        apply::generation_of(plan::flatten(inst, effective, last_good_->digests, last_good_->ca_digests));
+    if (it->second.applied_generation != generation) continue;
+    out.insert(inst.name);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Reconciler::liveness_restarts(const apply::Planned& planned, Filtered& f,
+                                                                 const std::set<std::string>& watched,
+                                                                 const host::Ports& ports, SteadyTime now) {
+  std::map<std::string, std::string> out;
+  const Millis period = fail_after();
+  if (period.count() == 0) return out;
+  std::set<std::string> busy;  // steps of its own come first
+  for (const auto& step : f.plan.steps) busy.insert(step.instance);
+  for (const auto& held : f.held) busy.insert(held.instance);
+  std::set<std::string> due;
+  for (const auto& name : liveness_.due(period, now))
+    if (watched.count(name) && !busy.count(name) && !backoff_.remaining(name, now)) due.insert(name);
+  if (due.empty()) return out;
+  // Asked once more, on the host as observed now: the failures may have
+  // been another writer's restart, finished since.
+  record_liveness(host::observe_liveness(planned.observed, ports, options_.liveness_timeout, due), ports_.clock.now());
+  const bool host_step = !f.plan.steps.empty() && f.plan.steps[0].instance.empty();
+  for (const auto& name : due) {
+    const auto failed_for = liveness_.failing_for(name, ports_.clock.now());
+    if (!failed_for || *failed_for < period) continue;
+    const std::string why = "failing for " + describe_duration(*failed_for) + ": " + liveness_.find(name)->error;
+    plan::Step step;
+    step.instance = name;
+    step.action = Action::Restart;
+    step.reason = "liveness: /healthz " + why;
+    if (host_step) step.depends_on.push_back(0);
+    f.origin.push_back(planned.plan.steps.size() + out.size());
+    f.plan.steps.push_back(std::move(step));
+    out[name] = "restarted after " + why;
+  }
+  return out;
+}
+
+void Reconciler::record_liveness(const std::map<std::string, Status>& answers, SteadyTime now) {
+  const Millis period = fail_after();
+  for (const auto& [name, answer] : answers) {
+    const auto failed_for = liveness_.failing_for(name, now);
+    switch (liveness_.record(name, answer, now)) {
+      case Liveness::Change::Failing:
+        ports_.log.write(Level::Warning,
+                         fmt::format("{}: /healthz failing: {}; restarted after {} of failures", name,
+                                     answer.error().message, describe_duration(period)),
+                         {{"INSTANCE", name}});
+        break;
+      case Liveness::Change::Recovered:
+        ports_.log.write(Level::Info,
+                         fmt::format("{}: /healthz answers again after failing for {}", name,
+                                     describe_duration(failed_for.value_or(Millis(0)))),
+                         {{"INSTANCE", name}});
+        break;
+      case Liveness::Change::None: break;
+    }
+    // Live for a whole period since its liveness restart, and out of the
+    // backoff that restart put it in: that failure is forgiven.
+    const Liveness::Entry* e = liveness_.find(name);
+    const auto live_for = liveness_.live_for(name, now);
+    if (!e || e->restarted.empty() || !live_for || *live_for < period || backoff_.remaining(name, now)) continue;
+    if (auto last = last_errors_.find(name); last != last_errors_.end() && last->second == e->restarted) {
+      backoff_.succeeded(name);
+      last_errors_.erase(last);
+    }
+    liveness_.forgive(name);
+  }
+}
+
+std::optional<LiveOutcome> Reconciler::live_outcome(const std::string& name, SteadyTime now) const {
+  const Liveness::Entry* e = liveness_.find(name);
+  if (!watched_.count(name) || !e) return std::nullopt;
+  LiveOutcome out;
+  out.failing_for = liveness_.failing_for(name, now);
+  out.error = e->error;
+  out.restarted = e->restarted;
+  if (out.failing_for && *out.failing_for >= fail_after()) out.held = backoff_.remaining(name, now);
+  return out;
+}
+
+LivenessProbe Reconciler::probe_liveness(const std::atomic<bool>& stop) {
+  LivenessProbe out;
+  next_probe_.reset();
+  if (!last_good_ || watched_.empty() || stop) return out;
+  const Millis period = fail_after();
+  next_probe_ = ports_.clock.now() + probe_interval(period);
+  auto session = ports_.host.open(last_good_->fleet.host);
+  if (!session) {
+    ports_.log.write(Level::Warning, "liveness probe: " + session.error().message);
+    return out;
+  }
+  record_liveness(host::observe_liveness(last_seen_, session.value()->ports(), options_.liveness_timeout, watched_),
+                  ports_.clock.now());
+  const SteadyTime now = ports_.clock.now();
+  const WallTime wall = ports_.clock.wall();
+  for (const auto& name : watched_) {
+    auto it = status_.instances.find(name);
+    if (it == status_.instances.end()) continue;
+    const InstanceConditions before = it->second;
+    update_live(it->second, live_outcome(name, now), wall);
+    out.changed = out.changed || before != it->second;
+  }
+  for (const auto& name : liveness_.due(period, now))
+    if (!backoff_.remaining(name, now)) out.restart_due = true;
+  next_probe_ = now + probe_interval(period);
+  return out;
 }
 
 }  // namespace cf::agent

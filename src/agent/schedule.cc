@@ -18,6 +18,8 @@ void Scheduler::manifest_changed(SteadyTime now) {
 
 void Scheduler::reload_requested(SteadyTime) { reload_ = true; }
 
+void Scheduler::liveness_failed(SteadyTime) { liveness_ = true; }
+
 void Scheduler::started(SteadyTime) {
   running_ = true;
   // What is pending now is covered by this run: it loads the manifests as
@@ -25,6 +27,7 @@ void Scheduler::started(SteadyTime) {
   burst_first_.reset();
   burst_last_.reset();
   reload_ = false;
+  liveness_ = false;
   first_ = false;
   retry_at_.reset();
 }
@@ -39,7 +42,7 @@ void Scheduler::finished(SteadyTime now, const Finished& f) {
 }
 
 SteadyTime Scheduler::next(SteadyTime now) const {
-  if (first_ || reload_) return now;
+  if (first_ || reload_ || liveness_) return now;
   SteadyTime at = resync_at_;
   if (burst_first_) at = std::min({at, *burst_last_ + options_.debounce, *burst_first_ + options_.debounce_max});
   if (retry_at_) at = std::min(at, *retry_at_);
@@ -51,6 +54,7 @@ bool Scheduler::due(SteadyTime now) const { return !running_ && next(now) <= now
 std::string Scheduler::reason(SteadyTime now) const {
   if (first_) return "start";
   if (reload_) return "SIGHUP";
+  if (liveness_) return "liveness";
   if (burst_first_ && std::min(*burst_last_ + options_.debounce, *burst_first_ + options_.debounce_max) <= now)
     return "manifests changed";
   if (retry_at_ && *retry_at_ <= now) return "retry";

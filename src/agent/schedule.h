@@ -10,7 +10,9 @@
 //   - resync: `resync` after the last reconcile finished (drift made
 //     outside clawfleet is found even when nothing triggers);
 //   - retry: when the lock was busy, `lock_retry` later; when an instance's
-//     backoff ends, then.
+//     backoff ends, then;
+//   - liveness: at once when a probe between reconciles found an instance
+//     to restart (Reconciler::probe_liveness).
 #pragma once
 
 #include <chrono>
@@ -45,6 +47,7 @@ class Scheduler {
 
   void manifest_changed(SteadyTime now);
   void reload_requested(SteadyTime now);  // SIGHUP
+  void liveness_failed(SteadyTime now);   // an instance is due for its liveness restart
   void started(SteadyTime now);
   void finished(SteadyTime now, const Finished& f);
 
@@ -55,7 +58,7 @@ class Scheduler {
   // when it finishes.
   SteadyTime next(SteadyTime now) const;
   // Why the next reconcile runs: "manifests changed", "SIGHUP", "resync",
-  // "retry", "start".
+  // "retry", "liveness", "start".
   std::string reason(SteadyTime now) const;
 
  private:
@@ -64,6 +67,7 @@ class Scheduler {
   std::optional<SteadyTime> burst_first_;  // first event of the pending burst
   std::optional<SteadyTime> burst_last_;
   bool reload_ = false;
+  bool liveness_ = false;
   bool first_ = true;
   SteadyTime resync_at_;
   std::optional<SteadyTime> retry_at_;

@@ -64,11 +64,14 @@ const char* to_string(ConditionType t) {
     case ConditionType::Degraded: return "Degraded";
     case ConditionType::RestartRequired: return "RestartRequired";
     case ConditionType::ChannelsReady: return "ChannelsReady";
+    case ConditionType::Live: return "Live";
   }
   return "Unknown";
 }
 
-bool positive(ConditionType t) { return t == ConditionType::Ready || t == ConditionType::ChannelsReady; }
+bool positive(ConditionType t) {
+  return t == ConditionType::Ready || t == ConditionType::ChannelsReady || t == ConditionType::Live;
+}
 
 const char* to_string(ReconcileResult r) {
   switch (r) {
@@ -136,6 +139,25 @@ void update_conditions(InstanceConditions& s, const InstanceOutcome& o, WallTime
   else
     set(s, ConditionType::ChannelsReady, false, "NotReady",
         o.readiness->failing.empty() ? "" : "failing: " + join(o.readiness->failing, ", "), g, now);
+  update_live(s, o.live, now);
+  if (o.live)
+    if (Condition* c = find_mut(s, ConditionType::Live)) c->observed_generation = g;
+}
+
+void update_live(InstanceConditions& s, const std::optional<LiveOutcome>& live, WallTime now) {
+  if (!live) {
+    std::erase_if(s.conditions, [](const Condition& c) { return c.type == ConditionType::Live; });
+    return;
+  }
+  if (live->failing_for) {
+    std::string message = "failing for " + describe_duration(*live->failing_for) + ": " + live->error;
+    if (live->held) message += "; restart held back for " + describe_duration(*live->held) + " (backoff)";
+    set(s, ConditionType::Live, false, "Failing", std::move(message), "", now);
+  } else if (!live->restarted.empty()) {
+    set(s, ConditionType::Live, true, "Restarted", live->restarted, "", now);
+  } else {
+    set(s, ConditionType::Live, true, "Live", "", "", now);
+  }
 }
 
 void mark_progressing(InstanceConditions& s, const std::string& action, WallTime now) {

@@ -23,13 +23,16 @@ namespace cf::agent {
 // ChannelsReady is the gateway's own deep readiness (its channel accounts,
 // agent databases, plugins: model::Readiness), present only while the VM
 // runs; it is shown and counted, never a reason to back off.
-enum class ConditionType { Ready, Progressing, Degraded, RestartRequired, ChannelsReady };
-inline constexpr ConditionType kConditionTypes[] = {ConditionType::Ready, ConditionType::Progressing,
-                                                    ConditionType::Degraded, ConditionType::RestartRequired,
-                                                    ConditionType::ChannelsReady};
-// "Ready", "Progressing", "Degraded", "RestartRequired", "ChannelsReady"
+// Live is its liveness (/healthz), present only while the VM unit is active
+// past its health gate and liveness is on; the agent restarts an instance
+// whose /healthz failed for the Host's spec.liveness.failAfter.
+enum class ConditionType { Ready, Progressing, Degraded, RestartRequired, ChannelsReady, Live };
+inline constexpr ConditionType kConditionTypes[] = {ConditionType::Ready,         ConditionType::Progressing,
+                                                    ConditionType::Degraded,      ConditionType::RestartRequired,
+                                                    ConditionType::ChannelsReady, ConditionType::Live};
+// "Ready", "Progressing", "Degraded", "RestartRequired", "ChannelsReady", "Live"
 const char* to_string(ConditionType t);
-// Whether True is the good state (Ready, ChannelsReady) rather than the bad one.
+// Whether True is the good state (Ready, ChannelsReady, Live) rather than the bad one.
 bool positive(ConditionType t);
 
 struct Condition {
@@ -40,6 +43,15 @@ struct Condition {
   std::string observed_generation;  // "sha256:..." of the desired configuration acted on
   WallTime last_transition{};       // changes only when `status` does
   bool operator==(const Condition&) const = default;
+};
+
+// What the agent knows of an instance's liveness (agent/liveness.h), for
+// its Live condition.
+struct LiveOutcome {
+  std::optional<Millis> failing_for;  // nullopt: /healthz answers
+  std::string error;                  // the last failure's
+  std::string restarted;              // why the agent restarted it last ("restarted after failing for 5 min: ...")
+  std::optional<Millis> held;         // failed for the whole period; its restart is held back this long (backoff)
 };
 
 // What one reconcile found out about one instance, from which its
@@ -55,6 +67,7 @@ struct InstanceOutcome {
   bool restart_pending = false;               // a Restart, Reprovision or Replace among them
   bool stopped = false;                       // the agent stopped before its steps ran
   std::optional<model::Readiness> readiness;  // asked after the reconcile; nullopt: the VM does not run
+  std::optional<LiveOutcome> live;            // nullopt: not watched (VM unit not active, gate not passed, off)
 };
 
 // The agent's view of one instance: its conditions and its backoff
@@ -72,6 +85,9 @@ struct InstanceConditions {
 // Sets the conditions of `s` from `o`. A condition's transition time
 // is `now` when its status changes (or it is new), else kept.
 void update_conditions(InstanceConditions& s, const InstanceOutcome& o, WallTime now);
+// Live alone (the agent's probes between reconciles): True Live, True
+// Restarted, False Failing; absent for nullopt.
+void update_live(InstanceConditions& s, const std::optional<LiveOutcome>& live, WallTime now);
 // While a step of the instance runs: Progressing=True (reason the action).
 void mark_progressing(InstanceConditions& s, const std::string& action, WallTime now);
 

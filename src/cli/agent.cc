@@ -9,7 +9,6 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <random>
 
@@ -21,6 +20,7 @@
 #include "cli/verbs.h"
 #include "core/env.h"
 #include "core/fs.h"
+#include "core/text.h"
 
 namespace cf::cli {
 namespace {
@@ -30,27 +30,6 @@ using namespace std::chrono;
 int fail(const std::string& message) { return fail_verb("agent", message); }
 
 }  // namespace
-
-Result<milliseconds> parse_duration(const std::string& text) {
-  const std::string allowed = "a duration such as 300, 300s, 1500ms, 5min, 1h";
-  std::size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0 || i > 12) return Error{"\"" + text + "\" is not " + allowed};
-  const long long n = std::stoll(text.substr(0, i));
-  const std::string unit = text.substr(i);
-  long long ms;
-  if (unit == "ms")
-    ms = n;
-  else if (unit.empty() || unit == "s")
-    ms = n * 1000;
-  else if (unit == "m" || unit == "min")
-    ms = n * 60'000;
-  else if (unit == "h")
-    ms = n * 3'600'000;
-  else
-    return Error{"\"" + text + "\" is not " + allowed};
-  return milliseconds(ms);
-}
 
 void add_agent(CLI::App& app, AgentOptions& opts) {
   auto* cmd = app.add_subcommand("agent", "Keep this host converged to the manifests (run by clawfleet.service)");

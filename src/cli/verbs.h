@@ -77,10 +77,6 @@ struct AgentOptions {
 void add_agent(CLI::App& app, AgentOptions& opts);
 int run_agent(const AgentOptions& opts);
 
-// "300", "300s", "1500ms", "5min", "5m", "1h" -> milliseconds; an error
-// names the text and what is allowed.
-Result<std::chrono::milliseconds> parse_duration(const std::string& text);
-
 struct StatusOptions {
   ManifestOptions manifests;
   std::string name;             // empty: the whole fleet

@@ -119,6 +119,28 @@ Result<std::uint64_t> parse_size(std::string_view s) {
                "\" (use K, M, G, T, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"};
 }
 
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  const std::string allowed = "a duration such as 300, 300s, 1500ms, 5min, 1h";
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return Error{"\"" + std::string(utf8_prefix(text, 64)) + "\" is not " + allowed};
+  long long n = 0;
+  std::from_chars(text.data(), text.data() + digits, n);
+  const std::string_view unit = text.substr(digits);
+  long long factor = 0;
+  if (unit == "ms")
+    factor = 1;
+  else if (unit.empty() || unit == "s")
+    factor = 1000;
+  else if (unit == "m" || unit == "min")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else
+    return Error{"\"" + std::string(utf8_prefix(text, 64)) + "\" is not " + allowed};
+  return std::chrono::milliseconds(n * factor);
+}
+
 std::string format_size(std::uint64_t bytes) {
   static constexpr std::array<std::pair<const char*, int>, 4> kUnits{
       {{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}}};

@@ -2,6 +2,7 @@
 // from users: names, sizes, paths.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,6 +26,11 @@ bool is_clean_absolute_path(std::string_view s);
 Result<std::uint64_t> parse_size(std::string_view s);
 // Largest exact binary unit: 21474836480 -> "20GiB", 1000 -> "1000B".
 std::string format_size(std::uint64_t bytes);
+
+// "300" (seconds), "300s", "1500ms", "5m", "5min", "1h" -> milliseconds:
+// the agent's --resync and the manifest's durations. An error names the
+// text and what is allowed.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // RFC 4648 base64 with padding.
 std::string base64_encode(std::string_view data);

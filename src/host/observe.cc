@@ -135,31 +135,67 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   return out;
 }
 
+namespace {
+
+// An instance whose gateway can be asked: its VM unit is active and its
+// proxy has an address.
+bool askable(const std::string& name, const model::ObservedInstance& i) {
+  if (!i.allocation) return false;
+  auto u = i.units.find(vm_unit(name));
+  return u != i.units.end() && u->second.active_state == "active";
+}
+
+// `probe` of every target, a few at a time: one hung guest costs its
+// timeout, not every guest's.
+template <class Answer, class Probe>
+std::vector<Answer> probe_each(const std::vector<HealthTarget>& targets, const Probe& probe) {
+  std::vector<Answer> answers(targets.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t k; (k = next++) < targets.size();) answers[k] = probe(targets[k]);
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t n = 0; n < std::min(targets.size(), kReadinessProbes); ++n) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return answers;
+}
+
+}  // namespace
+
 std::map<std::string, model::Readiness> observe_readiness(const model::Observed& observed, const Ports& ports,
                                                           std::chrono::milliseconds timeout) {
   std::map<std::string, model::Readiness> out;
-  std::vector<std::pair<std::string, HealthTarget>> targets;
+  std::vector<std::string> names;
+  std::vector<HealthTarget> targets;
   for (const auto& [name, i] : observed.instances) {
-    if (!i.allocation) continue;
-    auto u = i.units.find(vm_unit(name));
-    if (u == i.units.end() || u->second.active_state != "active") continue;
+    if (!askable(name, i)) continue;
     auto token = ports.state.read_token(name);
     if (!token || !token.value()) {
       out[name].error = token ? "no gateway token" : token.error().message;
       continue;
     }
-    targets.push_back({name, HealthTarget{i.allocation->host_port, *token.value(), i.allocation->ip, ""}});
+    names.push_back(name);
+    targets.push_back(HealthTarget{i.allocation->host_port, *token.value(), i.allocation->ip, ""});
   }
-  // A few at a time: one hung guest costs `timeout`, not every guest's.
-  std::vector<model::Readiness> answers(targets.size());
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t k; (k = next++) < targets.size();) answers[k] = ports.health.readiness(targets[k].second, timeout);
-  };
-  std::vector<std::thread> threads;
-  for (std::size_t n = 0; n < std::min(targets.size(), kReadinessProbes); ++n) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  for (std::size_t k = 0; k < targets.size(); ++k) out[targets[k].first] = std::move(answers[k]);
+  auto answers =
+      probe_each<model::Readiness>(targets, [&](const HealthTarget& t) { return ports.health.readiness(t, timeout); });
+  for (std::size_t k = 0; k < names.size(); ++k) out[names[k]] = std::move(answers[k]);
+  return out;
+}
+
+std::map<std::string, Status> observe_liveness(const model::Observed& observed, const Ports& ports,
+                                               std::chrono::milliseconds timeout, const std::set<std::string>& names) {
+  std::vector<std::string> asked;
+  std::vector<HealthTarget> targets;
+  for (const auto& name : names) {
+    auto it = observed.instances.find(name);
+    if (it == observed.instances.end() || !askable(name, it->second)) continue;
+    asked.push_back(name);
+    targets.push_back(HealthTarget{it->second.allocation->host_port, "", it->second.allocation->ip, ""});
+  }
+  auto answers = probe_each<Status>(targets, [&](const HealthTarget& t) { return ports.health.alive(t, timeout); });
+  std::map<std::string, Status> out;
+  for (std::size_t k = 0; k < asked.size(); ++k) out.emplace(asked[k], std::move(answers[k]));
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 
 #include "core/result.h"
@@ -33,5 +34,13 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports);
 // the planner never needs it, and only `status` and the agent pay for it.
 std::map<std::string, model::Readiness> observe_readiness(const model::Observed& observed, const Ports& ports,
                                                           std::chrono::milliseconds timeout);
+
+// Liveness (Health::alive: one `/healthz` each, bounded by `timeout`, as
+// many at a time as readiness) of the instances in `names` whose VM unit is
+// active in `observed` and whose proxy has an address; the others are
+// absent. Which instances are worth asking (their health gate passed) is
+// the agent's to say.
+std::map<std::string, Status> observe_liveness(const model::Observed& observed, const Ports& ports,
+                                               std::chrono::milliseconds timeout, const std::set<std::string>& names);
 
 }  // namespace cf::host

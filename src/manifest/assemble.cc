@@ -113,6 +113,7 @@ class Assembler {
     if (rh.ca_certificates)
       for (const auto& ca : *rh.ca_certificates) h.ca_certificates.push_back(ca.value);
     std::sort(h.ca_certificates.begin(), h.ca_certificates.end());
+    if (rh.liveness_fail_after_ms) h.liveness.fail_after_ms = rh.liveness_fail_after_ms->value;
     return h;
   }
 

@@ -23,6 +23,9 @@ inline constexpr std::uint64_t kMaxDiskBytes = std::uint64_t{64} << 40;
 inline constexpr std::int64_t kMinMemoryMiB = 128;
 inline constexpr std::int64_t kMaxMemoryMiB = 1048576;
 inline constexpr std::int64_t kMaxVcpus = 32;
+// spec.liveness.failAfter: longer than a gateway restart, at most a day.
+inline constexpr std::int64_t kMinLivenessFailAfterMs = 30 * 1000;
+inline constexpr std::int64_t kMaxLivenessFailAfterMs = 24 * 3600 * 1000;
 inline constexpr std::int64_t kMaxTelegramUserId = 9007199254740991;  // 2^53-1: exact in JSON
 
 // Providers whose models cannot run without an API key.

@@ -459,7 +459,7 @@ class Parser {
     if (spec) {
       auto f = r_.fields(*spec, "spec",
                          {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "dns", "stateRoot",
-                          "limits", "caCertificates"});
+                          "limits", "caCertificates", "liveness"});
       for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
     }
     raw_.hosts.push_back(std::move(h));
@@ -530,6 +530,9 @@ class Parser {
       if (auto v = r_.absolute_path(field, path)) h.state_root = at(field, *v);
     } else if (field.key == "caCertificates") {
       ca_certificates(field, h);
+    } else if (field.key == "liveness") {
+      auto f = r_.fields(field, path, {"failAfter"});
+      for (const auto& p : f ? *f : std::vector<Entry>{}) liveness_fail_after(p, child(path, p.key), h);
     } else if (field.key == "limits") {
       auto f = r_.fields(field, path, {"vcpus", "memoryMiB"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) {
@@ -540,6 +543,28 @@ class Parser {
           h.max_memory_mib = at(p, std::uint32_t(*v));
         }
       }
+    }
+  }
+
+  // A duration as --resync takes it (300, 90s, 5m, 1h), or off (also 0).
+  void liveness_fail_after(const Entry& e, const std::string& path, RawHost& h) {
+    const std::string allowed = "a duration such as 90s, 5m or 1h, or off";
+    if (!e.value.IsScalar()) {
+      r_.error(e.at(), path, "must be " + allowed + ", got " + describe(e.value));
+      return;
+    }
+    const std::string& text = e.value.Scalar();
+    if (text == "off" || text == "0") {
+      h.liveness_fail_after_ms = at(e, std::int64_t{0});
+      return;
+    }
+    auto d = parse_duration(text);
+    if (!d) {
+      r_.error(e.at(), path, "\"" + std::string(utf8_prefix(text, 64)) + "\" is not " + allowed);
+    } else if (d.value().count() < kMinLivenessFailAfterMs || d.value().count() > kMaxLivenessFailAfterMs) {
+      r_.error(e.at(), path, "must be between 30s and 24h (or off), got " + text);
+    } else {
+      h.liveness_fail_after_ms = at(e, std::int64_t(d.value().count()));
     }
   }
 

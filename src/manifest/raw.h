@@ -74,6 +74,7 @@ struct RawHost {
   std::optional<At<int>> max_vcpus;
   std::optional<At<std::uint32_t>> max_memory_mib;
   std::optional<std::vector<At<std::string>>> ca_certificates;  // as written, repeats dropped
+  std::optional<At<std::int64_t>> liveness_fail_after_ms;       // 0: off
 };
 
 struct Raw {

@@ -72,8 +72,10 @@ json to_json(const Host& h) {
       {"stateRoot", h.state_root},
       {"limits", limits},
   };
-  // Only when set: fleets without CAs keep the hash they had before.
+  // Only when set (liveness: when not the default): fleets without them
+  // keep the hash they had before.
   if (!h.ca_certificates.empty()) j["caCertificates"] = h.ca_certificates;
+  if (h.liveness != Liveness{}) j["liveness"] = {{"failAfterMs", h.liveness.fail_after_ms}};
   return j;
 }
 

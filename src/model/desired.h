@@ -115,6 +115,16 @@ struct EgressProxy {
   bool operator==(const EgressProxy&) const = default;
 };
 
+// How long an instance's /healthz may fail, after its health gate passed,
+// before the agent restarts it (spec.liveness.failAfter); 0: never. The
+// agent's alone: it changes nothing on the host and no instance's
+// generation.
+inline constexpr std::int64_t kDefaultLivenessFailAfterMs = 5 * 60 * 1000;
+struct Liveness {
+  std::int64_t fail_after_ms = kDefaultLivenessFailAfterMs;
+  bool operator==(const Liveness&) const = default;
+};
+
 struct Host {
   std::string bridge;
   Cidr subnet;
@@ -136,6 +146,7 @@ struct Host {
   std::optional<int> max_vcpus;
   std::optional<std::uint32_t> max_memory_mib;
   std::vector<std::string> ca_certificates;  // paths of the operator's CA certificate files; sorted, unique
+  Liveness liveness;
   bool operator==(const Host&) const = default;
 };
 

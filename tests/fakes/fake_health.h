@@ -1,6 +1,8 @@
 // In-memory host::Health that records every call; ports listed in `failing`
 // fail the gate with their message, every other port starts at once. Deep
-// readiness is what `readiness_of` says for the port, else ready.
+// readiness is what `readiness_of` says for the port, else ready; liveness
+// fails with `dead`'s message for the port, else passes (and, with
+// `restart_revives`, passes again once the gate passed for the port).
 #pragma once
 
 #include <map>
@@ -21,6 +23,7 @@ class FakeHealth : public host::Health {
     tokens.push_back(t.token);
     generations.push_back(t.generation);
     if (auto it = failing.find(port); it != failing.end()) return Error{it->second};
+    if (restart_revives) dead.erase(port);
     return {};
   }
   model::Readiness readiness(const host::HealthTarget& t, std::chrono::milliseconds timeout) override {
@@ -30,7 +33,15 @@ class FakeHealth : public host::Health {
     if (auto it = readiness_of.find(t.host_port); it != readiness_of.end()) return it->second;
     return model::Readiness{true, true, {}, ""};
   }
+  Status alive(const host::HealthTarget& t, std::chrono::milliseconds timeout) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls.push_back("alive " + std::to_string(t.host_port) + " " + std::to_string(timeout.count()) + "ms");
+    if (auto it = dead.find(t.host_port); it != dead.end()) return Error{it->second};
+    return {};
+  }
   std::map<std::uint16_t, std::string> failing;
+  std::map<std::uint16_t, std::string> dead;
+  bool restart_revives = false;  // a gate that passes makes /healthz answer again
   std::map<std::uint16_t, model::Readiness> readiness_of;
   std::vector<std::string> calls;
   std::vector<std::string> tokens;

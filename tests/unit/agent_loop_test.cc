@@ -42,6 +42,7 @@ class BlockingHealth : public host::Health {
   model::Readiness readiness(const host::HealthTarget&, std::chrono::milliseconds) override {
     return model::Readiness{true, true, {}, ""};
   }
+  Status alive(const host::HealthTarget&, std::chrono::milliseconds) override { return {}; }
   bool wait_entered(std::size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, seconds(10), [&] { return entered.size() >= n; });

@@ -1,11 +1,17 @@
 // One reconcile of the agent against a whole fake host, with the real
 // loader, planner and executor: backoff isolates a failing instance, never
 // blocks a destroy, a broken manifest set keeps the last good one enforced,
-// a busy lock is retried later.
+// a busy lock is retried later. Liveness after the health gate (with the
+// probes between reconciles): /healthz failing for less than
+// spec.liveness.failAfter restarts nothing; for the whole period, exactly
+// one restart step (through the health gate) that counts as a failure for
+// the backoff; a success in between starts the count again; what does not
+// run past its gate is not asked; `off` never restarts.
 #include "agent/reconciler.h"
 
 #include <gtest/gtest.h>
 
+#include "agent/liveness.h"
 #include "apply/engine.h"
 #include "fakes/fake_agent.h"
 #include "fakes/fake_lock.h"
@@ -33,6 +39,46 @@ class AgentReconcile : public ::testing::Test {
         std::make_unique<Reconciler>(ReconcilerPorts{files, env, lock, opener, clock, log, [] { return 0.5; }}, o);
   }
   void manifests(const std::string& instances) { files.file("/etc/clawfleet/fleet.yaml", kTestHost + instances); }
+  void manifests(const std::string& host_extra, const std::string& instances) {
+    files.file("/etc/clawfleet/fleet.yaml", kTestHost + host_extra + instances);
+  }
+  void with_backoff(BackoffOptions backoff) {
+    ReconcileOptions o;
+    o.exec.parallelism = 2;
+    o.exec.health_deadline = seconds(60);
+    o.backoff = backoff;
+    reconciler_ =
+        std::make_unique<Reconciler>(ReconcilerPorts{files, env, lock, opener, clock, log, [] { return 0.5; }}, o);
+  }
+  // The loop's liveness probe between reconciles, when it is due.
+  LivenessProbe probe_after(milliseconds d) {
+    clock.advance(d);
+    std::atomic<bool> stop{false};
+    EXPECT_TRUE(reconciler_->next_probe());
+    if (reconciler_->next_probe()) {
+      EXPECT_LE(*reconciler_->next_probe(), clock.now());
+    }
+    return reconciler_->probe_liveness(stop);
+  }
+  std::tuple<bool, std::string, std::string> live_of(const std::string& name) {
+    const Condition* c = status().instances.at(name).find(ConditionType::Live);
+    if (!c) return {false, "(absent)", ""};
+    return {c->status, c->reason, c->message};
+  }
+  std::vector<std::string> restarts() {
+    std::vector<std::string> out;
+    for (const auto& line : journal_lines())
+      if (line.find(" restart ") != std::string::npos) out.push_back(line);
+    return out;
+  }
+  // The health port's calls for one instance's port, by kind: "alive", "wait_started", "readiness".
+  std::vector<std::string> calls_for(std::uint16_t port) {
+    std::vector<std::string> out;
+    const std::string p = " " + std::to_string(port) + " ";
+    for (const auto& c : host.health.calls)
+      if (c.find(p) != std::string::npos) out.push_back(c.substr(0, c.find(' ')));
+    return out;
+  }
   ReconcileReport reconcile() {
     std::atomic<bool> stop{false};
     return reconciler_->reconcile("test", stop);
@@ -308,6 +354,197 @@ TEST_F(AgentReconcile, UnobservableHostIsAnError) {
   EXPECT_EQ(status().errors, 1u);
   EXPECT_EQ(summary_line(status()),
             "0 instances, 0 ready; last reconcile: cannot connect to the system bus: No such file or directory");
+}
+
+const std::string kRefused = "/healthz: connection refused";
+
+TEST(AgentLivenessProbe, ATenthOfThePeriodWithin5To30Seconds) {
+  EXPECT_EQ(probe_interval(minutes(5)), seconds(30));
+  EXPECT_EQ(probe_interval(minutes(2)), seconds(12));
+  EXPECT_EQ(probe_interval(seconds(30)), seconds(5));
+  EXPECT_EQ(probe_interval(hours(24)), seconds(30));
+}
+
+TEST_F(AgentReconcile, LivenessFailingLessThanThePeriodRestartsNothing) {
+  manifests("", instance_yaml("alpha"));
+  ASSERT_EQ(reconcile().result, ReconcileResult::Ok);
+  EXPECT_EQ(live_of("alpha"), std::tuple(true, std::string("Live"), std::string("")));
+  EXPECT_EQ(reconciler_->next_probe(), clock.now() + seconds(30));
+
+  host.health.dead[18900] = kRefused;
+  LivenessProbe p = probe_after(seconds(30));
+  EXPECT_FALSE(p.restart_due);
+  EXPECT_TRUE(p.changed);
+  EXPECT_EQ(live_of("alpha"), std::tuple(false, std::string("Failing"), "failing for 0.0 s: " + kRefused));
+  for (int i = 0; i < 8; ++i) EXPECT_FALSE(probe_after(seconds(30)).restart_due) << i;
+  EXPECT_EQ(live_of("alpha"), std::tuple(false, std::string("Failing"), "failing for 4 min: " + kRefused));
+
+  // A reconcile meanwhile (a resync) asks again and restarts nothing either.
+  clock.advance(seconds(12));
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_EQ(r.steps, 0u);
+  EXPECT_EQ(restarts(), std::vector<std::string>{});
+  EXPECT_EQ(live_of("alpha"), std::tuple(false, std::string("Failing"), "failing for 4 min 12 s: " + kRefused));
+  EXPECT_EQ(reconciler_->backoff().failures("alpha"), 0u);
+  EXPECT_TRUE(status().instances.at("alpha").is(ConditionType::Ready));
+  auto lines = log.all();
+  EXPECT_NE(
+      std::find(lines.begin(), lines.end(),
+                "warning alpha: /healthz failing: " + kRefused + "; restarted after 5 min of failures INSTANCE=alpha"),
+      lines.end());
+}
+
+TEST_F(AgentReconcile, LivenessFailingThePeriodRestartsOnceThroughTheGateAndBacksOff) {
+  manifests("", instance_yaml("alpha") + instance_yaml("beta"));
+  ASSERT_EQ(reconcile().result, ReconcileResult::Ok);
+  host.health.dead[18900] = kRefused;
+  EXPECT_FALSE(probe_after(seconds(30)).restart_due);
+  for (int i = 0; i < 9; ++i) EXPECT_FALSE(probe_after(seconds(30)).restart_due) << i;
+  LivenessProbe p = probe_after(seconds(30));  // 5 min since the first failure
+  EXPECT_TRUE(p.restart_due);
+
+  // The reconcile it asks for restarts alpha: its VM unit, then the health
+  // gate; the restart fixed it.
+  host.health.calls.clear();
+  host.systemd.calls.clear();
+  host.health.restart_revives = true;
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_EQ(r.steps, 1u);
+  EXPECT_EQ(restarts(), (std::vector<std::string>{"alpha restart start", "alpha restart end ok"}));
+  auto lines = log.all();
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "info alpha: restart started: liveness: /healthz failing for 5 min: " + kRefused +
+                          " ACTION=restart INSTANCE=alpha STEP=0"),
+            lines.end());
+  // Asked once more, then restarted and gated, and only then asked again.
+  EXPECT_EQ(calls_for(18900), (std::vector<std::string>{"alive", "wait_started", "readiness", "alive"}));
+  EXPECT_EQ(calls_for(18901), (std::vector<std::string>{"readiness", "alive"}));
+  EXPECT_TRUE(std::any_of(host.systemd.calls.begin(), host.systemd.calls.end(),
+                          [](const std::string& c) { return c.rfind("restart clawfleet-vm@alpha.service", 0) == 0; }));
+  // A failure for the backoff, shown with why.
+  EXPECT_EQ(reconciler_->backoff().failures("alpha"), 1u);
+  EXPECT_EQ(r.retry_at, clock.now() + seconds(5));
+  const InstanceConditions& alpha = status().instances.at("alpha");
+  EXPECT_EQ(alpha.find(ConditionType::Degraded)->message,
+            "restarted after failing for 5 min: " + kRefused + "; retry in 5.0 s");
+  EXPECT_EQ(live_of("alpha"),
+            std::tuple(true, std::string("Restarted"), "restarted after failing for 5 min: " + kRefused));
+  EXPECT_EQ(reconciler_->backoff().failures("beta"), 0u);
+
+  // Exactly one: the next reconcile restarts nothing.
+  clock.advance(seconds(5));
+  r = reconcile();
+  EXPECT_EQ(r.steps, 0u);
+  EXPECT_EQ(restarts().size(), 2u);
+
+  // Live for a whole period after it: the restart is forgiven.
+  for (int i = 0; i < 10; ++i) probe_after(seconds(30));
+  EXPECT_EQ(reconciler_->backoff().failures("alpha"), 0u);
+  EXPECT_EQ(live_of("alpha"), std::tuple(true, std::string("Live"), std::string("")));
+}
+
+// A gateway that keeps hanging: the next restart only after another whole
+// period, and never while the backoff holds it.
+TEST_F(AgentReconcile, LivenessWhileInBackoffItIsNotRestartedAgain) {
+  with_backoff(BackoffOptions{minutes(8), minutes(10), 0.2});
+  manifests("", instance_yaml("alpha"));
+  ASSERT_EQ(reconcile().result, ReconcileResult::Ok);
+  host.health.dead[18900] = kRefused;
+  for (int i = 0; i < 10; ++i) probe_after(seconds(30));
+  ASSERT_TRUE(probe_after(seconds(30)).restart_due);
+  ASSERT_EQ(reconcile().steps, 1u);
+  ASSERT_EQ(reconciler_->backoff().failures("alpha"), 1u);
+  EXPECT_EQ(live_of("alpha"), std::tuple(false, std::string("Failing"), "failing for 0.0 s: " + kRefused));
+
+  // Failing for a whole period again, but 8 min of backoff: held.
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(probe_after(seconds(30)).restart_due) << i;
+  EXPECT_EQ(live_of("alpha"), std::tuple(false, std::string("Failing"),
+                                         "failing for 5 min: " + kRefused + "; restart held back for 3 min (backoff)"));
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.steps, 0u);
+  EXPECT_EQ(restarts().size(), 2u);
+
+  // When the backoff ends, the retry restarts it, and backs off longer.
+  for (int i = 0; i < 6; ++i) probe_after(seconds(30));
+  r = reconcile();
+  EXPECT_EQ(r.steps, 1u);
+  EXPECT_EQ(restarts().size(), 4u);
+  EXPECT_EQ(reconciler_->backoff().failures("alpha"), 2u);
+  EXPECT_EQ(r.retry_at, clock.now() + minutes(10));
+}
+
+TEST_F(AgentReconcile, LivenessASuccessInBetweenStartsTheCountAgain) {
+  manifests("", instance_yaml("alpha"));
+  ASSERT_EQ(reconcile().result, ReconcileResult::Ok);
+  host.health.dead[18900] = kRefused;
+  for (int i = 0; i < 7; ++i) EXPECT_FALSE(probe_after(seconds(30)).restart_due);  // 3 min failing
+  host.health.dead.clear();
+  EXPECT_FALSE(probe_after(seconds(30)).restart_due);
+  EXPECT_EQ(live_of("alpha"), std::tuple(true, std::string("Live"), std::string("")));
+  host.health.dead[18900] = "/healthz answered 503";
+  for (int i = 0; i < 9; ++i) EXPECT_FALSE(probe_after(seconds(30)).restart_due) << i;
+  EXPECT_EQ(live_of("alpha"),
+            std::tuple(false, std::string("Failing"), std::string("failing for 4 min: /healthz answered 503")));
+  EXPECT_EQ(reconcile().steps, 0u);
+  auto lines = log.all();
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "info alpha: /healthz answers again after failing for 3 min 30 s INSTANCE=alpha"),
+            lines.end());
+}
+
+// Another writer's restart (clawfleet apply) looks like failures from
+// here: asked once more before restarting, it answers, and nothing runs.
+TEST_F(AgentReconcile, LivenessAnAnswerWhenAskedOnceMoreCancelsTheRestart) {
+  manifests("", instance_yaml("alpha"));
+  ASSERT_EQ(reconcile().result, ReconcileResult::Ok);
+  host.health.dead[18900] = kRefused;
+  for (int i = 0; i < 10; ++i) probe_after(seconds(30));
+  ASSERT_TRUE(probe_after(seconds(30)).restart_due);
+  host.health.dead.clear();
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.steps, 0u);
+  EXPECT_EQ(restarts(), std::vector<std::string>{});
+  EXPECT_EQ(reconciler_->backoff().failures("alpha"), 0u);
+  EXPECT_EQ(live_of("alpha"), std::tuple(true, std::string("Live"), std::string("")));
+}
+
+// Not asked: a stopped instance, and one whose health gate never passed
+// (it is starting, or failing its start: backoff handles that).
+TEST_F(AgentReconcile, LivenessWhatDoesNotRunPastItsGateIsNotAsked) {
+  host.health.failing[18901] = "health gate: not started within 60000 ms";
+  host.health.dead[18900] = kRefused;
+  host.health.dead[18901] = kRefused;
+  manifests("", instance_yaml("alpha", "  state: stopped\n") + instance_yaml("beta"));
+  EXPECT_EQ(reconcile().result, ReconcileResult::Failed);
+  EXPECT_EQ(calls_for(18900), std::vector<std::string>{});
+  EXPECT_EQ(calls_for(18901), (std::vector<std::string>{"wait_started", "readiness"}));
+  EXPECT_EQ(live_of("alpha"), std::tuple(false, std::string("(absent)"), std::string("")));
+  EXPECT_EQ(live_of("beta"), std::tuple(false, std::string("(absent)"), std::string("")));
+  EXPECT_FALSE(reconciler_->next_probe());
+  for (int i = 0; i < 12; ++i) {
+    clock.advance(seconds(30));
+    reconcile();
+  }
+  for (const auto& c : host.health.calls) EXPECT_EQ(c.rfind("alive", 0), std::string::npos) << c;
+  EXPECT_EQ(restarts(), std::vector<std::string>{});
+}
+
+TEST_F(AgentReconcile, LivenessOffNeverRestarts) {
+  manifests("  liveness: {failAfter: off}\n", instance_yaml("alpha"));
+  host.health.dead[18900] = kRefused;
+  ASSERT_EQ(reconcile().result, ReconcileResult::Ok);
+  EXPECT_FALSE(reconciler_->next_probe());
+  std::atomic<bool> stop{false};
+  for (int i = 0; i < 12; ++i) {
+    clock.advance(minutes(5));
+    EXPECT_FALSE(reconciler_->probe_liveness(stop).restart_due);
+    EXPECT_EQ(reconcile().steps, 0u);
+  }
+  for (const auto& c : host.health.calls) EXPECT_EQ(c.rfind("alive", 0), std::string::npos) << c;
+  EXPECT_EQ(restarts(), std::vector<std::string>{});
+  EXPECT_EQ(live_of("alpha"), std::tuple(false, std::string("(absent)"), std::string("")));
 }
 
 }  // namespace

@@ -90,6 +90,20 @@ TEST(AgentScheduler, SighupReconcilesAtOnce) {
   EXPECT_EQ(s.reason(T0 + seconds(1)), "SIGHUP");
 }
 
+// A liveness probe that found an instance to restart asks for a reconcile now.
+TEST(AgentScheduler, ALivenessFailureReconcilesAtOnce) {
+  Scheduler s({}, T0);
+  s.started(T0);
+  s.finished(T0, {});
+  EXPECT_FALSE(s.due(T0 + seconds(30)));
+  s.liveness_failed(T0 + seconds(30));
+  EXPECT_TRUE(s.due(T0 + seconds(30)));
+  EXPECT_EQ(s.reason(T0 + seconds(30)), "liveness");
+  s.started(T0 + seconds(30));
+  s.finished(T0 + seconds(31), {});
+  EXPECT_FALSE(s.due(T0 + seconds(32)));
+}
+
 TEST(AgentScheduler, BusyLockAndBackoffEndsAreRetried) {
   Scheduler s({}, T0);
   s.started(T0);

@@ -35,6 +35,36 @@ TEST(AgentConditions, ConvergedInstanceIsReady) {
   EXPECT_EQ(s.conditions[3], (Condition{ConditionType::RestartRequired, false, "UpToDate", "", "sha256:g1", W0}));
 }
 
+// Live, from what liveness knows: absent when not watched, the reasons exact.
+TEST(AgentConditions, LiveSaysHowLongHealthzFailedAndWhy) {
+  InstanceOutcome o = converged();
+  EXPECT_EQ(with("bot", o).find(ConditionType::Live), nullptr);
+  o.live = LiveOutcome{};
+  EXPECT_EQ(*with("bot", o).find(ConditionType::Live),
+            (Condition{ConditionType::Live, true, "Live", "", "sha256:g1", W0}));
+  o.live = LiveOutcome{milliseconds(252000), "/healthz: connection refused", "", std::nullopt};
+  EXPECT_EQ(*with("bot", o).find(ConditionType::Live),
+            (Condition{ConditionType::Live, false, "Failing", "failing for 4 min 12 s: /healthz: connection refused",
+                       "sha256:g1", W0}));
+  o.live->failing_for = minutes(6);
+  o.live->held = minutes(2);
+  EXPECT_EQ(with("bot", o).find(ConditionType::Live)->message,
+            "failing for 6 min: /healthz: connection refused; restart held back for 2 min (backoff)");
+  o.live = LiveOutcome{std::nullopt, "", "restarted after failing for 5 min: /healthz answered 503", std::nullopt};
+  EXPECT_EQ(*with("bot", o).find(ConditionType::Live),
+            (Condition{ConditionType::Live, true, "Restarted",
+                       "restarted after failing for 5 min: /healthz answered 503", "sha256:g1", W0}));
+  // Between reconciles: the status moves, and with it the transition time.
+  InstanceConditions s = with("bot", o);
+  update_live(s, LiveOutcome{seconds(30), "GET /healthz: no answer within 5000 ms", "", std::nullopt},
+              W0 + seconds(30));
+  EXPECT_EQ(*s.find(ConditionType::Live),
+            (Condition{ConditionType::Live, false, "Failing",
+                       "failing for 30 s: GET /healthz: no answer within 5000 ms", "sha256:g1", W0 + seconds(30)}));
+  update_live(s, std::nullopt, W0 + seconds(60));
+  EXPECT_EQ(s.find(ConditionType::Live), nullptr);
+}
+
 // lastTransitionTime moves only when a condition's status changes.
 TEST(AgentConditions, TransitionTimesChangeWithStatusOnly) {
   InstanceConditions s = with("bot", converged());
@@ -144,6 +174,7 @@ TEST(AgentMetrics, ExactText) {
       "clawfleet_instances{condition=\"Degraded\"} 1\n"
       "clawfleet_instances{condition=\"RestartRequired\"} 0\n"
       "clawfleet_instances{condition=\"ChannelsReady\"} 0\n"
+      "clawfleet_instances{condition=\"Live\"} 0\n"
       "# HELP clawfleet_manifest_error 1 while the manifests do not load (the last good set is enforced).\n"
       "# TYPE clawfleet_manifest_error gauge\n"
       "clawfleet_manifest_error 0\n"

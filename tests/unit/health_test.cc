@@ -214,5 +214,42 @@ TEST(Readiness, NobodyListening) {
   EXPECT_EQ(r, (model::Readiness{false, false, {}, "/readyz: connection refused"}));
 }
 
+// Liveness is one unauthenticated /healthz, 200 or what went wrong.
+TEST(Liveness, AliveWhen200WithoutTheToken) {
+  Guest g;
+  g.script["/healthz"] = {200, 503};
+  g.bodies["/healthz"] = R"({"ok":true,"status":"live"})";
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto health = real_health();
+  EXPECT_TRUE(health->alive(target(server.port, "t0ken"), milliseconds(2000)));
+  auto s = health->alive(target(server.port, "t0ken"), milliseconds(2000));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "/healthz answered 503");
+  EXPECT_EQ(g.requests, (std::vector<std::string>{"GET /healthz", "GET /healthz"}));
+}
+
+TEST(Liveness, NobodyListening) {
+  std::uint16_t port = 0;
+  {
+    LoopbackTcpServer gone([](Conn&) {});
+    ASSERT_TRUE(gone.ok());
+    port = gone.port;
+  }
+  auto s = real_health()->alive(target(port, "t"), milliseconds(500));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "/healthz: connection refused");
+}
+
+TEST(Liveness, AHungGatewayCostsTheTimeoutOnly) {
+  LoopbackTcpServer server([](Conn& c) { c.hang(); });
+  ASSERT_TRUE(server.ok());
+  auto t0 = std::chrono::steady_clock::now();
+  auto s = real_health()->alive(target(server.port, "t"), milliseconds(300));
+  ASSERT_FALSE(s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
+  EXPECT_EQ(s.error().message.rfind("GET /healthz: no answer within", 0), 0u) << s.error().message;
+}
+
 }  // namespace
 }  // namespace cf::host

@@ -512,6 +512,50 @@ spec:
   EXPECT_EQ(h.max_memory_mib, 16384u);
 }
 
+// spec.liveness.failAfter: the agent's alone; default 5 minutes.
+TEST(Load, LivenessFailAfter) {
+  auto fail_after = [](const std::string& spec) {
+    auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec}});
+    EXPECT_FALSE(r.diagnostics.has_errors()) << spec << ": " << format(r.diagnostics.all()[0]);
+    return r.fleet.host.liveness.fail_after_ms;
+  };
+  EXPECT_EQ(fail_after("  bridge: cfbr0\n"), 300000);
+  EXPECT_EQ(fail_after("  liveness: {}\n"), 300000);
+  EXPECT_EQ(fail_after("  liveness: {failAfter: 10m}\n"), 600000);
+  EXPECT_EQ(fail_after("  liveness: {failAfter: 90s}\n"), 90000);
+  EXPECT_EQ(fail_after("  liveness: {failAfter: 120}\n"), 120000);  // seconds
+  EXPECT_EQ(fail_after("  liveness: {failAfter: 24h}\n"), 86400000);
+  EXPECT_EQ(fail_after("  liveness: {failAfter: 30000ms}\n"), 30000);
+  EXPECT_EQ(fail_after("  liveness: {failAfter: off}\n"), 0);
+  EXPECT_EQ(fail_after("  liveness: {failAfter: 0}\n"), 0);
+  // The default is not written into the canonical form: fleets keep their hash.
+  auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {liveness: {failAfter: 5m}}\n"}});
+  EXPECT_EQ(model::canonical_json(r.fleet.host).find("liveness"), std::string::npos);
+  r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {liveness: {failAfter: off}}\n"}});
+  EXPECT_NE(model::canonical_json(r.fleet.host).find(R"("liveness":{"failAfterMs":0})"), std::string::npos);
+}
+
+TEST(Load, LivenessErrors) {
+  auto host = [](const std::string& spec) { return diags("apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec); };
+  EXPECT_EQ(host("  liveness: {failAfter: 10s}\n"),
+            (std::vector<std::string>{
+                "m.yaml:4:25: error: spec.liveness.failAfter: must be between 30s and 24h (or off), got 10s"}));
+  EXPECT_EQ(host("  liveness: {failAfter: 25h}\n"),
+            (std::vector<std::string>{
+                "m.yaml:4:25: error: spec.liveness.failAfter: must be between 30s and 24h (or off), got 25h"}));
+  EXPECT_EQ(host("  liveness: {failAfter: 0s}\n"),
+            (std::vector<std::string>{
+                "m.yaml:4:25: error: spec.liveness.failAfter: must be between 30s and 24h (or off), got 0s"}));
+  EXPECT_EQ(host("  liveness: {failAfter: 5 minutes}\n"),
+            (std::vector<std::string>{"m.yaml:4:25: error: spec.liveness.failAfter: \"5 minutes\" is not a duration "
+                                      "such as 90s, 5m or 1h, or off"}));
+  EXPECT_EQ(host("  liveness: {failAfter: [5m]}\n"),
+            (std::vector<std::string>{"m.yaml:4:25: error: spec.liveness.failAfter: must be a duration such as 90s, "
+                                      "5m or 1h, or off, got a list"}));
+  EXPECT_EQ(host("  liveness: {enabled: false}\n"),
+            (std::vector<std::string>{"m.yaml:4:14: error: spec.liveness.enabled: unknown field"}));
+}
+
 TEST(Load, DefaultImagesFollowTheStateRoot) {
   auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {stateRoot: /srv/cf}\n"}});
   EXPECT_EQ(r.fleet.host.images.at("default").rootfs, "/srv/cf/images/default/rootfs.ext4");

@@ -245,3 +245,31 @@ TEST_F(Observe, UnansweringVmmIsUnknown) {
 
 }  // namespace
 }  // namespace cf::host
+
+namespace cf::host {
+namespace {
+
+// Liveness asks only the named instances, and of those only the ones whose
+// VM unit is active: one /healthz each, without the token.
+TEST_F(Observe, LivenessAsksTheNamedRunningInstances) {
+  add_instance("alpha", 0);
+  add_instance("beta", 1);
+  add_instance("gamma", 2);
+  add_instance("idle", 3);
+  systemd_.set_unit(UnitStatus{vm_unit("idle"), "loaded", "inactive", "dead", "enabled", kTemplate, {}});
+  others_.health.dead[18901] = "/healthz: connection refused";
+  auto o = run();
+  ASSERT_TRUE(o) << o.error().message;
+  auto live = observe_liveness(o.value(), others_.with(systemd_, net_, state_, vmm_, files_), std::chrono::seconds(5),
+                               {"alpha", "beta", "idle", "unknown"});
+  ASSERT_EQ(live.size(), 2u);
+  EXPECT_TRUE(live.at("alpha"));
+  ASSERT_FALSE(live.at("beta"));
+  EXPECT_EQ(live.at("beta").error().message, "/healthz: connection refused");
+  std::vector<std::string> calls = others_.health.calls;
+  std::sort(calls.begin(), calls.end());
+  EXPECT_EQ(calls, (std::vector<std::string>{"alive 18900 5000ms", "alive 18901 5000ms"}));
+}
+
+}  // namespace
+}  // namespace cf::host

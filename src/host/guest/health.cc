@@ -59,6 +59,16 @@ std::vector<std::string> failing_of(const nlohmann::json& j) {
   return out;
 }
 
+// One GET of a probe through the proxy: nullopt when it answered 200, else
+// what went wrong.
+std::optional<std::string> not_200(std::uint16_t port, const std::string& path, milliseconds timeout) {
+  auto reply = loopback_http(port, path, {}, timeout);
+  if (!reply) return reply.error().message;
+  if (!reply.value()) return path + ": connection refused";
+  if (reply.value()->status != 200) return path + " answered " + std::to_string(reply.value()->status);
+  return std::nullopt;
+}
+
 class LoopbackHealth : public Health {
  public:
   explicit LoopbackHealth(milliseconds interval) : interval_(interval) {}
@@ -107,13 +117,15 @@ class LoopbackHealth : public Health {
     return r;
   }
 
+  Status alive(const HealthTarget& t, milliseconds timeout) override {
+    if (auto failed = not_200(t.host_port, "/healthz", timeout)) return Error{*failed};
+    return {};
+  }
+
  private:
   // nullopt when every check passed, else what failed.
   static std::optional<std::string> check(const HealthTarget& t, milliseconds timeout) {
-    auto health = loopback_http(t.host_port, "/health", {}, timeout);
-    if (!health) return health.error().message;
-    if (!health.value()) return "/health: connection refused";
-    if (health.value()->status != 200) return "/health answered " + std::to_string(health.value()->status);
+    if (auto health = not_200(t.host_port, "/health", timeout)) return health;
     auto startup = loopback_http(t.host_port, "/startupz", {}, timeout);
     if (!startup) return startup.error().message;
     if (!startup.value()) return "/startupz: connection refused";

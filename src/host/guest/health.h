@@ -9,6 +9,9 @@
 //     token or a Telegram outage must not fail an apply.
 //   - deep readiness, once: `/readyz` with the gateway token as Bearer (the
 //     gateway names what fails only to an authenticated caller).
+//   - liveness, once: `/healthz` (the HTTP server is live: 200
+//     {"ok":true,"status":"live"}, unauthenticated, answered before any
+//     other route), what the agent restarts a hung gateway on.
 //
 // Real adapter: libcurl, the gate polled until a deadline. Fake:
 // tests/fakes/fake_health.h.
@@ -44,6 +47,10 @@ class Health {
   // One `/readyz` request, bounded by `timeout`; never an error: what went
   // wrong is in the answer.
   virtual model::Readiness readiness(const HealthTarget& target, std::chrono::milliseconds timeout) = 0;
+  // One `/healthz` request, bounded by `timeout`: success when it answers
+  // 200; else what went wrong ("/healthz answered 503", "/healthz:
+  // connection refused", "GET /healthz: no answer within 5000 ms").
+  virtual Status alive(const HealthTarget& target, std::chrono::milliseconds timeout) = 0;
 };
 
 // `interval`: time between attempts.
