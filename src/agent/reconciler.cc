@@ -121,6 +121,7 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   auto planned = apply::plan_once(target, host.ports());
   if (!planned) return fail(ReconcileResult::Error, planned.error().message);
   const plan::Plan& plan = planned.value().plan;
+  kvm_ = plan.accelerator.kvm;
   // Once, not on every resync: a warning changes nothing until acted on.
   if (plan.warnings != last_warnings_)
     for (const auto& w : plan.warnings) ports_.log.write(Level::Warning, w);
@@ -334,7 +335,9 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   return report;
 }
 
-Millis Reconciler::fail_after() const { return Millis(last_good_ ? last_good_->fleet.host.liveness.fail_after_ms : 0); }
+Millis Reconciler::fail_after() const {
+  return Millis(last_good_ ? model::fail_after_ms(last_good_->fleet.host.liveness, kvm_) : 0);
+}
 
 std::set<std::string> Reconciler::past_gate(const model::Observed& seen, const model::Host& effective) const {
   std::set<std::string> out;

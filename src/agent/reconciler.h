@@ -127,6 +127,7 @@ class Reconciler {
   Backoff backoff_;
   Backoff host_backoff_;  // the host step is never held back, but is retried
   std::optional<model::DesiredState> last_good_;
+  bool kvm_ = false;  // the last plan's accelerator: the default liveness period follows it
   std::map<std::string, std::string> last_errors_;  // by instance, while in backoff
   std::vector<std::string> last_warnings_;          // the last plan's, logged when they change
   Liveness liveness_;

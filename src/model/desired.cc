@@ -75,7 +75,7 @@ json to_json(const Host& h) {
   // Only when set (liveness: when not the default): fleets without them
   // keep the hash they had before.
   if (!h.ca_certificates.empty()) j["caCertificates"] = h.ca_certificates;
-  if (h.liveness != Liveness{}) j["liveness"] = {{"failAfterMs", h.liveness.fail_after_ms}};
+  if (h.liveness.fail_after_ms) j["liveness"] = {{"failAfterMs", *h.liveness.fail_after_ms}};
   return j;
 }
 

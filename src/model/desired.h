@@ -118,12 +118,18 @@ struct EgressProxy {
 // How long an instance's /healthz may fail, after its health gate passed,
 // before the agent restarts it (spec.liveness.failAfter); 0: never. The
 // agent's alone: it changes nothing on the host and no instance's
-// generation.
+// generation. The default is longer than a gateway's restart, which takes
+// 5-8 minutes under emulation (TCG).
 inline constexpr std::int64_t kDefaultLivenessFailAfterMs = 5 * 60 * 1000;
+inline constexpr std::int64_t kDefaultLivenessFailAfterTcgMs = 15 * 60 * 1000;
 struct Liveness {
-  std::int64_t fail_after_ms = kDefaultLivenessFailAfterMs;
+  std::optional<std::int64_t> fail_after_ms;  // nullopt: the default for the accelerator
   bool operator==(const Liveness&) const = default;
 };
+// The period in effect, the VMs running under KVM or not.
+inline std::int64_t fail_after_ms(const Liveness& l, bool kvm) {
+  return l.fail_after_ms ? *l.fail_after_ms : kvm ? kDefaultLivenessFailAfterMs : kDefaultLivenessFailAfterTcgMs;
+}
 
 struct Host {
   std::string bridge;

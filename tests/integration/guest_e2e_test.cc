@@ -69,7 +69,8 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   for (const char* name : {"alpha", "beta"}) {
     const std::string port = field(name, "hostPort");
     ASSERT_FALSE(port.empty());
-    EXPECT_NE(get("127.0.0.1", std::stoi(port), "/health").find("200 OK"), std::string::npos) << name << ": " << out_;
+    EXPECT_NE(get("127.0.0.1", std::stoi(port), "/health", "200 OK").find("200 OK"), std::string::npos)
+        << name << ": " << out_;
     // The guest reports the generation that apply recorded.
     const std::string gen = field(name, "appliedGeneration");
     EXPECT_NE(get(field(name, "ip"), 18780, "/").find("\"generation\":\"" + gen + "\""), std::string::npos)
@@ -200,7 +201,7 @@ TEST_F(ContractGuest, StopStartDestroy) {
   phases_.begin("start to healthy");
   ASSERT_EQ(clawfleet("apply --health-timeout " + std::to_string(health_timeout)), 2) << out_;
   phases_.end();
-  EXPECT_NE(get("127.0.0.1", std::stoi(port), "/health").find("200 OK"), std::string::npos) << out_;
+  EXPECT_NE(get("127.0.0.1", std::stoi(port), "/health", "200 OK").find("200 OK"), std::string::npos) << out_;
 
   // The empty set destroys nothing, so a stopped second instance (created,
   // never booted) stays while solo goes.

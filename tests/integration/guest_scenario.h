@@ -92,10 +92,16 @@ class GuestScenario : public ::testing::Test {
        "/instance.json | head -n 1");
     return nspawn::detail::trim(out_);
   }
-  // GET through bash's /dev/tcp (the container has no curl).
-  std::string get(const std::string& address, int port, const std::string& path) {
-    sh("exec bash -c 'exec 3<>/dev/tcp/" + address + "/" + std::to_string(port) + " && printf \"GET " + path +
-       " HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 10 cat <&3'");
+  // GET through bash's /dev/tcp (the container has no curl). Tried up to
+  // three times, 20 s each, until the answer holds `expect`: a loaded
+  // machine answers late (CI once saw a healthy gateway's /health through
+  // its proxy take more than 10 s while the guests and a build shared 2 cores).
+  std::string get(const std::string& address, int port, const std::string& path, const std::string& expect = "") {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      sh("exec bash -c 'exec 3<>/dev/tcp/" + address + "/" + std::to_string(port) + " && printf \"GET " + path +
+         " HTTP/1.0\\r\\n\\r\\n\" >&3 && timeout 20 cat <&3'");
+      if (expect.empty() || out_.find(expect) != std::string::npos) break;
+    }
     return out_;
   }
   // A hard link to the guest's console, so that it outlives the guest's

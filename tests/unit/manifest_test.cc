@@ -512,15 +512,18 @@ spec:
   EXPECT_EQ(h.max_memory_mib, 16384u);
 }
 
-// spec.liveness.failAfter: the agent's alone; default 5 minutes.
+// spec.liveness.failAfter: the agent's alone; default 5 minutes under
+// KVM, 15 under TCG.
 TEST(Load, LivenessFailAfter) {
   auto fail_after = [](const std::string& spec) {
     auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec}});
     EXPECT_FALSE(r.diagnostics.has_errors()) << spec << ": " << format(r.diagnostics.all()[0]);
-    return r.fleet.host.liveness.fail_after_ms;
+    return model::fail_after_ms(r.fleet.host.liveness, true);
   };
   EXPECT_EQ(fail_after("  bridge: cfbr0\n"), 300000);
   EXPECT_EQ(fail_after("  liveness: {}\n"), 300000);
+  EXPECT_EQ(model::fail_after_ms({}, false), 900000);
+  EXPECT_EQ(model::fail_after_ms({std::int64_t{600000}}, false), 600000);
   EXPECT_EQ(fail_after("  liveness: {failAfter: 10m}\n"), 600000);
   EXPECT_EQ(fail_after("  liveness: {failAfter: 90s}\n"), 90000);
   EXPECT_EQ(fail_after("  liveness: {failAfter: 120}\n"), 120000);  // seconds
@@ -528,8 +531,8 @@ TEST(Load, LivenessFailAfter) {
   EXPECT_EQ(fail_after("  liveness: {failAfter: 30000ms}\n"), 30000);
   EXPECT_EQ(fail_after("  liveness: {failAfter: off}\n"), 0);
   EXPECT_EQ(fail_after("  liveness: {failAfter: 0}\n"), 0);
-  // The default is not written into the canonical form: fleets keep their hash.
-  auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {liveness: {failAfter: 5m}}\n"}});
+  // Unset, it is not written into the canonical form: fleets keep their hash.
+  auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {liveness: {}}\n"}});
   EXPECT_EQ(model::canonical_json(r.fleet.host).find("liveness"), std::string::npos);
   r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {liveness: {failAfter: off}}\n"}});
   EXPECT_NE(model::canonical_json(r.fleet.host).find(R"("liveness":{"failAfterMs":0})"), std::string::npos);
