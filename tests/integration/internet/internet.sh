@@ -36,11 +36,14 @@ UPLINK_IF=${UPLINK_IF:-uplink0}
 UPLINK_INTERNET=203.0.113.1
 UPLINK_PEER=203.0.113.2
 UPLINK_PREFIX=24
-DNS_ADDR=198.51.100.53
+# The services' /24 (three octets). See README.md for why the default is
+# the RFC 2544 benchmark range and not RFC 5737's 198.51.100.0/24.
+SERVICE_NET=${SERVICE_NET:-198.18.0}
+DNS_ADDR=$SERVICE_NET.53
 # name address service
-SERVICES="api.telegram.org 198.51.100.10 telegram
-api.anthropic.com 198.51.100.11 anthropic
-api.openai.com 198.51.100.12 openai"
+SERVICES="api.telegram.org $SERVICE_NET.10 telegram
+api.anthropic.com $SERVICE_NET.11 anthropic
+api.openai.com $SERVICE_NET.12 openai"
 
 die() { echo "internet.sh: $*" >&2; exit 1; }
 in_ns() { ns=$1; shift; ip netns exec "$ns" "$@"; }

@@ -65,6 +65,8 @@ class State:
         self.poll_generation = {}  # token -> generation of the newest getUpdates
         self.replies = {"anthropic": reply, "openai": reply}
         self.expected_keys = {}  # provider -> key; a different key gets 401
+        # What GET /v1/models lists (OpenClaw's live model discovery).
+        self.models = {"anthropic": ["claude-sonnet-4-6", "claude-opus-4-6"], "openai": ["gpt-5.5", "gpt-5.4"]}
         self.stopping = False
 
     def log(self, entry):
@@ -412,6 +414,13 @@ class ServiceHandler(BaseHTTPRequestHandler):
         if not key and (self.headers.get("Authorization") or "").startswith("Bearer "):
             self.entry["key"] = self.headers["Authorization"][7:]
             self.entry["key_header"] = "authorization"
+        if self.command == "GET" and path == "/v1/models":
+            self.entry["api"] = "models.list"
+            with STATE.lock:
+                ids = list(STATE.models["anthropic"])
+            data = [{"type": "model", "id": i, "display_name": i, "created_at": "2026-01-01T00:00:00Z"} for i in ids]
+            return self.send_json(200, {"data": data, "has_more": False,
+                                        "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None})
         if self.command == "POST" and path == "/v1/messages/count_tokens":
             self.entry["api"] = "messages.count_tokens"
             return self.send_json(200, {"input_tokens": max(1, len(self.raw) // 4)})
@@ -468,7 +477,14 @@ class ServiceHandler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         auth = self.headers.get("Authorization") or ""
         self.entry["key"] = auth[7:] if auth.startswith("Bearer ") else (auth or None)
-        routes = {"/v1/responses": self.openai_responses, "/v1/chat/completions": self.openai_chat}
+        if self.command == "GET" and path == "/v1/models":
+            self.entry["api"] = "models.list"
+            with STATE.lock:
+                ids = list(STATE.models["openai"])
+            return self.send_json(200, {"object": "list", "data": [
+                {"id": i, "object": "model", "created": 1767225600, "owned_by": "system"} for i in ids]})
+        routes = {"/v1/responses": self.openai_responses, "/v1/chat/completions": self.openai_chat,
+                  "/v1/embeddings": self.openai_embeddings}
         if self.command != "POST" or path not in routes:
             return self.unexpected("unknown OpenAI endpoint", {"error": {
                 "message": "Invalid URL (%s %s)" % (self.command, path), "type": "invalid_request_error",
@@ -487,6 +503,24 @@ class ServiceHandler(BaseHTTPRequestHandler):
         self.entry["stream"] = bool(body.get("stream"))
         self.entry["reply"] = text
         routes[path](body, text)
+
+    def openai_embeddings(self, body, text):
+        """Memory indexing (OpenClaw's memory-core) embeds with the OpenAI
+        key when there is one. Vectors are deterministic, unit length."""
+        inputs = body.get("input")
+        inputs = inputs if isinstance(inputs, list) else [inputs]
+        dims = as_int(body.get("dimensions"), 1536)
+        data = []
+        for i, item in enumerate(inputs):
+            seed = sum(ord(c) for c in str(item)) or 1
+            vec = [((seed * (k + 1) * 2654435761) % 1000) / 1000.0 - 0.5 for k in range(dims)]
+            norm = sum(v * v for v in vec) ** 0.5 or 1.0
+            data.append({"object": "embedding", "index": i, "embedding": [round(v / norm, 6) for v in vec]})
+        self.entry.pop("reply", None)
+        self.entry["inputs"] = len(inputs)
+        tokens = max(1, len(self.raw) // 4)
+        self.send_json(200, {"object": "list", "data": data, "model": body.get("model", ""),
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     def openai_chat(self, body, text):
         model = body.get("model", "")
@@ -579,9 +613,14 @@ class TLSServer(ThreadingHTTPServer):
         try:
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
+            # A client that closes a connection before (or instead of) the
+            # handshake, e.g. an idle pooled socket, is not an error; a
+            # handshake that fails (e.g. the client does not trust the CA:
+            # "alert unknown ca") is.
+            eof = isinstance(e, (ssl.SSLEOFError, ConnectionResetError, TimeoutError)) or "EOF" in str(e)
             t = time.time()
             STATE.log({"t": now_iso(t), "ts": round(t, 3), "service": self.service, "listen": self.server_address[0],
-                       "event": "tls_error", "error": str(e), "unexpected": True})
+                       "event": "tls_eof" if eof else "tls_error", "error": str(e), "unexpected": not eof})
             return
         tls.settimeout(LONG_POLL_CAP + 30)
         try:
@@ -666,7 +705,7 @@ class ControlHandler(BaseHTTPRequestHandler):
             with STATE.lock:
                 return self.reply(200, {
                     "tokens": STATE.tokens, "pending_updates": [u["update_id"] for u in STATE.updates],
-                    "replies": STATE.replies, "expected_keys": STATE.expected_keys,
+                    "replies": STATE.replies, "expected_keys": STATE.expected_keys, "models": STATE.models,
                     "listeners": {n: bool(l.server) for n, l in LISTENERS.items()},
                     "log_entries": len(STATE.entries)})
         self.reply(404, {"error": "unknown control path " + url.path})
@@ -707,6 +746,13 @@ class ControlHandler(BaseHTTPRequestHandler):
                 else:
                     STATE.expected_keys[provider] = key
             return self.reply(200, {"expected_keys": STATE.expected_keys})
+        if url.path == "/model/models":
+            provider, ids = body.get("provider"), body.get("ids")
+            if provider not in STATE.models or not isinstance(ids, list):
+                return self.reply(400, {"error": 'want {"provider": "anthropic"|"openai", "ids": [...]}'})
+            with STATE.lock:
+                STATE.models[provider] = [str(i) for i in ids]
+            return self.reply(200, {"models": STATE.models})
         if url.path == "/listen":
             name, up = body.get("service"), body.get("up")
             if name not in LISTENERS or not isinstance(up, bool):
