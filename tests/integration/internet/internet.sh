@@ -19,6 +19,9 @@
 #       stops the stand-ins and dnsmasq (by the PIDs recorded in DIR),
 #       deletes namespace NAME (and with it the veth, both ends) and the
 #       private keys in DIR. Logs stay in DIR; the caller removes DIR.
+#   internet.sh offnet NAME
+#       the destinations (address protocol port) that a client tried
+#       outside the services' network; nothing answers them.
 #   internet.sh ctl DIR METHOD PATH [JSON]
 #       one request to the stand-ins' control socket, DIR/control.sock.
 #
@@ -105,6 +108,20 @@ cmd_up() {
   # silently (a connect timeout).
   in_ns "$name" ip route add unreachable default
   in_ns "$name" sysctl -q -w net.ipv4.ip_forward=1
+  # Every destination outside the services' /24 that a client tries (e.g.
+  # the gateway's hard-coded Telegram fallback address) is recorded:
+  # `internet.sh offnet NAME` lists them.
+  if command -v nft >/dev/null 2>&1; then
+    in_ns "$name" nft -f - <<EOF
+table ip offnet {
+  set seen { type ipv4_addr . inet_proto . inet_service; flags dynamic; }
+  chain pre {
+    type filter hook prerouting priority raw; policy accept;
+    iifname "up0" ip daddr != $SERVICE_NET.0/24 meta l4proto { tcp, udp } add @seen { ip daddr . meta l4proto . th dport } counter
+  }
+}
+EOF
+  fi
 
   addresses=""
   dnsargs=""
@@ -177,6 +194,16 @@ cmd_down() {
   rm -f "$dir"/certs/*.key "$dir/control.sock"
 }
 
+cmd_offnet() {
+  [ $# -eq 1 ] || die "usage: offnet NAME"
+  in_ns "$1" nft -j list set ip offnet seen 2>/dev/null | "$PYTHON" -c '
+import json, sys
+for item in json.load(sys.stdin)["nftables"]:
+    for e in (item.get("set") or {}).get("elem", []):
+        e = e.get("elem", {}).get("val", e) if isinstance(e, dict) else e
+        print(" ".join(str(x) for x in e["concat"]))'
+}
+
 cmd_ctl() {
   exec "$PYTHON" "$HERE/standin.py" ctl "$@"
 }
@@ -189,5 +216,6 @@ case $verb in
   attach) cmd_attach "$@" ;;
   down) cmd_down "$@" ;;
   ctl) cmd_ctl "$@" ;;
+  offnet) cmd_offnet "$@" ;;
   *) die "unknown verb $verb" ;;
 esac

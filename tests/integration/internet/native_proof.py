@@ -361,6 +361,10 @@ def late_telegram(out, net, delay=float(os.environ.get("LATE_DELAY", "20"))):
         res["getUpdates_after_up_s"] = round(got[0]["ts"] - t_up, 1) if got else None
         ready = wait_for(lambda: gw.http("/readyz")[0] == 200, 120, 1)
         res["readyz_200_after_up_s"] = round(time.time() - t_up, 1) if ready else None
+        code, body = gw.http("/readyz")
+        res["readyz_at_end"] = {"status": code, "failing": (body or {}).get("failing"), "after_start_s": gw.since()}
+        with open(os.path.join(gw.dir, "stdout.log")) as f:
+            res["gateway_telegram_lines"] = [l.strip()[:220] for l in f if "[telegram]" in l or "health-monitor" in l]
         log("e: Telegram up %ss after start; getMe %ss, first getUpdates %ss, readyz 200 %ss after it came up" % (
             res["telegram_up_after_start_s"], res["getMe_after_up_s"], res["getUpdates_after_up_s"], res["readyz_200_after_up_s"]))
     finally:
@@ -432,6 +436,7 @@ def main():
                 log("scenario %s failed: %r" % (n, e))
         RESULTS["dns_queries"] = net.dns_queries()
         RESULTS["unexpected_calls"] = unexpected(net.log())
+        RESULTS["offnet_destinations"] = [l for l in sh(INTERNET, "offnet", INET, check=False).stdout.split("\n") if l]
     finally:
         net.down()
         with open(os.path.join(out, "results.json"), "w") as f:
