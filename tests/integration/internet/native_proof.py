@@ -242,10 +242,10 @@ def conversation(out, net):
         net.ctl("POST", "/telegram/update", {"user_id": ALLOWED, "text": "Please answer with the nonce."})
 
         def answered():
-            return [m for m in net.ctl("GET", "/telegram/sent?chat_id=%d" % ALLOWED)
-                    if m["method"] == "sendMessage" and nonce in (m["text"] or "")]
+            return [m for m in net.ctl("GET", "/telegram/sent?chat_id=%d" % ALLOWED) if m["method"] == "sendMessage"]
         sent = wait_for(answered, 240)
-        res["a_answered"] = bool(sent)
+        res["a_sent_texts"] = [m["text"] for m in sent or []]
+        res["a_answered"] = bool(sent) and nonce in (sent[0]["text"] or "")
         if sent:
             res["a_reply_after_s"] = round(sent[0]["ts"] - t_in, 1)
             res["a_sendMessage"] = {k: sent[0]["params"].get(k) for k in sent[0]["params"]}
