@@ -157,6 +157,7 @@ class Assembler {
     for (const auto& [provider, url] : s.provider_base_urls) i.provider_base_urls[provider] = url.value;
     i.state = pick(s.state, def.state, model::RunState::Running);
     i.protect = pick(s.protect, def.protect, false);
+    i.chat_completions = pick(s.chat_completions, def.chat_completions, false);
     if (s.host_port) i.network.host_port = s.host_port->value;
     if (s.ip) i.network.ip = s.ip->value;
     if (s.mac) i.network.mac = s.mac->value;

@@ -146,7 +146,7 @@ class Parser {
     RawSpec s;
     auto f = r_.fields(e, "spec",
                        {"model", "skills", "image", "resources", "telegram", "providerKeys", "providerBaseUrls",
-                        "state", "protect", "network"});
+                        "chatCompletions", "state", "protect", "network"});
     if (!f) return s;
     for (const auto& field : *f) {
       std::string path = child("spec", field.key);
@@ -188,6 +188,8 @@ class Parser {
           s.state = at(field, *v == 0 ? model::RunState::Running : model::RunState::Stopped);
       } else if (field.key == "protect") {
         if (auto v = r_.boolean(field, path)) s.protect = at(field, *v);
+      } else if (field.key == "chatCompletions") {
+        if (auto v = r_.boolean(field, path)) s.chat_completions = at(field, *v);
       } else if (field.key == "network") {
         network(field, s);
       }

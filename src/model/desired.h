@@ -73,6 +73,9 @@ struct Instance {
   std::map<std::string, std::string> provider_base_urls;  // provider -> its API's base URL (an LLM gateway)
   RunState state = RunState::Running;
   bool protect = false;
+  // The gateway's OpenAI-compatible POST /v1/chat/completions (and
+  // /v1/models, /v1/embeddings), behind its token: operator access.
+  bool chat_completions = false;
   NetworkPins network;
   bool operator==(const Instance&) const = default;
 };

@@ -78,6 +78,8 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   for (const auto& [provider, ref] : instance.provider_keys)
     f["spec.providerKeys." + provider] = digest_of(ref, secret_digests);
   for (const auto& [provider, url] : instance.provider_base_urls) f["spec.providerBaseUrls." + provider] = url;
+  // Only when on: instances recorded before the field existed keep their map.
+  if (instance.chat_completions) f["spec.chatCompletions"] = "true";
   f["spec.state"] = model::to_string(instance.state);
   f["spec.protect"] = instance.protect ? "true" : "false";
 
@@ -109,8 +111,8 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
 std::optional<Action> cost_of(const std::string& path) {
   if (under(path, "metadata.labels") || path == "spec.protect") return std::nullopt;
   if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") ||
-      under(path, "spec.providerKeys") || under(path, "spec.providerBaseUrls") || path == "host.dns" ||
-      path == "host.egress.proxy.url")
+      under(path, "spec.providerKeys") || under(path, "spec.providerBaseUrls") || path == "spec.chatCompletions" ||
+      path == "host.dns" || path == "host.egress.proxy.url")
     return Action::Reprovision;
   if (path == "spec.image" || under(path, "host.image")) return Action::Replace;
   if (path == "host.caCertificates") return Action::Reprovision;

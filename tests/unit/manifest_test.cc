@@ -228,6 +228,20 @@ TEST(Load, ProviderKeyRule) {
           "m.yaml:4:9: error: spec.model: model \"minimax/m2\" needs an API key: set spec.providerKeys.minimax in this Instance or in Defaults (the value comes from Defaults at d.yaml:4:10)"}));
 }
 
+// spec.chatCompletions: off unless asked, from Defaults too; only a boolean.
+TEST(Load, ChatCompletions) {
+  auto r = load({{"m.yaml", instance("")}});
+  ASSERT_FALSE(r.diagnostics.has_errors());
+  EXPECT_FALSE(r.fleet.instances[0].chat_completions);
+  EXPECT_EQ(model::canonical_json(r.fleet.instances[0]).find("chatCompletions"), std::string::npos);
+  r = load({{"m.yaml", instance("  chatCompletions: true\n")}});
+  ASSERT_FALSE(r.diagnostics.has_errors());
+  EXPECT_TRUE(r.fleet.instances[0].chat_completions);
+  EXPECT_EQ(diags(instance("  chatCompletions: yes please\n")),
+            (std::vector<std::string>{
+                "m.yaml:7:20: error: spec.chatCompletions: must be true or false, got the string \"yes please\""}));
+}
+
 TEST(Load, Skills) {
   auto r = load({{"m.yaml", instance("  skills: [tmux, github, tmux]\n")}});
   EXPECT_FALSE(r.diagnostics.has_errors());

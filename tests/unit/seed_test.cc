@@ -103,6 +103,15 @@ TEST(Seed, OpenAiModelsArePinnedToOpenClawsRuntime) {
   EXPECT_FALSE(c["agents"]["defaults"].contains("models"));
 }
 
+// spec.chatCompletions: OpenClaw's own switch, and nothing without it.
+TEST(Seed, ChatCompletionsEndpointOnlyWhenAsked) {
+  Fixture f;
+  EXPECT_FALSE(nlohmann::json::parse(render_openclaw_config(f.in))["gateway"].contains("http"));
+  f.inst.chat_completions = true;
+  auto c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(c["gateway"]["http"], (nlohmann::json{{"endpoints", {{"chatCompletions", {{"enabled", true}}}}}}));
+}
+
 // coding-agent's SKILL.md requires skills.entries.coding-agent.enabled.
 TEST(Seed, CodingAgentIsEnabledWhenListed) {
   Fixture f;

@@ -36,6 +36,7 @@ std::string render_openclaw_config(const SeedInput& in) {
                   {"port", kGuestGatewayPort},
                   {"auth", {{"mode", "token"}, {"token", in.token}}},
                   {"tailscale", {{"mode", "off"}}}};
+  if (i.chat_completions) c["gateway"]["http"]["endpoints"]["chatCompletions"]["enabled"] = true;
   c["agents"]["defaults"]["model"]["primary"] = i.model;
   // An openai/* model on OpenAI's own endpoint may select the Codex
   // harness, whose plugin the gateway installs with npm at start: the guest
