@@ -25,10 +25,11 @@
 #   internet.sh ctl DIR METHOD PATH [JSON]
 #       one request to the stand-ins' control socket, DIR/control.sock.
 #
-# Contract (README.md): uplink 203.0.113.0/24 (internet side .1, peer .2);
-# services on 198.51.100.0/24 behind it: .10 api.telegram.org, .11
-# api.anthropic.com, .12 api.openai.com, .53 DNS. All RFC 5737 documentation
-# ranges, which clawfleet's egress mode `internet` does not block.
+# Contract (README.md): uplink 203.0.113.0/24 (RFC 5737; internet side .1,
+# peer .2); services on 198.18.0.0/24 (RFC 2544) behind it: .10
+# api.telegram.org, .11 api.anthropic.com, .12 api.openai.com, .53 DNS. Not
+# RFC 5737 for the services: the pinned OpenClaw's SSRF guard refuses model
+# API addresses there. clawfleet's egress mode `internet` blocks neither.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
