@@ -398,6 +398,18 @@ TEST_F(RealSystemd, ListsMoreUnitsThanPendingRepliesAllowed) {
   }
 }
 
+// A connection that idles longer than the bus daemon's auth_timeout
+// (dbus-daemon: 30 s) before its first call still works: connect_systemd
+// completes the handshake (an executor worker clones a disk for longer than
+// that before it first asks systemd).
+TEST_F(RealSystemd, AConnectionIdleBeyondTheAuthTimeoutStillAnswers) {
+  auto sd = connect_systemd(container_->bus_address());
+  ASSERT_TRUE(sd) << sd.error().message;
+  std::this_thread::sleep_for(std::chrono::seconds(32));
+  auto units = sd.value()->list_units({"clawfleet*"});
+  EXPECT_TRUE(units) << units.error().message;
+}
+
 TEST(RealSystemdConnect, ErrorsNameTheAddress) {
   auto sd = connect_systemd(std::string("unix:path=/nonexistent/cf/system_bus_socket"));
   ASSERT_FALSE(sd);

@@ -435,10 +435,21 @@ const char* to_string(JobResult r) {
   return "unknown";
 }
 
+// sd-bus authenticates a new connection lazily, at its first call; the bus
+// daemon drops one still unauthenticated after its auth_timeout (dbus-daemon:
+// 30 s). An executor worker connects, then clones a disk for longer than
+// that before its first call: wait for the Hello reply (the unique name)
+// here, so an idle connection is a live one.
+static int wait_until_running(sd_bus* bus) {
+  const char* unique = nullptr;
+  return sd_bus_get_unique_name(bus, &unique);
+}
+
 Result<std::unique_ptr<Systemd>> connect_systemd() {
   sd_bus* raw = nullptr;
   int r = sd_bus_open_system(&raw);
   BusPtr bus(raw);
+  if (r >= 0) r = wait_until_running(bus.get());
   if (r < 0) {
     const char* address = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
     return fail(std::string("cannot connect to the system bus at ") + (address ? address : kDefaultSystemBus), r);
@@ -455,6 +466,7 @@ Result<std::unique_ptr<Systemd>> connect_systemd(const std::string& address) {
   if ((r = sd_bus_set_address(bus.get(), address.c_str())) < 0) return fail(what, r);
   if ((r = sd_bus_set_bus_client(bus.get(), 1)) < 0) return fail(what, r);
   if ((r = sd_bus_start(bus.get())) < 0) return fail(what, r);
+  if ((r = wait_until_running(bus.get())) < 0) return fail(what, r);
   return std::unique_ptr<Systemd>(new SdBusSystemd(std::move(bus)));
 }
 
