@@ -16,7 +16,8 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang clang-format 
 	libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev \
 	libsystemd-dev libcurl4-openssl-dev libnftables-dev libmnl-dev libgtest-dev libgmock-dev \
 	python3 python3-yaml python3-jsonschema \
-	systemd iproute2 iputils-ping nftables systemd-container debootstrap zstd qemu-system-x86 genisoimage
+	systemd iproute2 iputils-ping nftables systemd-container debootstrap zstd qemu-system-x86 genisoimage \
+	dnsmasq-base openssl
 
 .PHONY: all deps build build-only test unit asan fuzz tests-unit tests-integration tests-vm \
 	asan-build asan-tests fuzz-build fuzz-run demo e2e-contract bench install clean
@@ -47,11 +48,12 @@ build-only:
 
 # Everything CI runs, phase by phase (tests/phases.sh prints each phase's
 # wall time at the end, also when one failed): the packages, the build,
-# the three test tiers (ctest labels unit, integration, vm; the vm tier
-# verbose, so its scenarios' phase timings show also when they pass), the tests
-# again under ASan+UBSan (all but the vm tier, whose guests boot for
-# minutes: neither it nor the benchmarks are built there), and the manifest
-# loader under libFuzzer for FUZZ_SECONDS.
+# the unit and integration tiers, the tests again under ASan+UBSan (all but
+# the vm tier, whose guests boot for minutes: neither it nor the benchmarks
+# are built there), the manifest loader under libFuzzer for FUZZ_SECONDS,
+# and last the vm tier (ctest label vm, verbose, so its scenarios' phase
+# timings show also when they pass), whose guest image is built in the
+# background from the start.
 test:
 	@MAKE="$(MAKE)" tests/phases.sh
 

@@ -310,7 +310,7 @@ class Run {
       grew = true;
     }
 
-    host::SeedInput in{&h, &inst, alloc, token, {}, std::nullopt, generation, {}};
+    host::SeedInput in{&h, &inst, alloc, token, {}, std::nullopt, generation, {}, !kvm_};
     for (const auto& [provider, ref] : inst.provider_keys) {
       auto v = ports_.read_secret(ref);
       if (!v) return Error{"instance " + inst.name + ": " + v.error().message};

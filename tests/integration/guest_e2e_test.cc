@@ -1,16 +1,29 @@
 // End to end with real guests (guest_scenario.h): QEMU microvm under TCG
 // booting the guest image of examples/guest-image, managed by the built
-// clawfleet inside a real systemd in nspawn.
+// clawfleet inside a real systemd in nspawn, whose uplink is the simulated
+// internet of tests/integration/internet/ (internet.h): DNS for the real
+// API names and TLS stand-ins for Telegram, Anthropic and OpenAI, trusted
+// through the Host's caCertificates, nothing routed beyond.
 //
 // GuestEndToEnd.CreateReprovisionDestroy is the one scenario with the real
-// OpenClaw gateway: two boots (minutes each here) that every real-gateway
-// assertion shares; add new ones as phases of it, not as tests that boot
-// their own. Each gateway must answer /health through its proxy on
-// 127.0.0.1 and report the applied generation; guests cannot reach each
-// other; a Telegram bot that cannot connect fails no apply, and status
-// shows what each gateway says of its channels; a model change reprovisions
-// one; removing the other destroys it, leaving nothing. CLAWFLEET_E2E_GATEWAY=contract (`make e2e-contract`)
-// runs it on the image's contract gateway instead, to iterate in minutes.
+// OpenClaw gateway: two boots and a reprovision (minutes each here) that
+// every real-gateway assertion shares; add new ones as phases of it, not as
+// tests that boot their own. Created under egress deny, nothing leaves the
+// host, and both pass their gate (beta's Telegram bot cannot connect);
+// each gateway answers /health through its proxy and reports the applied
+// generation; guests cannot reach each other. Then egress internet and a
+// rotated provider key (one reprovision, no key printed), and the purpose
+// as far as it goes under TCG here: alpha's chat-completions endpoint
+// refuses a request without its gateway token; an allowed Telegram user's
+// message becomes a model call with the rotated key (the answer, and
+// alpha's with its token, do not come back under TCG on this machine:
+// docs/guest.md), a stranger is told nothing and reaches no model; a
+// revoked bot token leaves beta ready with its channel
+// failing. Every call came through the host's NAT, none unexpected.
+// Removing beta destroys it, leaving nothing. CLAWFLEET_E2E_GATEWAY=contract
+// (`make e2e-contract`) runs it on the image's contract gateway instead,
+// to iterate in minutes: there the image's egress probe checks DNS, NAT and
+// both trust stores from inside each guest with its keys.
 //
 // ContractGuest.StopStartDestroy is the lifecycle on the contract gateway
 // (a stand-in for OpenClaw that answers the guest contract, docs/guest.md):
@@ -19,8 +32,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 
 #include "host/platform/platform.h"
 #include "integration/guest_scenario.h"
@@ -29,41 +47,107 @@ namespace cf {
 namespace {
 
 using cf::testing::Gateway;
+using cf::testing::GuestNetwork;
 using cf::testing::GuestScenario;
 using cf::testing::GuestSpec;
 namespace nspawn = cf::testing::nspawn;
 
-class GuestEndToEnd : public GuestScenario {};
+// The stand-ins' calls (internet.h): their log without its events.
+class GuestEndToEnd : public GuestScenario {
+ protected:
+  nlohmann::json calls(const std::string& query = "") {
+    const std::string text = internet_->ctl("GET", "/log" + query);
+    auto log = nlohmann::json::parse(text, nullptr, false);
+    nlohmann::json out = nlohmann::json::array();
+    if (!log.is_array()) {
+      ADD_FAILURE() << "the stand-ins' log: " << text;
+      return out;
+    }
+    for (auto& e : log)
+      if (e.contains("method")) out.push_back(e);
+    return out;
+  }
+  static std::size_t count(const nlohmann::json& calls, const std::string& api, const std::string& key = "") {
+    return std::count_if(calls.begin(), calls.end(), [&](const nlohmann::json& c) {
+      return c.value("api", "") == api && c.value("status", 0) == 200 && (key.empty() || c.value("key", "") == key);
+    });
+  }
+  // Polls `done` every 5 s for up to `seconds`.
+  static bool wait_until(int seconds, const std::function<bool()>& done) {
+    for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);;) {
+      if (done()) return true;
+      if (std::chrono::steady_clock::now() > end) return false;
+      sleep(5);
+    }
+  }
+  // POST /v1/chat/completions to `instance` through its proxy, with its
+  // gateway token or none; the whole HTTP answer.
+  std::string chat_completion(const std::string& instance, const std::string& body, bool with_token) {
+    std::ofstream(c_->root() + "/var/tmp/cf-chat.json") << body;
+    std::ofstream(c_->root() + "/var/tmp/cf-chat.sh")
+        << "auth=; [ \"$2\" = yes ] && auth=\"Authorization: Bearer $(cat /var/lib/clawfleet/instances/$1/token)\\r\\n\"\n"
+           "port=$(sed -n 's/.*\"hostPort\": *\\([0-9]*\\).*/\\1/p' /var/lib/clawfleet/instances/$1/instance.json | "
+           "head -n 1)\n"
+           "exec 3<>/dev/tcp/127.0.0.1/$port || exit 1\n"
+           "printf 'POST /v1/chat/completions HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\n"
+           "Content-Length: %s\\r\\nConnection: close\\r\\n%b\\r\\n' \"$(stat -c %s /var/tmp/cf-chat.json)\" \"$auth\" >&3\n"
+           "cat /var/tmp/cf-chat.json >&3\n"
+           "timeout 1500 cat <&3\n";
+    sh("bash /var/tmp/cf-chat.sh " + instance + (with_token ? " yes" : " no"));
+    return out_;
+  }
+};
+
+constexpr const char* kBetaKeyFile = "/etc/clawfleet/secrets/anthropic-beta";
+constexpr const char* kBetaKey = "sk-ant-placeholder-beta-first-key";
+constexpr const char* kBetaRotatedKey = "sk-ant-placeholder-beta-rotated-key";
 
 TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   boot(cf::testing::gateway_from_env("CLAWFLEET_E2E_GATEWAY", Gateway::OpenClaw));
   if (IsSkipped() || HasFatalFailure()) return;
-  // beta has a Telegram bot it cannot reach (egress: deny): the gate is
-  // the gateway's startup, so beta is still created. alpha has the default
-  // model, an openai/* one: it must start with no network (no Codex plugin
-  // to install, docs/guest.md).
+  const bool real = gateway_ == Gateway::OpenClaw;
+  // The stand-in models answer with a nonce of this run.
+  const std::string nonce = "n" + std::to_string(::getpid()) + "x" + std::to_string(::time(nullptr));
+  const std::string reply = "The stand-in model says " + nonce;
+  connect_internet(std::string("--telegram-token ") + cf::testing::kPlaceholderBotToken + " --reply '" + reply + "'");
+  if (HasFatalFailure()) return;
+  std::ofstream(c_->root() + kBetaKeyFile) << kBetaKey << "\n";
+  ASSERT_EQ(sh(std::string("chmod 0600 ") + kBetaKeyFile), 0) << out_;
+
+  // Created under egress deny. beta has a Telegram bot it cannot reach: the
+  // gate is the gateway's startup, so beta is still created. alpha has the
+  // default model, an openai/* one: it must start with no network (no Codex
+  // plugin to install, docs/guest.md), and its chat-completions endpoint on.
+  GuestSpec alpha{"alpha", "openai/gpt-5.5"};
+  alpha.chat_completions = true;
   GuestSpec beta{"beta"};
   beta.telegram = true;
-  write_fleet({{"alpha", "openai/gpt-5.5"}, beta});
+  beta.anthropic_key = kBetaKeyFile;
+  const GuestNetwork deny{"deny", true};
+  const GuestNetwork internet{"internet", true};
+  write_fleet({alpha, beta}, deny);
   ASSERT_EQ(clawfleet("plan"), 2) << out_;
   EXPECT_NE(out_.find("Plan: 2 to create"), std::string::npos) << out_;
   // The default skills are bundled and find their tools in the image (its
   // skills.json); one it does not bundle is named.
   EXPECT_EQ(out_.find(": skill "), std::string::npos) << out_;
-  GuestSpec unbundled{"alpha", "openai/gpt-5.5"};
+  GuestSpec unbundled = alpha;
   unbundled.skills = "[github, session-logs]";
-  write_fleet({unbundled, beta});
+  write_fleet({unbundled, beta}, deny);
   clawfleet("plan");
   EXPECT_NE(out_.find("Warning: alpha: skill session-logs is not bundled with image default"), std::string::npos)
       << out_;
-  write_fleet({{"alpha", "openai/gpt-5.5"}, beta});
+  write_fleet({alpha, beta}, deny);
 
-  phases_.begin("create of 2 instances to healthy");
+  phases_.begin("create of 2 instances to healthy (egress deny)");
   ASSERT_EQ(clawfleet("apply --parallelism 2 --health-timeout 1800"), 2) << out_;
   phases_.end();
   std::cerr << out_;
-  const int health_timeout = later_health_timeout_s(phases_.seconds("create of 2 instances to healthy"));
+  const int health_timeout = later_health_timeout_s(phases_.seconds("create of 2 instances to healthy (egress deny)"));
   ASSERT_EQ(clawfleet("plan"), 0) << out_;
+  // Nothing left the host: not a DNS query, not a call.
+  EXPECT_EQ(calls().size(), 0u) << calls().dump(1);
+  EXPECT_EQ(nspawn::detail::read_all(internet_->dir() + "/dns.log").find("query["), std::string::npos);
 
   phases_.begin("health, generation and isolation checks");
   for (const char* name : {"alpha", "beta"}) {
@@ -96,25 +180,12 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   }
   sh("ip link del cfprobe; ip netns del probe");
 
-  // A new model is a new generation: one reprovision (a graceful stop and a
-  // boot), and the gate waits until the guest reports it.
-  const std::string before = field("alpha", "appliedGeneration");
-  write_fleet({{"alpha", "anthropic/claude-opus-4-6"}, beta});
-  ASSERT_EQ(clawfleet("plan"), 2) << out_;
-  EXPECT_NE(out_.find("Plan: 0 to create, 1 to reprovision, 0 to destroy."), std::string::npos) << out_;
-  phases_.begin("reprovision to healthy");
-  ASSERT_EQ(clawfleet("apply --health-timeout " + std::to_string(health_timeout)), 2) << out_;
-  phases_.end();
-  const std::string after = field("alpha", "appliedGeneration");
-  EXPECT_NE(after, before);
-  EXPECT_NE(get(field("alpha", "ip"), 18780, "/").find("\"generation\":\"" + after + "\""), std::string::npos) << out_;
-
   // Each gateway's own /readyz, asked by status through its proxy with its
   // token: alpha (no channel) becomes ready once its startup settles; beta,
   // minutes after it started with a Telegram account that cannot reach
   // Telegram, is ready or names telegram, whichever this gateway says —
   // either way an answer, and beta itself ready (docs/guest.md#readiness).
-  phases_.begin("channels readiness");
+  phases_.begin("channels readiness (egress deny)");
   std::string alpha_channels;
   for (int i = 0; i < 60 && (alpha_channels = status_row("alpha", "Channels")) != "ready"; ++i) sleep(2);
   EXPECT_EQ(alpha_channels, "ready");
@@ -125,11 +196,111 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   EXPECT_TRUE(beta_channels == "ready" || beta_channels.rfind("failing: telegram", 0) == 0) << beta_channels;
   phases_.end();
 
+  // Egress internet (the host's table only) and beta's Anthropic key
+  // rotated in its file: one reprovision, and the plan never shows a key.
+  // The gate waits until beta reports its new generation.
+  std::ofstream(c_->root() + kBetaKeyFile) << kBetaRotatedKey << "\n";
+  write_fleet({alpha, beta}, internet);
+  ASSERT_EQ(clawfleet("plan"), 2) << out_;
+  // The host's table changes with egress (a repair of the host step).
+  EXPECT_NE(out_.find("Plan: 0 to create, 1 to reprovision, 1 to repair, 0 to destroy."), std::string::npos) << out_;
+  EXPECT_EQ(out_.find(kBetaKey), std::string::npos) << out_;
+  EXPECT_EQ(out_.find(kBetaRotatedKey), std::string::npos) << out_;
+  const std::string before = field("beta", "appliedGeneration");
+  phases_.begin("egress internet; beta reprovisioned to healthy");
+  ASSERT_EQ(clawfleet("apply --health-timeout " + std::to_string(health_timeout)), 2) << out_;
+  phases_.end();
+  const double reprovisioned = static_cast<double>(::time(nullptr));
+  const std::string after = field("beta", "appliedGeneration");
+  EXPECT_NE(after, before);
+  EXPECT_NE(get(field("beta", "ip"), 18780, "/").find("\"generation\":\"" + after + "\""), std::string::npos) << out_;
+
+  if (!real) {
+    // The probe of the contract variant (guest_host.h): DNS, the route,
+    // NAT and both trust stores from inside each guest, with its keys.
+    phases_.begin("egress probe from inside the guests");
+    EXPECT_TRUE(wait_until(900, [&] {
+      auto c = calls();
+      return count(c, "models.list", cf::testing::kPlaceholderAnthropicKey) >= 1 &&
+             count(c, "models.list", kBetaRotatedKey) >= 1 &&
+             count(c, "models.list", cf::testing::kPlaceholderOpenAiKey) >= 2;
+    })) << calls().dump(1);
+    phases_.end();
+  } else {
+    // alpha's chat-completions endpoint is on, behind its gateway token:
+    // without the token, 401. (Its answer with the token is not asserted:
+    // under TCG here the pinned gateway aborts a first turn, docs/guest.md.)
+    phases_.begin("alpha: chat completions refused without its token");
+    const std::string body = nlohmann::json{{"model", "openclaw"},
+                                            {"messages", {{{"role", "user"}, {"content", "Say your nonce " + nonce}}}}}
+                                 .dump();
+    EXPECT_EQ(chat_completion("alpha", body, false).rfind("HTTP/1.1 401", 0), 0u) << out_;
+    phases_.end();
+
+    // A Telegram user in allowFrom reaches beta's model: the message
+    // becomes a model call holding it, with beta's new key. A stranger
+    // gets nothing and reaches no model. (The answer itself does not come
+    // back under TCG on this machine: docs/guest.md.)
+    phases_.begin("Telegram: an allowed user reaches the model, a stranger nothing");
+    ASSERT_TRUE(wait_until(900, [&] { return count(calls(), "getUpdates") >= 2; })) << calls().dump(1);
+    const std::string question = "question-" + nonce;
+    const std::string stranger = "stranger-" + nonce;
+    EXPECT_NE(internet_
+                  ->ctl("POST", "/telegram/update",
+                        nlohmann::json{{"user_id", 1001}, {"text", "Please answer, " + question}}.dump())
+                  .find("update_id"),
+              std::string::npos);
+    EXPECT_NE(internet_
+                  ->ctl("POST", "/telegram/update",
+                        nlohmann::json{{"user_id", 2002}, {"text", "Hello from " + stranger}}.dump())
+                  .find("update_id"),
+              std::string::npos);
+    nlohmann::json asked;
+    EXPECT_TRUE(wait_until(1200, [&] {
+      asked = nlohmann::json::array();
+      auto seqs = nlohmann::json::parse(internet_->ctl("GET", "/search?text=" + question), nullptr, false);
+      auto c = calls();
+      for (const auto& call : c)
+        if (call.value("api", "") == "messages" && seqs.is_array() &&
+            std::find(seqs.begin(), seqs.end(), call.value("seq", -1)) != seqs.end())
+          asked.push_back(call);
+      return !asked.empty();
+    })) << "no model call holds the allowed user's message";
+    phases_.end();
+    for (const auto& call : asked) EXPECT_EQ(call.value("key", ""), kBetaRotatedKey) << call.dump();
+    for (const auto& call : calls()) {
+      // Only beta uses Anthropic's models, with its new key.
+      if (call.value("service", "") == "anthropic" && call.value("api", "") == "messages") {
+        EXPECT_EQ(call.value("key", ""), kBetaRotatedKey) << call.dump();
+      }
+      if (call.value("ts", 0.0) > reprovisioned) {
+        EXPECT_NE(call.value("key", ""), kBetaKey) << call.dump();
+      }
+    }
+    EXPECT_EQ(internet_->ctl("GET", "/telegram/sent?chat_id=2002"), "[]\n");
+    // Nor is the stranger's text in any request (getUpdates brought it in an answer).
+    EXPECT_EQ(internet_->ctl("GET", "/search?text=" + stranger), "[]\n");
+
+    // A revoked bot token: beta stays ready and says its channel fails.
+    phases_.begin("a revoked bot token");
+    internet_->ctl("POST", "/telegram/token",
+                   nlohmann::json{{"token", cf::testing::kPlaceholderBotToken}, {"state", "revoked"}}.dump());
+    std::string channels;
+    EXPECT_TRUE(wait_until(600, [&] {
+      return (channels = status_row("beta", "Channels")).rfind("failing: telegram", 0) == 0;
+    })) << channels;
+    EXPECT_EQ(status_row("beta", "Health"), "ready");
+    phases_.end();
+  }
+  // Every call came from the host's uplink (its NAT), none unexpected.
+  for (const auto& call : calls()) EXPECT_EQ(call.value("peer", ""), cf::testing::kInternetPeer) << call.dump();
+  EXPECT_EQ(internet_->ctl("GET", "/log?unexpected=1"), "[]\n");
+
   // Removing beta destroys it, leaving nothing of it behind: no unit in
   // any state, no tap, no directory.
   const std::string beta_tap = field("beta", "tap");
   keep_console("beta");
-  write_fleet({{"alpha", "anthropic/claude-opus-4-6"}});
+  write_fleet({alpha}, internet);
   ASSERT_EQ(clawfleet("plan"), 2) << out_;
   EXPECT_NE(out_.find("Plan: 0 to create, 1 to destroy."), std::string::npos) << out_;
   phases_.begin("destroy of beta");
@@ -138,9 +309,8 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   EXPECT_EQ(remains_of("beta", beta_tap), "");
   sh("systemctl list-units --failed --plain --no-legend");
   EXPECT_EQ(nspawn::detail::trim(out_), "");
-  // Both stops were graceful: the guests powered off when asked.
-  sh("journalctl --no-pager -o cat -u clawfleet-vm@alpha.service -u clawfleet-vm@beta.service | grep 'clawfleet vm stop'");
-  EXPECT_NE(out_.find("clawfleet vm stop alpha: powered off after"), std::string::npos) << out_;
+  // Every stop was graceful: the guests powered off when asked.
+  sh("journalctl --no-pager -o cat -u clawfleet-vm@beta.service | grep 'clawfleet vm stop'");
   EXPECT_NE(out_.find("clawfleet vm stop beta: powered off after"), std::string::npos) << out_;
   std::cerr << out_;
   EXPECT_EQ(clawfleet("plan"), 0) << out_;

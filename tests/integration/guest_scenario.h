@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "integration/guest_host.h"
+#include "integration/internet.h"
 #include "integration/phases.h"
 
 namespace cf::testing {
@@ -24,13 +25,27 @@ struct GuestSpec {
   std::string name;
   std::string model = "anthropic/claude-sonnet-4-6";
   std::string state = "running";
-  bool telegram = false;    // a Telegram bot (unreachable: egress is deny)
+  bool telegram = false;    // a Telegram bot, allowFrom [1001]
   std::string skills = "";  // a YAML list; "": the default list
+  std::string anthropic_key = "/etc/clawfleet/secrets/anthropic";
+  bool chat_completions = false;
 };
 
-inline std::string guest_fleet(const std::vector<GuestSpec>& guests) {
+// The Host: egress deny, or (with the simulated internet, internet.h) its
+// resolver and CA and the egress mode given.
+struct GuestNetwork {
+  std::string egress = "deny";
+  bool simulated_internet = false;
+};
+
+inline constexpr const char* kTestCaPath = "/etc/clawfleet/test-ca.pem";
+
+inline std::string guest_fleet(const std::vector<GuestSpec>& guests, const GuestNetwork& net = {}) {
   std::string m =
-      "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n  subnet: 10.78.0.0/24\n  egress: deny\n"
+      "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n  subnet: 10.78.0.0/24\n  egress: " +
+      net.egress + "\n" +
+      (net.simulated_internet ? std::string("  dns: [") + kInternetDns + "]\n  caCertificates: [" + kTestCaPath + "]\n"
+                              : std::string()) +
       "  vmm: {kind: qemu, binary: /usr/bin/qemu-system-x86_64}\n"
       "  images:\n    default:\n      kernel: /var/lib/clawfleet/images/default/vmlinux\n"
       "      initrd: /var/lib/clawfleet/images/default/initrd.img\n"
@@ -38,9 +53,10 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests) {
   for (const auto& g : guests)
     m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name +
          "}\nspec:\n  model: " + g.model + "\n  state: " + g.state +
-         "\n  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/anthropic}, openai: {file: "
-         "/etc/clawfleet/secrets/openai}}\n"
+         "\n  providerKeys: {anthropic: {file: " + g.anthropic_key +
+         "}, openai: {file: /etc/clawfleet/secrets/openai}}\n"
          "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n" +
+         (g.chat_completions ? "  chatCompletions: true\n" : "") +
          (g.skills.empty() ? "" : "  skills: " + g.skills + "\n") +
          (g.telegram ? "  telegram: {botToken: {file: /etc/clawfleet/secrets/telegram}, allowFrom: [1001]}\n" : "");
   return m;
@@ -71,13 +87,29 @@ class GuestScenario : public ::testing::Test {
          "journalctl --no-pager -o short-monotonic -u 'clawfleet-*' | grep -v 'systemd-socket-proxyd' | tail -n 120; "
          "echo '== failed units'; systemctl list-units --failed --plain --no-legend");
       std::cerr << out_;
+      if (internet_)
+        std::cerr << "== the simulated internet's last calls\n"
+                  << nspawn::detail::tail(nspawn::detail::read_all(internet_->dir() + "/requests.jsonl"), 40) << "\n";
     }
     std::cerr << phases_.report(std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
                                 (HasFailure() ? " FAILED" : " passed") + " (" + describe(gateway_) + ")");
   }
 
-  void write_fleet(const std::vector<GuestSpec>& guests) {
-    std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << guest_fleet(guests);
+  // The simulated internet (internet.h) as the host's uplink, its CA at
+  // kTestCaPath for caCertificates; after boot().
+  void connect_internet(const std::string& standin_options) {
+    phases_.begin("simulated internet up");
+    auto net = SimulatedInternet::up(standin_options);
+    ASSERT_TRUE(net) << net.error().message;
+    internet_ = std::move(net.value());
+    auto attached = internet_->attach(c_->leader());
+    ASSERT_TRUE(attached) << attached.error().message;
+    std::ofstream(c_->root() + kTestCaPath) << internet_->ca_pem();
+    phases_.end();
+  }
+
+  void write_fleet(const std::vector<GuestSpec>& guests, const GuestNetwork& net = {}) {
+    std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << guest_fleet(guests, net);
   }
   int sh(const std::string& command) { return c_->exec(command + " 2>&1", &out_); }
   int clawfleet(const std::string& args) { return sh("clawfleet " + args); }
@@ -123,6 +155,8 @@ class GuestScenario : public ::testing::Test {
   // a slower machine makes the test slower, not red.
   static int later_health_timeout_s(double create_s) { return std::max(900, static_cast<int>(3 * create_s)); }
 
+  // Declared first: destroyed after the host, whose uplink it is.
+  std::unique_ptr<SimulatedInternet> internet_;
   std::unique_ptr<nspawn::Container> c_;
   std::string out_;
   Gateway gateway_ = Gateway::Contract;

@@ -161,6 +161,29 @@ TEST(Seed, CustomEndpoints) {
   EXPECT_EQ(c["channels"]["telegram"]["apiRoot"], "https://tg-api.example:8081");
 }
 
+// Under emulation the primary model's provider gets the longer request
+// timeout, beside an overlay it already has; a provider OpenClaw does not
+// bundle gets none (an overlay without baseUrl would be refused), and
+// under KVM nothing is set.
+TEST(Seed, EmulatedGuestsWaitLongerForTheirModel) {
+  Fixture f;
+  f.in.emulated = true;
+  auto c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(c["models"]["providers"], (nlohmann::json{{"openai", {{"timeoutSeconds", 1800}}}}));
+  f.inst.model = "anthropic/claude-sonnet-4-6";
+  f.inst.provider_base_urls = {{"anthropic", "https://llm-gw.example/anthropic"}};
+  c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(
+      c["models"]["providers"],
+      (nlohmann::json{{"anthropic", {{"baseUrl", "https://llm-gw.example/anthropic"}, {"timeoutSeconds", 1800}}}}));
+  f.inst.model = "open-router/some-model";
+  f.inst.provider_base_urls.clear();
+  EXPECT_FALSE(nlohmann::json::parse(render_openclaw_config(f.in))["models"].contains("providers"));
+  f.in.emulated = false;
+  f.inst.model = "openai/gpt-5.5";
+  EXPECT_FALSE(nlohmann::json::parse(render_openclaw_config(f.in))["models"].contains("providers"));
+}
+
 // The operator's CAs: in the local CA directory for cloud-init's ca_certs
 // (update-ca-certificates) and named by NODE_EXTRA_CA_CERTS for Node;
 // without any, the file is still written so that removing the last CA

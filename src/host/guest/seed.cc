@@ -57,6 +57,15 @@ std::string render_openclaw_config(const SeedInput& in) {
                                            {"api", "anthropic-messages"}};
   // spec.providerBaseUrls: an overlay on OpenClaw's bundled provider.
   for (const auto& [provider, url] : i.provider_base_urls) c["models"]["providers"][provider]["baseUrl"] = url;
+  // Under emulation the provider's request timeout, which OpenClaw's
+  // first-event and stalled-turn watchdogs both follow, is raised; only for
+  // the providers OpenClaw bundles (an overlay without baseUrl is refused
+  // for any other).
+  if (in.emulated) {
+    const std::string provider = i.model.substr(0, i.model.find('/'));
+    if (provider == "anthropic" || provider == "openai" || provider == "minimax")
+      c["models"]["providers"][provider]["timeoutSeconds"] = kEmulatedModelTimeoutSeconds;
+  }
   // Telegram is written only when configured: the whole file is replaced on
   // every generation, so turning it off leaves nothing behind.
   if (i.telegram && in.telegram_token) {

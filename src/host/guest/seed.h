@@ -40,7 +40,15 @@ struct SeedInput {
   std::optional<std::string> telegram_token;         // with instance->telegram
   std::string generation;                            // "sha256:<hex>"
   std::string ca_certificates;                       // the Host's CAs as PEM (core/pem.h); "" for none
+  bool emulated = false;                             // the plan's accelerator is TCG (plan::accelerator_for)
 };
+
+// The model request timeout the config sets for the primary model's
+// provider when the guest is emulated: OpenClaw gives a model call 120 s
+// for its first event by default and calls a turn stalled after 600 s
+// without progress, both measured at native speed; under TCG a real
+// gateway's first turn takes longer than either (docs/guest.md).
+inline constexpr int kEmulatedModelTimeoutSeconds = 1800;
 
 struct SeedFiles {
   std::string meta_data, user_data, network_config;

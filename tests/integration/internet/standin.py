@@ -55,6 +55,7 @@ class State:
         self.log_path = os.path.join(directory, "requests.jsonl")
         self.log_file = open(self.log_path, "a", buffering=1)
         self.entries = []
+        self.bodies = {}  # seq -> a call's whole request body (the log keeps its start)
         # Bot tokens: token -> "valid" | "revoked". Any token not listed is
         # unknown to Telegram and answered 401 like a revoked one.
         self.tokens = {t: "valid" for t in telegram_tokens}
@@ -69,10 +70,12 @@ class State:
         self.models = {"anthropic": ["claude-sonnet-4-6", "claude-opus-4-6"], "openai": ["gpt-5.5", "gpt-5.4"]}
         self.stopping = False
 
-    def log(self, entry):
+    def log(self, entry, body=None):
         with self.lock:
             entry["seq"] = len(self.entries)
             self.entries.append(entry)
+            if body:
+                self.bodies[entry["seq"]] = body
             self.log_file.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
@@ -179,6 +182,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
             "service": self.server.service,
             "host": self.headers.get("Host", ""),
             "listen": self.server.server_address[0],
+            "peer": self.client_address[0],
             "method": self.command,
             "path": self.path,
             "api": None,
@@ -199,7 +203,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
                 pass
         self.entry["status"] = self.status
         self.entry["ms"] = int((time.time() - t0) * 1000)
-        STATE.log(self.entry)
+        STATE.log(self.entry, raw)
 
     def read_chunked(self):
         out = b""
@@ -620,7 +624,7 @@ class TLSServer(ThreadingHTTPServer):
             eof = isinstance(e, (ssl.SSLEOFError, ConnectionResetError, TimeoutError)) or "EOF" in str(e)
             t = time.time()
             STATE.log({"t": now_iso(t), "ts": round(t, 3), "service": self.service, "listen": self.server_address[0],
-                       "event": "tls_eof" if eof else "tls_error", "error": str(e), "unexpected": not eof})
+                       "peer": client_address[0], "event": "tls_eof" if eof else "tls_error", "error": str(e), "unexpected": not eof})
             return
         tls.settimeout(LONG_POLL_CAP + 30)
         try:
@@ -695,6 +699,13 @@ class ControlHandler(BaseHTTPRequestHandler):
             if q.get("unexpected"):
                 entries = [e for e in entries if e.get("unexpected")]
             return self.reply(200, entries)
+        if url.path == "/search":
+            # The calls whose whole request body holds the text (the log
+            # keeps only a body's start).
+            needle = q.get("text", "").encode()
+            with STATE.lock:
+                seqs = sorted(n for n, b in STATE.bodies.items() if needle and needle in b)
+            return self.reply(200, seqs)
         if url.path == "/telegram/sent":
             with STATE.lock:
                 sent = list(STATE.sent)
