@@ -144,7 +144,10 @@ int main() {
       for (const auto& m : sent) std::cout << "  bot:  " << m.value("text", "") << "\n";
     else
       std::cout << "  (no answer: " << (polling ? "none within 25 min" : "the bot never polled") << ")\n";
-    if (!answered) rc = 1;
+    // The demo shows, it does not judge; but it says what it saw.
+    if (answered && sent.dump().find(reply) == std::string::npos)
+      std::cout << "  That is the gateway's own notice, not the model's answer: under software emulation a first\n"
+                   "  turn is slower than OpenClaw's own watchdogs allow (docs/guest.md).\n";
   } else {
     // The contract gateway's egress probe: one call a provider a guest.
     wait_until(300, [&] { return calls(*net.value()).size() >= 2; });
