@@ -77,7 +77,7 @@ asan-tests:
 fuzz: deps fuzz-build fuzz-run
 fuzz-build:
 	CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCLAWFLEET_FUZZ=ON -DCLAWFLEET_TESTS=OFF $(CMAKE_FLAGS)
+	  -DCLAWFLEET_FUZZ=ON -DCLAWFLEET_TESTS=OFF -DCMAKE_UNITY_BUILD=OFF $(CMAKE_FLAGS)
 	cmake --build $(BUILD_FUZZ) --target manifest_fuzzer
 fuzz-run:
 	tests/fuzz/run.sh $(BUILD_FUZZ)/tests/fuzz/manifest_fuzzer $(FUZZ_SECONDS)

@@ -27,7 +27,7 @@ namespace {
 
 using namespace std::chrono;
 
-int fail(const std::string& message) { return fail_verb("agent", message); }
+int agent_failed(const std::string& message) { return fail_verb("agent", message); }
 
 }  // namespace
 
@@ -50,14 +50,14 @@ void add_agent(CLI::App& app, AgentOptions& opts) {
 
 int run_agent(const AgentOptions& opts) {
   auto resync = parse_duration(opts.resync);
-  if (!resync) return fail("--resync: " + resync.error().message);
-  if (resync.value() < seconds(1)) return fail("--resync: must be at least 1 s, got " + opts.resync);
+  if (!resync) return agent_failed("--resync: " + resync.error().message);
+  if (resync.value() < seconds(1)) return agent_failed("--resync: must be at least 1 s, got " + opts.resync);
 
   // Pass 1: signals and the manifest watch, before any thread exists: the
   // blocked signal mask must be inherited by every thread.
   const std::vector<std::string> watched = agent::manifest_directories(opts.manifests.dir, opts.manifests.files);
   auto events = agent::watch_manifests(watched);
-  if (!events) return fail(events.error().message);
+  if (!events) return agent_failed(events.error().message);
 
   // Pass 2: the real ports.
   auto clock = agent::real_clock();

@@ -23,7 +23,7 @@ namespace {
 
 using namespace std::chrono;
 
-int fail(const std::string& message) { return fail_verb("apply", message); }
+int apply_failed(const std::string& message) { return fail_verb("apply", message); }
 
 }  // namespace
 
@@ -49,23 +49,23 @@ void add_exec_options(CLI::App& cmd, ExecCliOptions& opts) {
 int run_apply(const ApplyOptions& opts) {
   // Pass 1: one writer at a time (another apply, or the agent).
   auto lock = apply::lock_at(opts.exec.lock_path)->acquire("apply", milliseconds(opts.exec.lock_timeout_ms));
-  if (!lock) return fail(lock.error().message);
+  if (!lock) return apply_failed(lock.error().message);
 
   // Pass 2: desired and observed, and the plan between them.
   RealFileReader fs;
   auto desired = load_desired(opts.plan.manifests, fs);
-  if (!desired) return fail(desired.error().message);
+  if (!desired) return apply_failed(desired.error().message);
   auto session = open_host(desired.value().fleet.host);
-  if (!session) return fail(session.error().message);
+  if (!session) return apply_failed(session.error().message);
   apply::HostSession& host = *session.value();
   // A saved plan brings its own options; it is applied only if planning now
   // gives the same plan from the same manifests and the same host.
   std::optional<SavedPlan> saved;
   if (!opts.plan_file.empty()) {
     auto text = fs.read_file(opts.plan_file, 64u << 20);
-    if (!text) return fail(text.error().message);
+    if (!text) return apply_failed(text.error().message);
     auto s = saved_plan_from_json(text.value());
-    if (!s) return fail(opts.plan_file + ": " + s.error().message);
+    if (!s) return apply_failed(opts.plan_file + ": " + s.error().message);
     saved = s.value();
   }
   const apply::Target target{desired.value(), true,
@@ -76,10 +76,10 @@ int run_apply(const ApplyOptions& opts) {
     fmt::print(stderr, "clawfleet apply: KVM boot probe: {} ({})\n", probe->runs ? "a guest ran" : "no guest ran",
                probe->detail);
   auto planned = apply::plan_once(target, host.ports());
-  if (!planned) return fail(planned.error().message);
+  if (!planned) return apply_failed(planned.error().message);
   if (saved)
     if (auto why = stale_because(*saved, saved_plan_for(desired.value(), planned.value(), target.options)))
-      return fail("plan " + opts.plan_file + " is stale: " + *why + "; run clawfleet plan again");
+      return apply_failed("plan " + opts.plan_file + " is stale: " + *why + "; run clawfleet plan again");
   const bool color = use_color(opts.plan.no_color);
   fmt::print("{}",
              opts.plan.json ? render_plan_json(planned.value().plan) : render_plan_text(planned.value().plan, color));
@@ -114,7 +114,7 @@ int run_apply(const ApplyOptions& opts) {
   std::size_t ok = 0, failed = 0;
   // A skipped step (its dependency failed) did not happen: a failure too.
   for (const auto& r : applied.results) ++(r.outcome == apply::Outcome::Ok ? ok : failed);
-  if (!applied.again) return fail(applied.again.error().message);
+  if (!applied.again) return apply_failed(applied.again.error().message);
   const bool converged = applied.again.value().plan.empty();
   if (converged) {
     fmt::print("Converged: {} step{} applied.\n", ok, ok == 1 ? "" : "s");

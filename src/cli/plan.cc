@@ -14,7 +14,7 @@
 namespace cf::cli {
 namespace {
 
-int fail(const std::string& message) { return fail_verb("plan", message); }
+int plan_failed(const std::string& message) { return fail_verb("plan", message); }
 
 }  // namespace
 
@@ -37,14 +37,14 @@ int run_plan(const PlanOptions& opts) {
   // Pass 1: the desired fleet and the digests of its secrets.
   RealFileReader fs;
   auto desired = load_desired(opts.manifests, fs);
-  if (!desired) return fail(desired.error().message);
+  if (!desired) return plan_failed(desired.error().message);
 
   // Pass 2: observe the host (read-only) and diff.
   auto host = open_host(desired.value().fleet.host);
-  if (!host) return fail(host.error().message);
+  if (!host) return plan_failed(host.error().message);
   const apply::Target target{desired.value(), true, plan::Options{opts.max_destroy, opts.allow_destroy}};
   auto planned = apply::plan_once(target, host.value()->ports());
-  if (!planned) return fail(planned.error().message);
+  if (!planned) return plan_failed(planned.error().message);
 
   // Pass 3: report; the exit code says whether anything would change.
   const plan::Plan& p = planned.value().plan;
@@ -54,7 +54,8 @@ int run_plan(const PlanOptions& opts) {
   // whether the manifests or the host moved on since.
   if (!opts.out_file.empty()) {
     SavedPlan saved = saved_plan_for(desired.value(), planned.value(), target.options);
-    if (auto s = host::write_file_atomic(opts.out_file, to_json(saved), 0600); !s) return fail(s.error().message);
+    if (auto s = host::write_file_atomic(opts.out_file, to_json(saved), 0600); !s)
+      return plan_failed(s.error().message);
   }
   return p.empty() ? 0 : 2;
 }

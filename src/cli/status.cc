@@ -31,7 +31,7 @@ namespace {
 // Per gateway; they are asked a few at a time.
 constexpr std::chrono::milliseconds kReadinessTimeout{5000};
 
-int fail(const std::string& message) { return fail_verb("status", message); }
+int status_failed(const std::string& message) { return fail_verb("status", message); }
 
 void warn(const std::string& message) { fmt::print(stderr, "clawfleet status: warning: {}\n", message); }
 
@@ -79,19 +79,19 @@ int run_status(const StatusOptions& opts) {
   // Pass 2: observe (read-only) and, with manifests, plan: the plan is what
   // is pending for each instance.
   auto session = open_host(host);
-  if (!session) return fail(session.error().message);
+  if (!session) return status_failed(session.error().message);
   model::Observed observed;
   plan::Plan plan;
   if (have_desired) {
     auto planned = apply::plan_once(apply::Target{loaded.state, true, plan::Options{}}, session.value()->ports());
-    if (!planned) return fail(planned.error().message);
+    if (!planned) return status_failed(planned.error().message);
     observed = std::move(planned.value().observed);
     plan = std::move(planned.value().plan);
     // Generations are of the effective Host (the guests' resolvers included).
     loaded.state.fleet.host = planned.value().desired.fleet.host;
   } else {
     auto seen = host::observe(host, session.value()->ports());
-    if (!seen) return fail("cannot observe the host: " + seen.error().message);
+    if (!seen) return status_failed("cannot observe the host: " + seen.error().message);
     observed = std::move(seen.value());
   }
 
@@ -116,7 +116,8 @@ int run_status(const StatusOptions& opts) {
       build_status(have_desired ? &loaded.state : nullptr, observed, plan, journal, running, readiness);
   if (!opts.name.empty()) {
     std::erase_if(status.instances, [&](const InstanceStatus& i) { return i.name != opts.name; });
-    if (status.instances.empty()) return fail("no instance \"" + opts.name + "\" in the manifests or on this host");
+    if (status.instances.empty())
+      return status_failed("no instance \"" + opts.name + "\" in the manifests or on this host");
   }
   // Pass 6: the agent's own view, when it runs here (its status file):
   // conditions, backoff, and a manifest error it is holding out against.

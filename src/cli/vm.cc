@@ -36,7 +36,7 @@ Result<host::LaunchRecord> read_launch(const VmOptions& opts) {
   return r;
 }
 
-int fail(const std::string& what, const Error& e) { return fail_verb("vm " + what, e.message); }
+int vm_failed(const std::string& what, const Error& e) { return fail_verb("vm " + what, e.message); }
 
 }  // namespace
 
@@ -66,12 +66,12 @@ void add_vm(CLI::App& app, VmOptions& opts) {
 
 int run_vm(const VmOptions& opts) {
   auto record = read_launch(opts);
-  if (!record) return fail(opts.verb, record.error());
+  if (!record) return vm_failed(opts.verb, record.error());
   const host::LaunchRecord& r = record.value();
 
   if (opts.verb == "prepare") {
     auto net = host::real_network();
-    if (auto s = host::prepare_vm(r, *net); !s) return fail("prepare", s.error());
+    if (auto s = host::prepare_vm(r, *net); !s) return vm_failed("prepare", s.error());
     return 0;
   }
 
@@ -81,7 +81,7 @@ int run_vm(const VmOptions& opts) {
     for (const auto& a : r.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
-    return fail("run", Error{"cannot execute " + r.argv[0] + ": " + std::strerror(errno)});
+    return vm_failed("run", Error{"cannot execute " + r.argv[0] + ": " + std::strerror(errno)});
   }
 
   // stop: the escalation of host/vmm/vm_stop.h. Whatever is left after it is

@@ -10,7 +10,7 @@ namespace cf::plan {
 namespace {
 
 template <typename T, typename F>
-std::string join(const std::vector<T>& xs, F show) {
+std::string join_each(const std::vector<T>& xs, F show) {
   std::string out;
   for (const auto& x : xs) {
     if (!out.empty()) out += ',';
@@ -64,7 +64,7 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   std::map<std::string, std::string> f;
   for (const auto& [key, value] : instance.labels) f["metadata.labels." + key] = value;
   f["spec.model"] = instance.model;
-  f["spec.skills"] = join(instance.skills, [](const std::string& s) { return s; });
+  f["spec.skills"] = join_each(instance.skills, [](const std::string& s) { return s; });
   f["spec.image"] = instance.image;
   f["spec.resources.vcpus"] = std::to_string(instance.resources.vcpus);
   f["spec.resources.memoryMiB"] = std::to_string(instance.resources.memory_mib);
@@ -72,7 +72,7 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   if (instance.telegram) {
     f["spec.telegram.botToken"] = digest_of(instance.telegram->bot_token, secret_digests);
     f["spec.telegram.allowFrom"] =
-        join(instance.telegram->allow_from, [](std::int64_t id) { return std::to_string(id); });
+        join_each(instance.telegram->allow_from, [](std::int64_t id) { return std::to_string(id); });
     if (instance.telegram->api_root) f["spec.telegram.apiRoot"] = *instance.telegram->api_root;
   }
   for (const auto& [provider, ref] : instance.provider_keys)
@@ -87,7 +87,7 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   f["host.subnet"] = cf::to_string(host.subnet);
   f["host.gateway"] = cf::to_string(host.gateway);
   // Order matters (the first is asked first), so the list is not sorted.
-  if (!host.dns.empty()) f["host.dns"] = join(host.dns, [](Ipv4 a) { return cf::to_string(a); });
+  if (!host.dns.empty()) f["host.dns"] = join_each(host.dns, [](Ipv4 a) { return cf::to_string(a); });
   // The guest's env names the proxy; the rest of egress is the table's.
   if (host.egress == model::Egress::Proxy && host.proxy) f["host.egress.proxy.url"] = host.proxy->url;
   f["host.vmm.kind"] = model::to_string(host.vmm.kind);
@@ -101,7 +101,7 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   // Only when set, like every optional field: instances of a Host without
   // CAs keep their generation.
   if (!host.ca_certificates.empty())
-    f["host.caCertificates"] = join(host.ca_certificates, [&](const std::string& path) {
+    f["host.caCertificates"] = join_each(host.ca_certificates, [&](const std::string& path) {
       auto it = ca_digests.find(path);
       return path + " (" + (it == ca_digests.end() ? std::string("(unreadable)") : it->second) + ")";
     });

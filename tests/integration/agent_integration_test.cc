@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "integration/nspawn.h"
+#include "integration/shipped_units.h"
 #include "integration/stand_in_guest.h"
 
 namespace cf {
@@ -23,8 +24,7 @@ namespace fs = std::filesystem;
 namespace nspawn = cf::testing::nspawn;
 using namespace std::chrono;
 
-const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service",
-                                "clawfleet.service"};
+using cf::testing::kShippedUnits;
 
 // A short resync and watchdog, so that the test sees them happen.
 constexpr const char* kDropIn =
@@ -57,7 +57,7 @@ class RealAgent : public ::testing::Test {
     auto s = c_->install(CLAWFLEET_BINARY, "/usr/local/bin/clawfleet");
     ASSERT_TRUE(s) << s.error().message;
     const std::string etc = c_->root() + "/etc/systemd/system/";
-    for (const char* unit : kShipped) fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit, etc + unit);
+    for (const char* unit : kShippedUnits) fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit, etc + unit);
     fs::create_directories(etc + "clawfleet.service.d");
     std::ofstream(etc + "clawfleet.service.d/test.conf") << kDropIn;
     auto guest = cf::testing::install_stand_in_guest(*c_);

@@ -22,7 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace nspawn = cf::testing::nspawn;
 
-const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service"};
+// The instance units (not the agent's).
+const char* const kInstanceUnits[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service"};
 
 std::string manifest(const std::vector<std::string>& names, const std::string& state = "running") {
   std::string m =
@@ -44,7 +45,7 @@ class RealApply : public ::testing::Test {
     auto s = c_->install(CLAWFLEET_BINARY, "/usr/local/bin/clawfleet");
     ASSERT_TRUE(s) << s.error().message;
     const std::string etc = c_->root() + "/etc/systemd/system/";
-    for (const char* unit : kShipped) fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit, etc + unit);
+    for (const char* unit : kInstanceUnits) fs::copy_file(fs::path(CLAWFLEET_SOURCE_DIR) / "units" / unit, etc + unit);
     auto guest = cf::testing::install_stand_in_guest(*c_);
     ASSERT_TRUE(guest) << guest.error().message;
     fs::create_directories(c_->root() + "/etc/clawfleet");

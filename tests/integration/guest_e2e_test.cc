@@ -11,15 +11,14 @@
 // tests that boot their own. Created under egress deny, nothing leaves the
 // host, and both pass their gate (beta's Telegram bot cannot connect);
 // each gateway answers /health through its proxy and reports the applied
-// generation; guests cannot reach each other. Then egress internet and a
-// rotated provider key (one reprovision, no key printed), and the purpose
-// as far as it goes under TCG here: alpha's chat-completions endpoint
-// refuses a request without its gateway token; an allowed Telegram user's
-// message becomes a model call with the rotated key (the answer, and
-// alpha's with its token, do not come back under TCG on this machine:
-// docs/guest.md), a stranger is told nothing and reaches no model; a
-// revoked bot token leaves beta ready with its channel
-// failing. Every call came through the host's NAT, none unexpected.
+// generation; guests cannot reach each other. Then egress internet (a
+// repair), and the purpose: alpha's chat-completions endpoint refuses a
+// request without its gateway token and answers one with it from its
+// OpenAI model, asked while beta reprovisions with a rotated provider key
+// (no key printed); an allowed Telegram user's message to beta is
+// answered with its model's reply, asked with the rotated key; a stranger
+// is told nothing and reaches no model; a revoked bot token leaves beta
+// ready with its channel failing. Every call came through the host's NAT, none unexpected.
 // Removing beta destroys it, leaving nothing. CLAWFLEET_E2E_GATEWAY=contract
 // (`make e2e-contract`) runs it on the image's contract gateway instead,
 // to iterate in minutes: there the image's egress probe checks DNS, NAT and
@@ -30,6 +29,7 @@
 // later VM scenarios whose subject is clawfleet, not OpenClaw, extend it.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,6 +72,9 @@ class GuestEndToEnd : public GuestScenario {
       return c.value("api", "") == api && c.value("status", 0) == 200 && (key.empty() || c.value("key", "") == key);
     });
   }
+  static double now_s() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
   // Polls `done` every 5 s for up to `seconds`.
   static bool wait_until(int seconds, const std::function<bool()>& done) {
     for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);;) {
@@ -83,6 +86,29 @@ class GuestEndToEnd : public GuestScenario {
   // POST /v1/chat/completions to `instance` through its proxy, with its
   // gateway token or none; the whole HTTP answer.
   std::string chat_completion(const std::string& instance, const std::string& body, bool with_token) {
+    write_chat_script(body);
+    sh("bash /var/tmp/cf-chat.sh " + instance + (with_token ? " yes" : " no") + " 60");
+    return out_;
+  }
+  // The same with the token, in the background; chat_completion_answer()
+  // is its whole answer once the gateway closed the connection, else "".
+  void start_chat_completion(const std::string& instance, const std::string& body, int seconds) {
+    write_chat_script(body);
+    ::unlink((c_->root() + "/var/tmp/cf-chat.done").c_str());
+    sh("setsid bash -c 'bash /var/tmp/cf-chat.sh " + instance + " yes " + std::to_string(seconds) +
+       " >/var/tmp/cf-chat.answer 2>&1; touch /var/tmp/cf-chat.done' </dev/null >/dev/null 2>&1 &");
+  }
+  std::string chat_completion_answer() {
+    if (::access((c_->root() + "/var/tmp/cf-chat.done").c_str(), F_OK) != 0) return "";
+    return nspawn::detail::read_all(c_->root() + "/var/tmp/cf-chat.answer");
+  }
+  // When it ended (seconds since the epoch), or -1.
+  double chat_completion_ended_at() {
+    struct stat st;
+    if (::stat((c_->root() + "/var/tmp/cf-chat.done").c_str(), &st) != 0) return -1;
+    return static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9;
+  }
+  void write_chat_script(const std::string& body) {
     std::ofstream(c_->root() + "/var/tmp/cf-chat.json") << body;
     std::ofstream(c_->root() + "/var/tmp/cf-chat.sh")
         << "auth=; [ \"$2\" = yes ] && auth=\"Authorization: Bearer $(cat /var/lib/clawfleet/instances/$1/token)\\r\\n\"\n"
@@ -92,9 +118,7 @@ class GuestEndToEnd : public GuestScenario {
            "printf 'POST /v1/chat/completions HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\n"
            "Content-Length: %s\\r\\nConnection: close\\r\\n%b\\r\\n' \"$(stat -c %s /var/tmp/cf-chat.json)\" \"$auth\" >&3\n"
            "cat /var/tmp/cf-chat.json >&3\n"
-           "timeout 1500 cat <&3\n";
-    sh("bash /var/tmp/cf-chat.sh " + instance + (with_token ? " yes" : " no"));
-    return out_;
+           "timeout \"$3\" cat <&3\n";
   }
 };
 
@@ -123,6 +147,13 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   GuestSpec beta{"beta"};
   beta.telegram = true;
   beta.anthropic_key = kBetaKeyFile;
+  // The least a real turn costs: no skill and no OpenAI key (with one,
+  // its memory search would ask OpenAI for embeddings first). The contract
+  // gateway's probe uses the OpenAI key to check Node's trust store.
+  if (real) {
+    beta.skills = "[]";
+    beta.openai_key = "";
+  }
   const GuestNetwork deny{"deny", true};
   const GuestNetwork internet{"internet", true};
   write_fleet({alpha, beta}, deny);
@@ -196,18 +227,42 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   EXPECT_TRUE(beta_channels == "ready" || beta_channels.rfind("failing: telegram", 0) == 0) << beta_channels;
   phases_.end();
 
-  // Egress internet (the host's table only) and beta's Anthropic key
-  // rotated in its file: one reprovision, and the plan never shows a key.
-  // The gate waits until beta reports its new generation.
-  std::ofstream(c_->root() + kBetaKeyFile) << kBetaRotatedKey << "\n";
+  // Egress internet: the host's table only, a repair; no guest restarts.
   write_fleet({alpha, beta}, internet);
   ASSERT_EQ(clawfleet("plan"), 2) << out_;
-  // The host's table changes with egress (a repair of the host step).
-  EXPECT_NE(out_.find("Plan: 0 to create, 1 to reprovision, 1 to repair, 0 to destroy."), std::string::npos) << out_;
+  EXPECT_NE(out_.find("Plan: 0 to create, 1 to repair, 0 to destroy."), std::string::npos) << out_;
+  phases_.begin("egress internet");
+  ASSERT_EQ(clawfleet("apply"), 2) << out_;
+  phases_.end();
+
+  // alpha's chat-completions endpoint is on, behind its gateway token:
+  // without the token, 401. With it, alpha is asked now: its turn runs on
+  // its own vCPU while beta reprovisions on the other.
+  const std::string alpha_question = "alpha-" + nonce;
+  const std::string asked_alpha =
+      nlohmann::json{{"model", "openclaw"},
+                     {"messages", {{{"role", "user"}, {"content", "Please answer, " + alpha_question}}}}}
+          .dump();
+  const int turn_timeout = later_health_timeout_s(phases_.seconds("create of 2 instances to healthy (egress deny)"));
+  double alpha_asked_at = 0;
+  if (real) {
+    phases_.begin("alpha: chat completions refused without its token");
+    EXPECT_EQ(chat_completion("alpha", asked_alpha, false).rfind("HTTP/1.1 401", 0), 0u) << out_;
+    phases_.end();
+    alpha_asked_at = now_s();
+    start_chat_completion("alpha", asked_alpha, turn_timeout);
+  }
+
+  // beta's Anthropic key rotated in its file: one reprovision, and the
+  // plan never shows a key. The gate waits until beta reports its new
+  // generation.
+  std::ofstream(c_->root() + kBetaKeyFile) << kBetaRotatedKey << "\n";
+  ASSERT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("Plan: 0 to create, 1 to reprovision, 0 to destroy."), std::string::npos) << out_;
   EXPECT_EQ(out_.find(kBetaKey), std::string::npos) << out_;
   EXPECT_EQ(out_.find(kBetaRotatedKey), std::string::npos) << out_;
   const std::string before = field("beta", "appliedGeneration");
-  phases_.begin("egress internet; beta reprovisioned to healthy");
+  phases_.begin("beta reprovisioned to healthy (key rotated)");
   ASSERT_EQ(clawfleet("apply --health-timeout " + std::to_string(health_timeout)), 2) << out_;
   phases_.end();
   const double reprovisioned = static_cast<double>(::time(nullptr));
@@ -227,22 +282,16 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
     })) << calls().dump(1);
     phases_.end();
   } else {
-    // alpha's chat-completions endpoint is on, behind its gateway token:
-    // without the token, 401. (Its answer with the token is not asserted:
-    // under TCG here the pinned gateway aborts a first turn, docs/guest.md.)
-    phases_.begin("alpha: chat completions refused without its token");
-    const std::string body = nlohmann::json{{"model", "openclaw"},
-                                            {"messages", {{{"role", "user"}, {"content", "Say your nonce " + nonce}}}}}
-                                 .dump();
-    EXPECT_EQ(chat_completion("alpha", body, false).rfind("HTTP/1.1 401", 0), 0u) << out_;
-    phases_.end();
-
-    // A Telegram user in allowFrom reaches beta's model: the message
-    // becomes a model call holding it, with beta's new key. A stranger
-    // gets nothing and reaches no model. (The answer itself does not come
-    // back under TCG on this machine: docs/guest.md.)
-    phases_.begin("Telegram: an allowed user reaches the model, a stranger nothing");
-    ASSERT_TRUE(wait_until(900, [&] { return count(calls(), "getUpdates") >= 2; })) << calls().dump(1);
+    // beta's new gateway answers a Telegram user in allowFrom; a stranger
+    // reaches no model. Meanwhile alpha answers its chat completion.
+    phases_.begin("the turns: alpha's chat completion, beta's Telegram user");
+    ASSERT_TRUE(wait_until(900, [&] {
+      auto c = calls();
+      return std::count_if(c.begin(), c.end(), [&](const nlohmann::json& call) {
+               return call.value("api", "") == "getUpdates" && call.value("ts", 0.0) > reprovisioned;
+             }) >= 2;
+    })) << calls().dump(1);
+    const double beta_asked_at = now_s();
     const std::string question = "question-" + nonce;
     const std::string stranger = "stranger-" + nonce;
     EXPECT_NE(internet_
@@ -255,18 +304,46 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
                         nlohmann::json{{"user_id", 2002}, {"text", "Hello from " + stranger}}.dump())
                   .find("update_id"),
               std::string::npos);
-    nlohmann::json asked;
-    EXPECT_TRUE(wait_until(1200, [&] {
-      asked = nlohmann::json::array();
-      auto seqs = nlohmann::json::parse(internet_->ctl("GET", "/search?text=" + question), nullptr, false);
-      auto c = calls();
-      for (const auto& call : c)
-        if (call.value("api", "") == "messages" && seqs.is_array() &&
-            std::find(seqs.begin(), seqs.end(), call.value("seq", -1)) != seqs.end())
-          asked.push_back(call);
-      return !asked.empty();
-    })) << "no model call holds the allowed user's message";
+    std::string answer;
+    nlohmann::json sent;
+    double alpha_s = -1, beta_s = -1;
+    const auto turns_done = [&] {
+      sent = nlohmann::json::parse(internet_->ctl("GET", "/telegram/sent?chat_id=1001"), nullptr, false);
+      answer = chat_completion_answer();
+      if (alpha_s < 0 && !answer.empty()) alpha_s = chat_completion_ended_at() - alpha_asked_at;
+      if (beta_s < 0 && sent.dump().find(reply) != std::string::npos) beta_s = now_s() - beta_asked_at;
+      return alpha_s >= 0 && beta_s >= 0;
+    };
+    EXPECT_TRUE(wait_until(turn_timeout, turns_done))
+        << "sent to 1001: " << sent.dump(1) << "\nalpha's answer: " << answer;
     phases_.end();
+    std::cerr << "[ turns ] alpha answered after " << alpha_s << " s, beta's Telegram user after " << beta_s
+              << " s (-1: not within " << turn_timeout << " s)\n";
+    for (const auto& m : sent)
+      std::cerr << "[ turns ] to 1001: " << m.value("method", "") << " " << m.value("text", "") << "\n";
+    // The bot's message to the allowed user is the model's reply.
+    EXPECT_NE(sent.dump().find(reply), std::string::npos) << sent.dump(1);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+    EXPECT_NE(answer.find(reply), std::string::npos) << answer;
+    // The model calls that held each question, with each instance's key.
+    nlohmann::json asked = nlohmann::json::array();
+    const auto seqs = nlohmann::json::parse(internet_->ctl("GET", "/search?text=" + question), nullptr, false);
+    const auto alpha_seqs =
+        nlohmann::json::parse(internet_->ctl("GET", "/search?text=" + alpha_question), nullptr, false);
+    std::size_t alpha_asked = 0;
+    for (const auto& call : calls()) {
+      const auto seq = call.value("seq", -1);
+      if (call.value("api", "") == "messages" && seqs.is_array() &&
+          std::find(seqs.begin(), seqs.end(), seq) != seqs.end())
+        asked.push_back(call);
+      if (call.value("service", "") == "openai" && alpha_seqs.is_array() &&
+          std::find(alpha_seqs.begin(), alpha_seqs.end(), seq) != alpha_seqs.end()) {
+        ++alpha_asked;
+        EXPECT_EQ(call.value("key", ""), cf::testing::kPlaceholderOpenAiKey) << call.dump();
+      }
+    }
+    EXPECT_FALSE(asked.empty()) << "no model call holds the allowed user's message";
+    EXPECT_GE(alpha_asked, 1u) << "no OpenAI call holds alpha's question";
     for (const auto& call : asked) EXPECT_EQ(call.value("key", ""), kBetaRotatedKey) << call.dump();
     for (const auto& call : calls()) {
       // Only beta uses Anthropic's models, with its new key.

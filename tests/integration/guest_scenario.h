@@ -28,6 +28,7 @@ struct GuestSpec {
   bool telegram = false;    // a Telegram bot, allowFrom [1001]
   std::string skills = "";  // a YAML list; "": the default list
   std::string anthropic_key = "/etc/clawfleet/secrets/anthropic";
+  std::string openai_key = "/etc/clawfleet/secrets/openai";  // "": none
   bool chat_completions = false;
 };
 
@@ -53,8 +54,9 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests, const Guest
   for (const auto& g : guests)
     m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name +
          "}\nspec:\n  model: " + g.model + "\n  state: " + g.state +
-         "\n  providerKeys: {anthropic: {file: " + g.anthropic_key +
-         "}, openai: {file: /etc/clawfleet/secrets/openai}}\n"
+         "\n  providerKeys: {anthropic: {file: " + g.anthropic_key + "}" +
+         (g.openai_key.empty() ? "" : ", openai: {file: " + g.openai_key + "}") +
+         "}\n"
          "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n" +
          (g.chat_completions ? "  chatCompletions: true\n" : "") +
          (g.skills.empty() ? "" : "  skills: " + g.skills + "\n") +

@@ -17,6 +17,7 @@
 #include "host/systemd/systemd_connect.h"
 #include "host/vmm/launch.h"
 #include "integration/nspawn.h"
+#include "integration/shipped_units.h"
 
 namespace cf::host {
 namespace {
@@ -25,8 +26,7 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 namespace nspawn = cf::testing::nspawn;
 
-const char* const kShipped[] = {"clawfleet-vm@.service", "clawfleet-proxy@.socket", "clawfleet-proxy@.service",
-                                "clawfleet.service"};
+using cf::testing::kShippedUnits;
 
 using nspawn::kVmStub;
 
@@ -72,7 +72,7 @@ class RealSystemd : public ::testing::Test {
 };
 
 TEST_F(RealSystemd, VmUnitLifecycle) {
-  for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+  for (const char* unit : kShippedUnits) ASSERT_TRUE(files_->write(unit, shipped(unit)));
   ASSERT_TRUE(files_->write_dropin("clawfleet-vm@t1.service", "stub", kVmStub));
   ASSERT_TRUE(systemd_->daemon_reload());
 
@@ -158,7 +158,7 @@ TEST_F(RealSystemd, VmUnitLifecycle) {
 // by the reload (as dependencies of their targets), and the proxy service
 // as the socket's trigger.
 TEST_F(RealSystemd, ShippedUnitsLoad) {
-  for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+  for (const char* unit : kShippedUnits) ASSERT_TRUE(files_->write(unit, shipped(unit)));
   model::Host host;
   host.state_root = kDefaultStateRoot;
   auto dropins = dropins_for(host, "t1", {parse_ipv4("172.29.0.2").value(), {}, 18900, "cf0"});
@@ -179,7 +179,7 @@ TEST_F(RealSystemd, ShippedUnitsLoad) {
   EXPECT_EQ(find(units, "clawfleet-proxy@t1.socket")->dropin_paths,
             std::vector<std::string>{"/etc/systemd/system/clawfleet-proxy@t1.socket.d/listen.conf"});
   // Templates appear from their files, once each.
-  for (const char* name : kShipped) EXPECT_NE(find(units, name), nullptr) << name;
+  for (const char* name : kShippedUnits) EXPECT_NE(find(units, name), nullptr) << name;
   // The container's own systemd-analyze finds nothing to complain about
   // either (with a stand-in for the clawfleet binary, which it checks).
   std::string out;
@@ -195,7 +195,7 @@ TEST_F(RealSystemd, ShippedUnitsLoad) {
 // dynamic user) connects to the address from the environment file. The
 // "guest" is a one-line TCP server in the container.
 TEST_F(RealSystemd, ProxyForwardsToTheGuest) {
-  for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+  for (const char* unit : kShippedUnits) ASSERT_TRUE(files_->write(unit, shipped(unit)));
   ASSERT_TRUE(files_->write_dropin("clawfleet-vm@t1.service", "stub", kVmStub));
   // The drop-ins and environment file exactly as clawfleet renders them,
   // with a state root other than the default; the "guest" is on loopback.
@@ -297,7 +297,7 @@ TEST_F(RealSystemd, JobResultsErrorsAndDeadlines) {
 TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
   auto installed = container_->install(CLAWFLEET_BINARY, "/usr/local/bin/clawfleet");
   ASSERT_TRUE(installed) << installed.error().message;
-  for (const char* unit : kShipped) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+  for (const char* unit : kShippedUnits) ASSERT_TRUE(files_->write(unit, shipped(unit)));
 
   model::Host host;
   host.bridge = "cfbr0";

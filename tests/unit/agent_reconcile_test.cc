@@ -16,6 +16,7 @@
 #include "fakes/fake_agent.h"
 #include "fakes/fake_lock.h"
 #include "fakes/fleets.h"
+#include "fakes/no_environment.h"
 
 namespace cf::agent {
 namespace {
@@ -24,10 +25,7 @@ using namespace std::chrono;
 using testing::instance_yaml;
 using testing::kTestHost;
 
-class NoEnvironment : public Environment {
- public:
-  std::optional<std::string> get(const std::string&) const override { return std::nullopt; }
-};
+using cf::testing::NoEnvironment;
 
 class AgentReconcile : public ::testing::Test {
  protected:

@@ -2,13 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes/addresses.h"
 #include "fakes/fake_file_reader.h"
 #include "host/network/network.h"
 
 namespace cf::host {
 namespace {
 
-Ipv4 ip(const char* s) { return parse_ipv4(s).value(); }
+using cf::testing::ip;
 Mac mac(const char* s) { return parse_mac(s).value(); }
 
 model::Host host_on(const char* subnet, const char* gateway, std::uint16_t first = 18900, std::uint16_t last = 18999) {

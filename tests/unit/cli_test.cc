@@ -8,7 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "fakes/files.h"
+
 namespace {
+
+using cf::testing::slurp;
 
 namespace fs = std::filesystem;
 
@@ -16,13 +20,6 @@ struct Outcome {
   int status = -1;
   std::string out, err;
 };
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class Cli : public ::testing::Test {
  protected:

@@ -9,20 +9,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "fakes/files.h"
 #include "manifest/loader.h"
 
 namespace cf::manifest {
 namespace {
 
+using cf::testing::slurp;
+
 namespace fs = std::filesystem;
 const fs::path kRoot = CLAWFLEET_SOURCE_DIR;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<fs::path> sorted(const fs::path& dir, bool want_dirs) {
   std::vector<fs::path> out;

@@ -10,6 +10,7 @@
 #include "apply/desired.h"
 #include "apply/executor.h"
 #include "cli/plan_output.h"
+#include "fakes/addresses.h"
 #include "fakes/fake_host.h"
 #include "fakes/fleets.h"
 #include "host/guest/seed.h"
@@ -26,7 +27,7 @@ using testing::FakePlatform;
 using testing::fleet_of;
 using testing::instance_yaml;
 
-Ipv4 ip(const char* s) { return parse_ipv4(s).value(); }
+using cf::testing::ip;
 
 // --- the host's resolver files ---------------------------------------------
 

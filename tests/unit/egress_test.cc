@@ -4,6 +4,7 @@
 // and what a change costs.
 #include <gtest/gtest.h>
 
+#include "fakes/addresses.h"
 #include "fakes/fleets.h"
 #include "host/guest/seed.h"
 #include "host/network/network.h"
@@ -13,7 +14,7 @@
 namespace cf {
 namespace {
 
-Ipv4 ip(const char* s) { return parse_ipv4(s).value(); }
+using cf::testing::ip;
 
 manifest::LoadResult host_doc(const std::string& spec) {
   return manifest::load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec}});

@@ -16,24 +16,16 @@
 #include <thread>
 
 #include "fakes/fake_journal.h"
+#include "fakes/files.h"
 
 namespace cf::apply {
 namespace {
 
+using cf::testing::mode_of;
+using cf::testing::slurp;
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void append_raw(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::app) << text; }
 

@@ -15,27 +15,21 @@
 #include <sstream>
 
 #include "fakes/fake_lock.h"
+#include "fakes/files.h"
 
 namespace cf::apply {
 namespace {
+
+using cf::testing::mode_of;
+using cf::testing::slurp;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 
-mode_t mode_of(const fs::path& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
+std::chrono::system_clock::time_point at_noon() {
+  return std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + 12h;
 }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::chrono::system_clock::time_point noon() { return std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + 12h; }
 
 LockClock fixed_clock() {
   LockClock c;
@@ -256,7 +250,7 @@ TEST(LockRecord, BusyMessages) {
       lock_busy_message("/run/clawfleet/lock", Error{"cannot read /run/clawfleet/lock: Input/output error"}, 2000ms),
       "another clawfleet holds /run/clawfleet/lock: holder unknown (cannot read /run/clawfleet/lock: "
       "Input/output error); gave up after 2 s (raise --lock-timeout to wait longer)");
-  EXPECT_EQ(rfc3339(noon() + 999ms), "2026-11-23T12:00:00Z");
+  EXPECT_EQ(rfc3339(at_noon() + 999ms), "2026-11-23T12:00:00Z");
 }
 
 TEST(LockGuard, MovesAndReleasesOnce) {

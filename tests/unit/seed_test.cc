@@ -170,6 +170,7 @@ TEST(Seed, EmulatedGuestsWaitLongerForTheirModel) {
   f.in.emulated = true;
   auto c = nlohmann::json::parse(render_openclaw_config(f.in));
   EXPECT_EQ(c["models"]["providers"], (nlohmann::json{{"openai", {{"timeoutSeconds", 1800}}}}));
+  EXPECT_EQ(c["diagnostics"], (nlohmann::json{{"enabled", false}}));
   f.inst.model = "anthropic/claude-sonnet-4-6";
   f.inst.provider_base_urls = {{"anthropic", "https://llm-gw.example/anthropic"}};
   c = nlohmann::json::parse(render_openclaw_config(f.in));
@@ -181,7 +182,9 @@ TEST(Seed, EmulatedGuestsWaitLongerForTheirModel) {
   EXPECT_FALSE(nlohmann::json::parse(render_openclaw_config(f.in))["models"].contains("providers"));
   f.in.emulated = false;
   f.inst.model = "openai/gpt-5.5";
-  EXPECT_FALSE(nlohmann::json::parse(render_openclaw_config(f.in))["models"].contains("providers"));
+  c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_FALSE(c["models"].contains("providers"));
+  EXPECT_FALSE(c.contains("diagnostics"));
 }
 
 // The operator's CAs: in the local CA directory for cloud-init's ca_certs

@@ -7,17 +7,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fakes/files.h"
 #include "host/state/files.h"
 
 namespace cf::host {
 namespace {
 
-namespace fs = std::filesystem;
+using cf::testing::mode_of;
 
-mode_t mode_of(const fs::path& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
-}
+namespace fs = std::filesystem;
 
 class State : public ::testing::Test {
  protected:

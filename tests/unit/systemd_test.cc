@@ -8,20 +8,18 @@
 #include <fstream>
 
 #include "fakes/fake_systemd.h"
+#include "fakes/files.h"
 #include "host/systemd/systemd.h"
 
 namespace cf::host {
 namespace {
 
+using cf::testing::mode_of;
+
 namespace fs = std::filesystem;
 using cf::testing::FakeSystemd;
 using cf::testing::TempUnitDir;
 using std::chrono::milliseconds;
-
-mode_t mode_of(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
-}
 
 std::vector<std::string> entries(const std::string& dir) {
   std::vector<std::string> out;

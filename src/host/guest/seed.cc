@@ -65,6 +65,11 @@ std::string render_openclaw_config(const SeedInput& in) {
     const std::string provider = i.model.substr(0, i.model.find('/'));
     if (provider == "anthropic" || provider == "openai" || provider == "minimax")
       c["models"]["providers"][provider]["timeoutSeconds"] = kEmulatedModelTimeoutSeconds;
+    // Diagnostics' heartbeat aborts a turn after 360 s without progress, a
+    // fixed native-speed limit (no setting moves it) that an emulated
+    // gateway's first turn exceeds before its first model call; off is the
+    // only way (docs/gateway/health.md), at the cost of its liveness events.
+    c["diagnostics"]["enabled"] = false;
   }
   // Telegram is written only when configured: the whole file is replaced on
   // every generation, so turning it off leaves nothing behind.
