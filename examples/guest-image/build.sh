@@ -142,6 +142,34 @@ log "work dir $work, mirror $mirror, recipe $hash"
     n=$((n + 1))
   done
   [ "$n" = 2 ] || { echo "openclaw: LEASE_HEARTBEAT_START_TIMEOUT_MS not found ($n of 2)"; exit 1; }
+  # Emulation workaround: OpenClaw gives each task it hands a worker thread
+  # (SQLite state, session transcripts, the model catalogue) a fixed 60 s
+  # (180 s for the catalogue). Under TCG a worker's first task, which loads
+  # its modules and opens its database, takes longer, and a turn fails with
+  # "worker task timed out" before its first model call (408 "upstream
+  # provider timeout"). These timeouts are multiplied by
+  # CLAWFLEET_TIMEOUT_SCALE from the environment (gateway.env, which
+  # clawfleet writes under emulation only; 1 without it). Fails the build
+  # when a new openclaw version no longer has each site.
+  scale='(Number(process.env.CLAWFLEET_TIMEOUT_SCALE) || 1)'
+  n=0
+  for f in "$dist"/worker-task-pool-*.mjs "$dist"/native-hook-relay/worker-task-pool-*.mjs \
+    "$dist"/state/openclaw-state-read.worker.js; do
+    grep -q 'new WorkerTaskError("worker task timed out", "timeout")), resolveTimerTimeoutMs(timeoutMs, 6e4));' "$f" || continue
+    sed -i "s/new WorkerTaskError(\"worker task timed out\", \"timeout\")), resolveTimerTimeoutMs(timeoutMs, 6e4));/new WorkerTaskError(\"worker task timed out\", \"timeout\")), resolveTimerTimeoutMs(typeof timeoutMs === \"number\" ? timeoutMs * $scale : timeoutMs, 6e4 * $scale));/" "$f"
+    n=$((n + 1))
+  done
+  for f in "$dist"/prepared-model-catalog-worker-*.mjs; do
+    grep -q '"timeout")), PREPARED_MODEL_CATALOG_WORKER_TIMEOUT_MS);' "$f" || continue
+    sed -i "s/\"timeout\")), PREPARED_MODEL_CATALOG_WORKER_TIMEOUT_MS);/\"timeout\")), PREPARED_MODEL_CATALOG_WORKER_TIMEOUT_MS * $scale);/" "$f"
+    n=$((n + 1))
+  done
+  for f in "$dist"/session-transcript-worker-runtime-*.mjs; do
+    grep -q 'const deadline = performance.now() + 6e4;' "$f" || continue
+    sed -i "s/const deadline = performance.now() + 6e4;/const deadline = performance.now() + 6e4 * $scale;/" "$f"
+    n=$((n + 1))
+  done
+  [ "$n" = 5 ] || { echo "openclaw: worker task timeouts not found ($n of 5)"; exit 1; }
 ) >"$work/npm.log" 2>&1 &
 npm_pid=$!
 

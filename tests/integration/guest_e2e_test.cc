@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -65,6 +66,21 @@ class GuestEndToEnd : public GuestScenario {
     }
     for (auto& e : log)
       if (e.contains("method")) out.push_back(e);
+    return out;
+  }
+  // The model APIs' calls, one line each (when, which, what answer, how
+  // long), for a failed turn's message: did the gateway ask, and when.
+  std::string model_calls_text() {
+    std::string out;
+    for (const auto& c : calls()) {
+      if (c.value("service", "") == "telegram") continue;
+      const auto num = [&](const char* k) { return c.contains(k) && c[k].is_number() ? c[k].get<double>() : -1.0; };
+      const auto str = [&](const char* k) { return c.contains(k) && c[k].is_string() ? c[k].get<std::string>() : ""; };
+      char line[512];
+      std::snprintf(line, sizeof line, "%.1f %s %s %s -> %.0f in %.0f ms %s\n", num("ts"), str("service").c_str(),
+                    str("method").c_str(), str("path").c_str(), num("status"), num("ms"), str("error").c_str());
+      out += line;
+    }
     return out;
   }
   static std::size_t count(const nlohmann::json& calls, const std::string& api, const std::string& key = "") {
@@ -315,7 +331,9 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
       return alpha_s >= 0 && beta_s >= 0;
     };
     EXPECT_TRUE(wait_until(turn_timeout, turns_done))
-        << "sent to 1001: " << sent.dump(1) << "\nalpha's answer: " << answer;
+        << "sent to 1001: " << sent.dump(1) << "\nalpha's answer: " << answer << "\nalpha asked at " << alpha_asked_at
+        << ", beta at " << beta_asked_at << "; the model APIs' calls:\n"
+        << model_calls_text();
     phases_.end();
     std::cerr << "[ turns ] alpha answered after " << alpha_s << " s, beta's Telegram user after " << beta_s
               << " s (-1: not within " << turn_timeout << " s)\n";

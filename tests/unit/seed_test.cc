@@ -85,6 +85,7 @@ TEST(Seed, OpenClawConfig) {
   EXPECT_EQ(c["agents"]["defaults"]["model"]["primary"], "openai/gpt-5.5");
   EXPECT_EQ(c["skills"]["allowBundled"], (nlohmann::json{"github", "tmux"}));
   EXPECT_EQ(c["update"]["checkOnStart"], false);
+  EXPECT_EQ(c["logging"], (nlohmann::json{{"file", "/var/lib/openclaw/logs/gateway.log"}, {"consoleLevel", "warn"}}));
   EXPECT_FALSE(c.contains("channels"));
   EXPECT_FALSE(c.contains("plugins"));
   EXPECT_FALSE(c["models"].contains("providers"));
@@ -165,12 +166,13 @@ TEST(Seed, CustomEndpoints) {
 // timeout, beside an overlay it already has; a provider OpenClaw does not
 // bundle gets none (an overlay without baseUrl would be refused), and
 // under KVM nothing is set.
-TEST(Seed, EmulatedGuestsWaitLongerForTheirModel) {
+TEST(Seed, EmulatedGuestsWaitLonger) {
   Fixture f;
   f.in.emulated = true;
   auto c = nlohmann::json::parse(render_openclaw_config(f.in));
   EXPECT_EQ(c["models"]["providers"], (nlohmann::json{{"openai", {{"timeoutSeconds", 1800}}}}));
   EXPECT_EQ(c["diagnostics"], (nlohmann::json{{"enabled", false}}));
+  EXPECT_EQ(render_gateway_env(f.in), "OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\nCLAWFLEET_TIMEOUT_SCALE=10\n");
   f.inst.model = "anthropic/claude-sonnet-4-6";
   f.inst.provider_base_urls = {{"anthropic", "https://llm-gw.example/anthropic"}};
   c = nlohmann::json::parse(render_openclaw_config(f.in));
@@ -185,6 +187,7 @@ TEST(Seed, EmulatedGuestsWaitLongerForTheirModel) {
   c = nlohmann::json::parse(render_openclaw_config(f.in));
   EXPECT_FALSE(c["models"].contains("providers"));
   EXPECT_FALSE(c.contains("diagnostics"));
+  EXPECT_EQ(render_gateway_env(f.in).find("CLAWFLEET_TIMEOUT_SCALE"), std::string::npos);
 }
 
 // The operator's CAs: in the local CA directory for cloud-init's ca_certs

@@ -52,6 +52,10 @@ std::string render_openclaw_config(const SeedInput& in) {
   c["update"]["checkOnStart"] = false;
   c["models"]["catalogRefresh"]["enabled"] = false;
   c["logging"]["file"] = "/var/lib/openclaw/logs/gateway.log";
+  // The console (the guest's journal, and the serial console the host
+  // keeps) gets warnings and errors only: why a turn failed, never the
+  // routine lines that quote replies; the file above keeps everything.
+  c["logging"]["consoleLevel"] = "warn";
   if (i.model.rfind("minimax/", 0) == 0)
     c["models"]["providers"]["minimax"] = {{"baseUrl", "https://api.minimax.io/anthropic"},
                                            {"api", "anthropic-messages"}};
@@ -90,6 +94,9 @@ std::string render_gateway_env(const SeedInput& in) {
   for (const auto& [provider, key] : in.provider_keys) out += env_name(provider) + "=" + key + "\n";
   // Node does not read the system trust store by default.
   if (!in.ca_certificates.empty()) out += std::string("NODE_EXTRA_CA_CERTS=") + kGuestCaBundle + "\n";
+  // Under emulation the example image's OpenClaw multiplies its fixed
+  // worker-task timeouts by this (examples/guest-image/build.sh).
+  if (in.emulated) out += "CLAWFLEET_TIMEOUT_SCALE=" + std::to_string(kEmulatedTimeoutScale) + "\n";
   // Egress proxy: the only way out, for OpenClaw's transports (undici reads
   // the upper-case names) and for the tools its skills run (curl reads
   // http_proxy in lower case only). The guest's own loopback stays direct.

@@ -49,6 +49,9 @@ struct SeedInput {
 // without progress, both measured at native speed; under TCG a real
 // gateway's first turn takes longer than either (docs/guest.md).
 inline constexpr int kEmulatedModelTimeoutSeconds = 1800;
+// gateway.env's CLAWFLEET_TIMEOUT_SCALE under emulation: OpenClaw's 60 s
+// worker tasks get 600 s (a TCG guest runs them 10-30x slower).
+inline constexpr int kEmulatedTimeoutScale = 10;
 
 struct SeedFiles {
   std::string meta_data, user_data, network_config;
