@@ -52,9 +52,9 @@ std::string render_openclaw_config(const SeedInput& in) {
   c["update"]["checkOnStart"] = false;
   c["models"]["catalogRefresh"]["enabled"] = false;
   c["logging"]["file"] = "/var/lib/openclaw/logs/gateway.log";
-  // The console (the guest's journal, and the serial console the host
-  // keeps) gets warnings and errors only: why a turn failed, never the
-  // routine lines that quote replies; the file above keeps everything.
+  // The console log gets warnings and errors only (on stderr, which the
+  // example image also puts on the serial console the host keeps): why a
+  // turn failed, without the routine lines; the file above keeps everything.
   c["logging"]["consoleLevel"] = "warn";
   if (i.model.rfind("minimax/", 0) == 0)
     c["models"]["providers"]["minimax"] = {{"baseUrl", "https://api.minimax.io/anthropic"},
