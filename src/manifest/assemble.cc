@@ -158,6 +158,7 @@ class Assembler {
     i.state = pick(s.state, def.state, model::RunState::Running);
     i.protect = pick(s.protect, def.protect, false);
     i.chat_completions = pick(s.chat_completions, def.chat_completions, false);
+    i.browser = pick(s.browser, def.browser, true);
     if (s.host_port) i.network.host_port = s.host_port->value;
     if (s.ip) i.network.ip = s.ip->value;
     if (s.mac) i.network.mac = s.mac->value;

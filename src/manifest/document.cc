@@ -146,7 +146,7 @@ class Parser {
     RawSpec s;
     auto f = r_.fields(e, "spec",
                        {"model", "skills", "image", "resources", "telegram", "providerKeys", "providerBaseUrls",
-                        "chatCompletions", "state", "protect", "network"});
+                        "chatCompletions", "browser", "state", "protect", "network"});
     if (!f) return s;
     for (const auto& field : *f) {
       std::string path = child("spec", field.key);
@@ -190,6 +190,8 @@ class Parser {
         if (auto v = r_.boolean(field, path)) s.protect = at(field, *v);
       } else if (field.key == "chatCompletions") {
         if (auto v = r_.boolean(field, path)) s.chat_completions = at(field, *v);
+      } else if (field.key == "browser") {
+        if (auto v = r_.boolean(field, path)) s.browser = at(field, *v);
       } else if (field.key == "network") {
         network(field, s);
       }

@@ -39,6 +39,7 @@ struct RawSpec {
   std::optional<At<model::RunState>> state;
   std::optional<At<bool>> protect;
   std::optional<At<bool>> chat_completions;
+  std::optional<At<bool>> browser;
   std::optional<At<std::uint16_t>> host_port;
   std::optional<At<Ipv4>> ip;
   std::optional<At<Mac>> mac;

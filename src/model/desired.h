@@ -76,6 +76,8 @@ struct Instance {
   // The gateway's OpenAI-compatible POST /v1/chat/completions (and
   // /v1/models, /v1/embeddings), behind its token: operator access.
   bool chat_completions = false;
+  // OpenClaw's browser tool, on the image's Chromium (docs/guest.md#browser).
+  bool browser = true;
   NetworkPins network;
   bool operator==(const Instance&) const = default;
 };

@@ -80,6 +80,8 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   for (const auto& [provider, url] : instance.provider_base_urls) f["spec.providerBaseUrls." + provider] = url;
   // Only when on: instances recorded before the field existed keep their map.
   if (instance.chat_completions) f["spec.chatCompletions"] = "true";
+  // Only when off, for the same reason: on is the default.
+  if (!instance.browser) f["spec.browser"] = "false";
   f["spec.state"] = model::to_string(instance.state);
   f["spec.protect"] = instance.protect ? "true" : "false";
 
@@ -112,7 +114,7 @@ std::optional<Action> cost_of(const std::string& path) {
   if (under(path, "metadata.labels") || path == "spec.protect") return std::nullopt;
   if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") ||
       under(path, "spec.providerKeys") || under(path, "spec.providerBaseUrls") || path == "spec.chatCompletions" ||
-      path == "host.dns" || path == "host.egress.proxy.url")
+      path == "spec.browser" || path == "host.dns" || path == "host.egress.proxy.url")
     return Action::Reprovision;
   if (path == "spec.image" || under(path, "host.image")) return Action::Replace;
   if (path == "host.caCertificates") return Action::Reprovision;

@@ -17,7 +17,9 @@
 // OpenAI model, asked while beta reprovisions with a rotated provider key
 // (no key printed); an allowed Telegram user's message to beta is
 // answered with its model's reply, asked with the rotated key; a stranger
-// is told nothing and reaches no model; a revoked bot token leaves beta
+// is told nothing and reaches no model; alpha's gateway starts the image's
+// Chromium and its browser doctor passes, while beta (spec.browser false)
+// has no browser tool; a revoked bot token leaves beta
 // ready with its channel failing. Every call came through the host's NAT, none unexpected.
 // Removing beta destroys it, leaving nothing. CLAWFLEET_E2E_GATEWAY=contract
 // (`make e2e-contract`) runs it on the image's contract gateway instead,
@@ -39,6 +41,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "host/platform/platform.h"
@@ -99,20 +102,28 @@ class GuestEndToEnd : public GuestScenario {
       sleep(5);
     }
   }
-  // POST /v1/chat/completions to `instance` through its proxy, with its
-  // gateway token or none; the whole HTTP answer.
-  std::string chat_completion(const std::string& instance, const std::string& body, bool with_token) {
-    write_chat_script(body);
-    sh("bash /var/tmp/cf-chat.sh " + instance + (with_token ? " yes" : " no") + " 60");
+  // POST `body` to `path` of `instance` through its proxy, with its gateway
+  // token or none; the whole HTTP answer, read for up to `seconds`.
+  std::string post(const std::string& instance, const std::string& path, const std::string& body, bool with_token,
+                   int seconds = 60) {
+    write_post_script();
+    std::ofstream(c_->root() + "/var/tmp/cf-post.json") << body;
+    sh("bash /var/tmp/cf-post.sh " + instance + (with_token ? " yes " : " no ") + std::to_string(seconds) + " " + path +
+       " /var/tmp/cf-post.json");
     return out_;
+  }
+  std::string chat_completion(const std::string& instance, const std::string& body, bool with_token) {
+    return post(instance, "/v1/chat/completions", body, with_token);
   }
   // The same with the token, in the background; chat_completion_answer()
   // is its whole answer once the gateway closed the connection, else "".
   void start_chat_completion(const std::string& instance, const std::string& body, int seconds) {
-    write_chat_script(body);
+    write_post_script();
+    std::ofstream(c_->root() + "/var/tmp/cf-chat.json") << body;
     ::unlink((c_->root() + "/var/tmp/cf-chat.done").c_str());
-    sh("setsid bash -c 'bash /var/tmp/cf-chat.sh " + instance + " yes " + std::to_string(seconds) +
-       " >/var/tmp/cf-chat.answer 2>&1; touch /var/tmp/cf-chat.done' </dev/null >/dev/null 2>&1 &");
+    sh("setsid bash -c 'bash /var/tmp/cf-post.sh " + instance + " yes " + std::to_string(seconds) +
+       " /v1/chat/completions /var/tmp/cf-chat.json >/var/tmp/cf-chat.answer 2>&1; touch /var/tmp/cf-chat.done' "
+       "</dev/null >/dev/null 2>&1 &");
   }
   std::string chat_completion_answer() {
     if (::access((c_->root() + "/var/tmp/cf-chat.done").c_str(), F_OK) != 0) return "";
@@ -124,16 +135,16 @@ class GuestEndToEnd : public GuestScenario {
     if (::stat((c_->root() + "/var/tmp/cf-chat.done").c_str(), &st) != 0) return -1;
     return static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9;
   }
-  void write_chat_script(const std::string& body) {
-    std::ofstream(c_->root() + "/var/tmp/cf-chat.json") << body;
-    std::ofstream(c_->root() + "/var/tmp/cf-chat.sh")
+  // cf-post.sh INSTANCE yes|no SECONDS PATH BODY-FILE
+  void write_post_script() {
+    std::ofstream(c_->root() + "/var/tmp/cf-post.sh")
         << "auth=; [ \"$2\" = yes ] && auth=\"Authorization: Bearer $(cat /var/lib/clawfleet/instances/$1/token)\\r\\n\"\n"
            "port=$(sed -n 's/.*\"hostPort\": *\\([0-9]*\\).*/\\1/p' /var/lib/clawfleet/instances/$1/instance.json | "
            "head -n 1)\n"
            "exec 3<>/dev/tcp/127.0.0.1/$port || exit 1\n"
-           "printf 'POST /v1/chat/completions HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\n"
-           "Content-Length: %s\\r\\nConnection: close\\r\\n%b\\r\\n' \"$(stat -c %s /var/tmp/cf-chat.json)\" \"$auth\" >&3\n"
-           "cat /var/tmp/cf-chat.json >&3\n"
+           "printf 'POST %s HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\n"
+           "Content-Length: %s\\r\\nConnection: close\\r\\n%b\\r\\n' \"$4\" \"$(stat -c %s \"$5\")\" \"$auth\" >&3\n"
+           "cat \"$5\" >&3\n"
            "timeout \"$3\" cat <&3\n";
   }
 };
@@ -162,6 +173,7 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   alpha.chat_completions = true;
   GuestSpec beta{"beta"};
   beta.telegram = true;
+  beta.browser = false;
   beta.anthropic_key = kBetaKeyFile;
   // The least a real turn costs: no skill and no OpenAI key (with one,
   // its memory search would ask OpenAI for embeddings first). The contract
@@ -375,6 +387,54 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
     EXPECT_EQ(internet_->ctl("GET", "/telegram/sent?chat_id=2002"), "[]\n");
     // Nor is the stranger's text in any request (getUpdates brought it in an answer).
     EXPECT_EQ(internet_->ctl("GET", "/search?text=" + stranger), "[]\n");
+
+    // The browser tool, by what the gateway itself reports (its browser
+    // doctor, through /tools/invoke with the gateway token): alpha's starts
+    // the image's Chromium, headless, in its sandbox; beta's is off, so its
+    // agent is not offered the tool at all.
+    phases_.begin("alpha's gateway starts its browser");
+    const auto browser = [&](const std::string& instance, const std::string& action) {
+      const std::string answer =
+          post(instance, "/tools/invoke",
+               nlohmann::json{{"tool", "browser"}, {"action", action}, {"args", {{"timeoutMs", turn_timeout * 1000}}}}
+                   .dump(),
+               true, turn_timeout);
+      const auto body = answer.find("\r\n\r\n");
+      return std::make_pair(
+          answer.substr(0, answer.find("\r\n")),
+          nlohmann::json::parse(body == std::string::npos ? "" : answer.substr(body + 4), nullptr, false));
+    };
+    const double browser_asked_at = now_s();
+    const auto [started_status, started] = browser("alpha", "start");
+    const double browser_started_s = now_s() - browser_asked_at;
+    const auto [doctor_status, doctor] = browser("alpha", "doctor");
+    phases_.end();
+    std::cerr << "[ browser ] alpha's browser started in " << browser_started_s << " s: " << started_status << "\n";
+    EXPECT_EQ(started_status, "HTTP/1.1 200 OK") << started.dump();
+    EXPECT_EQ(doctor_status, "HTTP/1.1 200 OK") << doctor.dump();
+    // An object's member that is an object itself, else {}: the answer is the guest's.
+    const auto member = [](const nlohmann::json& j, const char* key) {
+      return j.is_object() && j.contains(key) && j[key].is_object() ? j[key] : nlohmann::json::object();
+    };
+    const nlohmann::json report = member(member(doctor, "result"), "details");
+    EXPECT_EQ(report.value("ok", false), true) << report.dump(1);
+    std::map<std::string, std::string> checks;
+    if (report.contains("checks") && report["checks"].is_array())
+      for (const auto& check : report["checks"])
+        if (check.is_object())
+          checks[check.value("id", "")] = check.value("status", "") + ": " + check.value("summary", "");
+    EXPECT_EQ(checks["managed-executable"], "pass: custom at /usr/bin/chromium") << report.dump(1);
+    EXPECT_EQ(checks["cdp-websocket"], "pass: CDP WebSocket is reachable") << report.dump(1);
+    const nlohmann::json state = member(report, "status");
+    EXPECT_EQ(state.value("running", false), true) << state.dump(1);
+    EXPECT_TRUE(state.contains("pid") && state["pid"].is_number()) << state.dump(1);
+    EXPECT_EQ(state.value("executablePath", ""), "/usr/bin/chromium") << state.dump(1);
+    EXPECT_EQ(state.value("headless", false), true) << state.dump(1);
+    EXPECT_EQ(state.value("noSandbox", true), false) << state.dump(1);
+    const auto [off_status, off] = browser("beta", "status");
+    EXPECT_EQ(off_status, "HTTP/1.1 404 Not Found") << off.dump();
+    EXPECT_EQ(off, (nlohmann::json{{"ok", false},
+                                   {"error", {{"type", "not_found"}, {"message", "Tool not available: browser"}}}}));
 
     // A revoked bot token: beta stays ready and says its channel fails.
     phases_.begin("a revoked bot token");

@@ -30,6 +30,7 @@ struct GuestSpec {
   std::string anthropic_key = "/etc/clawfleet/secrets/anthropic";
   std::string openai_key = "/etc/clawfleet/secrets/openai";  // "": none
   bool chat_completions = false;
+  bool browser = true;  // spec.browser
 };
 
 // The Host: egress deny, or (with the simulated internet, internet.h) its
@@ -58,7 +59,7 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests, const Guest
          (g.openai_key.empty() ? "" : ", openai: {file: " + g.openai_key + "}") +
          "}\n"
          "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n" +
-         (g.chat_completions ? "  chatCompletions: true\n" : "") +
+         (g.chat_completions ? "  chatCompletions: true\n" : "") + (g.browser ? "" : "  browser: false\n") +
          (g.skills.empty() ? "" : "  skills: " + g.skills + "\n") +
          (g.telegram ? "  telegram: {botToken: {file: /etc/clawfleet/secrets/telegram}, allowFrom: [1001]}\n" : "");
   return m;

@@ -242,6 +242,23 @@ TEST(Load, ChatCompletions) {
                 "m.yaml:7:20: error: spec.chatCompletions: must be true or false, got the string \"yes please\""}));
 }
 
+// spec.browser: on unless turned off, from Defaults too; recorded only
+// when off, so instances recorded before the field keep their hash.
+TEST(Load, Browser) {
+  auto r = load({{"m.yaml", instance("")}});
+  ASSERT_FALSE(r.diagnostics.has_errors());
+  EXPECT_TRUE(r.fleet.instances[0].browser);
+  EXPECT_EQ(model::canonical_json(r.fleet.instances[0]).find("browser"), std::string::npos);
+  r = load(
+      {{"d.yaml", "apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  browser: false\n"}, {"m.yaml", instance("")}});
+  ASSERT_FALSE(r.diagnostics.has_errors());
+  EXPECT_FALSE(r.fleet.instances[0].browser);
+  EXPECT_NE(model::canonical_json(r.fleet.instances[0]).find("\"browser\":false"), std::string::npos);
+  EXPECT_EQ(diags(instance("  browser: chromium\n")),
+            (std::vector<std::string>{
+                "m.yaml:7:12: error: spec.browser: must be true or false, got the string \"chromium\""}));
+}
+
 TEST(Load, Skills) {
   auto r = load({{"m.yaml", instance("  skills: [tmux, github, tmux]\n")}});
   EXPECT_FALSE(r.diagnostics.has_errors());

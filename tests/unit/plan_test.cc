@@ -213,6 +213,7 @@ TEST(PlanCost, SpotChecks) {
   EXPECT_EQ(cost_of("spec.providerBaseUrls.anthropic"), Action::Reprovision);
   EXPECT_EQ(cost_of("spec.telegram.apiRoot"), Action::Reprovision);
   EXPECT_EQ(cost_of("spec.chatCompletions"), Action::Reprovision);
+  EXPECT_EQ(cost_of("spec.browser"), Action::Reprovision);
   EXPECT_EQ(cost_of("host.caCertificates"), Action::Reprovision);
   EXPECT_EQ(cost_of("metadata.labels.team"), std::nullopt);
   EXPECT_EQ(cost_of("host.image.initrd"), Action::Replace);

@@ -113,6 +113,19 @@ TEST(Seed, ChatCompletionsEndpointOnlyWhenAsked) {
   EXPECT_EQ(c["gateway"]["http"], (nlohmann::json{{"endpoints", {{"chatCompletions", {{"enabled", true}}}}}}));
 }
 
+// spec.browser: on by default, on the image's Chromium, headless; off says so.
+TEST(Seed, BrowserSwitch) {
+  Fixture f;
+  auto c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(c["browser"],
+            (nlohmann::json{{"enabled", true}, {"executablePath", "/usr/bin/chromium"}, {"headless", true}}));
+  EXPECT_FALSE(c.contains("plugins"));
+  f.inst.browser = false;
+  c = nlohmann::json::parse(render_openclaw_config(f.in));
+  EXPECT_EQ(c["browser"], (nlohmann::json{{"enabled", false}}));
+  EXPECT_EQ(c["plugins"], (nlohmann::json{{"entries", {{"browser", {{"enabled", false}}}}}}));
+}
+
 // coding-agent's SKILL.md requires skills.entries.coding-agent.enabled.
 TEST(Seed, CodingAgentIsEnabledWhenListed) {
   Fixture f;

@@ -48,6 +48,16 @@ std::string render_openclaw_config(const SeedInput& in) {
   // (its SKILL.md requires skills.entries.coding-agent.enabled).
   if (std::find(i.skills.begin(), i.skills.end(), "coding-agent") != i.skills.end())
     c["skills"]["entries"]["coding-agent"]["enabled"] = true;
+  // The browser tool on the image's Chromium (docs/guest.md#browser), headless:
+  // a guest has no display. Off also turns its plugin off: with only
+  // browser.enabled false the agent is still offered the tool, and every
+  // call fails ("Browser control is disabled").
+  if (i.browser) {
+    c["browser"] = {{"enabled", true}, {"executablePath", kGuestBrowser}, {"headless", true}};
+  } else {
+    c["browser"] = {{"enabled", false}};
+    c["plugins"]["entries"]["browser"]["enabled"] = false;
+  }
   // Offline by design: no update check, no catalogue refresh.
   c["update"]["checkOnStart"] = false;
   c["models"]["catalogRefresh"]["enabled"] = false;

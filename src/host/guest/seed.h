@@ -31,6 +31,10 @@ inline constexpr std::uint16_t kGuestStatusPort = 18780;
 // and named by NODE_EXTRA_CA_CERTS for the gateway.
 inline constexpr const char* kGuestCaBundle = "/usr/local/share/ca-certificates/clawfleet.crt";
 
+// The browser the image provides for OpenClaw's browser tool (Debian's
+// chromium package; docs/guest.md#browser).
+inline constexpr const char* kGuestBrowser = "/usr/bin/chromium";
+
 struct SeedInput {
   const model::Host* host = nullptr;
   const model::Instance* instance = nullptr;
