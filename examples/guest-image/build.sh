@@ -185,17 +185,21 @@ log "work dir $work, mirror $mirror, recipe $hash"
   done
   [ "$n" = 5 ] || { echo "openclaw: worker task timeouts not found ($n of 5)"; exit 1; }
   # Emulation workaround: the browser's managed Chromium gets a fixed 15 s
-  # to launch and 8 s for its DevTools endpoint (no setting moves them);
-  # the same scale applies.
+  # to launch and 8 s for its DevTools endpoint, and its status (what the
+  # browser doctor reports) gives that endpoint 300 ms over HTTP, 600 ms
+  # over WebSocket and 1 s per command, or calls it not running (no setting
+  # moves them); the same scale applies.
   n=0
-  for f in "$dist"/constants-*.mjs; do
-    for c in 'DEFAULT_BROWSER_LOCAL_LAUNCH_TIMEOUT_MS = 15e3' 'DEFAULT_BROWSER_LOCAL_CDP_READY_TIMEOUT_MS = 8e3'; do
+  for f in "$dist"/constants-*.mjs "$dist"/routes-*.mjs; do
+    for c in 'DEFAULT_BROWSER_LOCAL_LAUNCH_TIMEOUT_MS = 15e3' 'DEFAULT_BROWSER_LOCAL_CDP_READY_TIMEOUT_MS = 8e3' \
+      'STATUS_CDP_HTTP_TIMEOUT_MS = 300' 'STATUS_CDP_TRANSPORT_TIMEOUT_MS = 600' \
+      'STATUS_GRAPHICS_COMMAND_TIMEOUT_MS = 1e3'; do
       grep -q "^const $c;\$" "$f" || continue
       sed -i "s/^const $c;\$/const $c * $scale;/" "$f"
       n=$((n + 1))
     done
   done
-  [ "$n" = 2 ] || { echo "openclaw: browser launch timeouts not found ($n of 2)"; exit 1; }
+  [ "$n" = 5 ] || { echo "openclaw: browser timeouts not found ($n of 5)"; exit 1; }
 ) >"$work/npm.log" 2>&1 &
 npm_pid=$!
 
