@@ -252,6 +252,12 @@ class RootedFileReader : public FileReader {
   Result<std::string> read_file(const std::string& path, std::size_t max_bytes) override {
     return real_.read_file(root_ + path, max_bytes);
   }
+  Result<std::string> canonical(const std::string& path) override {
+    auto real = real_.canonical(root_ + path);
+    if (!real) return real;
+    if (!real.value().starts_with(root_ + "/")) return Error{path + ": resolves outside " + root_};
+    return real.value().substr(root_.size());
+  }
 
  private:
   std::string root_;

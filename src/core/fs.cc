@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/sys.h"
@@ -41,6 +42,16 @@ Result<std::optional<std::string>> read_whole(const std::string& path, std::size
   return std::optional<std::string>{std::move(out)};
 }
 
+// DirEntry::type of a stat mode ("" for a regular file).
+std::string file_type(mode_t mode) {
+  if (S_ISREG(mode)) return "";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
 }  // namespace
 
 Result<std::vector<DirEntry>> RealFileReader::list_dir(const std::string& dir) {
@@ -51,10 +62,19 @@ Result<std::vector<DirEntry>> RealFileReader::list_dir(const std::string& dir) {
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
+    DirEntry entry;
+    entry.name = std::move(name);
     struct stat st;
+    entry.symlink = ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
     // stat, not lstat: a symlinked manifest (common with GitOps checkouts) counts.
-    bool regular = ::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && S_ISREG(st.st_mode);
-    out.push_back({std::move(name), regular});
+    if (::fstatat(::dirfd(d), e->d_name, &st, 0) != 0)
+      entry.type = errno == ENOENT && entry.symlink
+                       ? "a dangling symlink"
+                       : std::string("a file that cannot be examined (") + std::strerror(errno) + ")";
+    else
+      entry.type = file_type(st.st_mode);
+    entry.regular = entry.type.empty();
+    out.push_back(std::move(entry));
     errno = 0;
   }
   int err = errno;
@@ -67,6 +87,19 @@ Result<std::string> RealFileReader::read_file(const std::string& path, std::size
   auto r = read_whole(path, max_bytes, false);
   if (!r) return r.error();
   return std::move(*r.value());
+}
+
+Result<std::string> RealFileReader::canonical(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (!resolved) return sys_error("cannot resolve", path, errno);
+  std::string out = resolved;
+  std::free(resolved);
+  return out;
+}
+
+std::string without_path(std::string message, const std::string& path) {
+  if (message.starts_with(path + ": ")) message.erase(0, path.size() + 2);
+  return message;
 }
 
 Result<std::optional<std::string>> read_file_if_exists(const std::string& path, std::size_t max_bytes) {

@@ -15,6 +15,10 @@ namespace cf {
 struct DirEntry {
   std::string name;
   bool regular = false;  // a regular file, or a symlink to one
+  bool symlink = false;
+  // What it is when not regular: "a directory", "a FIFO", "a socket", "a
+  // device", "a dangling symlink" (or why it could not be told).
+  std::string type;
 };
 
 class FileReader {
@@ -24,6 +28,8 @@ class FileReader {
   virtual Result<std::vector<DirEntry>> list_dir(const std::string& dir) = 0;
   // Whole content; an error when the file is larger than max_bytes.
   virtual Result<std::string> read_file(const std::string& path, std::size_t max_bytes) = 0;
+  // The absolute path with every symlink, "." and ".." resolved (realpath).
+  virtual Result<std::string> canonical(const std::string& path) = 0;
 };
 
 // The whole of a regular file (a FIFO or device is refused, never waited
@@ -31,10 +37,15 @@ class FileReader {
 // max_bytes. RealFileReader::read_file is the same without the nullopt.
 Result<std::optional<std::string>> read_file_if_exists(const std::string& path, std::size_t max_bytes);
 
+// A read error's message without its leading "PATH: ", for a caller whose
+// own context already names the file.
+std::string without_path(std::string message, const std::string& path);
+
 class RealFileReader : public FileReader {
  public:
   Result<std::vector<DirEntry>> list_dir(const std::string& dir) override;
   Result<std::string> read_file(const std::string& path, std::size_t max_bytes) override;
+  Result<std::string> canonical(const std::string& path) override;
 };
 
 }  // namespace cf

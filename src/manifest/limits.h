@@ -7,6 +7,8 @@ namespace cf::manifest {
 
 inline constexpr std::size_t kMaxFileBytes = 1 << 20;
 inline constexpr std::size_t kMaxFiles = 1024;
+// All files of a set together: bounds the loader's memory and parse time.
+inline constexpr std::size_t kMaxTotalBytes = 16 << 20;
 inline constexpr std::size_t kMaxDocumentsPerFile = 1024;
 inline constexpr std::size_t kMaxInstances = 4096;
 inline constexpr std::size_t kMaxStringBytes = 4096;

@@ -1,6 +1,7 @@
 #include "manifest/loader.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "manifest/assemble.h"
 #include "manifest/document.h"
@@ -37,48 +38,111 @@ LoadResult load(const std::vector<SourceFile>& files) {
   return out;
 }
 
-std::vector<std::string> select_manifests(const std::vector<DirEntry>& entries) {
-  std::vector<std::string> out;
+std::vector<DirEntry> select_manifests(const std::vector<DirEntry>& entries) {
+  std::vector<DirEntry> out;
   for (const auto& e : entries) {
     const std::string& n = e.name;
-    if (!e.regular || n.empty() || n[0] == '.' || n[0] == '#') continue;
+    if (n.empty() || n[0] == '.' || n[0] == '#') continue;
     auto ends = [&](std::string_view suffix) {
       return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
-    if (ends(".yaml") || ends(".yml")) out.push_back(n);
+    if (ends(".yaml") || ends(".yml")) out.push_back(e);
   }
-  std::sort(out.begin(), out.end());
+  std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   return out;
 }
 
-LoadResult load(FileReader& fs, const SourceSpec& spec) {
-  Diagnostics read_errors;
-  std::vector<std::string> paths = spec.files;
-  if (paths.empty()) {
-    auto entries = fs.list_dir(spec.dir);
-    if (!entries) {
-      read_errors.error({spec.dir, 0, 0}, "", entries.error().message);
+namespace {
+
+// A manifest file: the path diagnostics name, and the one read (a
+// symlink's target).
+struct ManifestPath {
+  std::string shown;
+  std::string read;
+};
+
+// The manifests of a directory, in byte order of their names; what may not
+// be read is an error of its own (the set is then incomplete: no verb acts
+// on it, so nothing is destroyed for a file that went missing).
+std::vector<ManifestPath> directory_manifests(FileReader& fs, const std::string& dir, Diagnostics& d) {
+  std::vector<ManifestPath> out;
+  auto entries = fs.list_dir(dir);
+  if (!entries) {
+    d.error({dir, 0, 0}, "", entries.error().message);
+    return out;
+  }
+  const std::string prefix = dir + (dir.ends_with('/') ? "" : "/");
+  std::optional<Result<std::string>> real_dir;  // resolved once, for the first symlink
+  for (const auto& e : select_manifests(entries.value())) {
+    const std::string path = prefix + e.name;
+    out.push_back({path, ""});
+    if (!e.regular) {
+      d.error({path, 0, 0}, "", e.type + ", not a regular file (every *.yaml and *.yml here is read as a manifest)");
+      continue;
+    }
+    if (!e.symlink) {
+      out.back().read = path;
+      continue;
+    }
+    // A symlink stays inside the directory: whoever commits a manifest
+    // must not make clawfleet read (and quote) a file elsewhere on the host.
+    if (!real_dir) real_dir = fs.canonical(dir);
+    if (!*real_dir) {
+      d.error({path, 0, 0}, "", real_dir->error().message);
+      continue;
+    }
+    auto target = fs.canonical(path);
+    if (!target) {
+      d.error({path, 0, 0}, "", target.error().message);
+    } else if (!target.value().starts_with(real_dir->value() + "/")) {
+      d.error({path, 0, 0}, "",
+              "a symlink to " + target.value() + ", outside " + real_dir->value() +
+                  " (a manifest that is a symlink must point inside its directory)");
     } else {
-      for (const auto& name : select_manifests(entries.value()))
-        paths.push_back(spec.dir + (spec.dir.ends_with('/') ? "" : "/") + name);
-      if (paths.empty()) read_errors.warning({spec.dir, 0, 0}, "", "no manifests (*.yaml, *.yml) in this directory");
+      out.back().read = target.value();
     }
   }
-  if (paths.size() > kMaxFiles) {
-    read_errors.error({spec.files.empty() ? spec.dir : paths[kMaxFiles], 0, 0}, "",
-                      "more than " + std::to_string(kMaxFiles) + " manifest files");
-    paths.resize(kMaxFiles);
+  if (out.empty()) d.warning({dir, 0, 0}, "", "no manifests (*.yaml, *.yml) in this directory");
+  return out;
+}
+
+}  // namespace
+
+LoadResult load(FileReader& fs, const SourceSpec& spec) {
+  Diagnostics read_errors;
+  std::vector<ManifestPath> manifests;
+  if (spec.files.empty()) {
+    manifests = directory_manifests(fs, spec.dir, read_errors);
+  } else {
+    for (const auto& f : spec.files) manifests.push_back({f, f});
   }
+  if (manifests.size() > kMaxFiles) {
+    read_errors.error({spec.files.empty() ? spec.dir : manifests[kMaxFiles].shown, 0, 0}, "",
+                      "more than " + std::to_string(kMaxFiles) + " manifest files");
+    manifests.resize(kMaxFiles);
+  }
+  std::vector<std::string> paths;
   std::vector<SourceFile> sources;
-  for (const auto& p : paths) {
-    auto content = fs.read_file(p, kMaxFileBytes);
+  std::size_t total = 0;
+  for (const auto& m : manifests) {
+    paths.push_back(m.shown);
+    if (m.read.empty() || total > kMaxTotalBytes) continue;
+    auto content = fs.read_file(m.read, kMaxFileBytes);
     if (!content) {
-      // The location already names the file; drop a "PATH: " prefix.
-      std::string msg = content.error().message;
-      if (msg.starts_with(p + ": ")) msg.erase(0, p.size() + 2);
-      read_errors.error({p, 0, 0}, "", std::move(msg));
-    } else
-      sources.push_back({p, std::move(content.value())});
+      // The location already names the file.
+      read_errors.error({m.shown, 0, 0}, "", without_path(content.error().message, m.read));
+      continue;
+    }
+    total += content.value().size();
+    if (total > kMaxTotalBytes) {
+      // Fail fast: the set is refused anyway, parsing it would only cost.
+      read_errors.error({m.shown, 0, 0}, "",
+                        "the manifests up to this file hold more than " + std::to_string(kMaxTotalBytes) +
+                            " bytes, the limit of a set; none is parsed");
+      sources.clear();
+      continue;
+    }
+    sources.push_back({m.shown, std::move(content.value())});
   }
   LoadResult out = load(sources);
   out.files = paths.size();

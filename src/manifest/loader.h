@@ -39,12 +39,14 @@ struct SourceSpec {
   std::vector<std::string> files;  // when non-empty, used instead of dir
 };
 
-// The manifest file names of a directory listing: *.yaml and *.yml regular
-// files not starting with '.' or '#', in byte order.
-std::vector<std::string> select_manifests(const std::vector<DirEntry>& entries);
+// The manifests of a directory listing: names ending in .yaml or .yml, not
+// starting with '.' or '#', in byte order; of any type (the loader refuses
+// one that is not a regular file).
+std::vector<DirEntry> select_manifests(const std::vector<DirEntry>& entries);
 
-// Reads the sources and loads them; a file that cannot be read is an error
-// diagnostic of its own and the others are still loaded.
+// Reads the sources and loads them; a file that cannot or may not be read
+// (not a regular file, a symlink out of the directory, over the set's byte
+// budget) is an error diagnostic of its own and the others are still loaded.
 LoadResult load(FileReader& fs, const SourceSpec& spec);
 
 }  // namespace cf::manifest

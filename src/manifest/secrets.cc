@@ -28,7 +28,7 @@ Result<std::string> read_secret(const model::SecretRef& ref, FileReader& fs, con
   switch (ref.source) {
     case model::SecretSource::File: {
       auto content = fs.read_file(ref.name, kMaxSecretBytes);
-      if (!content) return Error{what + ": " + content.error().message};
+      if (!content) return Error{what + ": " + without_path(content.error().message, ref.name)};
       return check_value(ref, std::move(content.value()));
     }
     case model::SecretSource::Env: {
@@ -44,7 +44,7 @@ Result<std::string> read_secret(const model::SecretRef& ref, FileReader& fs, con
         return Error{what + ": $CREDENTIALS_DIRECTORY is not set; run under a unit with LoadCredential=" + ref.name +
                      ":PATH"};
       auto content = fs.read_file(*dir + "/" + ref.name, kMaxSecretBytes);
-      if (!content) return Error{what + ": " + content.error().message};
+      if (!content) return Error{what + ": " + without_path(content.error().message, *dir + "/" + ref.name)};
       return check_value(ref, std::move(content.value()));
     }
   }

@@ -29,20 +29,37 @@ class FakeFileReader : public FileReader {
       if (path.rfind(prefix, 0) == 0) out.push_back(path);
     return out;
   }
-  // A directory entry that is not a regular file (a subdirectory, a socket).
-  void other(const std::string& path) {
-    others_.insert(path);
+  // A directory entry that is not a regular file, as DirEntry::type says.
+  void other(const std::string& path, std::string type = "a directory") {
+    others_[path] = std::move(type);
+    dirs_.insert(path.substr(0, path.rfind('/')));
+  }
+  // A symlink at `path` to the absolute path `target` (a file, a directory,
+  // or nothing: dangling).
+  void link(const std::string& path, const std::string& target) {
+    links_[path] = target;
     dirs_.insert(path.substr(0, path.rfind('/')));
   }
 
   Result<std::vector<DirEntry>> list_dir(const std::string& dir) override {
     calls.push_back("list_dir " + dir);
-    if (!dirs_.count(dir)) return Error{"cannot open directory " + dir + ": No such file or directory"};
+    const std::string real = resolve(dir);
+    if (!dirs_.count(real)) return Error{"cannot open directory " + dir + ": No such file or directory"};
     std::vector<DirEntry> out;
+    auto in_dir = [&](const std::string& path) { return path.substr(0, path.rfind('/')) == real; };
+    auto name = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
     for (const auto& [path, _] : files_)
-      if (path.substr(0, path.rfind('/')) == dir) out.push_back({path.substr(path.rfind('/') + 1), true});
-    for (const auto& path : others_)
-      if (path.substr(0, path.rfind('/')) == dir) out.push_back({path.substr(path.rfind('/') + 1), false});
+      if (in_dir(path)) out.push_back({name(path), true, false, ""});
+    for (const auto& [path, type] : others_)
+      if (in_dir(path)) out.push_back({name(path), false, false, type});
+    for (const auto& [path, _] : links_) {
+      if (!in_dir(path)) continue;
+      const std::string target = resolve(path);
+      DirEntry e{name(path), files_.count(target) > 0, true, ""};
+      if (!e.regular)
+        e.type = others_.count(target) ? others_[target] : dirs_.count(target) ? "a directory" : "a dangling symlink";
+      out.push_back(std::move(e));
+    }
     // Reverse order: callers must sort, not trust the listing.
     std::reverse(out.begin(), out.end());
     return out;
@@ -50,11 +67,19 @@ class FakeFileReader : public FileReader {
 
   Result<std::string> read_file(const std::string& path, std::size_t max_bytes) override {
     calls.push_back("read_file " + path);
-    auto it = files_.find(path);
+    auto it = files_.find(resolve(path));
     if (it == files_.end()) return Error{"cannot open " + path + ": No such file or directory"};
     if (it->second.size() > max_bytes)
       return Error{path + ": file is larger than the limit of " + std::to_string(max_bytes) + " bytes"};
     return it->second;
+  }
+
+  Result<std::string> canonical(const std::string& path) override {
+    calls.push_back("canonical " + path);
+    const std::string real = resolve(path);
+    if (!files_.count(real) && !dirs_.count(real) && !others_.count(real))
+      return Error{"cannot resolve " + path + ": No such file or directory"};
+    return real;
   }
 
   std::vector<std::string> calls;
@@ -62,7 +87,23 @@ class FakeFileReader : public FileReader {
  private:
   std::map<std::string, std::string> files_;
   std::set<std::string> dirs_;
-  std::set<std::string> others_;
+  std::map<std::string, std::string> others_;  // path -> DirEntry::type
+  std::map<std::string, std::string> links_;   // path -> target
+
+  // `path` with every symlink among its leading components replaced.
+  std::string resolve(std::string path) const {
+    for (int hops = 0; hops < 40; ++hops) {
+      bool replaced = false;
+      for (const auto& [link, target] : links_)
+        if (path == link || path.rfind(link + "/", 0) == 0) {
+          path = target + path.substr(link.size());
+          replaced = true;
+          break;
+        }
+      if (!replaced) break;
+    }
+    return path;
+  }
 };
 
 }  // namespace cf::testing

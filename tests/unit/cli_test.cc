@@ -1,6 +1,10 @@
 // The clawfleet binary end to end: exit codes, stdout/stderr split, JSON.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <chrono>
+#include <iostream>
 
 #include <cstdlib>
 #include <filesystem>
@@ -30,15 +34,19 @@ class Cli : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   Outcome run(const std::string& args) {
-    std::string cmd = std::string(CLAWFLEET_BINARY) + " " + args + " >" + (dir_ / "out").string() + " 2>" +
-                      (dir_ / "err").string() + " </dev/null";
+    // timeout(1): a verb that hangs fails the test (exit 124) instead of hanging it.
+    std::string cmd = "timeout 30 " + std::string(CLAWFLEET_BINARY) + " " + args + " >" + (dir_ / "out").string() +
+                      " 2>" + (dir_ / "err").string() + " </dev/null";
+    const auto t0 = std::chrono::steady_clock::now();
     int rc = std::system(cmd.c_str());
+    last_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(dir_ / "out"), slurp(dir_ / "err")};
   }
 
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
 
   fs::path dir_;
+  double last_seconds_ = 0;  // how long the last run() took
   const std::string src_ = CLAWFLEET_SOURCE_DIR;
 };
 
@@ -94,6 +102,76 @@ TEST_F(Cli, VmHelperSaysWhatIsMissing) {
       << r.err;
   EXPECT_EQ(run("vm").status, 1);
   EXPECT_EQ(run("vm run").status, 1);
+}
+
+// A manifest committed as a symlink to a file elsewhere on the host: refused
+// unread, so not a byte of that file reaches the output.
+TEST_F(Cli, AManifestSymlinkOutOfTheDirectoryQuotesNothing) {
+  fs::create_directories(dir_ / "m");
+  write("root-only.yaml", "apiVersion: clawfleet.io/v1\nkind: TOPSECRET-4711\n");
+  fs::permissions(dir_ / "root-only.yaml", fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_symlink(dir_ / "root-only.yaml", dir_ / "m/a.yaml");
+  auto r = run("validate --manifests " + (dir_ / "m").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, (dir_ / "m/a.yaml").string() + ": error: a symlink to " + (dir_ / "root-only.yaml").string() +
+                       ", outside " + fs::canonical(dir_ / "m").string() +
+                       " (a manifest that is a symlink must point inside its directory)\n");
+  EXPECT_EQ((r.out + r.err).find("TOPSECRET"), std::string::npos);
+}
+
+// A FIFO where a manifest or a secret belongs is refused at once, never
+// waited on (the agent would hang holding the lock).
+TEST_F(Cli, FifosFailAtOnce) {
+  fs::create_directories(dir_ / "m");
+  ASSERT_EQ(::mkfifo((dir_ / "m/a.yaml").c_str(), 0600), 0);
+  auto r = run("validate --manifests " + (dir_ / "m").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, (dir_ / "m/a.yaml").string() +
+                       ": error: a FIFO, not a regular file (every *.yaml and *.yml here is read as a manifest)\n");
+  EXPECT_LT(last_seconds_, 1.0);
+  r = run("validate -f " + (dir_ / "m/a.yaml").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, (dir_ / "m/a.yaml").string() + ": error: not a regular file\n");
+  EXPECT_LT(last_seconds_, 1.0);
+
+  fs::remove(dir_ / "m/a.yaml");
+  ASSERT_EQ(::mkfifo((dir_ / "key").c_str(), 0600), 0);
+  write("m/a.yaml",
+        "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n"
+        "  model: anthropic/claude-sonnet-4-5\n  providerKeys: {anthropic: {file: " +
+            (dir_ / "key").string() + "}}\n");
+  r = run("plan --manifests " + (dir_ / "m").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "clawfleet plan: instance a: secret file " + (dir_ / "key").string() + ": not a regular file\n");
+  EXPECT_EQ(r.out, "");
+  EXPECT_LT(last_seconds_, 1.0);
+}
+
+// A manifest that is not a regular file makes the set incomplete: plan
+// refuses it rather than destroy the instances that file held.
+TEST_F(Cli, ADanglingManifestPlansNothing) {
+  fs::create_directories(dir_ / "m");
+  write("m/a.yaml", "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec: {model: ollama/x}\n");
+  fs::create_symlink(dir_ / "m/gone/b.yaml", dir_ / "m/b.yaml");
+  auto r = run("plan --manifests " + (dir_ / "m").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, (dir_ / "m/b.yaml").string() +
+                       ": error: a dangling symlink, not a regular file (every *.yaml and *.yml here is read as a "
+                       "manifest)\nclawfleet plan: the manifests have errors; nothing was planned\n");
+  EXPECT_EQ(r.out, "");
+}
+
+// Over the set's byte budget: refused after reading 16 MiB, unparsed.
+TEST_F(Cli, AnOverBudgetSetFailsFast) {
+  fs::create_directories(dir_ / "m");
+  const std::string mib((1 << 20) - 1, '#');
+  for (int i = 10; i < 60; ++i) write("m/" + std::to_string(i) + ".yaml", mib + "\n");
+  auto r = run("validate --manifests " + (dir_ / "m").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, (dir_ / "m/26.yaml").string() +
+                       ": error: the manifests up to this file hold more than 16777216 bytes, the limit of a set; none "
+                       "is parsed\n");
+  std::cerr << "[ budget ] 50 files of 1 MiB refused in " << last_seconds_ << " s\n";
 }
 
 TEST_F(Cli, UsageErrorsExit1) {

@@ -45,7 +45,7 @@ TEST_F(Secrets, MissingEmptyAndMultiLineFiles) {
             "secret file /s/two holds a line break or NUL byte; a secret must be one line");
   fs.file("/s/big", std::string(kMaxSecretBytes + 1, 'x'));
   EXPECT_EQ(read_secret({SecretSource::File, "/s/big"}, fs, env).error().message,
-            "secret file /s/big: /s/big: file is larger than the limit of 65536 bytes");
+            "secret file /s/big: file is larger than the limit of 65536 bytes");
 }
 
 TEST_F(Secrets, EnvironmentVariables) {
