@@ -7,6 +7,7 @@
 #include "manifest/defaults.h"
 #include "manifest/limits.h"
 #include "manifest/secrets.h"
+#include "manifest/trust.h"
 
 namespace cf::manifest {
 namespace {
@@ -36,6 +37,7 @@ class Assembler {
     fleet.host = host_;
     RawDefaults no_defaults;
     defaults_ = raw.defaults.empty() ? &no_defaults : &raw.defaults[0];
+    secret_files(defaults_->spec);
 
     std::map<std::string, Location> names;
     for (const auto& ri : raw.instances) {
@@ -62,8 +64,23 @@ class Assembler {
  private:
   model::Host host(const RawHost& rh) {
     model::Host h = default_host();
-    if (rh.state_root) h.state_root = rh.state_root->value;
+    if (rh.state_root) {
+      h.state_root = rh.state_root->value;
+      if (auto rule = state_root_rule(h.state_root)) d_.error(rh.state_root->loc, "spec.stateRoot", *rule);
+    }
     h.images = rh.images ? rh.images->value : default_images(h.state_root);
+    for (const auto& [path, file] : rh.image_files)
+      if (auto rule = image_rule(h.state_root, file.value)) d_.error(file.loc, path, *rule);
+    secret_roots_ = {std::string(kDefaultSecretRoot)};
+    if (rh.secret_roots) {
+      secret_roots_.clear();
+      for (std::size_t n = 0; n < rh.secret_roots->size(); ++n) {
+        const auto& root = (*rh.secret_roots)[n];
+        secret_roots_.push_back(root.value);
+        if (auto rule = secret_root_rule(root.value))
+          d_.error(root.loc, "spec.secretRoots[" + std::to_string(n) + "]", *rule);
+      }
+    }
     if (rh.bridge) h.bridge = rh.bridge->value;
     if (rh.subnet) h.subnet = rh.subnet->value;
     h.gateway = rh.gateway ? rh.gateway->value : Ipv4{h.subnet.network.value + 1};
@@ -86,6 +103,8 @@ class Assembler {
     }
     if (rh.vmm_kind) h.vmm.kind = rh.vmm_kind->value;
     h.vmm.binary = rh.vmm_binary ? rh.vmm_binary->value : default_vmm_binary(h.vmm.kind);
+    if (rh.vmm_binary)
+      if (auto rule = vmm_binary_rule(h.vmm.kind, h.vmm.binary)) d_.error(rh.vmm_binary->loc, "spec.vmm.binary", *rule);
     if (rh.smt) h.vmm.smt = rh.smt->value;
     if (rh.accel) {
       h.vmm.accel = rh.accel->value;
@@ -163,6 +182,7 @@ class Assembler {
     if (s.ip) i.network.ip = s.ip->value;
     if (s.mac) i.network.mac = s.mac->value;
     check(ri, i);
+    secret_files(s);
     return i;
   }
 
@@ -233,6 +253,17 @@ class Assembler {
     }
   }
 
+  // {file:} references where they are written (an Instance or Defaults).
+  void secret_files(const RawSpec& s) {
+    const auto check = [&](const model::SecretRef& ref, const Location& loc, const std::string& path) {
+      if (ref.source != model::SecretSource::File) return;
+      if (auto rule = secret_file_rule(secret_roots_, ref.name))
+        d_.error(loc, path, "secret " + describe(ref) + " " + *rule);
+    };
+    if (s.telegram) check(s.telegram->bot_token, s.bot_token_loc, "spec.telegram.botToken");
+    for (const auto& [provider, ref] : s.provider_keys) check(ref.value, ref.loc, "spec.providerKeys." + provider);
+  }
+
   template <class K>
   void unique(std::map<K, std::pair<std::string, Location>>& seen, const K& key, const Location& loc,
               const std::string& path, const std::string& what, const std::string& name) {
@@ -272,6 +303,7 @@ class Assembler {
   Diagnostics& d_;
   model::Host host_;
   const RawDefaults* defaults_ = nullptr;
+  std::vector<std::string> secret_roots_;
   std::map<Ipv4, std::pair<std::string, Location>> ips_;
   std::map<std::uint16_t, std::pair<std::string, Location>> ports_;
   std::map<Mac, std::pair<std::string, Location>> macs_;

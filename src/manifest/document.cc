@@ -463,7 +463,7 @@ class Parser {
     if (spec) {
       auto f = r_.fields(*spec, "spec",
                          {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "dns", "stateRoot",
-                          "limits", "caCertificates", "liveness"});
+                          "limits", "caCertificates", "secretRoots", "liveness"});
       for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
     }
     raw_.hosts.push_back(std::move(h));
@@ -533,7 +533,9 @@ class Parser {
     } else if (field.key == "stateRoot") {
       if (auto v = r_.absolute_path(field, path)) h.state_root = at(field, *v);
     } else if (field.key == "caCertificates") {
-      ca_certificates(field, h);
+      h.ca_certificates = paths(field, path, kMaxCaCertificates);
+    } else if (field.key == "secretRoots") {
+      h.secret_roots = paths(field, path, kMaxSecretRoots);
     } else if (field.key == "liveness") {
       auto f = r_.fields(field, path, {"failAfter"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) liveness_fail_after(p, child(path, p.key), h);
@@ -735,12 +737,12 @@ class Parser {
     return At<std::vector<Ipv4>>{std::move(out), r_.where(e.at())};
   }
 
-  // Paths only: the files are read, and checked to hold certificates only,
-  // when the desired state is loaded (ca_certificates.h).
-  void ca_certificates(const Entry& e, RawHost& h) {
-    const std::string path = "spec.caCertificates";
-    auto items = r_.list(e, path, kMaxCaCertificates);
-    if (!items) return;
+  // A list of absolute paths (spec.caCertificates, spec.secretRoots); a
+  // repeat is a warning. CA files are read, and checked to hold
+  // certificates only, when the desired state is loaded (ca_certificates.h).
+  std::optional<std::vector<At<std::string>>> paths(const Entry& e, const std::string& path, std::size_t limit) {
+    auto items = r_.list(e, path, limit);
+    if (!items) return std::nullopt;
     std::vector<At<std::string>> out;
     std::set<std::string> seen;
     bool ok = true;
@@ -755,7 +757,8 @@ class Parser {
         out.push_back(at(item, *v));
       }
     }
-    if (ok) h.ca_certificates = std::move(out);
+    if (!ok) return std::nullopt;
+    return out;
   }
 
   void images(const Entry& e, RawHost& h) {
@@ -771,6 +774,7 @@ class Parser {
       return;
     }
     std::map<std::string, model::Image> out;
+    std::vector<std::pair<std::string, At<std::string>>> files;
     bool ok = true;
     for (const auto& img : *m) {
       std::string path = child("spec.images", img.key);
@@ -797,6 +801,7 @@ class Parser {
           ok = false;
           continue;
         }
+        files.emplace_back(child(path, p.key), at(p, *v));
         if (p.key == "kernel")
           image.kernel = *v;
         else if (p.key == "rootfs")
@@ -806,7 +811,9 @@ class Parser {
       }
       out.emplace(img.key, std::move(image));
     }
-    if (ok) h.images = At<std::map<std::string, model::Image>>{std::move(out), r_.where(e.at())};
+    if (!ok) return;
+    h.images = At<std::map<std::string, model::Image>>{std::move(out), r_.where(e.at())};
+    h.image_files = std::move(files);
   }
 
   YamlReader r_;

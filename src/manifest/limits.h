@@ -19,6 +19,7 @@ inline constexpr std::size_t kMaxProviderKeys = 32;
 inline constexpr std::size_t kMaxImages = 64;
 inline constexpr std::size_t kMaxEgressExceptions = 64;
 inline constexpr std::size_t kMaxCaCertificates = 16;  // files; their size: core/pem.h
+inline constexpr std::size_t kMaxSecretRoots = 16;
 // URLs: manifest/url.h (kMaxUrlBytes).
 
 }  // namespace cf::manifest

@@ -76,7 +76,10 @@ struct RawHost {
   std::optional<At<int>> max_vcpus;
   std::optional<At<std::uint32_t>> max_memory_mib;
   std::optional<std::vector<At<std::string>>> ca_certificates;  // as written, repeats dropped
-  std::optional<At<std::int64_t>> liveness_fail_after_ms;       // 0: off
+  std::optional<std::vector<At<std::string>>> secret_roots;     // as written, repeats dropped
+  // Each file of spec.images with its field path ("spec.images.default.kernel").
+  std::vector<std::pair<std::string, At<std::string>>> image_files;
+  std::optional<At<std::int64_t>> liveness_fail_after_ms;  // 0: off
 };
 
 struct Raw {

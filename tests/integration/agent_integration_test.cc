@@ -41,7 +41,7 @@ constexpr const char* kDropIn =
 
 const char* const kHost =
     "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n  subnet: 10.77.0.0/24\n"
-    "  vmm: {kind: qemu, binary: /usr/local/bin/fake-vmm}\n";
+    "  vmm: {kind: qemu, binary: /usr/local/bin/qemu-system-stand-in}\n";
 
 std::string instance(const std::string& name) {
   return "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + name + "}\nspec: {model: ollama/qwen3}\n";

@@ -28,7 +28,7 @@ const char* const kInstanceUnits[] = {"clawfleet-vm@.service", "clawfleet-proxy@
 std::string manifest(const std::vector<std::string>& names, const std::string& state = "running") {
   std::string m =
       "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n  subnet: 10.77.0.0/24\n"
-      "  vmm: {kind: qemu, binary: /usr/local/bin/fake-vmm}\n";
+      "  vmm: {kind: qemu, binary: /usr/local/bin/qemu-system-stand-in}\n";
   for (const auto& n : names)
     m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + n +
          "}\nspec: {model: ollama/qwen3, state: " + state + "}\n";

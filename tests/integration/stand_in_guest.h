@@ -92,7 +92,7 @@ printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\
 )SH";
 
 // The VMM binary to name in the Host manifest.
-inline constexpr const char* kStandInVmmPath = "/usr/local/bin/fake-vmm";
+inline constexpr const char* kStandInVmmPath = "/usr/local/bin/qemu-system-stand-in";
 
 inline Status install_stand_in_guest(const nspawn::Container& c) {
   namespace fs = std::filesystem;

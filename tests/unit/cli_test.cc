@@ -134,15 +134,23 @@ TEST_F(Cli, FifosFailAtOnce) {
   EXPECT_EQ(r.err, (dir_ / "m/a.yaml").string() + ": error: not a regular file\n");
   EXPECT_LT(last_seconds_, 1.0);
 
+  // A secret must lie under a secret root: one of /run/clawfleet's, for
+  // this test alone (root only).
   fs::remove(dir_ / "m/a.yaml");
-  ASSERT_EQ(::mkfifo((dir_ / "key").c_str(), 0600), 0);
-  write("m/a.yaml",
-        "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n"
-        "  model: anthropic/claude-sonnet-4-5\n  providerKeys: {anthropic: {file: " +
-            (dir_ / "key").string() + "}}\n");
+  const fs::path root = "/run/clawfleet/cli-test-" + std::to_string(::getpid());
+  const bool made_parent = !fs::exists(root.parent_path());
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) GTEST_SKIP() << "cannot make " << root << " (" << ec.message() << "): the FIFO secret needs root";
+  ASSERT_EQ(::mkfifo((root / "key").c_str(), 0600), 0);
+  write("m/a.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {secretRoots: [" + root.string() +
+                        "]}\n---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n"
+                        "  model: anthropic/claude-sonnet-4-5\n  providerKeys: {anthropic: {file: " +
+                        (root / "key").string() + "}}\n");
   r = run("plan --manifests " + (dir_ / "m").string());
+  fs::remove_all(made_parent ? root.parent_path() : root);
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "clawfleet plan: instance a: secret file " + (dir_ / "key").string() + ": not a regular file\n");
+  EXPECT_EQ(r.err, "clawfleet plan: instance a: secret file " + (root / "key").string() + ": not a regular file\n");
   EXPECT_EQ(r.out, "");
   EXPECT_LT(last_seconds_, 1.0);
 }

@@ -22,7 +22,7 @@ spec:
   bridge: cfbr0
   subnet: 10.80.0.0/24
   stateRoot: /srv/cf
-  images: {default: {kernel: /img/vmlinux, rootfs: /img/rootfs.ext4, initrd: /img/initrd.img}}
+  images: {default: {kernel: /srv/cf/images/vmlinux, rootfs: /srv/cf/images/rootfs.ext4, initrd: /srv/cf/images/initrd.img}}
 ---
 apiVersion: clawfleet.io/v1
 kind: Instance
@@ -51,8 +51,8 @@ TEST(Launch, VmSpecFromDesiredAndAllocation) {
   VmSpec s = vm_spec(f.host, f.instances.at(0), alloc(), false, 2400000);
   EXPECT_EQ(s.name, "bot");
   EXPECT_EQ(s.binary, "/usr/local/bin/firecracker");
-  EXPECT_EQ(s.image.kernel, "/img/vmlinux");
-  EXPECT_EQ(s.image.initrd, "/img/initrd.img");
+  EXPECT_EQ(s.image.kernel, "/srv/cf/images/vmlinux");
+  EXPECT_EQ(s.image.initrd, "/srv/cf/images/initrd.img");
   EXPECT_EQ(s.rootfs_path, "/srv/cf/instances/bot/rootfs.ext4");
   EXPECT_EQ(s.seed_path, "/srv/cf/instances/bot/seed.img");
   EXPECT_EQ(s.vcpus, 4);

@@ -367,13 +367,13 @@ TEST(Load, Telegram) {
 // references: secrets_test.cc).
 TEST(Load, ABotTokenServesOneInstance) {
   std::string a =
-      "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n  providerKeys: {openai: {env: K}}\n  telegram: {botToken: {file: /s/bot}, allowFrom: [1]}\n";
+      "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n  providerKeys: {openai: {env: K}}\n  telegram: {botToken: {file: /etc/clawfleet/secrets/bot}, allowFrom: [1]}\n";
   std::string b = a;
   b.replace(b.find("name: a"), 7, "name: b");
   EXPECT_EQ(
       diags({{"a.yaml", a}, {"b.yaml", b}}),
       (std::vector<std::string>{
-          "b.yaml:6:24: error: spec.telegram.botToken: secret file /s/bot is also the bot token of instance \"a\" at a.yaml:6:24; a bot serves one instance (two gateways polling one bot get 409 Conflict from Telegram for ever); give each instance its own bot"}));
+          "b.yaml:6:24: error: spec.telegram.botToken: secret file /etc/clawfleet/secrets/bot is also the bot token of instance \"a\" at a.yaml:6:24; a bot serves one instance (two gateways polling one bot get 409 Conflict from Telegram for ever); give each instance its own bot"}));
 }
 
 TEST(Load, CustomEndpoints) {
@@ -461,7 +461,8 @@ TEST(Load, PinnedValuesAreUnique) {
 }
 
 TEST(Load, DefaultsMergeFieldByField) {
-  auto r = load({{"d.yaml", R"(apiVersion: clawfleet.io/v1
+  auto r = load(
+      {{"d.yaml", R"(apiVersion: clawfleet.io/v1
 kind: Defaults
 metadata: {name: team}
 spec:
@@ -474,14 +475,15 @@ spec:
   state: stopped
   protect: true
 )"},
-                 {"m.yaml", std::string(kHeader) +
-                                "spec:\n  resources: {memoryMiB: 1024}\n  providerKeys: {anthropic: {file: /k}}\n"}});
+       {"m.yaml",
+        std::string(kHeader) +
+            "spec:\n  resources: {memoryMiB: 1024}\n  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/k}}\n"}});
   ASSERT_FALSE(r.diagnostics.has_errors()) << format(r.diagnostics.all()[0]);
   const auto& i = r.fleet.instances.at(0);
   EXPECT_EQ(i.model, "anthropic/claude-sonnet-4-5");
   EXPECT_EQ(i.skills, std::vector<std::string>{"github"});
   EXPECT_EQ(i.resources, (model::Resources{4, 1024, 40ull << 30}));
-  EXPECT_EQ(i.provider_keys.at("anthropic"), (model::SecretRef{model::SecretSource::File, "/k"}));
+  EXPECT_EQ(i.provider_keys.at("anthropic"), (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/k"}));
   EXPECT_EQ(i.provider_keys.at("openai"), (model::SecretRef{model::SecretSource::Credential, "shared-openai"}));
   EXPECT_EQ(i.state, model::RunState::Stopped);
   EXPECT_TRUE(i.protect);
@@ -516,8 +518,8 @@ spec:
   ports: {first: 20000, last: 20099}
   vmm: {kind: qemu, smt: true}
   images:
-    default: {kernel: /img/vmlinuz, rootfs: /img/rootfs.ext4, initrd: /img/initrd.img}
-    next: {kernel: /img2/vmlinuz, rootfs: /img2/rootfs.ext4}
+    default: {kernel: /srv/clawfleet/images/default/vmlinuz, rootfs: /srv/clawfleet/images/default/rootfs.ext4, initrd: /srv/clawfleet/images/default/initrd.img}
+    next: {kernel: /srv/clawfleet/images/next/vmlinuz, rootfs: /srv/clawfleet/images/next/rootfs.ext4}
   egress: deny
   dns: [192.0.2.53, 10.42.8.1]
   stateRoot: /srv/clawfleet
@@ -534,7 +536,7 @@ spec:
   EXPECT_EQ(h.vmm.binary, "/usr/bin/qemu-system-x86_64");
   EXPECT_TRUE(h.vmm.smt);
   EXPECT_EQ(h.images.size(), 2u);
-  EXPECT_EQ(h.images.at("default").initrd, "/img/initrd.img");
+  EXPECT_EQ(h.images.at("default").initrd, "/srv/clawfleet/images/default/initrd.img");
   EXPECT_EQ(h.egress, model::Egress::Deny);
   // In the order written: the first is asked first; the gateway is allowed.
   EXPECT_EQ(h.dns, (std::vector<Ipv4>{parse_ipv4("192.0.2.53").value(), parse_ipv4("10.42.8.1").value()}));
@@ -631,7 +633,7 @@ TEST(Load, HostErrors) {
 
 TEST(Load, InstanceRulesThatDependOnTheHost) {
   std::string host =
-      "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  vmm: {smt: true}\n  limits: {vcpus: 4, memoryMiB: 4096}\n  images: {base: {kernel: /k, rootfs: /r}}\n";
+      "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  vmm: {smt: true}\n  limits: {vcpus: 4, memoryMiB: 4096}\n  images: {base: {kernel: /var/lib/clawfleet/images/base/k, rootfs: /var/lib/clawfleet/images/base/r}}\n";
   EXPECT_EQ(
       diags({{"h.yaml", host}, {"m.yaml", instance("  image: base\n  resources: {vcpus: 3, memoryMiB: 8192}\n")}}),
       (std::vector<std::string>{

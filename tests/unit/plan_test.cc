@@ -49,8 +49,8 @@ spec:
   subnet: 10.80.0.0/24
   stateRoot: /srv/cf
   images:
-    default: {kernel: /img/vmlinux, rootfs: /img/rootfs.ext4}
-    v2: {kernel: /img/v2/vmlinux, rootfs: /img/v2/rootfs.ext4}
+    default: {kernel: /srv/cf/images/vmlinux, rootfs: /srv/cf/images/rootfs.ext4}
+    v2: {kernel: /srv/cf/images/v2/vmlinux, rootfs: /srv/cf/images/v2/rootfs.ext4}
 )";
   for (const auto& n : names) yaml += instance_yaml(n);
   auto r = manifest::load({{"m.yaml", yaml}});
@@ -151,8 +151,8 @@ TEST(PlanFlatten, EveryFieldWithSecretsAsDigests) {
   std::map<std::string, std::string> expected{
       {"host.bridge", "cfbr0"},
       {"host.gateway", "10.80.0.1"},
-      {"host.image.kernel", "/img/vmlinux"},
-      {"host.image.rootfs", "/img/rootfs.ext4"},
+      {"host.image.kernel", "/srv/cf/images/vmlinux"},
+      {"host.image.rootfs", "/srv/cf/images/rootfs.ext4"},
       {"host.subnet", "10.80.0.0/24"},
       {"host.vmm.binary", "/usr/local/bin/firecracker"},
       {"host.vmm.kind", "firecracker"},
@@ -172,10 +172,10 @@ TEST(PlanFlatten, EveryFieldWithSecretsAsDigests) {
   };
   EXPECT_EQ(f, expected);
 
-  w.d.fleet.host.images["default"].initrd = "/img/initrd.img";
+  w.d.fleet.host.images["default"].initrd = "/srv/cf/images/initrd.img";
   w.d.secret_digests.erase(kAnthropic);
   f = flatten(w.want(), w.d.fleet.host, w.d.secret_digests, w.d.ca_digests);
-  EXPECT_EQ(f.at("host.image.initrd"), "/img/initrd.img");
+  EXPECT_EQ(f.at("host.image.initrd"), "/srv/cf/images/initrd.img");
   EXPECT_EQ(f.at("spec.providerKeys.anthropic"), "(unreadable)");
 }
 
@@ -305,7 +305,7 @@ TEST(PlanDocs, EveryFlattenedFieldIsDocumented) {
   std::set<std::string> documented;
   for (const auto& row : manifest_reference_rows()) documented.insert(row.flat_path);
   World w;
-  w.d.fleet.host.images["default"].initrd = "/img/initrd.img";
+  w.d.fleet.host.images["default"].initrd = "/srv/cf/images/initrd.img";
   w.want().provider_base_urls["anthropic"] = "https://llm-gw.example/anthropic";
   w.want().telegram = model::Telegram{model::SecretRef{model::SecretSource::File, "/t"}, {1}, "https://tg-api.example"};
   w.d.fleet.host.ca_certificates = {"/etc/clawfleet/ca/corp.pem"};
@@ -424,10 +424,10 @@ TEST(PlanFields, ActionAndReasonPerChange) {
       {"disk shrinks", [](World& w) { w.want().resources.disk_bytes = 5ull << 30; },
        "replace bot: disk shrinks (spec.resources.disk: 10GiB -> 5GiB)"},
       {"image", [](World& w) { w.want().image = "v2"; }, "replace bot: base image changed (spec.image: default -> v2)"},
-      {"kernel of the same image", [](World& w) { w.have().applied["host.image.kernel"] = "/img/old"; },
-       "replace bot: kernel changed (host.image.kernel: /img/old -> /img/vmlinux)"},
-      {"initrd added", [](World& w) { w.d.fleet.host.images["default"].initrd = "/img/initrd.img"; },
-       "replace bot: initrd changed (host.image.initrd: (none) -> /img/initrd.img)"},
+      {"kernel of the same image", [](World& w) { w.have().applied["host.image.kernel"] = "/srv/cf/images/old"; },
+       "replace bot: kernel changed (host.image.kernel: /srv/cf/images/old -> /srv/cf/images/vmlinux)"},
+      {"initrd added", [](World& w) { w.d.fleet.host.images["default"].initrd = "/srv/cf/images/initrd.img"; },
+       "replace bot: initrd changed (host.image.initrd: (none) -> /srv/cf/images/initrd.img)"},
       {"image and disk shrink", [](World& w) { w.want().image = "v2", w.want().resources.disk_bytes = 5ull << 30; },
        "replace bot: base image changed and disk shrinks"},
   };

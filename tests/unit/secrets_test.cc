@@ -31,21 +31,23 @@ class Secrets : public ::testing::Test {
 };
 
 TEST_F(Secrets, FileWithOneTrailingNewlineRemoved) {
-  fs.file("/s/token", "123:abc\n");
-  EXPECT_EQ(read_secret({SecretSource::File, "/s/token"}, fs, env).value(), "123:abc");
+  fs.file("/etc/clawfleet/secrets/token", "123:abc\n");
+  EXPECT_EQ(read_secret({SecretSource::File, "/etc/clawfleet/secrets/token"}, fs, env).value(), "123:abc");
 }
 
 TEST_F(Secrets, MissingEmptyAndMultiLineFiles) {
-  EXPECT_EQ(read_secret({SecretSource::File, "/s/none"}, fs, env).error().message,
-            "secret file /s/none: cannot open /s/none: No such file or directory");
-  fs.file("/s/empty", "\n");
-  EXPECT_EQ(read_secret({SecretSource::File, "/s/empty"}, fs, env).error().message, "secret file /s/empty is empty");
-  fs.file("/s/two", "a\nb\n");
-  EXPECT_EQ(read_secret({SecretSource::File, "/s/two"}, fs, env).error().message,
-            "secret file /s/two holds a line break or NUL byte; a secret must be one line");
-  fs.file("/s/big", std::string(kMaxSecretBytes + 1, 'x'));
-  EXPECT_EQ(read_secret({SecretSource::File, "/s/big"}, fs, env).error().message,
-            "secret file /s/big: file is larger than the limit of 65536 bytes");
+  EXPECT_EQ(
+      read_secret({SecretSource::File, "/etc/clawfleet/secrets/none"}, fs, env).error().message,
+      "secret file /etc/clawfleet/secrets/none: cannot open /etc/clawfleet/secrets/none: No such file or directory");
+  fs.file("/etc/clawfleet/secrets/empty", "\n");
+  EXPECT_EQ(read_secret({SecretSource::File, "/etc/clawfleet/secrets/empty"}, fs, env).error().message,
+            "secret file /etc/clawfleet/secrets/empty is empty");
+  fs.file("/etc/clawfleet/secrets/two", "a\nb\n");
+  EXPECT_EQ(read_secret({SecretSource::File, "/etc/clawfleet/secrets/two"}, fs, env).error().message,
+            "secret file /etc/clawfleet/secrets/two holds a line break or NUL byte; a secret must be one line");
+  fs.file("/etc/clawfleet/secrets/big", std::string(kMaxSecretBytes + 1, 'x'));
+  EXPECT_EQ(read_secret({SecretSource::File, "/etc/clawfleet/secrets/big"}, fs, env).error().message,
+            "secret file /etc/clawfleet/secrets/big: file is larger than the limit of 65536 bytes");
 }
 
 TEST_F(Secrets, EnvironmentVariables) {
@@ -78,7 +80,7 @@ kind: Instance
 metadata: {name: a}
 spec:
   model: anthropic/x
-  providerKeys: {anthropic: {file: /s/shared}}
+  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/shared}}
   telegram: {botToken: {env: TG}, allowFrom: [1]}
 ---
 apiVersion: clawfleet.io/v1
@@ -86,7 +88,7 @@ kind: Instance
 metadata: {name: b}
 spec:
   model: anthropic/x
-  providerKeys: {anthropic: {file: /s/shared}}
+  providerKeys: {anthropic: {file: /etc/clawfleet/secrets/shared}}
 )"}});
   ASSERT_FALSE(r.diagnostics.has_errors());
   check_secrets(r, fs, env);
@@ -96,10 +98,10 @@ spec:
       got,
       (std::vector<std::string>{
           "m.yaml:3:18: error: spec.telegram.botToken: secret env TG: the variable is not set in clawfleet's environment",
-          "m.yaml:3:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
-          "m.yaml:11:18: error: spec.providerKeys.anthropic: secret file /s/shared: cannot open /s/shared: No such file or directory",
+          "m.yaml:3:18: error: spec.providerKeys.anthropic: secret file /etc/clawfleet/secrets/shared: cannot open /etc/clawfleet/secrets/shared: No such file or directory",
+          "m.yaml:11:18: error: spec.providerKeys.anthropic: secret file /etc/clawfleet/secrets/shared: cannot open /etc/clawfleet/secrets/shared: No such file or directory",
       }));
-  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/shared"});
+  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /etc/clawfleet/secrets/shared"});
 }
 
 TEST(ReadDigests, KeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
@@ -108,17 +110,17 @@ TEST(ReadDigests, KeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
     std::optional<std::string> get(const std::string&) const override { return std::nullopt; }
   } env;
   using testing::fleet_of, testing::instance_yaml;
-  auto fleet =
-      fleet_of(instance_yaml("a", "  providerKeys:\n    openai: {file: /s/openai}\n") +
-               instance_yaml("b", "  providerKeys:\n    openai: {file: /s/openai}\n    anthropic: {env: KEY}\n"));
-  fs.file("/s/openai", "sk-value\n");
+  auto fleet = fleet_of(
+      instance_yaml("a", "  providerKeys:\n    openai: {file: /etc/clawfleet/secrets/openai}\n") +
+      instance_yaml("b",
+                    "  providerKeys:\n    openai: {file: /etc/clawfleet/secrets/openai}\n    anthropic: {env: KEY}\n"));
+  fs.file("/etc/clawfleet/secrets/openai", "sk-value\n");
   Digests d = read_digests(fleet, fs, env);
-  EXPECT_EQ(
-      d.digests,
-      (std::map<model::SecretRef, std::string>{{{model::SecretSource::File, "/s/openai"}, secret_digest("sk-value")}}));
+  EXPECT_EQ(d.digests, (std::map<model::SecretRef, std::string>{
+                           {{model::SecretSource::File, "/etc/clawfleet/secrets/openai"}, secret_digest("sk-value")}}));
   EXPECT_EQ(d.problems,
             std::vector<std::string>{"instance b: secret env KEY: the variable is not set in clawfleet's environment"});
-  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /s/openai"});  // each secret read once
+  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /etc/clawfleet/secrets/openai"});  // each secret read once
 }
 
 // The same bot token under two references (one file with a trailing
@@ -127,17 +129,19 @@ TEST(ReadDigests, KeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
 TEST_F(Secrets, TwoInstancesWithOneBotTokenAreAnErrorNamingBoth) {
   const std::string yaml =
       std::string(testing::kTestHost) +
-      testing::instance_yaml("a", "  telegram: {botToken: {file: /s/a.telegram}, allowFrom: [1]}\n") +
-      testing::instance_yaml("b", "  telegram: {botToken: {file: /s/b.telegram}, allowFrom: [1]}\n") +
+      testing::instance_yaml("a",
+                             "  telegram: {botToken: {file: /etc/clawfleet/secrets/a.telegram}, allowFrom: [1]}\n") +
+      testing::instance_yaml("b",
+                             "  telegram: {botToken: {file: /etc/clawfleet/secrets/b.telegram}, allowFrom: [1]}\n") +
       testing::instance_yaml("c", "  telegram: {botToken: {env: TG}, allowFrom: [1]}\n");
   fs.file("/m/fleet.yaml", yaml);
-  fs.file("/s/a.telegram", "123:SECRETVALUE\n");
-  fs.file("/s/b.telegram", "123:SECRETVALUE");
+  fs.file("/etc/clawfleet/secrets/a.telegram", "123:SECRETVALUE\n");
+  fs.file("/etc/clawfleet/secrets/b.telegram", "123:SECRETVALUE");
   env.vars["TG"] = "456:OTHER";
   const std::string want =
-      "m.yaml:18:18: error: spec.telegram.botToken: secret file /s/b.telegram holds the same bot token (" +
+      "m.yaml:18:18: error: spec.telegram.botToken: secret file /etc/clawfleet/secrets/b.telegram holds the same bot token (" +
       secret_digest("123:SECRETVALUE") +
-      ") as secret file /s/a.telegram of instance \"a\"; a bot serves one instance (two gateways polling one bot get "
+      ") as secret file /etc/clawfleet/secrets/a.telegram of instance \"a\"; a bot serves one instance (two gateways polling one bot get "
       "409 Conflict from Telegram for ever); give each instance its own bot";
 
   LoadedDesired d = load_desired(fs, env, SourceSpec{"", {"/m/fleet.yaml"}});

@@ -1,0 +1,108 @@
+#include "manifest/trust.h"
+
+#include "core/text.h"
+
+namespace cf::manifest {
+namespace {
+
+// Directories that belong to the system or to other users, with all below
+// them: a state root there would mix clawfleet's files with theirs, and
+// its images/ could name a file root keeps from everyone (a host key, the
+// credential store's key).
+constexpr std::string_view kSystemTrees[] = {"/bin",
+                                             "/boot",
+                                             "/dev",
+                                             "/etc",
+                                             "/home",
+                                             "/lib",
+                                             "/lib32",
+                                             "/lib64",
+                                             "/libx32",
+                                             "/proc",
+                                             "/root",
+                                             "/run",
+                                             "/sbin",
+                                             "/sys",
+                                             "/tmp",
+                                             "/usr",
+                                             "/var/backups",
+                                             "/var/log",
+                                             "/var/mail",
+                                             "/var/spool",
+                                             "/var/tmp",
+                                             "/var/lib/private",
+                                             "/var/lib/systemd",
+                                             "/var/cache/private"};
+// Shared parents: fine to hold a state root, never to be one.
+constexpr std::string_view kSharedParents[] = {"/",          "/var", "/var/lib", "/var/cache", "/var/opt",
+                                               "/var/local", "/srv", "/opt",     "/mnt",       "/media"};
+
+std::string basename_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+std::string dirname_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string listed(const std::string_view* first, const std::string_view* last) {
+  std::string out;
+  for (auto it = first; it != last; ++it) out += std::string(out.empty() ? "" : ", ") + std::string(*it);
+  return out;
+}
+
+}  // namespace
+
+bool is_within(std::string_view path, std::string_view dir) {
+  if (dir == "/") return !path.empty() && path[0] == '/';
+  return path.substr(0, dir.size()) == dir && (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+std::optional<std::string> vmm_binary_rule(model::VmmKind kind, const std::string& path) {
+  const std::string dir = dirname_of(path);
+  bool in_place = false;
+  for (auto d : kVmmDirectories) in_place = in_place || dir == d;
+  if (!in_place)
+    return "the VMM must lie directly in one of " + listed(std::begin(kVmmDirectories), std::end(kVmmDirectories)) +
+           " (only root installs there), got " + path;
+  const std::string name = basename_of(path);
+  const std::string prefix = kind == model::VmmKind::Firecracker ? "firecracker" : "qemu-system-";
+  if (name.rfind(prefix, 0) != 0)
+    return std::string("a ") + model::to_string(kind) + " VMM's file name starts with \"" + prefix + "\", got " + path;
+  return std::nullopt;
+}
+
+std::optional<std::string> state_root_rule(const std::string& path) {
+  for (auto tree : kSystemTrees)
+    if (is_within(path, tree))
+      return path + " lies in the system directory " + std::string(tree) +
+             "; the state root must be a directory of clawfleet's own, such as /var/lib/clawfleet";
+  for (auto parent : kSharedParents)
+    if (path == parent)
+      return path +
+             " is a shared system directory; the state root must be a directory of clawfleet's own below "
+             "it, such as " +
+             (path == "/" ? std::string("/var/lib") : path) + "/clawfleet";
+  return std::nullopt;
+}
+
+std::optional<std::string> image_rule(const std::string& state_root, const std::string& path) {
+  const std::string root = state_root + "/images";
+  if (!is_within(path, root) || path == root)
+    return path + " is outside the image root " + root +
+           "/ (images lie under the state root's images directory; install them there)";
+  return std::nullopt;
+}
+
+std::optional<std::string> secret_root_rule(const std::string& path) {
+  for (auto parent : kSecretRootParents)
+    if (is_within(path, parent)) return std::nullopt;
+  return path + " is not below " + listed(std::begin(kSecretRootParents), std::end(kSecretRootParents)) +
+         " (secret roots hold only what root gives clawfleet)";
+}
+
+std::optional<std::string> secret_file_rule(const std::vector<std::string>& roots, const std::string& path) {
+  for (const auto& root : roots)
+    if (is_within(path, root) && path != root) return std::nullopt;
+  return "lies outside the secret roots (" + join(roots, ", ") + "; the Host's spec.secretRoots)";
+}
+
+}  // namespace cf::manifest

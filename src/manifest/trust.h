@@ -1,0 +1,49 @@
+// What a manifest may name on the host: the rules `validate` checks without
+// the host (docs/security.md). Whoever writes a manifest is not root, so a
+// manifest must not make clawfleet execute a program, boot a disk or read a
+// secret that only root should choose; a pull request that tries fails in
+// `validate`. Each function returns the rule a value breaks, or nothing.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/desired.h"
+
+namespace cf::manifest {
+
+// The directories a VMM binary may lie in (directly): where Debian's
+// packages, a local install and Firecracker's documented layout put it.
+inline constexpr std::string_view kVmmDirectories[] = {"/usr/bin", "/usr/local/bin", "/usr/libexec",
+                                                       "/opt/firecracker"};
+
+// The directories secret roots may lie in: clawfleet's own configuration
+// directory, and a tmpfs a secrets manager fills at boot.
+inline constexpr std::string_view kSecretRootParents[] = {"/etc/clawfleet", "/run/clawfleet"};
+inline constexpr std::string_view kDefaultSecretRoot = "/etc/clawfleet/secrets";
+
+// True when `path` is `dir` or lies below it (both clean absolute paths).
+bool is_within(std::string_view path, std::string_view dir);
+
+// spec.vmm.binary: in one of kVmmDirectories, named for its kind
+// (firecracker…, qemu-system-…).
+std::optional<std::string> vmm_binary_rule(model::VmmKind kind, const std::string& path);
+
+// spec.stateRoot: a directory of clawfleet's own, not a system directory
+// (/, /etc, /usr, /tmp, /home, /var/lib itself, ...), where clawfleet
+// creates instances/ and reads images/.
+std::optional<std::string> state_root_rule(const std::string& path);
+
+// An image file (kernel, initrd, rootfs): under <stateRoot>/images/, the
+// image root, and so never inside an instance's directory.
+std::optional<std::string> image_rule(const std::string& state_root, const std::string& path);
+
+// A secret root (spec.secretRoots): below one of kSecretRootParents.
+std::optional<std::string> secret_root_rule(const std::string& path);
+
+// A {file:} secret reference: below one of `roots`.
+std::optional<std::string> secret_file_rule(const std::vector<std::string>& roots, const std::string& path);
+
+}  // namespace cf::manifest

@@ -1,0 +1,138 @@
+// What a manifest may name on the host (manifest/trust.h): each rule with
+// the exact text `validate` prints, on values a manifest committer who is
+// not root would try.
+#include "manifest/trust.h"
+
+#include <gtest/gtest.h>
+
+#include "manifest/loader.h"
+
+namespace cf::manifest {
+namespace {
+
+using model::VmmKind;
+
+TEST(Trust, IsWithin) {
+  EXPECT_TRUE(is_within("/etc", "/etc"));
+  EXPECT_TRUE(is_within("/etc/x", "/etc"));
+  EXPECT_FALSE(is_within("/etcetera", "/etc"));
+  EXPECT_FALSE(is_within("/et", "/etc"));
+  EXPECT_TRUE(is_within("/anything", "/"));
+}
+
+TEST(Trust, VmmBinary) {
+  EXPECT_EQ(vmm_binary_rule(VmmKind::Qemu, "/usr/bin/qemu-system-x86_64"), std::nullopt);
+  EXPECT_EQ(vmm_binary_rule(VmmKind::Firecracker, "/usr/local/bin/firecracker"), std::nullopt);
+  EXPECT_EQ(vmm_binary_rule(VmmKind::Firecracker, "/opt/firecracker/firecracker-v1.12.0-x86_64"), std::nullopt);
+  EXPECT_EQ(vmm_binary_rule(VmmKind::Qemu, "/usr/libexec/qemu-system-x86_64"), std::nullopt);
+  EXPECT_EQ(vmm_binary_rule(VmmKind::Qemu, "/bin/sh"),
+            "the VMM must lie directly in one of /usr/bin, /usr/local/bin, /usr/libexec, /opt/firecracker (only root "
+            "installs there), got /bin/sh");
+  // Not below them either: a subdirectory may be anyone's.
+  EXPECT_EQ(vmm_binary_rule(VmmKind::Qemu, "/usr/local/bin/x/qemu-system-x86_64"),
+            "the VMM must lie directly in one of /usr/bin, /usr/local/bin, /usr/libexec, /opt/firecracker (only root "
+            "installs there), got /usr/local/bin/x/qemu-system-x86_64");
+  EXPECT_EQ(vmm_binary_rule(VmmKind::Qemu, "/usr/bin/sh"),
+            "a qemu VMM's file name starts with \"qemu-system-\", got /usr/bin/sh");
+  EXPECT_EQ(vmm_binary_rule(VmmKind::Firecracker, "/usr/bin/qemu-system-x86_64"),
+            "a firecracker VMM's file name starts with \"firecracker\", got /usr/bin/qemu-system-x86_64");
+}
+
+TEST(Trust, StateRoot) {
+  for (const char* fine : {"/var/lib/clawfleet", "/srv/clawfleet", "/srv/cf", "/var/lib/clawfleet-2", "/data/vms"})
+    EXPECT_EQ(state_root_rule(fine), std::nullopt) << fine;
+  EXPECT_EQ(state_root_rule("/"),
+            "/ is a shared system directory; the state root must be a directory of clawfleet's own below it, such "
+            "as /var/lib/clawfleet");
+  EXPECT_EQ(state_root_rule("/var/lib"),
+            "/var/lib is a shared system directory; the state root must be a directory of clawfleet's own below it, "
+            "such as /var/lib/clawfleet");
+  EXPECT_EQ(state_root_rule("/tmp"),
+            "/tmp lies in the system directory /tmp; the state root must be a directory of clawfleet's own, such as "
+            "/var/lib/clawfleet");
+  for (const char* bad : {"/tmp/cf", "/var/tmp", "/home/alice/vms", "/etc/clawfleet", "/usr/local/clawfleet",
+                          "/root/cf", "/run/clawfleet", "/var/lib/systemd/cf", "/proc/self"})
+    EXPECT_NE(state_root_rule(bad), std::nullopt) << bad;
+}
+
+TEST(Trust, Images) {
+  EXPECT_EQ(image_rule("/var/lib/clawfleet", "/var/lib/clawfleet/images/default/vmlinux"), std::nullopt);
+  EXPECT_EQ(image_rule("/var/lib/clawfleet", "/var/lib/clawfleet/instances/beta/rootfs.ext4"),
+            "/var/lib/clawfleet/instances/beta/rootfs.ext4 is outside the image root /var/lib/clawfleet/images/ "
+            "(images lie under the state root's images directory; install them there)");
+  EXPECT_NE(image_rule("/var/lib/clawfleet", "/etc/shadow"), std::nullopt);
+  EXPECT_NE(image_rule("/var/lib/clawfleet", "/var/lib/clawfleet/images"), std::nullopt);
+  EXPECT_NE(image_rule("/var/lib/clawfleet", "/var/lib/clawfleet/images2/k"), std::nullopt);
+}
+
+TEST(Trust, Secrets) {
+  EXPECT_EQ(secret_root_rule("/etc/clawfleet/secrets"), std::nullopt);
+  EXPECT_EQ(secret_root_rule("/run/clawfleet/secrets"), std::nullopt);
+  EXPECT_EQ(secret_root_rule("/var/lib/clawfleet/instances"),
+            "/var/lib/clawfleet/instances is not below /etc/clawfleet, /run/clawfleet (secret roots hold only what "
+            "root gives clawfleet)");
+  const std::vector<std::string> roots{"/etc/clawfleet/secrets", "/run/clawfleet/vault"};
+  EXPECT_EQ(secret_file_rule(roots, "/etc/clawfleet/secrets/a.key"), std::nullopt);
+  EXPECT_EQ(secret_file_rule(roots, "/run/clawfleet/vault/team/b"), std::nullopt);
+  EXPECT_EQ(secret_file_rule(roots, "/root/.git-credentials"),
+            "lies outside the secret roots (/etc/clawfleet/secrets, /run/clawfleet/vault; the Host's "
+            "spec.secretRoots)");
+  EXPECT_NE(secret_file_rule(roots, "/etc/clawfleet/secrets"), std::nullopt);
+  EXPECT_NE(secret_file_rule(roots, "/etc/clawfleet/secretsX"), std::nullopt);
+}
+
+// The rules as `validate` reports them, at the value that breaks them.
+TEST(Trust, Validate) {
+  const auto diags = [](const std::vector<SourceFile>& files) {
+    auto r = load(files);
+    std::vector<std::string> out;
+    for (const auto& d : r.diagnostics.all()) out.push_back(format(d));
+    return out;
+  };
+  const std::string host = "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n";
+  EXPECT_EQ(diags({{"h.yaml", host + "  vmm: {kind: qemu, binary: /bin/sh}\n"}}),
+            (std::vector<std::string>{
+                "h.yaml:4:29: error: spec.vmm.binary: the VMM must lie directly in one of /usr/bin, "
+                "/usr/local/bin, /usr/libexec, /opt/firecracker (only root installs there), got /bin/sh"}));
+  EXPECT_EQ(diags({{"h.yaml", host + "  stateRoot: /tmp\n"}}),
+            (std::vector<std::string>{"h.yaml:4:14: error: spec.stateRoot: /tmp lies in the system directory "
+                                      "/tmp; the state root must be a directory of clawfleet's own, such as "
+                                      "/var/lib/clawfleet"}));
+  EXPECT_EQ(diags({{"h.yaml", host + "  images:\n    other: {kernel: /var/lib/clawfleet/images/k, rootfs: "
+                                     "/var/lib/clawfleet/instances/beta/rootfs.ext4}\n"}}),
+            (std::vector<std::string>{
+                "h.yaml:5:58: error: spec.images.other.rootfs: /var/lib/clawfleet/instances/beta/rootfs.ext4 is "
+                "outside the image root /var/lib/clawfleet/images/ (images lie under the state root's images "
+                "directory; install them there)"}));
+  EXPECT_EQ(diags({{"h.yaml", host + "  secretRoots: [/etc/clawfleet/secrets, /var/lib/clawfleet]\n"}}),
+            (std::vector<std::string>{"h.yaml:4:41: error: spec.secretRoots[1]: /var/lib/clawfleet is not below "
+                                      "/etc/clawfleet, /run/clawfleet (secret roots hold only what root gives "
+                                      "clawfleet)"}));
+  // A reference outside the roots, in an Instance and in Defaults; the
+  // Host may add a root (also in another file).
+  const std::string instance =
+      "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: bot}\nspec:\n"
+      "  model: anthropic/claude-sonnet-4-5\n  providerKeys:\n    anthropic: {file: /root/.anthropic}\n";
+  const std::string defaults =
+      "apiVersion: clawfleet.io/v1\nkind: Defaults\nspec:\n  providerKeys:\n    openai: {file: /home/a/key}\n";
+  EXPECT_EQ(diags({{"d.yaml", defaults}, {"i.yaml", instance}}),
+            (std::vector<std::string>{
+                "d.yaml:5:13: error: spec.providerKeys.openai: secret file /home/a/key lies outside the secret "
+                "roots (/etc/clawfleet/secrets; the Host's spec.secretRoots)",
+                "i.yaml:7:16: error: spec.providerKeys.anthropic: secret file /root/.anthropic lies outside the "
+                "secret roots (/etc/clawfleet/secrets; the Host's spec.secretRoots)"}));
+  const std::string bot =
+      "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: bot}\nspec:\n"
+      "  model: anthropic/claude-sonnet-4-5\n  providerKeys:\n    anthropic: {file: /run/clawfleet/keys/a}\n"
+      "  telegram: {botToken: {file: /etc/clawfleet/secrets/t}, allowFrom: [1]}\n";
+  EXPECT_EQ(diags({{"i.yaml", bot}}),
+            (std::vector<std::string>{
+                "i.yaml:7:16: error: spec.providerKeys.anthropic: secret file /run/clawfleet/keys/a lies outside "
+                "the secret roots (/etc/clawfleet/secrets; the Host's spec.secretRoots)"}));
+  EXPECT_EQ(
+      diags({{"h.yaml", host + "  secretRoots: [/etc/clawfleet/secrets, /run/clawfleet/keys]\n"}, {"i.yaml", bot}}),
+      std::vector<std::string>{});
+}
+
+}  // namespace
+}  // namespace cf::manifest
