@@ -187,19 +187,25 @@ log "work dir $work, mirror $mirror, recipe $hash"
   # Emulation workaround: the browser's managed Chromium gets a fixed 15 s
   # to launch and 8 s for its DevTools endpoint, and its status (what the
   # browser doctor reports) gives that endpoint 300 ms over HTTP, 600 ms
-  # over WebSocket and 1 s per command, or calls it not running (no setting
-  # moves them); the same scale applies.
+  # over WebSocket (at most 2 s: its loopback probes clamp the WebSocket's
+  # time to 200 ms-2 s) and 1 s per command, or calls it not running; the
+  # tool then gives the whole status or doctor request 7.5 s (a deep doctor
+  # 10 s), or fails with "timed out" (no setting moves them); the same
+  # scale applies to all eleven.
   n=0
-  for f in "$dist"/constants-*.mjs "$dist"/routes-*.mjs; do
+  for f in "$dist"/constants-*.mjs "$dist"/routes-*.mjs "$dist"/client-*.mjs "$dist"/cdp.helpers-*.mjs; do
     for c in 'DEFAULT_BROWSER_LOCAL_LAUNCH_TIMEOUT_MS = 15e3' 'DEFAULT_BROWSER_LOCAL_CDP_READY_TIMEOUT_MS = 8e3' \
       'STATUS_CDP_HTTP_TIMEOUT_MS = 300' 'STATUS_CDP_TRANSPORT_TIMEOUT_MS = 600' \
-      'STATUS_GRAPHICS_COMMAND_TIMEOUT_MS = 1e3'; do
+      'STATUS_GRAPHICS_COMMAND_TIMEOUT_MS = 1e3' 'BROWSER_STATUS_REQUEST_TIMEOUT_MS = 7500' \
+      'BROWSER_DOCTOR_REQUEST_TIMEOUT_MS = 7500' 'BROWSER_DEEP_DOCTOR_REQUEST_TIMEOUT_MS = 1e4' \
+      'PROFILE_HTTP_REACHABILITY_TIMEOUT_MS = 300' 'PROFILE_WS_REACHABILITY_MIN_TIMEOUT_MS = 200' \
+      'PROFILE_WS_REACHABILITY_MAX_TIMEOUT_MS = 2e3'; do
       grep -q "^const $c;\$" "$f" || continue
       sed -i "s/^const $c;\$/const $c * $scale;/" "$f"
       n=$((n + 1))
     done
   done
-  [ "$n" = 5 ] || { echo "openclaw: browser timeouts not found ($n of 5)"; exit 1; }
+  [ "$n" = 11 ] || { echo "openclaw: browser timeouts not found ($n of 11)"; exit 1; }
 ) >"$work/npm.log" 2>&1 &
 npm_pid=$!
 
