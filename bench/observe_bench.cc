@@ -258,6 +258,7 @@ class RootedFileReader : public FileReader {
     if (!real.value().starts_with(root_ + "/")) return Error{path + ": resolves outside " + root_};
     return real.value().substr(root_.size());
   }
+  Result<FileStatus> status(const std::string& path) override { return real_.status(root_ + path); }
 
  private:
   std::string root_;

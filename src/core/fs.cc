@@ -97,6 +97,12 @@ Result<std::string> RealFileReader::canonical(const std::string& path) {
   return out;
 }
 
+Result<FileStatus> RealFileReader::status(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return sys_error("cannot stat", path, errno);
+  return FileStatus{st.st_uid, st.st_mode};
+}
+
 std::string without_path(std::string message, const std::string& path) {
   if (message.starts_with(path + ": ")) message.erase(0, path.size() + 2);
   return message;

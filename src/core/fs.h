@@ -21,6 +21,13 @@ struct DirEntry {
   std::string type;
 };
 
+// What stat(2) says of a path (symlinks followed): enough to tell whether
+// root alone controls it.
+struct FileStatus {
+  unsigned uid = 0;
+  unsigned mode = 0;  // st_mode: type and permission bits
+};
+
 class FileReader {
  public:
   virtual ~FileReader() = default;
@@ -30,6 +37,8 @@ class FileReader {
   virtual Result<std::string> read_file(const std::string& path, std::size_t max_bytes) = 0;
   // The absolute path with every symlink, "." and ".." resolved (realpath).
   virtual Result<std::string> canonical(const std::string& path) = 0;
+  // stat(2); an error names the path ("cannot stat /x: No such file or directory").
+  virtual Result<FileStatus> status(const std::string& path) = 0;
 };
 
 // The whole of a regular file (a FIFO or device is refused, never waited
@@ -46,6 +55,7 @@ class RealFileReader : public FileReader {
   Result<std::vector<DirEntry>> list_dir(const std::string& dir) override;
   Result<std::string> read_file(const std::string& path, std::size_t max_bytes) override;
   Result<std::string> canonical(const std::string& path) override;
+  Result<FileStatus> status(const std::string& path) override;
 };
 
 }  // namespace cf

@@ -3,6 +3,7 @@
 #include "manifest/bot_tokens.h"
 #include "manifest/ca_certificates.h"
 #include "manifest/secrets.h"
+#include "manifest/trust.h"
 
 namespace cf::manifest {
 
@@ -37,6 +38,7 @@ LoadedDesired load_desired(FileReader& fs, const Environment& env, const SourceS
   out.secret_problems = std::move(d.problems);
   check_unique_bot_tokens(out.state.fleet, out.state.digests, loaded.origins, out.diagnostics);
   out.state.ca_digests = read_ca_digests(out.state.fleet.host, loaded.ca_origins, fs, out.diagnostics);
+  check_host_files(out.state.fleet.host, loaded.host_files, loaded.host_origin, fs, out.diagnostics);
   return out;
 }
 

@@ -34,6 +34,11 @@ LoadResult load(const std::vector<SourceFile>& files) {
   out.fleet = assemble(raw, out.diagnostics, out.origins);
   if (!raw.hosts.empty() && raw.hosts[0].ca_certificates)
     for (const auto& ca : *raw.hosts[0].ca_certificates) out.ca_origins.emplace(ca.value, ca.loc);
+  if (!raw.hosts.empty()) {
+    out.host_origin = raw.hosts[0].loc;
+    for (const auto& [_, file] : raw.hosts[0].image_files) out.host_files.emplace(file.value, file.loc);
+    if (raw.hosts[0].vmm_binary) out.host_files.emplace(raw.hosts[0].vmm_binary->value, raw.hosts[0].vmm_binary->loc);
+  }
   out.diagnostics.sort(order);
   return out;
 }

@@ -4,6 +4,7 @@
 
 #include "core/sha256.h"
 #include "manifest/bot_tokens.h"
+#include "manifest/trust.h"
 
 namespace cf::manifest {
 namespace {
@@ -27,6 +28,8 @@ Result<std::string> read_secret(const model::SecretRef& ref, FileReader& fs, con
   std::string what = "secret " + describe(ref);
   switch (ref.source) {
     case model::SecretSource::File: {
+      // Checked before it is read: a file that fails is never quoted.
+      if (auto rule = host_file_rule(fs, ref.name, true)) return Error{said_of(what, ref.name, *rule)};
       auto content = fs.read_file(ref.name, kMaxSecretBytes);
       if (!content) return Error{what + ": " + without_path(content.error().message, ref.name)};
       return check_value(ref, std::move(content.value()));

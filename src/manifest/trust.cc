@@ -1,5 +1,10 @@
 #include "manifest/trust.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <set>
+
 #include "core/text.h"
 
 namespace cf::manifest {
@@ -103,6 +108,74 @@ std::optional<std::string> secret_file_rule(const std::vector<std::string>& root
   for (const auto& root : roots)
     if (is_within(path, root) && path != root) return std::nullopt;
   return "lies outside the secret roots (" + join(roots, ", ") + "; the Host's spec.secretRoots)";
+}
+
+namespace {
+
+std::string octal(unsigned mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+// Every directory above `path`, nearest last: "/", "/a", "/a/b".
+void add_parents(const std::string& path, std::set<std::string>& out) {
+  for (std::size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1))
+    out.insert(path.substr(0, slash));
+  out.insert("/");
+}
+
+// Root alone may change it: owned by root, not writable by group or others.
+std::optional<std::string> root_only(const std::string& what, const FileStatus& st) {
+  if (st.uid != 0) return what + " is owned by uid " + std::to_string(st.uid) + ", not root";
+  if (st.mode & 022) return what + " is writable by group or others (mode " + octal(st.mode) + ")";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> host_file_rule(FileReader& fs, const std::string& path, bool secret) {
+  auto real = fs.canonical(path);
+  if (!real) return std::nullopt;
+  auto st = fs.status(real.value());
+  if (!st) return std::nullopt;
+  const std::string& file = real.value();
+  if (!S_ISREG(st.value().mode)) return file + " is not a regular file";
+  if (auto rule = root_only(file, st.value())) return rule;
+  if (secret && (st.value().mode & 004))
+    return file + " is readable by others (mode " + octal(st.value().mode) + "; chmod o-r it)";
+  std::set<std::string> dirs;
+  add_parents(path, dirs);
+  add_parents(file, dirs);
+  for (const auto& dir : dirs) {
+    auto d = fs.status(dir);
+    if (!d) return d.error().message;
+    if (auto rule = root_only("directory " + dir, d.value())) return rule;
+  }
+  return std::nullopt;
+}
+
+std::string said_of(const std::string& what, const std::string& path, const std::string& rule) {
+  if (rule.rfind(path + " ", 0) == 0) return what + rule.substr(path.size());
+  return what + ": " + rule;
+}
+
+void check_host_files(const model::Host& host, const std::map<std::string, Location>& origins, const Location& fallback,
+                      FileReader& fs, Diagnostics& diags) {
+  const auto check = [&](const std::string& path, const std::string& field) {
+    auto rule = host_file_rule(fs, path, false);
+    if (!rule) return;
+    auto at = origins.find(path);
+    diags.error(at == origins.end() ? fallback : at->second, field,
+                *rule + "; only root may control what clawfleet runs or boots");
+  };
+  check(host.vmm.binary, "spec.vmm.binary");
+  std::set<std::string> seen;
+  for (const auto& [name, image] : host.images)
+    for (const auto& [key, path] : {std::pair<const char*, std::string>{"kernel", image.kernel},
+                                    {"rootfs", image.rootfs},
+                                    {"initrd", image.initrd.value_or("")}})
+      if (!path.empty() && seen.insert(path).second) check(path, "spec.images." + name + "." + key);
 }
 
 }  // namespace cf::manifest

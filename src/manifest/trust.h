@@ -5,11 +5,14 @@
 // `validate`. Each function returns the rule a value breaks, or nothing.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/diagnostic.h"
+#include "core/fs.h"
 #include "model/desired.h"
 
 namespace cf::manifest {
@@ -45,5 +48,23 @@ std::optional<std::string> secret_root_rule(const std::string& path);
 
 // A {file:} secret reference: below one of `roots`.
 std::optional<std::string> secret_file_rule(const std::vector<std::string>& roots, const std::string& path);
+
+// On the host, for a file clawfleet executes, boots or hands to a guest:
+// it (after symlinks) is a regular file owned by root and not writable by
+// group or others, and so is every directory above it and above the path
+// as written, up to /; a secret is also not readable by others. Nothing
+// when the file does not exist: whoever uses it says so.
+std::optional<std::string> host_file_rule(FileReader& fs, const std::string& path, bool secret);
+
+// A host_file_rule message about `path` said of `what` ("secret file /x"):
+// "secret file /x is readable by others (...)", or "secret file /x: /real
+// is ..." when the rule is about where a symlink leads.
+std::string said_of(const std::string& what, const std::string& path, const std::string& rule);
+
+// host_file_rule for the VMM binary and every image file of `host`, each
+// broken rule an error where the Host names the file (`origins`: path ->
+// location; `fallback` for a default).
+void check_host_files(const model::Host& host, const std::map<std::string, Location>& origins, const Location& fallback,
+                      FileReader& fs, Diagnostics& diags);
 
 }  // namespace cf::manifest

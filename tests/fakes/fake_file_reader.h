@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "core/fs.h"
 
 namespace cf::testing {
@@ -82,9 +84,40 @@ class FakeFileReader : public FileReader {
     return real;
   }
 
+  // status(): files are root's 0600, directories root's 0755, unless set here.
+  void mode(const std::string& path, unsigned uid, unsigned permissions) { modes_[path] = {uid, permissions}; }
+  Result<FileStatus> status(const std::string& path) override {
+    const std::string real = resolve(path);
+    unsigned type = 0, permissions = 0600;
+    if (files_.count(real)) {
+      type = S_IFREG;
+    } else if (others_.count(real)) {
+      type = others_.at(real) == "a FIFO" ? S_IFIFO : S_IFDIR;
+      permissions = 0755;
+    } else if (real == "/" || dirs_.count(real) || has_below(real)) {
+      type = S_IFDIR;
+      permissions = 0755;
+    } else {
+      return Error{"cannot stat " + path + ": No such file or directory"};
+    }
+    auto it = modes_.find(real);
+    if (it != modes_.end()) return FileStatus{it->second.first, type | it->second.second};
+    return FileStatus{0, type | permissions};
+  }
+
   std::vector<std::string> calls;
 
  private:
+  std::map<std::string, std::pair<unsigned, unsigned>> modes_;  // path -> uid, permissions
+  bool has_below(const std::string& dir) const {
+    const auto below = [&](const std::string& p) { return p.rfind(dir + "/", 0) == 0; };
+    for (const auto& [p, _] : files_)
+      if (below(p)) return true;
+    for (const auto& p : dirs_)
+      if (below(p)) return true;
+    return false;
+  }
+
   std::map<std::string, std::string> files_;
   std::set<std::string> dirs_;
   std::map<std::string, std::string> others_;  // path -> DirEntry::type

@@ -31,7 +31,10 @@ class Cli : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("clawfleet-cli-test-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    fs::remove_all(dir_);
+    if (!secret_root_.empty()) fs::remove_all(made_run_dir_ ? secret_root_.parent_path() : secret_root_);
+  }
 
   Outcome run(const std::string& args) {
     // timeout(1): a verb that hangs fails the test (exit 124) instead of hanging it.
@@ -45,7 +48,29 @@ class Cli : public ::testing::Test {
 
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
 
+  // A secret root of this test's own under /run/clawfleet (root only; ""
+  // when it cannot be made), removed at TearDown.
+  fs::path secret_root() {
+    const fs::path root = "/run/clawfleet/cli-test-" + std::to_string(::getpid());
+    made_run_dir_ = !fs::exists(root.parent_path());
+    std::error_code ec;
+    fs::create_directories(root, ec);
+    if (ec) return {};
+    ::chmod(root.c_str(), 0700);
+    secret_root_ = root;
+    return root;
+  }
+  // A Host with that root and an Instance whose Anthropic key is its `key`.
+  static std::string keyed_instance(const fs::path& root) {
+    return "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {secretRoots: [" + root.string() +
+           "]}\n---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n"
+           "  model: anthropic/claude-sonnet-4-5\n  providerKeys: {anthropic: {file: " +
+           (root / "key").string() + "}}\n";
+  }
+
   fs::path dir_;
+  fs::path secret_root_;
+  bool made_run_dir_ = false;
   double last_seconds_ = 0;  // how long the last run() took
   const std::string src_ = CLAWFLEET_SOURCE_DIR;
 };
@@ -134,25 +159,36 @@ TEST_F(Cli, FifosFailAtOnce) {
   EXPECT_EQ(r.err, (dir_ / "m/a.yaml").string() + ": error: not a regular file\n");
   EXPECT_LT(last_seconds_, 1.0);
 
-  // A secret must lie under a secret root: one of /run/clawfleet's, for
-  // this test alone (root only).
+  // A secret must lie under a secret root: one of /run/clawfleet's.
   fs::remove(dir_ / "m/a.yaml");
-  const fs::path root = "/run/clawfleet/cli-test-" + std::to_string(::getpid());
-  const bool made_parent = !fs::exists(root.parent_path());
-  std::error_code ec;
-  fs::create_directories(root, ec);
-  if (ec) GTEST_SKIP() << "cannot make " << root << " (" << ec.message() << "): the FIFO secret needs root";
+  const fs::path root = secret_root();
+  if (root.empty()) GTEST_SKIP() << "cannot make a secret root under /run/clawfleet (not root?)";
   ASSERT_EQ(::mkfifo((root / "key").c_str(), 0600), 0);
-  write("m/a.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {secretRoots: [" + root.string() +
-                        "]}\n---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: a}\nspec:\n"
-                        "  model: anthropic/claude-sonnet-4-5\n  providerKeys: {anthropic: {file: " +
-                        (root / "key").string() + "}}\n");
+  write("m/a.yaml", keyed_instance(root));
   r = run("plan --manifests " + (dir_ / "m").string());
-  fs::remove_all(made_parent ? root.parent_path() : root);
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "clawfleet plan: instance a: secret file " + (root / "key").string() + ": not a regular file\n");
+  EXPECT_EQ(r.err, "clawfleet plan: instance a: secret file " + (root / "key").string() + " is not a regular file\n");
   EXPECT_EQ(r.out, "");
   EXPECT_LT(last_seconds_, 1.0);
+}
+
+// A secret file others can read is refused before it is read: its value
+// shows nowhere.
+TEST_F(Cli, ASecretOthersCanReadIsRefusedUnread) {
+  const fs::path root = secret_root();
+  if (root.empty()) GTEST_SKIP() << "cannot make a secret root under /run/clawfleet (not root?)";
+  std::ofstream(root / "key") << "sk-ant-VISIBLE\n";
+  ::chmod((root / "key").c_str(), 0644);
+  fs::create_directories(dir_ / "m");
+  write("m/a.yaml", keyed_instance(root));
+  auto r = run("plan --manifests " + (dir_ / "m").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "clawfleet plan: instance a: secret file " + (root / "key").string() +
+                       " is readable by others (mode 0644; chmod o-r it)\n");
+  EXPECT_EQ((r.out + r.err).find("VISIBLE"), std::string::npos);
+  ::chmod((root / "key").c_str(), 0600);
+  r = run("validate --manifests " + (dir_ / "m").string());
+  EXPECT_EQ(r.status, 0) << r.err;
 }
 
 // A manifest that is not a regular file makes the set incomplete: plan

@@ -101,7 +101,8 @@ spec:
           "m.yaml:3:18: error: spec.providerKeys.anthropic: secret file /etc/clawfleet/secrets/shared: cannot open /etc/clawfleet/secrets/shared: No such file or directory",
           "m.yaml:11:18: error: spec.providerKeys.anthropic: secret file /etc/clawfleet/secrets/shared: cannot open /etc/clawfleet/secrets/shared: No such file or directory",
       }));
-  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /etc/clawfleet/secrets/shared"});
+  EXPECT_EQ(fs.calls, (std::vector<std::string>{"canonical /etc/clawfleet/secrets/shared",
+                                                "read_file /etc/clawfleet/secrets/shared"}));
 }
 
 TEST(ReadDigests, KeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
@@ -120,7 +121,9 @@ TEST(ReadDigests, KeepsDigestsAndSaysWhichSecretsCouldNotBeRead) {
                            {{model::SecretSource::File, "/etc/clawfleet/secrets/openai"}, secret_digest("sk-value")}}));
   EXPECT_EQ(d.problems,
             std::vector<std::string>{"instance b: secret env KEY: the variable is not set in clawfleet's environment"});
-  EXPECT_EQ(fs.calls, std::vector<std::string>{"read_file /etc/clawfleet/secrets/openai"});  // each secret read once
+  EXPECT_EQ(fs.calls,
+            (std::vector<std::string>{"canonical /etc/clawfleet/secrets/openai",
+                                      "read_file /etc/clawfleet/secrets/openai"}));  // checked, then read, once
 }
 
 // The same bot token under two references (one file with a trailing

@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "fakes/fake_file_reader.h"
+#include "fakes/no_environment.h"
 #include "manifest/loader.h"
+#include "manifest/secrets.h"
 
 namespace cf::manifest {
 namespace {
@@ -132,6 +137,69 @@ TEST(Trust, Validate) {
   EXPECT_EQ(
       diags({{"h.yaml", host + "  secretRoots: [/etc/clawfleet/secrets, /run/clawfleet/keys]\n"}, {"i.yaml", bot}}),
       std::vector<std::string>{});
+}
+
+// On the host: files clawfleet runs, boots or hands to a guest are root's
+// alone, and so is every directory above them; a secret is not readable
+// by others. Checked before reading: a file that fails is never quoted.
+TEST(Trust, HostFiles) {
+  testing::FakeFileReader fs;
+  fs.file("/etc/clawfleet/secrets/ok", "SECRET-OK\n");
+  fs.mode("/etc/clawfleet/secrets/ok", 0, 0600);
+  EXPECT_EQ(host_file_rule(fs, "/etc/clawfleet/secrets/ok", true), std::nullopt);
+  EXPECT_EQ(host_file_rule(fs, "/etc/clawfleet/secrets/missing", true), std::nullopt);
+  fs.file("/etc/clawfleet/secrets/open", "SECRET-OPEN\n");
+  fs.mode("/etc/clawfleet/secrets/open", 0, 0644);
+  EXPECT_EQ(host_file_rule(fs, "/etc/clawfleet/secrets/open", true),
+            "/etc/clawfleet/secrets/open is readable by others (mode 0644; chmod o-r it)");
+  EXPECT_EQ(host_file_rule(fs, "/etc/clawfleet/secrets/open", false), std::nullopt);  // not a secret
+  fs.file("/etc/clawfleet/secrets/theirs", "x");
+  fs.mode("/etc/clawfleet/secrets/theirs", 1000, 0600);
+  EXPECT_EQ(host_file_rule(fs, "/etc/clawfleet/secrets/theirs", true),
+            "/etc/clawfleet/secrets/theirs is owned by uid 1000, not root");
+  fs.file("/usr/local/bin/firecracker", "");
+  fs.mode("/usr/local/bin/firecracker", 0, 0775);
+  EXPECT_EQ(host_file_rule(fs, "/usr/local/bin/firecracker", false),
+            "/usr/local/bin/firecracker is writable by group or others (mode 0775)");
+  fs.other("/etc/clawfleet/secrets/fifo", "a FIFO");
+  EXPECT_EQ(host_file_rule(fs, "/etc/clawfleet/secrets/fifo", true),
+            "/etc/clawfleet/secrets/fifo is not a regular file");
+  // A directory on the way, as written or where a symlink leads.
+  fs.file("/srv/cf/images/default/rootfs.ext4", "");
+  fs.mode("/srv/cf", 0, 01777);
+  EXPECT_EQ(host_file_rule(fs, "/srv/cf/images/default/rootfs.ext4", false),
+            "directory /srv/cf is writable by group or others (mode 1777)");
+  fs.file("/home/a/key", "SECRET-A\n");
+  fs.mode("/home/a/key", 0, 0600);
+  fs.mode("/home/a", 1000, 0700);
+  fs.link("/etc/clawfleet/secrets/link", "/home/a/key");
+  EXPECT_EQ(host_file_rule(fs, "/etc/clawfleet/secrets/link", true),
+            "directory /home/a is owned by uid 1000, not root");
+
+  // As plan and apply report them: never the content.
+  testing::NoEnvironment env;
+  auto open = read_secret({model::SecretSource::File, "/etc/clawfleet/secrets/open"}, fs, env);
+  ASSERT_FALSE(open);
+  EXPECT_EQ(open.error().message,
+            "secret file /etc/clawfleet/secrets/open is readable by others (mode 0644; chmod o-r it)");
+  auto link = read_secret({model::SecretSource::File, "/etc/clawfleet/secrets/link"}, fs, env);
+  ASSERT_FALSE(link);
+  EXPECT_EQ(link.error().message,
+            "secret file /etc/clawfleet/secrets/link: directory /home/a is owned by uid 1000, not root");
+  EXPECT_EQ(std::count(fs.calls.begin(), fs.calls.end(), "read_file /etc/clawfleet/secrets/open"), 0);
+
+  model::Host host;
+  host.vmm.binary = "/usr/local/bin/firecracker";
+  host.images["default"] = {"/srv/cf/images/default/vmlinux", "/srv/cf/images/default/rootfs.ext4", std::nullopt};
+  Diagnostics d;
+  check_host_files(host, {{"/usr/local/bin/firecracker", Location{"h.yaml", 5, 13}}}, Location{"h.yaml", 1, 1}, fs, d);
+  std::vector<std::string> got;
+  for (const auto& x : d.all()) got.push_back(format(x));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "h.yaml:5:13: error: spec.vmm.binary: /usr/local/bin/firecracker is writable by group or others "
+                     "(mode 0775); only root may control what clawfleet runs or boots",
+                     "h.yaml:1:1: error: spec.images.default.rootfs: directory /srv/cf is writable by group or others "
+                     "(mode 1777); only root may control what clawfleet runs or boots"}));
 }
 
 }  // namespace
