@@ -17,6 +17,7 @@
 #include "cli/plan_output.h"
 #include "cli/saved_plan.h"
 #include "cli/verbs.h"
+#include "core/text.h"
 
 namespace cf::cli {
 namespace {
@@ -92,7 +93,7 @@ int run_apply(const ApplyOptions& opts) {
   std::map<std::size_t, steady_clock::time_point> started;
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   auto on_event = [&](const apply::StepEvent& e) {
-    const std::string who = e.step->instance.empty() ? "host" : e.step->instance;
+    const std::string who = e.step->instance.empty() ? "host" : printable(e.step->instance);
     if (e.start) {
       started[e.index] = steady_clock::now();
       if (tty) fmt::print(stderr, "{}: {} started\n", who, plan::to_string(e.step->action));
@@ -103,12 +104,12 @@ int run_apply(const ApplyOptions& opts) {
       fmt::print(stderr, "{}: {} done ({:.1f} s)\n", who, plan::to_string(e.step->action), secs);
     else
       fmt::print(stderr, "{}: {} {}: {}\n", who, plan::to_string(e.step->action), apply::to_string(e.result.outcome),
-                 e.result.error);
+                 printable(e.result.error));
   };
   apply::Applied applied =
       apply::apply_once(target, planned.value(), planned.value().plan, {}, host, exec_options(opts.exec), on_event);
   if (!applied.journal_error.empty())
-    fmt::print(stderr, "clawfleet apply: warning: journal: {}\n", applied.journal_error);
+    fmt::print(stderr, "clawfleet apply: warning: journal: {}\n", printable(applied.journal_error));
 
   // Pass 4: converged means nothing is left to do.
   std::size_t ok = 0, failed = 0;

@@ -11,6 +11,7 @@
 #include "cli/saved_plan.h"
 #include "cli/status_model.h"
 #include "core/env.h"
+#include "core/text.h"
 #include "manifest/desired_state.h"
 #include "manifest/secrets.h"
 
@@ -18,7 +19,7 @@ namespace cf::cli {
 
 Result<model::DesiredState> load_desired(const ManifestOptions& opts, FileReader& fs) {
   manifest::LoadedDesired d = manifest::load_desired(fs, RealEnvironment(), source_spec(opts));
-  for (const auto& diag : d.diagnostics.all()) fmt::print(stderr, "{}\n", format(diag));
+  for (const auto& diag : d.diagnostics.all()) fmt::print(stderr, "{}\n", printable(format(diag)));
   if (d.diagnostics.has_errors()) return Error{"the manifests have errors; nothing was planned"};
   if (!d.secret_problems.empty()) return Error{d.secret_problems.front()};
   return std::move(d.state);
@@ -42,7 +43,7 @@ apply::ExecOptions exec_options(const ExecCliOptions& opts) {
 }
 
 int fail_verb(const std::string& verb, const std::string& message) {
-  fmt::print(stderr, "clawfleet {}: {}\n", verb, message);
+  fmt::print(stderr, "clawfleet {}: {}\n", verb, printable(message));
   return 1;
 }
 

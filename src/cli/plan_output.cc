@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+
 namespace cf::cli {
 namespace {
 
@@ -58,19 +60,14 @@ const char* summary_verb(Action a) {
   return "change";
 }
 
+// A value in double quotes: '"' and '\\' escaped, then printable().
 std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += char(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += char(c);
-    }
+  std::string q;
+  for (char c : s) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
   }
-  return out + "\"";
+  return "\"" + printable(q) + "\"";
 }
 
 std::string paint(const std::string& text, const char* code, bool color) { return color ? code + text + kReset : text; }
@@ -122,24 +119,29 @@ std::string render_plan_text(const plan::Plan& p, bool color) {
   std::string out;
   if (!p.steps.empty()) out += "clawfleet will perform the following actions:\n\n";
   for (const auto& s : p.steps) {
-    const std::string subject = s.instance.empty() ? "the host network" : s.instance;
+    // Names and reasons may hold what the host said (an orphan's
+    // directory name, a unit's error): printable.
+    const std::string subject = s.instance.empty() ? "the host network" : printable(s.instance);
     std::string comment = "# " + subject + " " + verb_phrase(s.action);
     // A plain create says all there is to say.
-    if (!(s.action == Action::Create && s.reason == plan::kReasonNewInstance)) comment += ": " + s.reason;
+    if (!(s.action == Action::Create && s.reason == plan::kReasonNewInstance)) comment += ": " + printable(s.reason);
     out += "  " + paint(comment, kBold, color) + "\n";
-    out += symbol_column(s.action, color) + " " + (s.instance.empty() ? "(host)" : s.instance) + "\n";
+    out += symbol_column(s.action, color) + " " + (s.instance.empty() ? "(host)" : subject) + "\n";
     for (const auto& c : s.changes) out += field_line(s.action, c);
     out += "\n";
   }
   if (!p.refused.empty()) {
     out += paint("Refused:", kBold, color) + "\n\n";
     for (const auto& r : p.refused)
-      out += "  " + paint("# " + r.instance + " " + refused_phrase(r.action) + ": " + r.reason, kBold, color) + "\n";
+      out += "  " +
+             paint("# " + printable(r.instance) + " " + refused_phrase(r.action) + ": " + printable(r.reason), kBold,
+                   color) +
+             "\n";
     out += "\n";
   }
   // What changes nothing but should be read: after everything else.
   std::string warnings;
-  for (const auto& w : p.warnings) warnings += paint("Warning:", kYellow, color) + " " + w + ".\n";
+  for (const auto& w : p.warnings) warnings += paint("Warning:", kYellow, color) + " " + printable(w) + ".\n";
   if (p.steps.empty())
     return out + paint("No changes.", kBoldGreen, color) + " The host matches the manifests.\n" +
            accelerator_line(p.accelerator) + warnings;
@@ -156,7 +158,7 @@ std::string render_plan_text(const plan::Plan& p, bool color) {
 
 std::string accelerator_line(const plan::Accelerator& a) {
   if (a.reason.empty()) return "";
-  return std::string("Accelerator: ") + a.name() + " (" + a.reason + ")\n";
+  return std::string("Accelerator: ") + a.name() + " (" + printable(a.reason) + ")\n";
 }
 
 std::string render_plan_json(const plan::Plan& p) {

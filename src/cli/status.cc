@@ -22,6 +22,7 @@
 #include "cli/status_render.h"
 #include "cli/verbs.h"
 #include "core/env.h"
+#include "core/text.h"
 #include "host/observe.h"
 #include "manifest/desired_state.h"
 
@@ -68,7 +69,7 @@ int run_status(const StatusOptions& opts) {
   // secret that cannot be read makes that instance's generation "?".
   RealFileReader fs;
   manifest::LoadedDesired loaded = manifest::load_desired(fs, RealEnvironment(), source_spec(opts.manifests));
-  for (const auto& diag : loaded.diagnostics.all()) fmt::print(stderr, "{}\n", format(diag));
+  for (const auto& diag : loaded.diagnostics.all()) fmt::print(stderr, "{}\n", printable(format(diag)));
   const bool have_desired = !loaded.diagnostics.has_errors();
   const model::Host& host = loaded.state.fleet.host;
   if (!have_desired)

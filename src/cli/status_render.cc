@@ -16,23 +16,10 @@ using json = nlohmann::ordered_json;
 // The table cuts long errors; the detail view and JSON keep them whole.
 constexpr std::size_t kTableErrorBytes = 100;
 
-// Text from the host or the journal shown on a terminal: control
-// characters (a newline in an error, an escape sequence) become \xNN.
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out += char(c);
-  }
-  return out;
-}
-
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
 std::string health_text(Health h, const std::string& reason) {
-  return std::string(to_string(h)) + (reason.empty() ? "" : ": " + reason);
+  return std::string(to_string(h)) + (reason.empty() ? "" : ": " + printable(reason));
 }
 
 // "3f2a9c1b0d4e": the first 12 hex digits, enough to tell generations apart.

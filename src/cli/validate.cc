@@ -63,7 +63,7 @@ int run_validate(const ValidateOptions& opts) {
     for (const auto& diag : d.all()) out["diagnostics"].push_back(to_json(diag));
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
-    for (const auto& diag : d.all()) fmt::print(stderr, "{}\n", format(diag));
+    for (const auto& diag : d.all()) fmt::print(stderr, "{}\n", printable(format(diag)));
     if (d.truncated()) fmt::print(stderr, "... and {} more not shown\n", d.dropped());
     fmt::print("{}\n", summary(r));
   }

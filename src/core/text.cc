@@ -25,39 +25,73 @@ bool is_ifname(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// The length of the UTF-8 character at s[i], with its code point in `cp`;
+// 0 when the bytes there are not one (overlong forms, surrogates and
+// values past U+10FFFF are not UTF-8).
+std::size_t utf8_char(std::string_view s, std::size_t i, std::uint32_t& cp) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n;
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  }
+  if ((c & 0xE0) == 0xC0) {
+    n = 1;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 2;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n >= s.size()) return 0;
+  for (std::size_t k = 1; k <= n; ++k) {
+    auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = cp << 6 | (cc & 0x3F);
+  }
+  static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n + 1;
+}
+
+}  // namespace
+
 bool is_valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++i;
+  std::uint32_t cp;
+  for (std::size_t i = 0, n; i < s.size(); i += n)
+    if ((n = utf8_char(s, i, cp)) == 0) return false;
+  return true;
+}
+
+std::string printable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    std::uint32_t cp = 0;
+    const std::size_t n = utf8_char(s, i, cp);
+    if (n > 0 && cp >= 0x20 && !(cp >= 0x7f && cp <= 0x9f)) {
+      out.append(s.substr(i, n));
+      i += n;
       continue;
     }
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else
-      return false;
-    if (i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3F);
+    // A control character (C0, DEL, C1: a terminal acts on it) or a byte
+    // that is not UTF-8, byte by byte.
+    for (std::size_t k = 0; k < (n ? n : 1); ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
     }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
+    i += n ? n : 1;
   }
-  return true;
+  return out;
 }
 
 std::string_view utf8_prefix(std::string_view s, std::size_t max) {

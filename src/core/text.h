@@ -17,6 +17,12 @@ bool is_dns_label(std::string_view s);
 // A Linux interface name: 1-15 bytes (IFNAMSIZ-1) of [A-Za-z0-9_.-], not "." or "..".
 bool is_ifname(std::string_view s);
 bool is_valid_utf8(std::string_view s);
+// Text from outside (a manifest, a file name, a guest, the VMM, systemd,
+// the journal) as a terminal may show it: control characters (C0, DEL,
+// and C1 such as the 8-bit CSI U+009B) and bytes that are not UTF-8
+// become \xNN, so an escape sequence cannot move the cursor, recolour or
+// retitle the operator's terminal; the rest is unchanged.
+std::string printable(std::string_view s);
 // Absolute, no "." or ".." components, no empty components except a
 // trailing slash is refused too, no NUL; at most 4096 bytes.
 bool is_clean_absolute_path(std::string_view s);

@@ -191,6 +191,24 @@ TEST_F(Cli, ASecretOthersCanReadIsRefusedUnread) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// Bytes from outside reach the terminal escaped in every verb: here a
+// manifest whose file name carries an escape sequence (a committer chose
+// it), in validate's, plan's and apply's diagnostics.
+TEST_F(Cli, AnEscapeSequenceFromOutsideIsShownEscaped) {
+  fs::create_directories(dir_ / "m");
+  const std::string name = "\x1b]0;owned\x07\x1b[2Jbad.yaml";
+  write("m/" + name, "apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: Bad}\nspec: {}\n");
+  const std::string shown = (dir_ / "m").string() + "/\\x1b]0;owned\\x07\\x1b[2Jbad.yaml:3:18: error: metadata.name";
+  for (const std::string& verb :
+       std::vector<std::string>{"validate", "plan", "apply --lock-file " + (dir_ / "lock").string()}) {
+    auto r = run(verb + " --manifests " + (dir_ / "m").string());
+    EXPECT_EQ(r.status, 1) << verb;
+    EXPECT_EQ(r.err.rfind(shown, 0), 0u) << verb << ": " << r.err;
+    EXPECT_EQ((r.out + r.err).find('\x1b'), std::string::npos) << verb;
+    EXPECT_EQ((r.out + r.err).find('\x07'), std::string::npos) << verb;
+  }
+}
+
 // A manifest that is not a regular file makes the set incomplete: plan
 // refuses it rather than destroy the instances that file held.
 TEST_F(Cli, ADanglingManifestPlansNothing) {

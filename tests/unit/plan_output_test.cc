@@ -223,6 +223,25 @@ TEST(PlanOutputText, ValuesAreQuotedAndEscaped) {
             std::string::npos);
 }
 
+// What the host said (an orphan's directory name, a unit's error, a
+// warning) reaches the terminal escaped: colour codes are clawfleet's own.
+TEST(PlanOutputText, TextFromTheHostIsEscaped) {
+  Plan p;
+  p.steps = {{"or\x1b[2Jphan", Action::Destroy, {}, "unit failed: \x1b]0;owned\x07", {}}};
+  p.refused = {{"gh\x1bost", Action::Destroy, "not in\nthe inventory"}};
+  p.warnings = {"skill \x1b[31mred"};
+  p.accelerator = {false, "probe said \x1b[5m"};
+  EXPECT_EQ(render_plan_text(p, false),
+            "clawfleet will perform the following actions:\n\n"
+            "  # or\\x1b[2Jphan will be destroyed: unit failed: \\x1b]0;owned\\x07\n"
+            "  - or\\x1b[2Jphan\n\n"
+            "Refused:\n\n"
+            "  # gh\\x1bost will not be destroyed: not in\\x0athe inventory\n\n"
+            "Plan: 0 to create, 1 to destroy.\n"
+            "Accelerator: tcg (probe said \\x1b[5m)\n"
+            "Warning: skill \\x1b[31mred.\n");
+}
+
 TEST(PlanOutputJson, Golden) {
   Plan p;
   p.steps = {

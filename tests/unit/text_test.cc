@@ -32,6 +32,25 @@ TEST(Utf8, AcceptsValidRejectsMalformed) {
   EXPECT_FALSE(is_valid_utf8("\xff"));
 }
 
+// What reaches a terminal from outside: controls and broken UTF-8 as
+// \xNN, everything else as it was.
+TEST(Printable, EscapesWhatATerminalWouldActOn) {
+  EXPECT_EQ(printable("plain text: ok/é/€/😀"), "plain text: ok/é/€/😀");
+  EXPECT_EQ(printable("\x1b[2J\x1b]0;owned\x07"), "\\x1b[2J\\x1b]0;owned\\x07");
+  EXPECT_EQ(printable("a\nb\rc\td\x7f"), "a\\x0ab\\x0dc\\x09d\\x7f");
+  EXPECT_EQ(printable(std::string("nul\0x", 5)), "nul\\x00x");
+  EXPECT_EQ(printable("\xc2\x9b"
+                      "31m"),
+            "\\xc2\\x9b31m");  // U+009B, the 8-bit CSI
+  EXPECT_EQ(printable("\x9b"
+                      "31m"),
+            "\\x9b31m");                           // a lone byte: not UTF-8
+  EXPECT_EQ(printable("\xe2\x82"), "\\xe2\\x82");  // cut short
+  EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");  // overlong '/'
+  EXPECT_EQ(printable("\xc2\xa0"), "\xc2\xa0");    // U+00A0: printable
+  EXPECT_EQ(printable(""), "");
+}
+
 TEST(Path, CleanAbsolute) {
   EXPECT_TRUE(is_clean_absolute_path("/"));
   EXPECT_TRUE(is_clean_absolute_path("/etc/clawfleet/secrets/a.token"));
