@@ -27,7 +27,7 @@ struct LoadResult {
   std::size_t documents = 0;
   std::map<std::string, Location> origins;     // instance name -> its metadata.name
   std::map<std::string, Location> ca_origins;  // CA certificate path -> where the Host lists it
-  // The VMM binary and image files the Host names -> where; defaults are
+  // The state root, VMM binary and image files the Host names -> where; defaults are
   // at the Host document (host_origin), or nowhere without one.
   std::map<std::string, Location> host_files;
   Location host_origin;

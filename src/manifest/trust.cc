@@ -155,6 +155,21 @@ std::optional<std::string> host_file_rule(FileReader& fs, const std::string& pat
   return std::nullopt;
 }
 
+std::optional<std::string> host_state_root_rule(FileReader& fs, const std::string& path) {
+  auto real = fs.canonical(path);
+  if (!real) return std::nullopt;
+  std::set<std::string> dirs{real.value()};
+  add_parents(path, dirs);
+  add_parents(real.value(), dirs);
+  for (const auto& dir : dirs) {
+    auto d = fs.status(dir);
+    if (!d) return d.error().message;
+    if (!S_ISDIR(d.value().mode)) return dir + " is not a directory";
+    if (auto rule = root_only("directory " + dir, d.value())) return rule;
+  }
+  return std::nullopt;
+}
+
 std::string said_of(const std::string& what, const std::string& path, const std::string& rule) {
   if (rule.rfind(path + " ", 0) == 0) return what + rule.substr(path.size());
   return what + ": " + rule;
@@ -169,6 +184,11 @@ void check_host_files(const model::Host& host, const std::map<std::string, Locat
     diags.error(at == origins.end() ? fallback : at->second, field,
                 *rule + "; only root may control what clawfleet runs or boots");
   };
+  if (auto rule = host_state_root_rule(fs, host.state_root)) {
+    auto at = origins.find(host.state_root);
+    diags.error(at == origins.end() ? fallback : at->second, "spec.stateRoot",
+                *rule + "; only root may control where clawfleet keeps instances and images");
+  }
   check(host.vmm.binary, "spec.vmm.binary");
   std::set<std::string> seen;
   for (const auto& [name, image] : host.images)

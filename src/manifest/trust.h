@@ -56,12 +56,18 @@ std::optional<std::string> secret_file_rule(const std::vector<std::string>& root
 // when the file does not exist: whoever uses it says so.
 std::optional<std::string> host_file_rule(FileReader& fs, const std::string& path, bool secret);
 
+// On the host, for the state root when it exists: owned by root and not
+// writable by group or others, and so is every directory above it (a
+// directory another user can change is one they can swap for their own).
+std::optional<std::string> host_state_root_rule(FileReader& fs, const std::string& path);
+
 // A host_file_rule message about `path` said of `what` ("secret file /x"):
 // "secret file /x is readable by others (...)", or "secret file /x: /real
 // is ..." when the rule is about where a symlink leads.
 std::string said_of(const std::string& what, const std::string& path, const std::string& rule);
 
-// host_file_rule for the VMM binary and every image file of `host`, each
+// host_file_rule for the VMM binary and every image file of `host`, and
+// host_state_root_rule for its state root, each
 // broken rule an error where the Host names the file (`origins`: path ->
 // location; `fallback` for a default).
 void check_host_files(const model::Host& host, const std::map<std::string, Location>& origins, const Location& fallback,

@@ -72,6 +72,25 @@ TEST_F(State, InventoryRoundTrip) {
   EXPECT_EQ(mode_of(root_ / "inventory.json"), 0600u);
 }
 
+// clawfleet never changes the mode of a directory it did not create: an
+// operator's existing state root keeps its own; what clawfleet owns below
+// it (instances/, an instance's directory) gets 0700 back.
+TEST_F(State, AnExistingStateRootKeepsItsModeClawfleetsDirectoriesDoNot) {
+  fs::create_directories(root_ / "instances/bot");
+  ::chmod(root_.c_str(), 0750);
+  ::chmod((root_ / "instances").c_str(), 0755);
+  ::chmod((root_ / "instances/bot").c_str(), 0755);
+  ASSERT_TRUE(store_->write_inventory(Inventory{}).ok());
+  ASSERT_TRUE(store_->ensure_token("bot").ok());
+  EXPECT_EQ(mode_of(root_), 0750u);
+  EXPECT_EQ(mode_of(root_ / "instances"), 0700u);
+  EXPECT_EQ(mode_of(root_ / "instances/bot"), 0700u);
+  // Missing, it is made 0700.
+  fs::remove_all(root_);
+  ASSERT_TRUE(store_->write_inventory(Inventory{}).ok());
+  EXPECT_EQ(mode_of(root_), 0700u);
+}
+
 TEST_F(State, TokenIsMadeOnceAndKeptSecret) {
   auto t1 = store_->ensure_token("bot");
   ASSERT_TRUE(t1.ok()) << t1.error().message;

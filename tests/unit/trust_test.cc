@@ -188,7 +188,19 @@ TEST(Trust, HostFiles) {
             "secret file /etc/clawfleet/secrets/link: directory /home/a is owned by uid 1000, not root");
   EXPECT_EQ(std::count(fs.calls.begin(), fs.calls.end(), "read_file /etc/clawfleet/secrets/open"), 0);
 
+  fs.dir("/var/lib/clawfleet");
+  EXPECT_EQ(host_state_root_rule(fs, "/var/lib/clawfleet"), std::nullopt);
+  EXPECT_EQ(host_state_root_rule(fs, "/srv/none"), std::nullopt);  // made 0700 by clawfleet
+  fs.dir("/data/shared/cf");
+  fs.mode("/data/shared", 1000, 0755);
+  EXPECT_EQ(host_state_root_rule(fs, "/data/shared/cf"), "directory /data/shared is owned by uid 1000, not root");
+  fs.mode("/data/shared/cf", 0, 0777);
+  fs.mode("/data/shared", 0, 0755);
+  EXPECT_EQ(host_state_root_rule(fs, "/data/shared/cf"),
+            "directory /data/shared/cf is writable by group or others (mode 0777)");
+
   model::Host host;
+  host.state_root = "/data/shared/cf";
   host.vmm.binary = "/usr/local/bin/firecracker";
   host.images["default"] = {"/srv/cf/images/default/vmlinux", "/srv/cf/images/default/rootfs.ext4", std::nullopt};
   Diagnostics d;
@@ -196,6 +208,8 @@ TEST(Trust, HostFiles) {
   std::vector<std::string> got;
   for (const auto& x : d.all()) got.push_back(format(x));
   EXPECT_EQ(got, (std::vector<std::string>{
+                     "h.yaml:1:1: error: spec.stateRoot: directory /data/shared/cf is writable by group or others "
+                     "(mode 0777); only root may control where clawfleet keeps instances and images",
                      "h.yaml:5:13: error: spec.vmm.binary: /usr/local/bin/firecracker is writable by group or others "
                      "(mode 0775); only root may control what clawfleet runs or boots",
                      "h.yaml:1:1: error: spec.images.default.rootfs: directory /srv/cf is writable by group or others "

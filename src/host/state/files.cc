@@ -70,21 +70,28 @@ Status make_parents(const std::string& dir) {
   return {};
 }
 
-}  // namespace
-
-Status ensure_dir(const std::string& dir, mode_t mode) {
+Status make_dir(const std::string& dir, mode_t mode, bool fix_existing) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) return Error{"not a directory: " + dir};
-    if ((st.st_mode & 07777) != mode && ::chmod(dir.c_str(), mode) != 0) return sys_error("cannot chmod", dir);
+    if (fix_existing && (st.st_mode & 07777) != mode && ::chmod(dir.c_str(), mode) != 0)
+      return sys_error("cannot chmod", dir);
     return {};
   }
   if (auto s = make_parents(dir_of(dir)); !s) return s;
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) return sys_error("cannot create directory", dir);
+  if (::mkdir(dir.c_str(), mode) != 0) {
+    if (errno == EEXIST) return {};  // made meanwhile: not ours to chmod
+    return sys_error("cannot create directory", dir);
+  }
   // mkdir honours the umask; the mode must be exact.
   if (::chmod(dir.c_str(), mode) != 0) return sys_error("cannot chmod", dir);
   return fsync_dir(dir_of(dir));
 }
+
+}  // namespace
+
+Status ensure_dir(const std::string& dir, mode_t mode) { return make_dir(dir, mode, false); }
+Status ensure_own_dir(const std::string& dir, mode_t mode) { return make_dir(dir, mode, true); }
 
 Status remove_stale_temp_files(const std::string& dir, const std::string& of) {
   DIR* d = ::opendir(dir.c_str());

@@ -18,8 +18,13 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
 // Removes path; absent is success. Syncs the directory.
 Status remove_file(const std::string& path);
 
-// Creates dir (and parents) with mode; fixes the mode of an existing one.
+// Creates dir (and parents) with mode when missing; an existing directory
+// keeps its mode: clawfleet never changes the mode of a directory it did
+// not create (the state root may be the operator's).
 Status ensure_dir(const std::string& dir, mode_t mode);
+// ensure_dir for a directory clawfleet owns (instances/, an instance's, a
+// unit's drop-in directory): an existing one gets `mode` back.
+Status ensure_own_dir(const std::string& dir, mode_t mode);
 
 // The temp file a writer of `path` uses beside it: ".<name>.cf-tmp.<pid>".
 std::string temp_path_for(const std::string& path);

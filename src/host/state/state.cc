@@ -68,8 +68,8 @@ class FsStateStore : public StateStore {
 
   Status write_instance(const InstanceRecord& rec) override {
     if (!is_dns_label(rec.name)) return Error{"not an instance name: \"" + rec.name + "\""};
-    if (auto s = ensure_dir(root_ + "/instances", 0700); !s) return s;
-    if (auto s = ensure_dir(dir(rec.name), 0700); !s) return s;
+    if (auto s = ensure_own_dir(root_ + "/instances", 0700); !s) return s;
+    if (auto s = ensure_own_dir(dir(rec.name), 0700); !s) return s;
     // A writer killed mid-write (one writer at a time: the lock) left its
     // temp file; the instance's record is written by every step, so that
     // is where it goes.
@@ -100,8 +100,8 @@ class FsStateStore : public StateStore {
       return Error{std::string("cannot get random bytes: ") + std::strerror(errno)};
     std::string token;
     for (unsigned char b : bytes) token += "0123456789abcdef"[b >> 4], token += "0123456789abcdef"[b & 15];
-    if (auto s = ensure_dir(root_ + "/instances", 0700); !s) return s.error();
-    if (auto s = ensure_dir(dir(name), 0700); !s) return s.error();
+    if (auto s = ensure_own_dir(root_ + "/instances", 0700); !s) return s.error();
+    if (auto s = ensure_own_dir(dir(name), 0700); !s) return s.error();
     if (auto s = write_file_atomic(path, token + "\n", 0600); !s) return s.error();
     return token;
   }

@@ -100,7 +100,7 @@ class DirUnitFiles : public UnitFiles {
 
   Status write_dropin(const std::string& unit, const std::string& name, const std::string& content) override {
     if (auto s = check_dropin_name(unit, name); !s) return s;
-    if (auto s = ensure_dir(dropin_dir(unit), kDirMode); !s) return s;
+    if (auto s = ensure_own_dir(dropin_dir(unit), kDirMode); !s) return s;
     return write_file_atomic(dropin_path(unit, name), content, kFileMode);
   }
 
