@@ -129,7 +129,6 @@ struct FakeHost {
     host.state_root = "/var/lib/clawfleet";
 
     if (!network.ensure_bridge(host.bridge, host.gateway, 16)) die("fake network: cannot create the bridge");
-    network.table = host::render_table(host);
     network.forward = true;
 
     std::set<std::string> taps;
@@ -173,6 +172,7 @@ struct FakeHost {
         die("fake network: cannot create tap " + a.tap);
       vmm.set_state(host::vmm_socket(host.state_root, name), host::VmState::Running);
     }
+    network.table = host::render_ruleset(host, allocations);
   }
 
   host::Ports ports() { return others.with(systemd, network, state, vmm, files); }

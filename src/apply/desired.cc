@@ -23,7 +23,12 @@ Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
     return dns.error();
   }
   d.fleet.host.host_networks = observed.host_networks;  // what egress internet keeps guests out of
-  d.table_hash = "sha256:" + sha256_hex(host::render_table(d.fleet.host));
+  // The ruleset holds every instance with an allocation on the host (one
+  // not in the manifests, refused a destroy, still runs).
+  std::vector<model::Allocation> guests;
+  for (const auto& [_, i] : observed.instances)
+    if (i.allocation) guests.push_back(*i.allocation);
+  d.table_hash = "sha256:" + sha256_hex(host::render_ruleset(d.fleet.host, std::move(guests)));
   for (const auto& instance : fleet.instances) {
     auto it = observed.instances.find(instance.name);
     if (it == observed.instances.end() || !it->second.allocation) continue;

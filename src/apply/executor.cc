@@ -34,26 +34,25 @@ class Run {
       const ExecOptions& options, bool kvm)
       : desired_(desired), observed_(observed), ports_(ports), options_(options), kvm_(kvm) {
     for (const auto& [name, i] : observed.instances)
-      if (i.allocation) taken_.add(*i.allocation);
+      if (i.allocation) {
+        taken_.add(*i.allocation);
+        on_host_.emplace(name, *i.allocation);
+      }
   }
 
   Status host_step() {
     std::lock_guard<std::mutex> lock(mu_);
     const model::Host& h = desired_.fleet.host;
     if (auto s = ports_.network.ensure_bridge(h.bridge, h.gateway, h.subnet.prefix); !s) return s;
-    const std::string table = host::render_table(h);
-    auto current = ports_.network.read_table();
-    if (!current) return current.error();
-    if (current.value() != table)
-      if (auto s = ports_.network.replace_table(table); !s) return s;
+    if (auto s = sync_ruleset(); !s) return s;
     if (model::forwards(h)) {
       auto on = ports_.network.ip_forward();
       if (!on) return on.error();
       if (!on.value())
         if (auto s = ports_.network.set_ip_forward(true); !s) return s;
     }
-    // Every launch record carries the table for `vm prepare` after a reboot:
-    // rewrite them all, or a VM restarted later would bring an old one back.
+    // Every launch record carries what `vm prepare` needs after a reboot:
+    // rewrite them all, or a VM restarted later would bring an old Host back.
     for (const auto& inst : desired_.fleet.instances) {
       const model::ObservedInstance* seen = observed(inst.name);
       if (!seen || !seen->allocation || !seen->dir.exists) continue;
@@ -199,6 +198,13 @@ class Run {
       token = t.value();
       if (auto s = inventory_set(inst.name, host::InventoryEntry{alloc.tap, inst.protect}); !s) return s;
 
+      // This guest's rules are loaded before its tap can exist (and so
+      // before its VM starts); an address it had before is forgotten.
+      if (auto old_ip = on_host_.find(inst.name); old_ip != on_host_.end() && old_ip->second.ip != alloc.ip)
+        if (auto s = ports_.network.delete_neighbour(h.bridge, old_ip->second.ip); !s) return s;
+      on_host_.insert_or_assign(inst.name, alloc);
+      if (auto s = sync_ruleset(); !s) return s;
+
       auto launch = host::make_launch_record(h, inst, alloc, ports_.vmm, kvm_, observed_.platform.tsc_khz);
       if (!launch) return launch.error();
       if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()), 0600); !s) return s;
@@ -217,7 +223,7 @@ class Run {
       }
       // The unit's ExecStartPre does this too; doing it here makes the tap
       // and table exist (and be observed) also for a stopped instance.
-      if (auto s = host::prepare_host_side(launch.value(), ports_.network); !s) return s;
+      if (auto s = host::prepare_host_side(launch.value(), *loaded_, ports_.network); !s) return s;
     }
     // Outside the lock: a first copy of the root disk can take a while.
     const std::string generation = generation_of(plan::flatten(inst, h, desired_.secret_digests, desired_.ca_digests));
@@ -384,8 +390,30 @@ class Run {
     }
     if (!tap.empty())
       if (auto s = ports_.network.delete_link(tap); !s) return s;
+    if (auto it = on_host_.find(name); it != on_host_.end())
+      if (auto s = ports_.network.delete_neighbour(desired_.fleet.host.bridge, it->second.ip); !s) return s;
     if (auto s = ports_.state.remove_instance(name); !s) return s;
-    return inventory_erase(name);
+    if (auto s = inventory_erase(name); !s) return s;
+    // Its rules go last: a rerun after a failure above still finds them.
+    on_host_.erase(name);
+    return sync_ruleset();
+  }
+
+  // The ruleset for every instance on the host now, in the state root's
+  // file (for `vm prepare`) and in the kernel; each written only when it
+  // differs from what this run wrote last. Callers hold mu_.
+  Status sync_ruleset() {
+    std::vector<model::Allocation> guests;
+    for (const auto& [_, a] : on_host_) guests.push_back(a);
+    std::string ruleset = host::render_ruleset(desired_.fleet.host, std::move(guests));
+    if (loaded_ == ruleset) return {};
+    if (auto s = ports_.state.write_ruleset(ruleset); !s) return s;
+    auto current = ports_.network.read_ruleset();
+    if (!current) return current.error();
+    if (current.value() != ruleset)
+      if (auto s = ports_.network.replace_ruleset(ruleset); !s) return s;
+    loaded_ = std::move(ruleset);
+    return {};
   }
 
   // A VM that clawfleet stopped counts as stopped however its VMM ended
@@ -426,6 +454,10 @@ class Run {
   std::mutex mu_;
   host::Taken taken_;
   std::map<std::string, Result<model::Allocation>> allocated_;
+  // Every instance with an allocation on the host as this run goes (the
+  // ruleset's guests), and the ruleset this run last wrote and loaded.
+  std::map<std::string, model::Allocation> on_host_;
+  std::optional<std::string> loaded_;
 };
 
 }  // namespace

@@ -45,7 +45,8 @@ void add_vm(CLI::App& app, VmOptions& opts) {
   vm->require_subcommand(1);
   opts.state_root = default_state_root();
   for (auto [verb, help] :
-       {std::pair{"prepare", "Create the bridge, tap, firewall table and VMM files; remove a stale socket"},
+       {std::pair{"prepare",
+                  "Create the bridge, tap, neighbour entry, firewall ruleset and VMM files; remove a stale socket"},
         std::pair{"run", "Run the VMM in the foreground"},
         std::pair{"stop", "Ask the VMM to shut the guest down and wait for it"}}) {
     auto* cmd = vm->add_subcommand(verb, help);
@@ -70,8 +71,15 @@ int run_vm(const VmOptions& opts) {
   const host::LaunchRecord& r = record.value();
 
   if (opts.verb == "prepare") {
+    // The ruleset holds every guest's rules, this one's among them: written
+    // by apply before it starts any VM.
+    RealFileReader fs;
+    auto ruleset = fs.read_file(host::ruleset_path(opts.state_root), host::kMaxRulesetBytes);
+    if (!ruleset)
+      return vm_failed("prepare", Error{ruleset.error().message + " (run `clawfleet apply` once after installing "
+                                                                  "or upgrading clawfleet)"});
     auto net = host::real_network();
-    if (auto s = host::prepare_vm(r, *net); !s) return vm_failed("prepare", s.error());
+    if (auto s = host::prepare_vm(r, ruleset.value(), *net); !s) return vm_failed("prepare", s.error());
     return 0;
   }
 

@@ -108,7 +108,7 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   }
   std::sort(out.host_networks.begin(), out.host_networks.end(),
             [](const Cidr& a, const Cidr& b) { return std::tie(a.network, a.prefix) < std::tie(b.network, b.prefix); });
-  auto table = ports.network.read_table();
+  auto table = ports.network.read_ruleset();
   if (!table) return table.error();
   if (table.value()) out.table_hash = "sha256:" + sha256_hex(*table.value());
   auto forward = ports.network.ip_forward();

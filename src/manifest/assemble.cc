@@ -129,6 +129,7 @@ class Assembler {
     }
     if (rh.max_vcpus) h.max_vcpus = rh.max_vcpus->value;
     if (rh.max_memory_mib) h.max_memory_mib = rh.max_memory_mib->value;
+    if (rh.max_connections) h.max_connections = rh.max_connections->value;
     if (rh.ca_certificates)
       for (const auto& ca : *rh.ca_certificates) h.ca_certificates.push_back(ca.value);
     std::sort(h.ca_certificates.begin(), h.ca_certificates.end());

@@ -540,11 +540,14 @@ class Parser {
       auto f = r_.fields(field, path, {"failAfter"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) liveness_fail_after(p, child(path, p.key), h);
     } else if (field.key == "limits") {
-      auto f = r_.fields(field, path, {"vcpus", "memoryMiB"});
+      auto f = r_.fields(field, path, {"vcpus", "memoryMiB", "connections"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) {
         std::string sub = child(path, p.key);
         if (p.key == "vcpus") {
           if (auto v = r_.integer(p, sub, 1, kMaxVcpus)) h.max_vcpus = at(p, int(*v));
+        } else if (p.key == "connections") {
+          if (auto v = r_.integer(p, sub, model::kMinMaxConnections, model::kMaxMaxConnections))
+            h.max_connections = at(p, std::uint32_t(*v));
         } else if (auto v = r_.integer(p, sub, kMinMemoryMiB, kMaxMemoryMiB)) {
           h.max_memory_mib = at(p, std::uint32_t(*v));
         }

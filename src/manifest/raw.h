@@ -75,6 +75,7 @@ struct RawHost {
   std::optional<At<std::string>> state_root;
   std::optional<At<int>> max_vcpus;
   std::optional<At<std::uint32_t>> max_memory_mib;
+  std::optional<At<std::uint32_t>> max_connections;
   std::optional<std::vector<At<std::string>>> ca_certificates;  // as written, repeats dropped
   std::optional<std::vector<At<std::string>>> secret_roots;     // as written, repeats dropped
   // Each file of spec.images with its field path ("spec.images.default.kernel").

@@ -58,6 +58,7 @@ json to_json(const Host& h) {
   json limits = json::object();
   if (h.max_vcpus) limits["vcpus"] = *h.max_vcpus;
   if (h.max_memory_mib) limits["memoryMiB"] = *h.max_memory_mib;
+  if (h.max_connections) limits["connections"] = *h.max_connections;
   json j{
       {"bridge", h.bridge},
       {"subnet", to_string(h.subnet)},

@@ -156,10 +156,23 @@ struct Host {
   std::string state_root;
   std::optional<int> max_vcpus;
   std::optional<std::uint32_t> max_memory_mib;
+  // spec.limits.connections: the most connections one guest may have
+  // tracked by the host at once; nullopt: kDefaultMaxConnections.
+  std::optional<std::uint32_t> max_connections;
   std::vector<std::string> ca_certificates;  // paths of the operator's CA certificate files; sorted, unique
   Liveness liveness;
   bool operator==(const Host&) const = default;
 };
+
+// A guest's tracked connections unless the Host says otherwise: far above
+// what a gateway with its browser opens, and a small share of the kernel's
+// conntrack table (262144 entries on a host with 4 GiB or more).
+inline constexpr std::uint32_t kDefaultMaxConnections = 4096;
+inline constexpr std::uint32_t kMinMaxConnections = 16;
+inline constexpr std::uint32_t kMaxMaxConnections = 1048576;
+inline std::uint32_t max_connections(const Host& h) {
+  return h.max_connections ? *h.max_connections : kDefaultMaxConnections;
+}
 
 // Whether guest traffic is routed off the host at all (masquerade and
 // net.ipv4.ip_forward): every mode but deny, and deny with exceptions.

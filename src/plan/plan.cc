@@ -289,9 +289,9 @@ class Planner {
       }
     }
     if (!d_.table_hash.empty() && o_.table_hash != d_.table_hash) {
-      why.push_back(o_.table_hash ? "nftables table inet clawfleet differs from the one clawfleet renders"
-                                  : "nftables table inet clawfleet is missing");
-      s.changes.push_back({"table inet clawfleet", o_.table_hash, d_.table_hash});
+      why.push_back(o_.table_hash ? "nftables tables inet/bridge clawfleet differ from what clawfleet renders"
+                                  : "nftables tables inet/bridge clawfleet are missing");
+      s.changes.push_back({"tables inet/bridge clawfleet", o_.table_hash, d_.table_hash});
     }
     if (model::forwards(h) && !o_.ip_forward) {
       why.push_back(std::string("net.ipv4.ip_forward is 0 (egress: ") + model::to_string(h.egress) + " needs 1)");

@@ -123,7 +123,7 @@ struct Desired {
   // CA certificate path -> digest (model::DesiredState::ca_digests); a path
   // missing here shows as "(unreadable)" and is a change.
   std::map<std::string, std::string> ca_digests;
-  // "sha256:..." of render_table(fleet.host): compared with
+  // "sha256:..." of render_ruleset(fleet.host, every allocation): compared with
   // Observed::table_hash; "" compares nothing.
   std::string table_hash;
   // Per instance, the drop-ins clawfleet writes, path -> "sha256:..." of the

@@ -39,8 +39,10 @@ class FakeNetwork : public host::Network {
     auto it = links_.find(name);
     return it == links_.end() ? nullptr : &it->second;
   }
-  // The table as the kernel would hold it; nullopt when absent.
+  // The ruleset as the kernel would hold it; nullopt when absent.
   std::optional<std::string> table;
+  // Permanent neighbour entries: "bridge ip" -> MAC.
+  std::map<std::string, Mac> neighbours;
   bool forward = false;
 
   // The call whose recorded text is exactly `call` fails with message
@@ -54,8 +56,9 @@ class FakeNetwork : public host::Network {
 
   // Every call, in order: "links", "ensure_bridge clawbr0 10.100.0.1/24",
   // "ensure_tap cf0123456789abc clawbr0 clawfleet:bot", "delete_link X",
-  // "read_table", "replace_table", "delete_table", "ip_forward",
-  // "set_ip_forward 1".
+  // "ensure_neighbour clawbr0 10.100.0.2 06:fc:0a:64:00:02",
+  // "delete_neighbour clawbr0 10.100.0.2", "read_ruleset",
+  // "replace_ruleset", "delete_ruleset", "ip_forward", "set_ip_forward 1".
   std::vector<std::string> calls;
 
   Result<std::vector<host::Link>> links() override {
@@ -129,25 +132,44 @@ class FakeNetwork : public host::Network {
     return {};
   }
 
-  Result<std::optional<std::string>> read_table() override {
-    if (auto e = record("read_table")) return *e;
+  Status ensure_neighbour(const std::string& bridge, Ipv4 ip, const Mac& mac) override {
+    if (auto e = record("ensure_neighbour " + bridge + " " + to_string(ip) + " " + to_string(mac))) return *e;
+    const std::string context =
+        "cannot set the neighbour entry of " + to_string(ip) + " at " + to_string(mac) + " on bridge " + bridge;
+    if (!is_ifname(bridge)) return Error{context + ": " + ifname_rule()};
+    if (!links_.count(bridge)) return Error{context + ": no such bridge"};
+    neighbours[bridge + " " + to_string(ip)] = mac;
+    return {};
+  }
+
+  Status delete_neighbour(const std::string& bridge, Ipv4 ip) override {
+    if (auto e = record("delete_neighbour " + bridge + " " + to_string(ip))) return *e;
+    if (!is_ifname(bridge))
+      return Error{"cannot delete the neighbour entry of " + to_string(ip) + " on bridge " + bridge + ": " +
+                   ifname_rule()};
+    neighbours.erase(bridge + " " + to_string(ip));
+    return {};
+  }
+
+  Result<std::optional<std::string>> read_ruleset() override {
+    if (auto e = record("read_ruleset")) return *e;
     return table;
   }
 
-  Status replace_table(const std::string& ruleset) override {
-    if (auto e = record("replace_table")) return *e;
-    // The real adapter's rule (host::only_our_table); nft itself would
+  Status replace_ruleset(const std::string& ruleset) override {
+    if (auto e = record("replace_ruleset")) return *e;
+    // The real adapter's rule (host::only_our_tables); nft itself would
     // also check the syntax, which the fake does not.
-    if (!host::only_our_table(ruleset))
+    if (!host::only_our_tables(ruleset))
       return Error{
-          "cannot replace nftables table inet clawfleet: the ruleset must be a single \"table inet "
-          "clawfleet {\" block"};
+          "cannot replace nftables tables inet clawfleet and bridge clawfleet: the ruleset must be a \"table "
+          "inet clawfleet {\" block and at most a \"table bridge clawfleet {\" block"};
     table = ruleset;
     return {};
   }
 
-  Status delete_table() override {
-    if (auto e = record("delete_table")) return *e;
+  Status delete_ruleset() override {
+    if (auto e = record("delete_ruleset")) return *e;
     table.reset();
     return {};
   }

@@ -84,7 +84,15 @@ class FakeStateStore : public host::StateStore {
     return {};
   }
 
+  Status write_ruleset(const std::string& text) override {
+    calls.push_back("write_ruleset");
+    if (fail_writes) return Error{"injected failure: write_ruleset"};
+    ruleset = text;
+    return {};
+  }
+
   std::function<void(const std::string&)> on_remove;  // called by remove_instance
+  std::optional<std::string> ruleset;                 // what write_ruleset wrote
   host::Inventory inventory;
   std::map<std::string, host::InstanceRecord> records;
   std::map<std::string, std::string> tokens;

@@ -135,7 +135,7 @@ class Namespace {
 // --- traffic: plain TCP, in the namespace of the thread that makes the socket
 
 // A listening TCP socket on ip:port (non-blocking), or -1.
-inline int tcp_listen(const std::string& ip, int port) {
+inline int tcp_listen(const std::string& ip, int port, int backlog = 8) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   int one = 1;
@@ -144,18 +144,19 @@ inline int tcp_listen(const std::string& ip, int port) {
   a.sin_family = AF_INET;
   a.sin_port = htons(std::uint16_t(port));
   if (::inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1 ||
-      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 8) != 0) {
+      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0) {
     ::close(fd);
     return -1;
   }
   return fd;
 }
 
-// Whether a TCP connection to ip:port is established within timeout_ms
-// (a dropped SYN times out, a refused one fails at once).
-inline bool tcp_connects(const std::string& ip, int port, int timeout_ms) {
+// A TCP connection to ip:port established within timeout_ms, kept open
+// (the caller closes it), or -1: a dropped SYN times out, a refused one
+// fails at once.
+inline int tcp_open(const std::string& ip, int port, int timeout_ms) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(std::uint16_t(port));
@@ -169,8 +170,18 @@ inline bool tcp_connects(const std::string& ip, int port, int timeout_ms) {
     socklen_t len = sizeof err;
     ok = ::poll(&p, 1, timeout_ms) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
   }
+  if (ok) return fd;
   ::close(fd);
-  return ok;
+  return -1;
+}
+
+// Whether a TCP connection to ip:port is established within timeout_ms
+// (a dropped SYN times out, a refused one fails at once).
+inline bool tcp_connects(const std::string& ip, int port, int timeout_ms) {
+  int fd = tcp_open(ip, port, timeout_ms);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
 }
 
 // The source address of the next connection accepted on listener fd within

@@ -94,6 +94,19 @@ class RealNetwork : public ::testing::Test {
     std::string out;
     EXPECT_EQ(netns::sh("set -e; " + commands, &out), 0) << commands << "\n" << out;
   }
+  // A guest in namespace ns as a VMM would present it: a veth named as
+  // its tap on the bridge (port isolated, up), and on the guest's side
+  // eth0 with its MAC and address. Run on the test's namespace thread.
+  static void plug(netns::Namespace& ns, const model::Allocation& a) {
+    sh_ok("ip link add " + a.tap + " type veth peer name eth0 netns " + std::to_string(tid_of(ns)) + "; ip link set " +
+          a.tap + " master " + kBridge + " up; bridge link set dev " + a.tap + " isolated on");
+  }
+  static void configure(netns::Namespace& ns, const model::Allocation& a) {
+    ns.run([&] {
+      sh_ok("ip link set lo up; ip link set eth0 address " + to_string(a.mac) + " up; ip addr add " + to_string(a.ip) +
+            "/24 dev eth0");
+    });
+  }
   // The thread of a namespace, for `ip link ... netns TID`.
   static pid_t tid_of(netns::Namespace& ns) {
     pid_t tid = 0;
@@ -283,11 +296,12 @@ TEST_F(RealNetwork, KernelRefusalsAreReportedWithContext) {
     s = net.delete_link(kBridge);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().message, std::string("cannot delete link ") + kBridge + ": Operation not permitted");
-    s = net.replace_table(render_table(test_host(model::Egress::Allow)));
+    s = net.replace_ruleset(render_ruleset(test_host(model::Egress::Allow), {}));
     ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().message.rfind("cannot replace nftables table inet clawfleet: ", 0), 0u) << s.error().message;
+    EXPECT_EQ(s.error().message.rfind("cannot replace nftables tables inet clawfleet and bridge clawfleet: ", 0), 0u)
+        << s.error().message;
     EXPECT_NE(s.error().message.find("Operation not permitted"), std::string::npos) << s.error().message;
-    auto t = net.read_table();
+    auto t = net.read_ruleset();
     ASSERT_FALSE(t);
     EXPECT_EQ(t.error().message.rfind("cannot list nftables table inet clawfleet: ", 0), 0u) << t.error().message;
     std::cout << "[ netns    ] without CAP_NET_ADMIN: " << s.error().message << " | " << t.error().message << "\n";
@@ -296,26 +310,26 @@ TEST_F(RealNetwork, KernelRefusalsAreReportedWithContext) {
 
 TEST_F(RealNetwork, TableIsReplacedAtomicallyAndReadsBackAsRendered) {
   in_ns([](Network& net) {
-    auto t = net.read_table();
+    auto t = net.read_ruleset();
     ASSERT_TRUE(t) << t.error().message;
     EXPECT_EQ(t.value(), std::nullopt);
 
-    const std::string allow = render_table(test_host(model::Egress::Allow));
-    auto s = net.replace_table(allow);
+    const std::string allow = render_ruleset(test_host(model::Egress::Allow), {});
+    auto s = net.replace_ruleset(allow);
     ASSERT_TRUE(s) << s.error().message;
-    t = net.read_table();
+    t = net.read_ruleset();
     ASSERT_TRUE(t) << t.error().message;
     ASSERT_TRUE(t.value());
     EXPECT_NE(t.value()->find("ip saddr 10.123.0.0/24 oifname != \"cfbr-test\" masquerade"), std::string::npos);
-    // render_table writes what nft prints, so observed == desired by hash.
+    // render_ruleset writes what nft prints, so observed == desired by hash.
     EXPECT_EQ(*t.value(), allow);
 
-    s = net.replace_table(allow);  // replacing an existing table
+    s = net.replace_ruleset(allow);  // replacing an existing table
     ASSERT_TRUE(s) << s.error().message;
-    const std::string deny = render_table(test_host(model::Egress::Deny));
-    s = net.replace_table(deny);
+    const std::string deny = render_ruleset(test_host(model::Egress::Deny), {});
+    s = net.replace_ruleset(deny);
     ASSERT_TRUE(s) << s.error().message;
-    t = net.read_table();
+    t = net.read_ruleset();
     ASSERT_TRUE(t && t.value());
     EXPECT_EQ(*t.value(), deny);
 
@@ -324,24 +338,25 @@ TEST_F(RealNetwork, TableIsReplacedAtomicallyAndReadsBackAsRendered) {
     EXPECT_EQ(out, deny) << "only our table, once";
 
     // A broken ruleset fails as a whole: the old table stays.
-    s = net.replace_table("table inet clawfleet {\n\tchain x {\n\t\tbogus\n\t}\n}\n");
+    s = net.replace_ruleset("table inet clawfleet {\n\tchain x {\n\t\tbogus\n\t}\n}\n");
     ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().message.rfind("cannot replace nftables table inet clawfleet: ", 0), 0u) << s.error().message;
+    EXPECT_EQ(s.error().message.rfind("cannot replace nftables tables inet clawfleet and bridge clawfleet: ", 0), 0u)
+        << s.error().message;
     EXPECT_NE(s.error().message.find("Error:"), std::string::npos) << s.error().message;
-    t = net.read_table();
+    t = net.read_ruleset();
     ASSERT_TRUE(t && t.value());
     EXPECT_EQ(*t.value(), deny);
     // Other tables are out of reach.
-    s = net.replace_table("flush ruleset\n");
+    s = net.replace_ruleset("flush ruleset\n");
     ASSERT_FALSE(s);
     EXPECT_EQ(netns::sh("nft list ruleset", &out), 0);
     EXPECT_EQ(out, deny);
 
-    ASSERT_TRUE(net.delete_table());
-    t = net.read_table();
+    ASSERT_TRUE(net.delete_ruleset());
+    t = net.read_ruleset();
     ASSERT_TRUE(t) << t.error().message;
     EXPECT_EQ(t.value(), std::nullopt);
-    s = net.delete_table();  // absent is success
+    s = net.delete_ruleset();  // absent is success
     EXPECT_TRUE(s) << s.error().message;
     EXPECT_EQ(netns::sh("nft list ruleset", &out), 0);
     EXPECT_EQ(out, "");
@@ -362,7 +377,7 @@ TEST_F(RealNetwork, TrafficFollowsTheTable) {
   in_ns([&](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
     ASSERT_TRUE(net.set_ip_forward(true));
-    ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow))));
+    ASSERT_TRUE(net.replace_ruleset(render_ruleset(test_host(model::Egress::Allow), {})));
     sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) + "; ip link set vg1 master " +
           kBridge + " up; bridge link set dev vg1 isolated on" + "; ip link add vout type veth peer name eth0 netns " +
           std::to_string(outside_tid) +
@@ -406,13 +421,13 @@ TEST_F(RealNetwork, TrafficFollowsTheTable) {
   });
 
   // Egress deny: nothing leaves; the host still reaches the guest.
-  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Deny)))); });
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_ruleset(render_ruleset(test_host(model::Egress::Deny), {}))); });
   guest.run([&] { EXPECT_FALSE(netns::tcp_connects("10.200.0.2", 8080, 300)) << "egress deny leaks"; });
   ns_->run([&] { EXPECT_TRUE(netns::tcp_connects("10.123.0.2", 18789, 3000)) << "host cannot reach the guest"; });
 
   // Control: without the table the same probes go through, so the
   // refusals above are the table's doing.
-  in_ns([&](Network& net) { ASSERT_TRUE(net.delete_table()); });
+  in_ns([&](Network& net) { ASSERT_TRUE(net.delete_ruleset()); });
   guest.run([&] {
     EXPECT_TRUE(netns::tcp_connects("10.123.0.1", 2222, 3000));
     EXPECT_TRUE(netns::tcp_connects("169.254.169.254", 80, 3000));
@@ -433,7 +448,7 @@ TEST_F(RealNetwork, IsolatedGuestsReachTheBridgeNotEachOther) {
   const pid_t t1 = tid_of(g1), t2 = tid_of(g2);
   in_ns([&](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
-    ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow))));
+    ASSERT_TRUE(net.replace_ruleset(render_ruleset(test_host(model::Egress::Allow), {})));
     for (auto [veth, tid] : {std::pair{"vg1", t1}, std::pair{"vg2", t2}})
       sh_ok(std::string("ip link add ") + veth + " type veth peer name eth0 netns " + std::to_string(tid) +
             "; ip link set " + veth + " master " + kBridge + " up; bridge link set dev " + veth + " isolated on");
@@ -463,7 +478,7 @@ TEST_F(RealNetwork, IsolatedGuestsReachTheBridgeNotEachOther) {
 
   // Isolation holds on its own: without the table (whose bridge-to-bridge
   // drop also sees bridged packets where br_netfilter is on) nothing passes.
-  in_ns([&](Network& net) { ASSERT_TRUE(net.delete_table()); });
+  in_ns([&](Network& net) { ASSERT_TRUE(net.delete_ruleset()); });
   g1.run([&] {
     EXPECT_FALSE(ping("10.123.0.3")) << "isolation alone does not stop guest 1";
     EXPECT_FALSE(netns::tcp_connects("10.123.0.3", 18789, 500));
@@ -480,6 +495,204 @@ TEST_F(RealNetwork, IsolatedGuestsReachTheBridgeNotEachOther) {
   for (int fd : {l1, l2}) ::close(fd);
 }
 
+// A compromised guest beside another on isolated ports, with the ruleset
+// as rendered and the neighbour entries `vm prepare` makes (veths stand in
+// for taps). The impostor takes the victim's address on its own link and
+// says so to the host in forged ARP (replies and requests, with its own
+// MAC and with the victim's), sends IPv4 from the victim's address and
+// from the victim's MAC, and advertises itself as an IPv6 router. The
+// host's entry for the victim stays, a connection from the host to the
+// victim (the proxy's, the health gate's with the token) reaches the
+// victim, and nothing forged arrives. Each defence is shown alone (the
+// table without permanent entries, the entries without the table), and a
+// control without either shows every attack working.
+TEST_F(RealNetwork, AHostileGuestCannotPoseAsAnother) {
+  if (netns::sh("command -v python3") != 0) GTEST_SKIP() << "python3 is not installed";
+  const std::string forge = std::string("python3 ") + CLAWFLEET_SOURCE_DIR + "/tests/integration/hostile_guest.py ";
+  netns::Namespace victim_ns, impostor_ns;
+  ASSERT_FALSE(victim_ns.error()) << *victim_ns.error();
+  ASSERT_FALSE(impostor_ns.error()) << *impostor_ns.error();
+  const model::Host host = test_host(model::Egress::Allow);
+  const model::Allocation victim{parse_ipv4("10.123.0.2").value(), parse_mac("06:fc:0a:7b:00:02").value(), 18900,
+                                 tap_name("victim", {})};
+  const model::Allocation impostor{parse_ipv4("10.123.0.3").value(), parse_mac("06:fc:0a:7b:00:03").value(), 18901,
+                                   tap_name("impostor", {})};
+  const std::string ruleset = render_ruleset(host, {victim, impostor});
+  const std::string vmac = to_string(victim.mac), imac = to_string(impostor.mac);
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, host.gateway, 24));
+    sh_ok(std::string("sysctl -qw net.ipv6.conf.") + kBridge + ".accept_ra=2");
+    plug(victim_ns, victim);
+    plug(impostor_ns, impostor);
+  });
+  configure(victim_ns, victim);
+  configure(impostor_ns, impostor);
+  impostor_ns.run([&] { sh_ok("ip addr add 10.123.0.2/32 dev eth0"); });  // the victim's address on top
+  int real = -1, fake = -1, udp = -1;
+  victim_ns.run([&] { real = netns::tcp_listen("10.123.0.2", 18789); });
+  impostor_ns.run([&] { fake = netns::tcp_listen("10.123.0.2", 18789); });
+  ns_->run([&] { udp = netns::udp_bind("10.123.0.1", 9999); });
+  ASSERT_GE(real, 0);
+  ASSERT_GE(fake, 0);
+  ASSERT_GE(udp, 0);
+
+  // What each attack achieved, as the host sees it.
+  struct Outcome {
+    std::string entry;            // `ip neigh show 10.123.0.2`
+    std::string reached;          // who accepted the host's connection: "victim", "impostor" or ""
+    std::string udp_from_victim;  // what arrived from the victim's address (the impostor sent it)
+    std::string udp_from_mac;     // what arrived from the victim's MAC (the impostor sent it)
+    bool router = false;          // whether the host took the impostor for an IPv6 router
+  };
+  // Every datagram that arrived within 300 ms of the last.
+  auto received = [&] {
+    std::string got;
+    for (std::string d; !(d = netns::udp_received(udp, 300)).empty();)
+      if (got.find(d) == std::string::npos) got += d;
+    return got;
+  };
+  auto attack = [&] {
+    Outcome o;
+    ns_->run([&] { netns::sh(std::string("ip neigh del 10.123.0.2 dev ") + kBridge + " 2>/dev/null; true"); });
+    // ARP locks an entry for a second after it changed; wait it out.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    impostor_ns.run([&] {
+      for (const char* op : {"1", "2"})
+        sh_ok(forge + "arp eth0 " + op + " " + imac + " " + imac + " 10.123.0.2 10.123.0.1");
+      sh_ok(forge + "udp eth0 " + imac + " ff:ff:ff:ff:ff:ff 10.123.0.2 10.123.0.1 9999 forged-ip");
+      sh_ok(forge + "ra eth0 " + imac + " 2001:db8:77::");
+    });
+    o.udp_from_victim = received();
+    ns_->run([&] {
+      int c = netns::tcp_open("10.123.0.2", 18789, 3000);
+      if (c >= 0) ::send(c, "Bearer the-victims-token", 24, MSG_NOSIGNAL);
+      if (c >= 0) ::close(c);
+      netns::sh(std::string("ip neigh show 10.123.0.2 dev ") + kBridge, &o.entry);
+      std::string routes;
+      netns::sh(std::string("ip -6 route show dev ") + kBridge, &routes);
+      o.router = routes.find("2001:db8:77::/64") != std::string::npos || routes.find("default") != std::string::npos;
+    });
+    if (netns::accepted_peer(real, 200) == "10.123.0.1") o.reached = "victim";
+    if (netns::accepted_peer(fake, 200) == "10.123.0.1") o.reached += "impostor";
+    // Last, as it would also teach the bridge that the victim's MAC is
+    // behind the impostor's port: frames from the victim's MAC.
+    impostor_ns.run([&] {
+      for (const char* op : {"1", "2"})
+        sh_ok(forge + "arp eth0 " + op + " " + vmac + " " + vmac + " 10.123.0.2 10.123.0.1");
+      sh_ok(forge + "udp eth0 " + vmac + " ff:ff:ff:ff:ff:ff 10.123.0.3 10.123.0.1 9999 forged-mac");
+    });
+    o.udp_from_mac = received();
+    return o;
+  };
+
+  // The table alone: the host learns the victim's MAC by asking, and no
+  // forged answer reaches it.
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_ruleset(ruleset)); });
+  Outcome table_only = attack();
+  EXPECT_EQ(table_only.reached, "victim");
+  EXPECT_NE(table_only.entry.find("lladdr " + vmac), std::string::npos) << table_only.entry;
+  EXPECT_EQ(table_only.udp_from_victim, "");
+  EXPECT_EQ(table_only.udp_from_mac, "");
+  EXPECT_FALSE(table_only.router);
+
+  // What `vm prepare` makes: the table and a permanent entry.
+  in_ns([&](Network& net) {
+    for (const auto* a : {&victim, &impostor}) ASSERT_TRUE(net.ensure_neighbour(kBridge, a->ip, a->mac));
+  });
+  ns_->run([&] {
+    std::string entry;
+    netns::sh(std::string("ip neigh show 10.123.0.2 dev ") + kBridge, &entry);
+    ASSERT_EQ(entry, "10.123.0.2 lladdr " + vmac + " PERMANENT \n");
+  });
+  Outcome both = attack();
+  // attack() deleted the entry first; prepare's entry is what a host has.
+  in_ns([&](Network& net) { ASSERT_TRUE(net.ensure_neighbour(kBridge, victim.ip, victim.mac)); });
+  EXPECT_EQ(both.reached, "victim");
+  EXPECT_EQ(both.udp_from_victim, "");
+  EXPECT_FALSE(both.router);
+
+  // The permanent entry alone holds against ARP: attacked without the
+  // table and without deleting it first.
+  in_ns([&](Network& net) { ASSERT_TRUE(net.delete_ruleset()); });
+  impostor_ns.run([&] {
+    for (const char* op : {"1", "2"})
+      sh_ok(forge + "arp eth0 " + std::string(op) + " " + imac + " " + imac + " 10.123.0.2 10.123.0.1");
+  });
+  ns_->run([&] {
+    std::string entry;
+    netns::sh(std::string("ip neigh show 10.123.0.2 dev ") + kBridge, &entry);
+    EXPECT_EQ(entry, "10.123.0.2 lladdr " + vmac + " PERMANENT \n");
+    EXPECT_TRUE(netns::tcp_connects("10.123.0.2", 18789, 3000));
+  });
+  EXPECT_EQ(netns::accepted_peer(real, 1000), "10.123.0.1");
+
+  // Control: neither the table nor the entry, and every attack works, so
+  // the outcomes above are the defences' doing.
+  in_ns([&](Network& net) { ASSERT_TRUE(net.delete_neighbour(kBridge, victim.ip)); });
+  Outcome none = attack();
+  EXPECT_EQ(none.reached, "impostor");
+  EXPECT_NE(none.entry.find("lladdr " + imac), std::string::npos) << none.entry;
+  EXPECT_EQ(none.udp_from_victim, "forged-ip");
+  EXPECT_EQ(none.udp_from_mac, "forged-mac");
+  EXPECT_TRUE(none.router);
+  for (int fd : {real, fake, udp}) ::close(fd);
+}
+
+// One guest cannot fill the host's connection-tracking table: past the
+// Host's spec.limits.connections its new connections are dropped, while
+// another guest still connects.
+TEST_F(RealNetwork, AGuestsTrackedConnectionsAreCapped) {
+  netns::Namespace g1, g2;
+  ASSERT_FALSE(g1.error()) << *g1.error();
+  ASSERT_FALSE(g2.error()) << *g2.error();
+  model::Host host = test_host(model::Egress::Allow);
+  host.max_connections = 16;
+  host.allow_to = {{Cidr{host.gateway, 32}, 7777}};  // a service on the bridge address
+  const model::Allocation a1{parse_ipv4("10.123.0.2").value(), parse_mac("06:fc:0a:7b:00:02").value(), 18900,
+                             tap_name("g1", {})};
+  const model::Allocation a2{parse_ipv4("10.123.0.3").value(), parse_mac("06:fc:0a:7b:00:03").value(), 18901,
+                             tap_name("g2", {})};
+  const std::string ruleset = render_ruleset(host, {a1, a2});
+  int service = -1;
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, host.gateway, 24));
+    ASSERT_TRUE(net.replace_ruleset(ruleset));
+    plug(g1, a1);
+    plug(g2, a2);
+    service = netns::tcp_listen("10.123.0.1", 7777, 128);
+  });
+  ASSERT_GE(service, 0);
+  configure(g1, a1);
+  configure(g2, a2);
+
+  std::vector<int> open;
+  int refused_after = -1;
+  g1.run([&] {
+    for (int i = 0; i < 20; ++i) {
+      int fd = netns::tcp_open("10.123.0.1", 7777, i < 16 ? 3000 : 500);
+      if (fd < 0) {
+        refused_after = i;
+        break;
+      }
+      open.push_back(fd);
+    }
+  });
+  EXPECT_EQ(refused_after, 16) << "guest 1 opened " << open.size() << " connections";
+  g2.run([&] { EXPECT_TRUE(netns::tcp_connects("10.123.0.1", 7777, 3000)) << "guest 2 is capped by guest 1"; });
+  // The kernel's count of guest 1's connections is not configuration: the
+  // ruleset reads back as rendered.
+  in_ns([&](Network& net) {
+    auto back = net.read_ruleset();
+    ASSERT_TRUE(back && back.value());
+    EXPECT_EQ(*back.value(), ruleset);
+    std::string full;
+    netns::sh("nft list set inet clawfleet guest_connections", &full);
+    EXPECT_NE(full.find("10.123.0.2 ct count over 16"), std::string::npos) << full;
+  });
+  for (int fd : open) ::close(fd);
+  ::close(service);
+}
+
 // What the VM unit's `vm prepare` does for two instances, twice (the
 // second run changes nothing: same links, same rule handles), then
 // observe() with the real adapter; then everything deleted and observed
@@ -488,17 +701,25 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
   const model::Host host = test_host(model::Egress::Allow);
   const std::string dir = ::testing::TempDir() + "cf-prepare-" + std::to_string(::getpid());
   std::vector<LaunchRecord> records;
-  for (const char* name : {"bot-a", "bot-b"})
+  std::vector<model::Allocation> guests;
+  for (const char* name : {"bot-a", "bot-b"}) {
+    const auto n = std::uint32_t(records.size() + 2);
+    const model::Allocation a{Ipv4{host.gateway.value - 1 + n}, Mac{{0x06, 0xfc, 10, 123, 0, std::uint8_t(n)}},
+                              std::uint16_t(18900 + n), tap_name(name, {})};
+    guests.push_back(a);
     records.push_back(LaunchRecord{name,
                                    kBridge,
                                    Cidr{host.gateway, 24},
-                                   tap_name(name, {}),
+                                   a.tap,
+                                   a.ip,
+                                   a.mac,
                                    model::VmmKind::Qemu,
                                    dir + "/" + name + ".sock",
                                    {"/bin/true"},
                                    {},
-                                   render_table(host),
                                    true});
+  }
+  const std::string ruleset = render_ruleset(host, guests);
   testing::FakeSystemd systemd;
   testing::FakeStateStore state;
   testing::FakeVmm vmm;
@@ -506,20 +727,20 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
   testing::ObservePorts others;
 
   in_ns([&](Network& net) {
-    for (const auto& r : records) ASSERT_TRUE(prepare_vm(r, net));
+    for (const auto& r : records) ASSERT_TRUE(prepare_vm(r, ruleset, net));
     auto links = net.links();
     ASSERT_TRUE(links) << links.error().message;
     std::string rules;
-    ASSERT_EQ(netns::sh("nft -a list table inet clawfleet", &rules), 0) << rules;
+    ASSERT_EQ(netns::sh("nft -a list table inet clawfleet && nft -a list table bridge clawfleet", &rules), 0) << rules;
     for (const auto& r : records) {
-      auto s = prepare_vm(r, net);
+      auto s = prepare_vm(r, ruleset, net);
       ASSERT_TRUE(s) << s.error().message;
     }
     auto again = net.links();
     ASSERT_TRUE(again);
     EXPECT_EQ(again.value(), links.value()) << "the second prepare changed a link";
     std::string rules_again;
-    ASSERT_EQ(netns::sh("nft -a list table inet clawfleet", &rules_again), 0);
+    ASSERT_EQ(netns::sh("nft -a list table inet clawfleet && nft -a list table bridge clawfleet", &rules_again), 0);
     EXPECT_EQ(rules_again, rules) << "the second prepare replaced the table";
     EXPECT_EQ(net.ip_forward().value(), true);
 
@@ -528,7 +749,12 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
     EXPECT_TRUE(o.value().bridge.present);
     EXPECT_TRUE(o.value().bridge.up);
     EXPECT_EQ(o.value().bridge.addresses, std::vector<Cidr>{parse_cidr("10.123.0.1/24").value()});
-    EXPECT_EQ(o.value().table_hash, "sha256:" + sha256_hex(render_table(host)));
+    EXPECT_EQ(o.value().table_hash, "sha256:" + sha256_hex(ruleset));
+    for (const auto& g : guests) {
+      std::string entry;
+      ASSERT_EQ(netns::sh("ip neigh show " + to_string(g.ip) + " dev " + kBridge, &entry), 0);
+      EXPECT_EQ(entry, to_string(g.ip) + " lladdr " + to_string(g.mac) + " PERMANENT \n");
+    }
     EXPECT_TRUE(o.value().ip_forward);
     ASSERT_EQ(o.value().instances.size(), 2u);
     for (const auto& r : records)
@@ -538,7 +764,7 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
 
     for (const auto& r : records) ASSERT_TRUE(net.delete_link(r.tap));
     ASSERT_TRUE(net.delete_link(kBridge));
-    ASSERT_TRUE(net.delete_table());
+    ASSERT_TRUE(net.delete_ruleset());
     o = observe(host, others.with(systemd, net, state, vmm, files));
     ASSERT_TRUE(o) << o.error().message;
     EXPECT_FALSE(o.value().bridge.present);
@@ -579,14 +805,14 @@ TEST_F(RealNetwork, AResolverOnTheBridgeAddressGetsPort53AndNothingElse) {
   const pid_t guest_tid = tid_of(guest);
   model::Host with_dns = test_host(model::Egress::Allow);
   with_dns.dns = {parse_ipv4("10.123.0.1").value(), parse_ipv4("192.0.2.53").value()};
-  const std::string table = render_table(with_dns);
+  const std::string table = render_ruleset(with_dns, {});
   ASSERT_NE(table.find("udp dport 53 accept"), std::string::npos) << table;
   in_ns([&](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
-    ASSERT_TRUE(net.replace_table(table));
-    auto t = net.read_table();
+    ASSERT_TRUE(net.replace_ruleset(table));
+    auto t = net.read_ruleset();
     ASSERT_TRUE(t && t.value());
-    EXPECT_EQ(*t.value(), table) << "nft prints the rules otherwise than render_table writes them";
+    EXPECT_EQ(*t.value(), table) << "nft prints the rules otherwise than render_ruleset writes them";
     sh_ok("ip link add vg1 type veth peer name eth0 netns " + std::to_string(guest_tid) + "; ip link set vg1 master " +
           kBridge + " up; bridge link set dev vg1 isolated on");
   });
@@ -618,11 +844,11 @@ TEST_F(RealNetwork, AResolverOnTheBridgeAddressGetsPort53AndNothingElse) {
     EXPECT_EQ(netns::udp_received(udp54, 300), "") << what << ": udp 54 of the host";
   };
   probe(true, "resolver on the bridge");
-  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_table(render_table(test_host(model::Egress::Allow)))); });
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_ruleset(render_ruleset(test_host(model::Egress::Allow), {}))); });
   probe(false, "no resolver on the bridge");
   model::Host deny = with_dns;
   deny.egress = model::Egress::Deny;
-  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_table(render_table(deny))); });
+  in_ns([&](Network& net) { ASSERT_TRUE(net.replace_ruleset(render_ruleset(deny, {}))); });
   probe(false, "egress deny");
 
   for (int fd : {tcp53, tcp2222, udp53, udp54}) ::close(fd);
@@ -667,7 +893,7 @@ TEST_F(RealNetwork, EgressModesReachWhatTheySay) {
   ASSERT_GE(lan, 0);
   ASSERT_GE(service, 0);
 
-  // What observe() would hand render_table: the host's own networks.
+  // What observe() would hand render_ruleset: the host's own networks.
   std::vector<Cidr> own;
   in_ns([&](Network& net) {
     auto links = net.links();
@@ -678,12 +904,12 @@ TEST_F(RealNetwork, EgressModesReachWhatTheySay) {
   });
   auto load = [&](model::Host h) {
     h.host_networks = own;
-    const std::string table = render_table(h);
+    const std::string table = render_ruleset(h, {});
     in_ns([&](Network& net) {
-      ASSERT_TRUE(net.replace_table(table));
-      auto t = net.read_table();
+      ASSERT_TRUE(net.replace_ruleset(table));
+      auto t = net.read_ruleset();
       ASSERT_TRUE(t && t.value());
-      EXPECT_EQ(*t.value(), table) << "nft prints the rules otherwise than render_table writes them";
+      EXPECT_EQ(*t.value(), table) << "nft prints the rules otherwise than render_ruleset writes them";
     });
   };
   auto reaches = [&](const char* ip, int port, bool expected, const char* what) {

@@ -305,18 +305,22 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
   host.gateway = parse_ipv4("10.77.0.1").value();
   const std::string tap = tap_name("t1", {});
   const std::string dir = "/var/lib/clawfleet/instances/t1";
+  const model::Allocation alloc{parse_ipv4("10.77.0.2").value(), parse_mac("06:fc:0a:4d:00:02").value(), 18900, tap};
   LaunchRecord record{"t1",
                       host.bridge,
                       Cidr{host.gateway, 24},
                       tap,
+                      alloc.ip,
+                      alloc.mac,
                       model::VmmKind::Qemu,
                       dir + "/vmm.sock",
                       {"/bin/sleep", "infinity"},
                       {{dir + "/vmm-config.json", "{}\n"}},
-                      render_table(host),
                       true};
+  const std::string ruleset = render_ruleset(host, {alloc});
   fs::create_directories(container_->root() + dir);
   std::ofstream(container_->root() + dir + "/launch.json") << to_json(record);
+  std::ofstream(container_->root() + "/var/lib/clawfleet/ruleset.nft") << ruleset;
   std::ofstream(container_->root() + dir + "/vmm.sock") << "left by a VMM that died";
   ASSERT_TRUE(systemd_->daemon_reload());
 
@@ -339,22 +343,32 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
   EXPECT_NE(out.find(",UP"), std::string::npos) << out;
   container_->exec("ip -4 -o addr show cfbr0", &out);
   EXPECT_NE(out.find("inet 10.77.0.1/24"), std::string::npos) << out;
-  container_->exec("nft list table inet clawfleet", &out);
-  EXPECT_EQ(out, record.table);
+  container_->exec("nft -t list table inet clawfleet && nft -t list table bridge clawfleet", &out);
+  EXPECT_EQ(out, ruleset);
+  container_->exec("ip neigh show 10.77.0.2 dev cfbr0", &out);
+  EXPECT_EQ(out, "10.77.0.2 lladdr 06:fc:0a:4d:00:02 PERMANENT \n");
   container_->exec("cat /proc/sys/net/ipv4/ip_forward", &out);
   EXPECT_EQ(out, "1\n");
   container_->exec("stat -c %a " + dir + "/vmm-config.json; test -e " + dir + "/vmm.sock || echo no-socket", &out);
   EXPECT_EQ(out, "600\nno-socket\n");
 
   // Drift made by hand is undone by the next start, without the agent.
-  ASSERT_EQ(container_->exec("ip link del " + tap + " && nft delete table inet clawfleet", &out), 0) << out;
+  ASSERT_EQ(
+      container_->exec("ip link del " + tap +
+                           " && nft delete table inet clawfleet && nft delete table bridge clawfleet && (ip neigh "
+                           "del 10.77.0.2 dev cfbr0 || true)",
+                       &out),
+      0)
+      << out;
   auto restarted = systemd_->restart("clawfleet-vm@t1.service", milliseconds(10000));
   ASSERT_TRUE(restarted) << restarted.error().message;
   EXPECT_EQ(restarted.value(), JobResult::Done);
   container_->exec("ip -d link show " + tap, &out);
   EXPECT_NE(out.find("isolated on"), std::string::npos) << out;
-  container_->exec("nft list table inet clawfleet", &out);
-  EXPECT_EQ(out, record.table);
+  container_->exec("nft -t list table inet clawfleet && nft -t list table bridge clawfleet", &out);
+  EXPECT_EQ(out, ruleset);
+  container_->exec("ip neigh show 10.77.0.2 dev cfbr0", &out);
+  EXPECT_EQ(out, "10.77.0.2 lladdr 06:fc:0a:4d:00:02 PERMANENT \n");
 
   // No VMM socket answers, so `vm stop` returns at once and systemd ends the stub.
   auto t0 = std::chrono::steady_clock::now();

@@ -148,26 +148,30 @@ model::Host table_host(model::Egress egress, std::vector<Ipv4> dns) {
   return h;
 }
 
-std::string input_chain(const std::string& table) { return table.substr(table.find("\tchain input")); }
+std::string input_chain(const std::string& ruleset) {
+  const std::size_t from = ruleset.find("\tchain input");
+  return ruleset.substr(from, ruleset.find("table bridge") - from);
+}
 
 TEST(DnsTable, AResolverOnTheBridgeAddressGetsPort53Only) {
-  EXPECT_EQ(input_chain(host::render_table(table_host(model::Egress::Allow, {ip("10.100.0.1"), ip("192.0.2.53")}))),
-            "\tchain input {\n"
-            "\t\ttype filter hook input priority filter; policy accept;\n"
-            "\t\tiifname \"clawbr0\" ct state established,related accept\n"
-            "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 icmp type echo-request accept\n"
-            "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 udp dport 53 accept\n"
-            "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 tcp dport 53 accept\n"
-            "\t\tiifname \"clawbr0\" drop\n"
-            "\t}\n"
-            "}\n");
+  EXPECT_EQ(
+      input_chain(host::render_ruleset(table_host(model::Egress::Allow, {ip("10.100.0.1"), ip("192.0.2.53")}), {})),
+      "\tchain input {\n"
+      "\t\ttype filter hook input priority filter; policy accept;\n"
+      "\t\tiifname \"clawbr0\" ct state established,related accept\n"
+      "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 icmp type echo-request accept\n"
+      "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 udp dport 53 accept\n"
+      "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 tcp dport 53 accept\n"
+      "\t\tiifname \"clawbr0\" drop\n"
+      "\t}\n"
+      "}\n");
 }
 
 TEST(DnsTable, NoRuleForOtherResolversOrUnderDeny) {
-  const std::string plain = host::render_table(table_host(model::Egress::Allow, {}));
-  EXPECT_EQ(host::render_table(table_host(model::Egress::Allow, {ip("192.0.2.53")})), plain);
-  EXPECT_EQ(host::render_table(table_host(model::Egress::Deny, {ip("10.100.0.1")})),
-            host::render_table(table_host(model::Egress::Deny, {})));
+  const std::string plain = host::render_ruleset(table_host(model::Egress::Allow, {}), {});
+  EXPECT_EQ(host::render_ruleset(table_host(model::Egress::Allow, {ip("192.0.2.53")}), {}), plain);
+  EXPECT_EQ(host::render_ruleset(table_host(model::Egress::Deny, {ip("10.100.0.1")}), {}),
+            host::render_ruleset(table_host(model::Egress::Deny, {}), {}));
   EXPECT_EQ(plain.find("dport"), std::string::npos);
 }
 
@@ -272,7 +276,7 @@ TEST_F(DnsApply, SettingSpecDnsReprovisionsEveryInstance) {
   ASSERT_FALSE(r.diagnostics.has_errors()) << format(r.diagnostics.all()[0]);
   plan::Plan p = plan_for(r.fleet);
   ASSERT_EQ(p.steps.size(), 3u);  // the table (port 53 on the gateway), a, b
-  EXPECT_EQ(p.steps[0].reason, "nftables table inet clawfleet differs from the one clawfleet renders");
+  EXPECT_EQ(p.steps[0].reason, "nftables tables inet/bridge clawfleet differ from what clawfleet renders");
   for (std::size_t i : {1u, 2u}) {
     EXPECT_EQ(p.steps[i].action, plan::Action::Reprovision);
     EXPECT_EQ(p.steps[i].reason, "DNS resolvers changed (host.dns: 192.0.2.53 -> 10.80.0.1,192.0.2.1)");

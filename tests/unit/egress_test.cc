@@ -114,7 +114,7 @@ TEST(EgressTable, InternetDropsPrivateLocalAndTheHostsNetworksButLetsDnsThrough)
   h.allow_to = {{parse_cidr("192.168.7.0/24").value(), {}}, {Cidr{ip("10.20.0.5"), 32}, 8443}};
   // One network of the host's is public, one inside 192.168/16 already.
   h.host_networks = {parse_cidr("192.0.2.0/24").value(), parse_cidr("192.168.1.0/24").value()};
-  const std::string t = host::render_table(h);
+  const std::string t = host::render_ruleset(h, {});
   EXPECT_EQ(egress_rules(t), kCommon +
                                  "\t\tiifname \"clawbr0\" ip daddr 192.168.7.0/24 accept\n"
                                  "\t\tiifname \"clawbr0\" ip daddr 10.20.0.5 tcp dport 8443 accept\n"
@@ -143,14 +143,14 @@ TEST(EgressTable, ProxyReachesOnlyTheProxy) {
   model::Host h = host(model::Egress::Proxy);
   h.dns = {ip("10.100.0.1")};
   h.proxy = model::EgressProxy{"http://10.20.0.9:3128", ip("10.20.0.9"), 3128};
-  const std::string t = host::render_table(h);
+  const std::string t = host::render_ruleset(h, {});
   EXPECT_EQ(egress_rules(t), kCommon +
                                  "\t\tiifname \"clawbr0\" ip daddr 10.20.0.9 tcp dport 3128 accept\n"
                                  "\t\tiifname \"clawbr0\" drop\n");
   EXPECT_EQ(t.find("dport 53"), std::string::npos) << "proxy mode: no DNS\n" << t;
   // A proxy on the host's bridge address is an input rule.
   h.proxy = model::EgressProxy{"http://10.100.0.1:3128", ip("10.100.0.1"), 3128};
-  const std::string on_host = host::render_table(h);
+  const std::string on_host = host::render_ruleset(h, {});
   EXPECT_EQ(egress_rules(on_host), kCommon + "\t\tiifname \"clawbr0\" drop\n");
   EXPECT_NE(
       on_host.find("\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 tcp dport 3128 accept\n\t\tiifname \"clawbr0\" drop\n"),
@@ -161,10 +161,10 @@ TEST(EgressTable, ProxyReachesOnlyTheProxy) {
 TEST(EgressTable, DenyKeepsOnlyItsExceptionsAndForwardsOnlyForThem) {
   model::Host h = host(model::Egress::Deny);
   EXPECT_FALSE(model::forwards(h));
-  EXPECT_EQ(host::render_table(h).find("postrouting"), std::string::npos);
+  EXPECT_EQ(host::render_ruleset(h, {}).find("postrouting"), std::string::npos);
   h.allow_to = {{Cidr{ip("10.20.0.5"), 32}, 443}, {Cidr{ip("10.100.0.1"), 32}, 11434}};
   EXPECT_TRUE(model::forwards(h));
-  const std::string t = host::render_table(h);
+  const std::string t = host::render_ruleset(h, {});
   EXPECT_NE(t.find("masquerade"), std::string::npos);
   EXPECT_EQ(egress_rules(t), kCommon +
                                  "\t\tiifname \"clawbr0\" ip daddr 10.20.0.5 tcp dport 443 accept\n"

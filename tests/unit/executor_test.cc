@@ -225,9 +225,9 @@ TEST_F(Executor, VmsAreLaunchedWithThePlansAccelerator) {
   EXPECT_EQ(host().vmm.specs.at("alpha").tsc_khz, 2400000u);
 }
 
-// The table is host-wide but every launch record carries a copy for reboots:
-// a table change rewrites them all.
-TEST_F(Executor, TableChangeRewritesEveryLaunchRecord) {
+// A Host change rewrites every launch record (what `vm prepare` brings
+// back after a reboot) and the state root's ruleset, which is the kernel's.
+TEST_F(Executor, AHostChangeRewritesEveryLaunchRecordAndTheRuleset) {
   auto fleet = fleet_of(instance_yaml("alpha") + instance_yaml("beta"));
   converge(fleet);
   fleet.host.egress = model::Egress::Deny;
@@ -238,10 +238,49 @@ TEST_F(Executor, TableChangeRewritesEveryLaunchRecord) {
   for (const char* name : {"alpha", "beta"}) {
     auto launch = host::launch_from_json(host().state.files.at(std::string(name) + "/launch.json"));
     ASSERT_TRUE(launch) << launch.error().message;
-    EXPECT_EQ(launch.value().table, host::render_table(fleet.host)) << name;
     EXPECT_FALSE(launch.value().ip_forward) << name;
   }
+  ASSERT_TRUE(host().network.table);
+  EXPECT_EQ(host().state.ruleset, host().network.table);
+  EXPECT_EQ(host().network.table->find("masquerade"), std::string::npos);  // deny routes nothing
   EXPECT_TRUE(plan_for(fleet).empty());
+}
+
+// A guest's rules (its tap passes only its MAC and address) are loaded
+// before its tap exists, so its VMM never sees a tap without them; the
+// host's neighbour entry for it is permanent. A destroy takes both away,
+// and the next plan is empty.
+TEST_F(Executor, EveryGuestsRulesPrecedeItsTapAndGoWithIt) {
+  converge(fleet_of(instance_yaml("alpha") + instance_yaml("beta")));
+  const model::Allocation alpha = host().state.records.at("alpha").allocation;
+  const model::Allocation beta = host().state.records.at("beta").allocation;
+  ASSERT_TRUE(host().network.table);
+  EXPECT_EQ(*host().network.table, host::render_ruleset(desired_.fleet.host, {alpha, beta}));
+  EXPECT_EQ(host().state.ruleset, host().network.table);
+  EXPECT_EQ(host().network.neighbours, (std::map<std::string, Mac>{{"cfbr0 " + to_string(alpha.ip), alpha.mac},
+                                                                   {"cfbr0 " + to_string(beta.ip), beta.mac}}));
+
+  host().network.calls.clear();
+  auto fleet = fleet_of(instance_yaml("alpha") + instance_yaml("beta") + instance_yaml("gamma"));
+  Pass p = apply(fleet);
+  for (const auto& r : p.results) EXPECT_EQ(r.outcome, Outcome::Ok) << r.error;
+  const model::Allocation gamma = host().state.records.at("gamma").allocation;
+  const auto& calls = host().network.calls;
+  auto replaced = std::find(calls.begin(), calls.end(), "replace_ruleset");
+  auto tap = std::find(calls.begin(), calls.end(), "ensure_tap " + gamma.tap + " cfbr0 clawfleet:gamma");
+  ASSERT_NE(replaced, calls.end());
+  ASSERT_NE(tap, calls.end());
+  EXPECT_LT(replaced, tap) << "gamma's tap was made before its rules were loaded";
+  EXPECT_NE(host().network.table->find("jump guest-" + gamma.tap), std::string::npos);
+  EXPECT_EQ(host().network.neighbours.at("cfbr0 " + to_string(gamma.ip)), gamma.mac);
+  EXPECT_TRUE(plan_for(fleet).empty());
+
+  p = apply(fleet_of(instance_yaml("alpha") + instance_yaml("gamma")));
+  for (const auto& r : p.results) EXPECT_EQ(r.outcome, Outcome::Ok) << r.error;
+  EXPECT_EQ(*host().network.table, host::render_ruleset(desired_.fleet.host, {alpha, gamma}));
+  EXPECT_EQ(host().state.ruleset, host().network.table);
+  EXPECT_EQ(host().network.neighbours.count("cfbr0 " + to_string(beta.ip)), 0u);
+  EXPECT_TRUE(plan_for(fleet_of(instance_yaml("alpha") + instance_yaml("gamma"))).empty());
 }
 
 // A create that booted its guest and then failed the health gate is

@@ -70,11 +70,12 @@ TEST(Launch, JsonRoundTrip) {
                  "cfbr0",
                  parse_cidr("10.80.0.1/24").value(),
                  "cf0123456789abc",
+                 alloc().ip,
+                 alloc().mac,
                  model::VmmKind::Qemu,
                  "/srv/cf/instances/bot/vmm.sock",
                  {"/usr/bin/qemu-system-x86_64", "-M", "microvm"},
                  {{"/srv/cf/instances/bot/vmm-config.json", "{}\n"}},
-                 "table inet clawfleet {\n}\n",
                  true};
   auto back = launch_from_json(to_json(r));
   ASSERT_TRUE(back.ok()) << back.error().message;
@@ -87,11 +88,12 @@ TEST(Launch, MalformedRecordsAreRefused) {
                  "cfbr0",
                  parse_cidr("10.80.0.1/24").value(),
                  "cf0",
+                 alloc().ip,
+                 alloc().mac,
                  model::VmmKind::Firecracker,
                  "/s/vmm.sock",
                  {"relative/firecracker"},
                  {},
-                 "",
                  false};
   EXPECT_EQ(launch_from_json(to_json(r)).error().message, "name, bridge, tap, argv[0] or apiSocket is malformed");
   r.argv = {"/usr/local/bin/firecracker"};
@@ -100,19 +102,19 @@ TEST(Launch, MalformedRecordsAreRefused) {
   EXPECT_FALSE(launch_from_json("not json").ok());
 }
 
-TEST(Launch, RecordCarriesTheHostsTableAndForwarding) {
+TEST(Launch, RecordCarriesTheGuestsAddressesAndForwarding) {
   auto f = fleet();
   testing::FakeVmm vmm;
   auto r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0);
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r.value().table, render_table(f.host));
+  EXPECT_EQ(r.value().ip, alloc().ip);
+  EXPECT_EQ(r.value().mac, alloc().mac);
   EXPECT_TRUE(r.value().ip_forward);
   EXPECT_EQ(to_string(r.value().bridge_address), "10.80.0.1/24");
   f.host.egress = model::Egress::Deny;
   r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0);
   ASSERT_TRUE(r);
   EXPECT_FALSE(r.value().ip_forward);
-  EXPECT_EQ(r.value().table, render_table(f.host));
 }
 
 class Prepare : public ::testing::Test {
@@ -125,27 +127,32 @@ class Prepare : public ::testing::Test {
                            "cfbr0",
                            parse_cidr("10.80.0.1/24").value(),
                            "cf0123456789abc",
+                           alloc().ip,
+                           alloc().mac,
                            model::VmmKind::Qemu,
                            (dir_ / "vmm.sock").string(),
                            {"/usr/bin/qemu-system-x86_64"},
                            {{(dir_ / "vmm-config.json").string(), "{}\n"}},
-                           render_table(f.host),
                            true};
+    ruleset_ = render_ruleset(f.host, {alloc()});
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::filesystem::path dir_;
   LaunchRecord record_;
+  std::string ruleset_;
   testing::FakeNetwork net_;
 };
 
 TEST_F(Prepare, BringsUpEverythingTheVmNeeds) {
   std::ofstream(dir_ / "vmm.sock") << "stale";
-  ASSERT_TRUE(prepare_vm(record_, net_));
-  EXPECT_EQ(net_.calls, (std::vector<std::string>{"ensure_bridge cfbr0 10.80.0.1/24",
-                                                  "ensure_tap cf0123456789abc cfbr0 clawfleet:bot", "read_table",
-                                                  "replace_table", "ip_forward", "set_ip_forward 1"}));
-  EXPECT_EQ(net_.table, record_.table);
+  ASSERT_TRUE(prepare_vm(record_, ruleset_, net_));
+  EXPECT_EQ(net_.calls, (std::vector<std::string>{"read_ruleset", "ensure_bridge cfbr0 10.80.0.1/24",
+                                                  "ensure_tap cf0123456789abc cfbr0 clawfleet:bot",
+                                                  "ensure_neighbour cfbr0 10.80.0.2 06:fc:0a:50:00:02", "read_ruleset",
+                                                  "replace_ruleset", "ip_forward", "set_ip_forward 1"}));
+  EXPECT_EQ(net_.table, ruleset_);
+  EXPECT_EQ(net_.neighbours, (std::map<std::string, Mac>{{"cfbr0 10.80.0.2", alloc().mac}}));
   EXPECT_TRUE(net_.forward);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "vmm.sock"));
   struct stat st;
@@ -156,33 +163,53 @@ TEST_F(Prepare, BringsUpEverythingTheVmNeeds) {
 // What apply does for a VM that may be running: its API socket stays.
 TEST_F(Prepare, TheHostSideLeavesTheApiSocket) {
   std::ofstream(dir_ / "vmm.sock") << "a running VMM's";
-  ASSERT_TRUE(prepare_host_side(record_, net_));
+  ASSERT_TRUE(prepare_host_side(record_, ruleset_, net_));
   EXPECT_TRUE(std::filesystem::exists(dir_ / "vmm.sock"));
-  EXPECT_EQ(net_.table, record_.table);
+  EXPECT_EQ(net_.table, ruleset_);
 }
 
 TEST_F(Prepare, SecondRunChangesNothingOnTheHost) {
-  ASSERT_TRUE(prepare_vm(record_, net_));
+  ASSERT_TRUE(prepare_vm(record_, ruleset_, net_));
   net_.calls.clear();
-  ASSERT_TRUE(prepare_vm(record_, net_));
-  // ensure_* are idempotent in themselves; the table and sysctl are not rewritten.
+  ASSERT_TRUE(prepare_vm(record_, ruleset_, net_));
+  // ensure_* are idempotent in themselves; the ruleset and sysctl are not rewritten.
   EXPECT_EQ(net_.calls,
-            (std::vector<std::string>{"ensure_bridge cfbr0 10.80.0.1/24",
-                                      "ensure_tap cf0123456789abc cfbr0 clawfleet:bot", "read_table", "ip_forward"}));
+            (std::vector<std::string>{
+                "read_ruleset", "ensure_bridge cfbr0 10.80.0.1/24", "ensure_tap cf0123456789abc cfbr0 clawfleet:bot",
+                "ensure_neighbour cfbr0 10.80.0.2 06:fc:0a:50:00:02", "read_ruleset", "ip_forward"}));
+}
+
+// The VM unit's prepare reads the state root's file, which apply may have
+// rewritten for another guest since: a live ruleset that holds this guest
+// stays (apply's to change), one that lacks it is replaced from the file.
+TEST_F(Prepare, AVmsPrepareNeverTakesAnotherGuestsRulesAway) {
+  const model::Allocation other{parse_ipv4("10.80.0.3").value(), parse_mac("06:fc:0a:50:00:03").value(), 18901,
+                                "cf0000000000001"};
+  const std::string newer = render_ruleset(fleet().host, {alloc(), other});
+  net_.table = newer;
+  ASSERT_TRUE(prepare_vm(record_, ruleset_, net_));
+  EXPECT_EQ(net_.table, newer);
+  net_.table = render_ruleset(fleet().host, {other});  // this guest's rules deleted by hand
+  ASSERT_TRUE(prepare_vm(record_, ruleset_, net_));
+  EXPECT_EQ(net_.table, ruleset_);
+  // apply's own call knows the current ruleset: any difference is replaced.
+  net_.table = newer;
+  ASSERT_TRUE(prepare_host_side(record_, ruleset_, net_));
+  EXPECT_EQ(net_.table, ruleset_);
 }
 
 TEST_F(Prepare, EgressDenyLeavesForwardingAlone) {
   record_.ip_forward = false;
-  ASSERT_TRUE(prepare_vm(record_, net_));
+  ASSERT_TRUE(prepare_vm(record_, ruleset_, net_));
   EXPECT_FALSE(net_.forward);
   EXPECT_EQ(std::count(net_.calls.begin(), net_.calls.end(), "ip_forward"), 0);
 }
 
 TEST_F(Prepare, StopsAtTheFirstFailureWithItsError) {
-  net_.fail("replace_table", "cannot replace nftables table inet clawfleet: Operation not permitted");
-  auto s = prepare_vm(record_, net_);
+  net_.fail("replace_ruleset", "cannot replace nftables tables: Operation not permitted");
+  auto s = prepare_vm(record_, ruleset_, net_);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().message, "cannot replace nftables table inet clawfleet: Operation not permitted");
+  EXPECT_EQ(s.error().message, "cannot replace nftables tables: Operation not permitted");
   EXPECT_FALSE(std::filesystem::exists(dir_ / "vmm-config.json"));
 }
 

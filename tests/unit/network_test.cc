@@ -23,11 +23,22 @@ model::Host host(model::Egress egress) {
   return h;
 }
 
-// --- render_table: golden text, exactly what `nft list table` prints -------
+// --- render_ruleset: golden text, exactly what `nft list table` prints -------
 
 TEST(RenderTable, EgressAllow) {
-  EXPECT_EQ(render_table(host(model::Egress::Allow)),
+  EXPECT_EQ(render_ruleset(host(model::Egress::Allow), {}),
             "table inet clawfleet {\n"
+            "\tset guest_connections {\n"
+            "\t\ttype ipv4_addr\n"
+            "\t\tsize 65535\n"
+            "\t\tflags dynamic\n"
+            "\t}\n"
+            "\n"
+            "\tchain prerouting {\n"
+            "\t\ttype filter hook prerouting priority filter; policy accept;\n"
+            "\t\tiifname \"clawbr0\" ct state new add @guest_connections { ip saddr ct count over 4096 } drop\n"
+            "\t}\n"
+            "\n"
             "\tchain postrouting {\n"
             "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
             "\t\tip saddr 10.100.0.0/24 oifname != \"clawbr0\" masquerade\n"
@@ -51,12 +62,29 @@ TEST(RenderTable, EgressAllow) {
             "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 icmp type echo-request accept\n"
             "\t\tiifname \"clawbr0\" drop\n"
             "\t}\n"
+            "}\n"
+            "table bridge clawfleet {\n"
+            "\tchain prerouting {\n"
+            "\t\ttype filter hook prerouting priority filter; policy accept;\n"
+            "\t\tiifname \"cf*\" drop\n"
+            "\t}\n"
             "}\n");
 }
 
 TEST(RenderTable, EgressDenyHasNoNatAndDropsEverythingFromTheBridge) {
-  EXPECT_EQ(render_table(host(model::Egress::Deny)),
+  EXPECT_EQ(render_ruleset(host(model::Egress::Deny), {}),
             "table inet clawfleet {\n"
+            "\tset guest_connections {\n"
+            "\t\ttype ipv4_addr\n"
+            "\t\tsize 65535\n"
+            "\t\tflags dynamic\n"
+            "\t}\n"
+            "\n"
+            "\tchain prerouting {\n"
+            "\t\ttype filter hook prerouting priority filter; policy accept;\n"
+            "\t\tiifname \"clawbr0\" ct state new add @guest_connections { ip saddr ct count over 4096 } drop\n"
+            "\t}\n"
+            "\n"
             "\tchain forward {\n"
             "\t\ttype filter hook forward priority filter; policy accept;\n"
             "\t\tiifname \"clawbr0\" oifname \"clawbr0\" drop\n"
@@ -74,20 +102,103 @@ TEST(RenderTable, EgressDenyHasNoNatAndDropsEverythingFromTheBridge) {
             "\t\tiifname \"clawbr0\" ip daddr 10.100.0.1 icmp type echo-request accept\n"
             "\t\tiifname \"clawbr0\" drop\n"
             "\t}\n"
+            "}\n"
+            "table bridge clawfleet {\n"
+            "\tchain prerouting {\n"
+            "\t\ttype filter hook prerouting priority filter; policy accept;\n"
+            "\t\tiifname \"cf*\" drop\n"
+            "\t}\n"
             "}\n");
+}
+
+// Each guest's tap passes only its own MAC, its own address in ARP and
+// IPv4, never a DHCP server's reply, and nothing else (IPv6, VLAN tags,
+// other ethertypes); a clawfleet tap the table does not know passes
+// nothing. Guests are in tap order whatever order they come in.
+TEST(RenderTable, EachGuestsTapPassesOnlyItsOwnAddresses) {
+  const model::Allocation a{parse_ipv4("10.100.0.2").value(), parse_mac("06:fc:0a:64:00:02").value(), 18900,
+                            "cf1111111111111"};
+  const model::Allocation b{parse_ipv4("10.100.0.3").value(), parse_mac("06:fc:0a:64:00:03").value(), 18901,
+                            "cf0000000000000"};
+  const std::string t = render_ruleset(host(model::Egress::Allow), {a, b});
+  EXPECT_EQ(t.substr(t.find("table bridge")),
+            "table bridge clawfleet {\n"
+            "\tchain prerouting {\n"
+            "\t\ttype filter hook prerouting priority filter; policy accept;\n"
+            "\t\tiifname vmap { \"cf0000000000000\" : jump guest-cf0000000000000, \"cf1111111111111\" : jump "
+            "guest-cf1111111111111 }\n"
+            "\t\tiifname \"cf*\" drop\n"
+            "\t}\n"
+            "\n"
+            "\tchain guest-cf0000000000000 {\n"
+            "\t\tether saddr != 06:fc:0a:64:00:03 drop\n"
+            "\t\tarp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether 06:fc:0a:64:00:03 arp saddr ip "
+            "10.100.0.3 accept\n"
+            "\t\tip saddr 10.100.0.3 udp sport 67 drop\n"
+            "\t\tip saddr 10.100.0.3 accept\n"
+            "\t\tdrop\n"
+            "\t}\n"
+            "\n"
+            "\tchain guest-cf1111111111111 {\n"
+            "\t\tether saddr != 06:fc:0a:64:00:02 drop\n"
+            "\t\tarp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether 06:fc:0a:64:00:02 arp saddr ip "
+            "10.100.0.2 accept\n"
+            "\t\tip saddr 10.100.0.2 udp sport 67 drop\n"
+            "\t\tip saddr 10.100.0.2 accept\n"
+            "\t\tdrop\n"
+            "\t}\n"
+            "}\n");
+  EXPECT_EQ(render_ruleset(host(model::Egress::Allow), {b, a}), t);
+  EXPECT_TRUE(only_our_tables(t));
+}
+
+// The kernel lists an anonymous map in its own hash order.
+TEST(RenderTable, ListedMapsAreSortedAsRendered) {
+  EXPECT_EQ(sorted_maps("table bridge clawfleet {\n\t\tiifname vmap { \"cfb\" : jump guest-cfb, \"cfa\" : jump "
+                        "guest-cfa, \"cfc\" : jump guest-cfc }\n\t\tiifname \"cf*\" drop\n}\n"),
+            "table bridge clawfleet {\n\t\tiifname vmap { \"cfa\" : jump guest-cfa, \"cfb\" : jump guest-cfb, \"cfc\" "
+            ": jump guest-cfc }\n\t\tiifname \"cf*\" drop\n}\n");
+  const model::Allocation a{parse_ipv4("10.100.0.2").value(), parse_mac("06:fc:0a:64:00:02").value(), 18900,
+                            "cf1111111111111"};
+  const model::Allocation b{parse_ipv4("10.100.0.3").value(), parse_mac("06:fc:0a:64:00:03").value(), 18901,
+                            "cf0000000000000"};
+  const std::string t = render_ruleset(host(model::Egress::Allow), {a, b});
+  EXPECT_EQ(sorted_maps(t), t);
+}
+
+TEST(RenderTable, TheConnectionCapIsTheHosts) {
+  auto h = host(model::Egress::Deny);
+  h.max_connections = 64;
+  EXPECT_NE(render_ruleset(h, {}).find("add @guest_connections { ip saddr ct count over 64 } drop\n"),
+            std::string::npos);
+}
+
+TEST(RenderTable, OnlyOurTwoTablesInTheirOrder) {
+  const std::string inet = "table inet clawfleet {\n\tchain x {\n\t}\n}\n";
+  const std::string bridge = "table bridge clawfleet {\n}\n";
+  EXPECT_TRUE(only_our_tables(inet));
+  EXPECT_TRUE(only_our_tables(inet + bridge));
+  EXPECT_FALSE(only_our_tables(""));
+  EXPECT_FALSE(only_our_tables(bridge));
+  EXPECT_FALSE(only_our_tables(bridge + inet));
+  EXPECT_FALSE(only_our_tables(inet + inet));
+  EXPECT_FALSE(only_our_tables(inet + bridge + bridge));
+  EXPECT_FALSE(only_our_tables(inet + "table bridge filter {\n}\n"));
+  EXPECT_FALSE(only_our_tables(inet + "flush ruleset\n"));
+  EXPECT_FALSE(only_our_tables("table inet clawfleet {\n"));
 }
 
 TEST(RenderTable, SubnetIsWrittenWithoutHostBits) {
   auto h = host(model::Egress::Allow);
   h.subnet = parse_cidr("10.100.7.9/16").value();
-  std::string t = render_table(h);
+  std::string t = render_ruleset(h, {});
   EXPECT_NE(t.find("ip saddr 10.100.0.0/16 oifname"), std::string::npos) << t;
   EXPECT_EQ(t.find("10.100.7.9"), std::string::npos) << t;
 }
 
 TEST(RenderTable, NeverChangesAnyChainPolicy) {
   for (auto e : {model::Egress::Allow, model::Egress::Deny}) {
-    std::string t = render_table(host(e));
+    std::string t = render_ruleset(host(e), {});
     EXPECT_EQ(t.find("policy drop"), std::string::npos) << t;
   }
 }
@@ -212,18 +323,18 @@ TEST(FakeNetwork, DeleteLinkTableAndForward) {
   EXPECT_TRUE(net.delete_link("cf0123456789abc"));  // absent is success
   EXPECT_EQ(net.link("cf0123456789abc"), nullptr);
 
-  EXPECT_EQ(net.read_table().value(), std::nullopt);
-  std::string t = render_table(host(model::Egress::Allow));
-  ASSERT_TRUE(net.replace_table(t));
-  EXPECT_EQ(net.read_table().value(), t);
-  EXPECT_EQ(net.replace_table("flush ruleset\n").error().message,
-            "cannot replace nftables table inet clawfleet: the ruleset must be a single \"table inet clawfleet {\" "
-            "block");
-  EXPECT_EQ(net.replace_table(t + "table ip filter {\n}\n").error().message, net.replace_table("").error().message);
-  EXPECT_EQ(net.read_table().value(), t);
-  EXPECT_TRUE(net.delete_table());
-  EXPECT_TRUE(net.delete_table());
-  EXPECT_EQ(net.read_table().value(), std::nullopt);
+  EXPECT_EQ(net.read_ruleset().value(), std::nullopt);
+  std::string t = render_ruleset(host(model::Egress::Allow), {});
+  ASSERT_TRUE(net.replace_ruleset(t));
+  EXPECT_EQ(net.read_ruleset().value(), t);
+  EXPECT_EQ(net.replace_ruleset("flush ruleset\n").error().message,
+            "cannot replace nftables tables inet clawfleet and bridge clawfleet: the ruleset must be a \"table inet "
+            "clawfleet {\" block and at most a \"table bridge clawfleet {\" block");
+  EXPECT_EQ(net.replace_ruleset(t + "table ip filter {\n}\n").error().message, net.replace_ruleset("").error().message);
+  EXPECT_EQ(net.read_ruleset().value(), t);
+  EXPECT_TRUE(net.delete_ruleset());
+  EXPECT_TRUE(net.delete_ruleset());
+  EXPECT_EQ(net.read_ruleset().value(), std::nullopt);
 
   EXPECT_FALSE(net.ip_forward().value());
   EXPECT_TRUE(net.set_ip_forward(true));

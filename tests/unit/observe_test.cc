@@ -163,7 +163,7 @@ TEST_F(Observe, ReadsOnlyAndAtAFixedCostPerPort) {
   EXPECT_EQ(
       systemd_.calls,
       std::vector<std::string>{"list_units clawfleet-vm@*.service clawfleet-proxy@*.socket clawfleet-proxy@*.service"});
-  EXPECT_EQ(net_.calls, (std::vector<std::string>{"links", "read_table", "ip_forward"}));
+  EXPECT_EQ(net_.calls, (std::vector<std::string>{"links", "read_ruleset", "ip_forward"}));
   // State: the inventory and the directory list once, then reads per instance.
   for (const auto& c : state_.calls)
     EXPECT_TRUE(c == "read_inventory" || c == "instance_dirs" || c.rfind("read_instance ", 0) == 0 ||

@@ -247,8 +247,8 @@ TEST(PlanOutputJson, Golden) {
   p.steps = {
       {"",
        Action::Repair,
-       {{"table inet clawfleet", std::nullopt, "sha256:table"}},
-       "nftables table inet clawfleet is missing",
+       {{"tables inet/bridge clawfleet", std::nullopt, "sha256:table"}},
+       "nftables tables inet/bridge clawfleet are missing",
        {}},
       {"e",
        Action::Replace,
@@ -271,11 +271,11 @@ TEST(PlanOutputJson, Golden) {
       "actions": [
         "update"
       ],
-      "reason": "nftables table inet clawfleet is missing",
+      "reason": "nftables tables inet/bridge clawfleet are missing",
       "depends_on": [],
       "changes": [
         {
-          "path": "table inet clawfleet",
+          "path": "tables inet/bridge clawfleet",
           "before": null,
           "after": "sha256:table",
           "secret": false

@@ -769,12 +769,12 @@ TEST(PlanHost, EachProblem) {
        {"bridge cfbr0", "down, no address", "up, 10.80.0.1/24"}},
       {"table missing",
        [](World& w) { w.o.table_hash.reset(); },
-       "nftables table inet clawfleet is missing",
-       {"table inet clawfleet", std::nullopt, kTable}},
+       "nftables tables inet/bridge clawfleet are missing",
+       {"tables inet/bridge clawfleet", std::nullopt, kTable}},
       {"table differs",
        [](World& w) { w.o.table_hash = "sha256:edited"; },
-       "nftables table inet clawfleet differs from the one clawfleet renders",
-       {"table inet clawfleet", "sha256:edited", kTable}},
+       "nftables tables inet/bridge clawfleet differ from what clawfleet renders",
+       {"tables inet/bridge clawfleet", "sha256:edited", kTable}},
       {"ip_forward off",
        [](World& w) { w.o.ip_forward = false; },
        "net.ipv4.ip_forward is 0 (egress: internet needs 1)",
@@ -931,7 +931,7 @@ TEST(PlanOrder, HostFirstThenInstancesByNameDependingBackwards) {
   Plan p = w.plan(opt);
   EXPECT_EQ(
       summarize(p),
-      (Lines{"repair : nftables table inet clawfleet differs from the one clawfleet renders",
+      (Lines{"repair : nftables tables inet/bridge clawfleet differ from what clawfleet renders",
              "create a: " + std::string(kReasonNewInstance) + " [after 0]",
              "repair b: state directory /srv/cf/instances/b is 0750 (want 0700) [after 0]",
              "reprovision b: model changed (spec.model: anthropic/claude-sonnet-4-5 -> anthropic/claude-opus-4-6) "

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/sha256.h"
+#include "core/text.h"
 
 namespace cf::host {
 
@@ -41,8 +42,8 @@ namespace cf::host {
 // nat chain that binds a connection wins, the others are not consulted for
 // it, so another table's SNAT of the same subnet would take precedence.
 //
-// The text below is byte for byte what `nft list table inet clawfleet`
-// prints back (tabs, blank lines between chains, priority names), so the
+// The text below is byte for byte what `nft -t list table inet clawfleet`
+// and `… bridge clawfleet` print back (tabs, blank lines between chains, priority names), so the
 // observed table can be compared with the rendered one by hash.
 namespace {
 
@@ -71,9 +72,50 @@ std::vector<Cidr> not_internet(const model::Host& host) {
   return out;
 }
 
+// The bridge table: what each guest may put on the bridge. Port isolation
+// keeps guests apart at layer 2, but the host itself listens to every
+// port: without this a guest could answer ARP for a neighbour's address
+// (and get the host's connections to it, the gateway token with them),
+// send from another address or MAC, or send IPv6 (router advertisements
+// included). Its tap passes frames from its MAC only, ARP only when it
+// names that MAC and the guest's address (Ethernet and IPv4 sizes, so no
+// other reading of the packet is possible), IPv4 only from its address
+// and never as a DHCP server; nothing else. A clawfleet tap the table
+// does not know (all are named cf + 13 hex digits) passes nothing. The
+// rules sit at the bridge's prerouting hook, before the host or the
+// bridge acts on a frame.
+std::string render_guard(std::vector<model::Allocation> guests) {
+  std::sort(guests.begin(), guests.end(), [](const auto& a, const auto& b) { return a.tap < b.tap; });
+  std::string t = "table bridge clawfleet {\n";
+  t += "\tchain prerouting {\n";
+  t += "\t\ttype filter hook prerouting priority filter; policy accept;\n";
+  if (!guests.empty()) {
+    // A map, so a frame costs one lookup however many guests there are.
+    t += "\t\tiifname vmap { ";
+    for (std::size_t i = 0; i < guests.size(); ++i)
+      t += (i ? ", \"" : "\"") + guests[i].tap + "\" : jump guest-" + guests[i].tap;
+    t += " }\n";
+  }
+  t += "\t\tiifname \"cf*\" drop\n";
+  t += "\t}\n";
+  for (const auto& g : guests) {
+    const std::string mac = to_string(g.mac), ip = to_string(g.ip);
+    t += "\n\tchain guest-" + g.tap + " {\n";
+    t += "\t\tether saddr != " + mac + " drop\n";
+    t += "\t\tarp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether " + mac + " arp saddr ip " + ip +
+         " accept\n";
+    t += "\t\tip saddr " + ip + " udp sport 67 drop\n";
+    t += "\t\tip saddr " + ip + " accept\n";
+    t += "\t\tdrop\n";
+    t += "\t}\n";
+  }
+  t += "}\n";
+  return t;
+}
+
 }  // namespace
 
-std::string render_table(const model::Host& host) {
+std::string render_ruleset(const model::Host& host, std::vector<model::Allocation> guests) {
   const std::string br = "\"" + host.bridge + "\"";
   const std::string subnet = to_string(Cidr{Ipv4{host.subnet.network.value & host.subnet.mask()}, host.subnet.prefix});
   const std::string gw = to_string(host.gateway);
@@ -82,6 +124,20 @@ std::string render_table(const model::Host& host) {
   const bool proxy_on_host = mode == model::Egress::Proxy && host.proxy && host.proxy->address == host.gateway;
 
   std::string t = "table inet clawfleet {\n";
+  // One guest cannot fill the host's connection-tracking table (which
+  // would stop every other guest's, and the host's own, new connections):
+  // a connection over its cap is dropped before it is confirmed. The key
+  // is the source address, which the bridge table holds to the guest's own.
+  t += "\tset guest_connections {\n";
+  t += "\t\ttype ipv4_addr\n";
+  t += "\t\tsize 65535\n";
+  t += "\t\tflags dynamic\n";
+  t += "\t}\n\n";
+  t += "\tchain prerouting {\n";
+  t += "\t\ttype filter hook prerouting priority filter; policy accept;\n";
+  t += "\t\tiifname " + br + " ct state new add @guest_connections { ip saddr ct count over " +
+       std::to_string(model::max_connections(host)) + " } drop\n";
+  t += "\t}\n\n";
   if (model::forwards(host)) {
     // Guests leave with the host's address on whatever interface routes
     // them, never when the packet goes back out of the bridge.
@@ -169,7 +225,7 @@ std::string render_table(const model::Host& host) {
   t += "\t\tiifname " + br + " drop\n";
   t += "\t}\n";
   t += "}\n";
-  return t;
+  return t + render_guard(std::move(guests));
 }
 
 // 13 hex digits (52 bits) of SHA-256 fill IFNAMSIZ-1 = 15 bytes with "cf".
@@ -184,8 +240,37 @@ std::string tap_name(const std::string& instance, const std::set<std::string>& t
   }
 }
 
-bool only_our_table(const std::string& ruleset) {
-  bool opened = false, seen = false;
+std::string sorted_maps(const std::string& listing) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < listing.size()) {
+    std::size_t end = listing.find('\n', start);
+    if (end == std::string::npos) end = listing.size();
+    std::string line = listing.substr(start, end - start);
+    const std::size_t open = line.find(" vmap { ");
+    if (open != std::string::npos && line.size() > open + 10 && line.compare(line.size() - 2, 2, " }") == 0) {
+      const std::size_t from = open + 8;
+      std::vector<std::string> elements;
+      const std::string body = line.substr(from, line.size() - 2 - from);
+      for (std::size_t at = 0;;) {
+        const std::size_t comma = body.find(", ", at);
+        elements.push_back(body.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+        if (comma == std::string::npos) break;
+        at = comma + 2;
+      }
+      std::sort(elements.begin(), elements.end());
+      line = line.substr(0, from) + join(elements, ", ") + " }";
+    }
+    out += line;
+    if (end < listing.size()) out += '\n';
+    start = end + 1;
+  }
+  return out;
+}
+
+bool only_our_tables(const std::string& ruleset) {
+  bool opened = false;
+  int tables = 0;
   std::size_t start = 0;
   while (start < ruleset.size()) {
     std::size_t end = ruleset.find('\n', start);
@@ -193,14 +278,18 @@ bool only_our_table(const std::string& ruleset) {
     std::string line = ruleset.substr(start, end - start);
     start = end + 1;
     if (line.empty() || line[0] == '\t' || line[0] == ' ') continue;
-    if (!opened && line == "table inet clawfleet {")
-      opened = seen = true;
-    else if (opened && line == "}")
+    if (!opened && tables == 0 && line == "table inet clawfleet {")
+      opened = true;
+    else if (!opened && tables == 1 && line == "table bridge clawfleet {")
+      opened = true;
+    else if (opened && line == "}") {
       opened = false;
-    else
+      ++tables;
+    } else {
       return false;
+    }
   }
-  return seen && !opened;
+  return tables > 0 && !opened;
 }
 
 }  // namespace cf::host

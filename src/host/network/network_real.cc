@@ -1,6 +1,6 @@
-// The real Network: rtnetlink through libmnl for links and addresses,
-// /dev/net/tun for persistent taps, libnftables for the table, procfs for
-// ip_forward. Everything acts on the calling thread's network namespace
+// The real Network: rtnetlink through libmnl for links, addresses and
+// neighbour entries, /dev/net/tun for persistent taps, libnftables for the
+// ruleset, procfs for ip_forward. Everything acts on the calling thread's network namespace
 // (sockets and /dev/net/tun are bound to it when opened), which is what lets
 // the integration tests run this adapter in a namespace of their own.
 //
@@ -22,6 +22,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <nftables/libnftables.h>
@@ -343,7 +344,17 @@ Status make_persistent_tap(const std::string& name, const std::string& context) 
 
 // --- nftables ---------------------------------------------------------------
 
-constexpr const char* kTableSpec = "inet clawfleet";
+// Both tables, in the order the ruleset holds them.
+constexpr const char* kTables[] = {"inet clawfleet", "bridge clawfleet"};
+constexpr const char* kRuleset = "nftables tables inet clawfleet and bridge clawfleet";
+
+// Creates (if missing) and deletes both tables: the head of one
+// transaction that then defines them again, or deletes them.
+std::string delete_both() {
+  std::string cmds;
+  for (const char* t : kTables) cmds += std::string("table ") + t + " {}\ndelete table " + t + "\n";
+  return cmds;
+}
 
 struct NftOutcome {
   int rc = 0;
@@ -356,7 +367,10 @@ std::string trim(std::string s) {
   return s;
 }
 
-Result<NftOutcome> nft_run(const std::string& commands, bool stateless) {
+// A listing is stateless (no counters) and terse (no elements the kernel
+// adds to a dynamic set, each guest's connection count): neither is
+// configuration, and both would make the text differ from the rendering.
+Result<NftOutcome> nft_run(const std::string& commands, bool listing) {
   // libnftables 1.0.x calls exit() when it cannot open its netlink socket
   // (nft_mnl_socket_open -> netlink_init_error); probe first so that a
   // kernel without nfnetlink is an error, not the end of the process.
@@ -365,7 +379,8 @@ Result<NftOutcome> nft_run(const std::string& commands, bool stateless) {
   ::close(probe);
   nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
   if (!ctx) return Error{"cannot create nftables context"};
-  if (stateless) nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_STATELESS);
+  if (listing)
+    nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_STATELESS | NFT_CTX_OUTPUT_TERSE);
   NftOutcome o;
   if (nft_ctx_buffer_output(ctx) != 0 || nft_ctx_buffer_error(ctx) != 0) {
     nft_ctx_free(ctx);
@@ -507,31 +522,51 @@ class RealNetwork : public Network {
     return {};
   }
 
-  Result<std::optional<std::string>> read_table() override {
-    auto o = nft_run(std::string("list table ") + kTableSpec, true);
-    if (!o) return o.error();
-    if (o.value().rc == 0) return std::optional<std::string>{o.value().out};
-    if (o.value().err.find("No such file or directory") != std::string::npos) return std::optional<std::string>{};
-    return Error{std::string("cannot list nftables table ") + kTableSpec + ": " + trim(o.value().err)};
+  Status ensure_neighbour(const std::string& bridge, Ipv4 ip, const Mac& mac) override {
+    return neighbour(RTM_NEWNEIGH, bridge, ip, &mac);
   }
 
-  Status replace_table(const std::string& ruleset) override {
-    const std::string context = std::string("cannot replace nftables table ") + kTableSpec;
-    if (!only_our_table(ruleset))
-      return Error{context + ": the ruleset must be a single \"table " + kTableSpec + " {\" block"};
-    // One buffer is one transaction: create-if-missing, delete, define.
-    auto o = nft_run(std::string("table ") + kTableSpec + " {}\ndelete table " + kTableSpec + "\n" + ruleset, false);
+  Status delete_neighbour(const std::string& bridge, Ipv4 ip) override {
+    return neighbour(RTM_DELNEIGH, bridge, ip, nullptr);
+  }
+
+  Result<std::optional<std::string>> read_ruleset() override {
+    // One listing a table: nft 1.0.6 fails a second `list table` in the
+    // same buffer with "No such file or directory".
+    std::optional<std::string> out;
+    for (const char* table : kTables) {
+      auto o = nft_run(std::string("list table ") + table, true);
+      if (!o) return o.error();
+      if (o.value().rc == 0) {
+        out = out.value_or("") + o.value().out;
+        continue;
+      }
+      if (o.value().err.find("No such file or directory") == std::string::npos)
+        return Error{std::string("cannot list nftables table ") + table + ": " + trim(o.value().err)};
+    }
+    if (out) out = sorted_maps(*out);
+    return out;
+  }
+
+  Status replace_ruleset(const std::string& ruleset) override {
+    const std::string context = std::string("cannot replace ") + kRuleset;
+    if (!only_our_tables(ruleset))
+      return Error{context +
+                   ": the ruleset must be a \"table inet clawfleet {\" block and at most a \"table bridge "
+                   "clawfleet {\" block"};
+    // One buffer is one transaction: create-if-missing, delete, define;
+    // a table the ruleset leaves out stays deleted.
+    auto o = nft_run(delete_both() + ruleset, false);
     if (!o) return o.error();
     if (o.value().rc != 0) return Error{context + ": " + trim(o.value().err)};
     return {};
   }
 
-  Status delete_table() override {
-    // Creating it first makes deletion succeed whether or not it exists.
-    auto o = nft_run(std::string("table ") + kTableSpec + " {}\ndelete table " + kTableSpec + "\n", false);
+  Status delete_ruleset() override {
+    // Creating them first makes deletion succeed whether or not they exist.
+    auto o = nft_run(delete_both(), false);
     if (!o) return o.error();
-    if (o.value().rc != 0)
-      return Error{std::string("cannot delete nftables table ") + kTableSpec + ": " + trim(o.value().err)};
+    if (o.value().rc != 0) return Error{std::string("cannot delete ") + kRuleset + ": " + trim(o.value().err)};
     return {};
   }
 
@@ -561,6 +596,30 @@ class RealNetwork : public Network {
 
  private:
   static constexpr const char* kForward = "/proc/sys/net/ipv4/ip_forward";
+
+  // RTM_NEWNEIGH (create or replace, permanent) or RTM_DELNEIGH of ip on
+  // the bridge.
+  static Status neighbour(int type, const std::string& bridge, Ipv4 ip, const Mac* mac) {
+    const bool add = type == RTM_NEWNEIGH;
+    const std::string context = std::string(add ? "cannot set" : "cannot delete") + " the neighbour entry of " +
+                                to_string(ip) + (mac ? " at " + to_string(*mac) : "") + " on bridge " + bridge;
+    if (!is_ifname(bridge)) return Error{context + ": " + ifname_rule()};
+    Netlink nl;
+    if (auto s = nl.open(); !s) return s;
+    auto br = get_link(nl, bridge, context);
+    if (!br) return br.error();
+    if (!br.value()) return add ? Status{Error{context + ": no such bridge"}} : Status{};
+    Request req(type, add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+    auto* nd = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(req.nlh, sizeof(ndmsg)));
+    nd->ndm_family = AF_INET;
+    nd->ndm_ifindex = br.value()->link.ifindex;
+    nd->ndm_state = NUD_PERMANENT;
+    mnl_attr_put_u32(req.nlh, NDA_DST, htonl(ip.value));
+    if (mac) mnl_attr_put(req.nlh, NDA_LLADDR, mac->bytes.size(), mac->bytes.data());
+    NlError e = nl.exchange(req.nlh, nullptr, nullptr);
+    if (e.err && !(e.err == ENOENT && !add)) return Error{context + ": " + e.text()};
+    return {};
+  }
 };
 
 }  // namespace

@@ -150,6 +150,12 @@ class FsStateStore : public StateStore {
     return out;
   }
 
+  Status write_ruleset(const std::string& ruleset) override {
+    if (auto s = ensure_dir(root_, 0700); !s) return s;
+    if (auto s = remove_stale_temp_files(root_, "ruleset.nft"); !s) return s;
+    return write_file_atomic(ruleset_path(root_), ruleset, 0600);
+  }
+
   Status remove_instance(const std::string& name) override {
     // The name check keeps remove_all inside <root>/instances.
     if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
@@ -172,6 +178,8 @@ class FsStateStore : public StateStore {
 };
 
 }  // namespace
+
+std::string ruleset_path(const std::string& root) { return root + "/ruleset.nft"; }
 
 std::string to_json(const InstanceRecord& rec) {
   json j{{"format", kFormat},

@@ -6,6 +6,8 @@
 //   <root>/instances/<name>/instance.json allocations, applied generation;
 //                                         the ownership marker (0600)
 //   <root>/instances/<name>/token         gateway token, 64 hex (0600)
+//   <root>/ruleset.nft                    the nftables ruleset every VM
+//                                         unit loads (0600)
 //
 // Every write is atomic (host/state/files.h). Fake: tests/fakes/fake_state_store.h.
 #pragma once
@@ -84,9 +86,15 @@ class StateStore {
   virtual Result<std::vector<std::string>> instance_dirs() = 0;
   // Removes the instance's directory and everything in it; absent is success.
   virtual Status remove_instance(const std::string& name) = 0;
+  // The ruleset (host::render_ruleset) for every instance on the host, the
+  // one `vm prepare` loads after a reboot; atomic, 0600.
+  virtual Status write_ruleset(const std::string& ruleset) = 0;
 };
 
 std::unique_ptr<StateStore> state_store_at(const std::string& root);
+std::string ruleset_path(const std::string& root);  // <root>/ruleset.nft
+// The most a ruleset file may hold: ≈ 0.5 KiB a guest, for the largest subnet.
+inline constexpr std::size_t kMaxRulesetBytes = 64 << 20;
 
 // JSON forms of the state files, exposed for tests and `status`.
 std::string to_json(const InstanceRecord& rec);

@@ -64,11 +64,12 @@ Result<LaunchRecord> make_launch_record(const model::Host& host, const model::In
                       host.bridge,
                       Cidr{host.gateway, host.subnet.prefix},
                       alloc.tap,
+                      alloc.ip,
+                      alloc.mac,
                       host.vmm.kind,
                       spec.api_socket,
                       vmm.argv(spec),
                       std::move(files.value()),
-                      render_table(host),
                       model::forwards(host)};
 }
 
@@ -80,11 +81,12 @@ std::string to_json(const LaunchRecord& r) {
               {"bridge", r.bridge},
               {"bridgeAddress", to_string(r.bridge_address)},
               {"tap", r.tap},
+              {"ip", to_string(r.ip)},
+              {"mac", to_string(r.mac)},
               {"vmm", model::to_string(r.vmm)},
               {"apiSocket", r.api_socket},
               {"argv", r.argv},
               {"files", files},
-              {"table", r.table},
               {"ipForward", r.ip_forward}}
              .dump(2) +
          "\n";
@@ -101,6 +103,12 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
     if (!addr) return Error{"bridgeAddress: " + addr.error().message};
     r.bridge_address = addr.value();
     r.tap = j.at("tap").get<std::string>();
+    auto ip = parse_ipv4(j.at("ip").get<std::string>());
+    if (!ip) return Error{"ip: " + ip.error().message};
+    r.ip = ip.value();
+    auto mac = parse_mac(j.at("mac").get<std::string>());
+    if (!mac) return Error{"mac: " + mac.error().message};
+    r.mac = mac.value();
     std::string vmm = j.at("vmm").get<std::string>();
     if (vmm != "firecracker" && vmm != "qemu") return Error{"vmm: unknown kind \"" + vmm + "\""};
     r.vmm = vmm == "qemu" ? model::VmmKind::Qemu : model::VmmKind::Firecracker;
@@ -108,7 +116,6 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
     r.argv = j.at("argv").get<std::vector<std::string>>();
     for (const auto& f : j.at("files"))
       r.files.emplace_back(f.at("path").get<std::string>(), f.at("content").get<std::string>());
-    r.table = j.at("table").get<std::string>();
     r.ip_forward = j.at("ipForward").get<bool>();
     if (!is_dns_label(r.name) || !is_ifname(r.bridge) || !is_ifname(r.tap) || r.argv.empty() ||
         !is_clean_absolute_path(r.argv[0]) || !is_clean_absolute_path(r.api_socket))
@@ -121,15 +128,16 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
   }
 }
 
-Status prepare_host_side(const LaunchRecord& r, Network& net) {
+Status prepare_host_side(const LaunchRecord& r, const std::string& ruleset, Network& net) {
   if (auto s = net.ensure_bridge(r.bridge, r.bridge_address.network, r.bridge_address.prefix); !s) return s;
   if (auto s = net.ensure_tap(r.tap, r.bridge, std::string(kTapAliasPrefix) + r.name); !s) return s;
+  if (auto s = net.ensure_neighbour(r.bridge, r.ip, r.mac); !s) return s;
   // Replaced only when it differs: restarting one VM leaves the rules every
   // other guest uses untouched.
-  auto table = net.read_table();
+  auto table = net.read_ruleset();
   if (!table) return table.error();
-  if (table.value() != r.table)
-    if (auto s = net.replace_table(r.table); !s) return s;
+  if (table.value() != ruleset)
+    if (auto s = net.replace_ruleset(ruleset); !s) return s;
   if (r.ip_forward) {
     auto on = net.ip_forward();
     if (!on) return on.error();
@@ -141,8 +149,16 @@ Status prepare_host_side(const LaunchRecord& r, Network& net) {
   return {};
 }
 
-Status prepare_vm(const LaunchRecord& r, Network& net) {
-  if (auto s = prepare_host_side(r, net); !s) return s;
+Status prepare_vm(const LaunchRecord& r, const std::string& ruleset, Network& net) {
+  // The file may be older than the live ruleset: apply rewrites and loads
+  // it as it creates each instance, and another VM's prepare may read it
+  // just before. Loaded only when the live ruleset lacks this guest (after
+  // a reboot, or deleted by hand), it never takes a newer guest's rules
+  // away; any other difference is apply's (the agent's) to repair.
+  auto live = net.read_ruleset();
+  if (!live) return live.error();
+  const bool has_guest = live.value() && live.value()->find("\tchain guest-" + r.tap + " {\n") != std::string::npos;
+  if (auto s = prepare_host_side(r, has_guest ? *live.value() : ruleset, net); !s) return s;
   // A socket left by a VMM that died would make the next one fail to bind.
   if (::unlink(r.api_socket.c_str()) != 0 && errno != ENOENT)
     return Error{"cannot remove stale socket " + r.api_socket + ": " + std::strerror(errno)};

@@ -24,13 +24,15 @@ struct LaunchRecord {
   std::string bridge;
   Cidr bridge_address;  // the gateway address with the subnet's prefix
   std::string tap;
+  Ipv4 ip;  // the guest's, with its MAC: the host's permanent neighbour entry
+  Mac mac;
   model::VmmKind vmm = model::VmmKind::Firecracker;
   std::string api_socket;
   std::vector<std::string> argv;                           // run in the foreground by `vm run`
   std::vector<std::pair<std::string, std::string>> files;  // path -> content, written by `vm prepare`
-  // Host-level state every VM needs and a reboot loses: clawfleet's
-  // nftables table (render_table) and, with egress allowed, ip_forward.
-  std::string table;
+  // Host-level state every VM needs and a reboot loses: with egress
+  // allowed, ip_forward. (The ruleset holds every guest, so it is one file
+  // of the state root's, not a copy in each record.)
   bool ip_forward = false;
   bool operator==(const LaunchRecord&) const = default;
 };
@@ -52,14 +54,18 @@ Result<LaunchRecord> make_launch_record(const model::Host& host, const model::In
 std::string to_json(const LaunchRecord& r);
 Result<LaunchRecord> launch_from_json(const std::string& text);
 
-// The bridge, the tap (attached, isolated, alias), the nftables table and
-// ip_forward, the VMM's files. Idempotent: each is changed only when it
-// differs. Safe while the VM runs (apply does it for every instance).
-Status prepare_host_side(const LaunchRecord& r, Network& net);
+// The bridge, the tap (attached, isolated, alias), the guest's permanent
+// neighbour entry, the nftables ruleset (render_ruleset, for every guest)
+// and ip_forward, the VMM's files. Idempotent: each is changed only when
+// it differs. Safe while the VM runs (apply does it for every instance).
+// The tap's rules are in place before a VMM can use it: the ruleset is
+// loaded before this returns, and the VMM starts after.
+Status prepare_host_side(const LaunchRecord& r, const std::string& ruleset, Network& net);
 // `clawfleet vm prepare` (ExecStartPre, so the VMM is not running):
-// prepare_host_side, and no stale API socket. Never while the VM runs: its
+// prepare_host_side, loading `ruleset` (the state root's file) only when
+// the live ruleset lacks this guest's rules, and no stale API socket. Never while the VM runs: its
 // live socket would go, and with it every request to the VMM (a graceful
 // stop among them).
-Status prepare_vm(const LaunchRecord& r, Network& net);
+Status prepare_vm(const LaunchRecord& r, const std::string& ruleset, Network& net);
 
 }  // namespace cf::host
