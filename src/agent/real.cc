@@ -17,6 +17,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/text.h"
 #include "host/state/files.h"
 
 namespace cf::agent {
@@ -98,8 +99,15 @@ class SpdLog : public Log {
     logger_->flush_on(spdlog::level::debug);
   }
 
-  void write(Level level, const std::string& message, const Fields& fields) override {
+  void write(Level level, const std::string& raw, const Fields& raw_fields) override {
     if (level == Level::Debug && !debug_) return;
+    // Names, reasons and errors carry text from manifests, guests, VMMs and
+    // systemd: escaped here, once, so no control character reaches a
+    // terminal that shows the log (journalctl prints a message holding one
+    // as "[N bytes blob data]" unless --all, and then raw).
+    const std::string message = printable(raw);
+    Fields fields;
+    for (const auto& [k, v] : raw_fields) fields.emplace(k, printable(v));
     if (fields.empty()) {
       logger_->log(to_spdlog(level), "{}", message);
       return;

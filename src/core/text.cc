@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <utility>
@@ -118,7 +119,9 @@ bool is_clean_absolute_path(std::string_view s) {
     if (s.size() > 1 && (part.empty() || part == "." || part == "..")) return false;
     pos = next + 1;
   }
-  return s.find('\0') == std::string_view::npos;
+  // No control characters: a path is shown in errors and plans, and
+  // written into unit files and QEMU's command line.
+  return std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 Result<std::uint64_t> parse_size(std::string_view s) {

@@ -23,8 +23,9 @@ bool is_valid_utf8(std::string_view s);
 // become \xNN, so an escape sequence cannot move the cursor, recolour or
 // retitle the operator's terminal; the rest is unchanged.
 std::string printable(std::string_view s);
-// Absolute, no "." or ".." components, no empty components except a
-// trailing slash is refused too, no NUL; at most 4096 bytes.
+// Absolute, no "." or ".." components, no empty components (a trailing
+// slash is refused too), no control characters (NUL, C0, DEL); at most
+// 4096 bytes.
 bool is_clean_absolute_path(std::string_view s);
 
 // "20GiB", "40G" (binary, as qemu-img), "10GB" (decimal). A bare number is

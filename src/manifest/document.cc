@@ -294,7 +294,7 @@ class Parser {
         ok = ok && is_credential_name(value);
       if (!ok) {
         static constexpr const char* kRule[] = {
-            "must be an absolute path without \".\" or \"..\" components",
+            "must be an absolute path without \".\" or \"..\" components or control characters",
             "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes)",
             "must be a credential name (A-Z, a-z, 0-9, '_', '.' and '-', at most 255 bytes, not . or ..)"};
         r_.error(Entry{key, k, v}.at(), p, std::string(kRule[int(*source)]) + " (the value is not shown)");

@@ -257,7 +257,8 @@ std::optional<std::string> YamlReader::absolute_path(const Entry& e, const std::
   auto s = string(e, path);
   if (!s) return std::nullopt;
   if (!is_clean_absolute_path(*s)) {
-    error(e.at(), path, "must be an absolute path without \".\" or \"..\" components, got " + quote(*s));
+    error(e.at(), path,
+          "must be an absolute path without \".\" or \"..\" components or control characters, got " + quote(*s));
     return std::nullopt;
   }
   return s;

@@ -125,6 +125,43 @@ TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
   EXPECT_NE(out_.find("200 OK"), std::string::npos) << out_;
 }
 
+// The shipped units promise that VMs come back after a host reboot
+// without the agent: each running instance's VM unit is enabled, and its
+// `vm prepare` brings back the bridge, its tap and neighbour entry, the
+// ruleset (every guest's rules, from the state root's file) and
+// ip_forward. The container reboots on the same root into a fresh network
+// namespace, where all of those are gone; the running instance comes back
+// ready, the stopped one stays stopped, and the next plan is empty.
+TEST_F(RealApply, ARebootBringsRunningInstancesBackWithTheirRules) {
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml")
+      << manifest({"alpha"}) + manifest({"beta"}, "stopped").substr(manifest({}).size());
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  ASSERT_EQ(clawfleet("plan"), 0) << out_;
+  ASSERT_EQ(sh("nft -t list table bridge clawfleet | grep -c 'chain guest-'"), 0) << out_;
+  EXPECT_EQ(out_, "2\n") << "both instances' rules, the stopped one's too";
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto rebooted = c_->reboot();
+  ASSERT_TRUE(rebooted) << rebooted.error().message;
+  std::cout << "[ reboot   ] the container was up again after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << " ms\n";
+
+  EXPECT_EQ(sh("systemctl is-active clawfleet-vm@alpha.service clawfleet-proxy@alpha.socket"), 0) << out_;
+  EXPECT_NE(sh("systemctl is-active clawfleet-vm@beta.service"), 0) << out_;
+  EXPECT_EQ(nspawn::detail::trim(out_), "inactive");
+  sh("ip neigh show 10.77.0.2 dev cfbr0");
+  EXPECT_EQ(out_, "10.77.0.2 lladdr 06:fc:0a:4d:00:02 PERMANENT \n");
+  EXPECT_EQ(sh("nft -t list table bridge clawfleet | grep -c 'chain guest-'"), 0) << out_;
+  EXPECT_EQ(out_, "2\n");
+  EXPECT_EQ(sh("cat /proc/sys/net/ipv4/ip_forward"), 0);
+  EXPECT_EQ(out_, "1\n");
+  EXPECT_EQ(clawfleet("status"), 0) << out_;
+  EXPECT_NE(out_.find("alpha"), std::string::npos) << out_;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_NE(out_.find("No changes."), std::string::npos) << out_;
+}
+
 TEST_F(RealApply, StaleSavedPlansAreRefusedAndDestroyLeavesNothing) {
   write_manifest({"alpha", "beta"});
   ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;

@@ -275,6 +275,16 @@ class Container {
     return {};
   }
 
+  // A host reboot, as far as the container goes: its systemd powers off
+  // and boots again on the same root (what was written to disk stays), in
+  // a fresh network namespace (every link, address, neighbour entry and
+  // nftables table is gone) with a fresh /run.
+  Status reboot() {
+    stop_nspawn();
+    leader_ = -1;
+    return launch();
+  }
+
   int exec(const std::string& command, std::string* output = nullptr) const {
     std::string quoted = "'";
     for (char ch : command) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
@@ -300,15 +310,22 @@ class Container {
       return Error{"cannot mount an overlay on " + root() + ": " + std::strerror(errno)};
     mounted_ = true;
 
-    std::vector<std::string> procs;
     for (const auto& h : detail::cgroup_hierarchies()) {
       const std::string cg = h + "/clawfleet-tests/" + machine_;
       std::error_code ec;
       fs::create_directories(cg, ec);
       if (ec) return Error{"cannot create cgroup " + cg + ": " + ec.message()};
       cgroups_.push_back(cg);
-      procs.push_back(cg + "/cgroup.procs");
     }
+    extra_ = extra;
+    return launch();
+  }
+
+  // Starts systemd-nspawn on root() in the cgroups made by start(), and
+  // waits for the container's systemd to be up.
+  Status launch() {
+    std::vector<std::string> procs;
+    for (const auto& cg : cgroups_) procs.push_back(cg + "/cgroup.procs");
 
     const std::string nspawn = detail::find_tool("systemd-nspawn");
     std::vector<std::string> args = {nspawn,
@@ -320,11 +337,11 @@ class Container {
                                      "--private-network",
                                      "--machine=" + machine_,
                                      "--bind=" + dir_ + "/dbus:/run/dbus"};
-    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    int log = ::open((dir_ + "/console.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int log = ::open((dir_ + "/console.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (log < 0 || null < 0) {
       if (log >= 0) ::close(log);
@@ -407,8 +424,9 @@ class Container {
     return found;
   }
 
-  void shutdown() {
-    namespace fs = std::filesystem;
+  // SIGTERM to the nspawn this object started (a clean poweroff), SIGKILL
+  // after 20 s.
+  void stop_nspawn() {
     if (nspawn_ > 0) {
       ::kill(nspawn_, SIGTERM);  // nspawn powers the container off cleanly
       const auto give_up = detail::Clock::now() + std::chrono::seconds(20);
@@ -423,6 +441,11 @@ class Container {
       }
       nspawn_ = -1;
     }
+  }
+
+  void shutdown() {
+    namespace fs = std::filesystem;
+    stop_nspawn();
     if (mounted_) {
       for (int i = 0; i < 100 && ::umount2(root().c_str(), 0) != 0 && errno == EBUSY; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -450,6 +473,7 @@ class Container {
   std::string machine_;
   bool mounted_ = false;
   std::vector<std::string> cgroups_;
+  std::vector<std::string> extra_;
   pid_t nspawn_ = -1;
   pid_t leader_ = -1;
   std::chrono::milliseconds boot_time_{0};

@@ -36,7 +36,7 @@ TEST(CaCertificates, PathsAreSortedAndChecked) {
   EXPECT_EQ(
       texts(load({{"h.yaml", host("[ca.pem]")}}).diagnostics),
       std::vector<std::string>{
-          "h.yaml:4:20: error: spec.caCertificates[0]: must be an absolute path without \".\" or \"..\" components, got \"ca.pem\""});
+          "h.yaml:4:20: error: spec.caCertificates[0]: must be an absolute path without \".\" or \"..\" components or control characters, got \"ca.pem\""});
   std::string many = "[";
   for (int i = 0; i < 17; ++i) many += (i ? ", /c" : "/c") + std::to_string(i);
   EXPECT_EQ(texts(load({{"h.yaml", host(many + "]")}}).diagnostics),

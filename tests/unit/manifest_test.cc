@@ -322,7 +322,7 @@ TEST(Load, SecretsAreReferencesAndInlineValuesAreNeverPrinted) {
   EXPECT_EQ(
       diags(instance("  telegram: {botToken: {file: secrets/t}, allowFrom: [1]}\n")),
       (std::vector<std::string>{
-          "m.yaml:7:31: error: spec.telegram.botToken.file: must be an absolute path without \".\" or \"..\" components (the value is not shown)"}));
+          "m.yaml:7:31: error: spec.telegram.botToken.file: must be an absolute path without \".\" or \"..\" components or control characters (the value is not shown)"}));
   EXPECT_EQ(
       diags(instance("  telegram: {botToken: {env: 1X}, allowFrom: [1]}\n")),
       (std::vector<std::string>{
@@ -620,7 +620,7 @@ TEST(Load, HostErrors) {
       host("  vmm: {kind: cloud-hypervisor, binary: fc}\n"),
       (std::vector<std::string>{
           "m.yaml:4:15: error: spec.vmm.kind: must be one of firecracker, qemu; got the string \"cloud-hypervisor\"",
-          "m.yaml:4:41: error: spec.vmm.binary: must be an absolute path without \".\" or \"..\" components, got \"fc\"",
+          "m.yaml:4:41: error: spec.vmm.binary: must be an absolute path without \".\" or \"..\" components or control characters, got \"fc\"",
       }));
   EXPECT_EQ(host("  images: {default: {kernel: /k}}\n"),
             (std::vector<std::string>{"m.yaml:4:21: error: spec.images.default.rootfs: required field is missing"}));
