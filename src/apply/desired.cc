@@ -6,6 +6,17 @@
 
 namespace cf::apply {
 
+std::string ruleset_for(const model::Fleet& fleet, const std::map<std::string, model::Allocation>& on_host) {
+  std::vector<model::Allocation> guests;
+  std::map<std::string, std::uint64_t> bandwidth;
+  for (const auto& [name, a] : on_host) {
+    guests.push_back(a);
+    if (const model::Instance* i = fleet.find(name); i && i->resources.bandwidth_bps)
+      bandwidth[a.tap] = *i->resources.bandwidth_bps;
+  }
+  return host::render_ruleset(fleet.host, std::move(guests), bandwidth);
+}
+
 Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
                                   std::map<model::SecretRef, std::string> digests,
                                   std::map<std::string, std::string> ca_digests, const model::Observed& observed) {
@@ -25,10 +36,10 @@ Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
   d.fleet.host.host_networks = observed.host_networks;  // what egress internet keeps guests out of
   // The ruleset holds every instance with an allocation on the host (one
   // not in the manifests, refused a destroy, still runs).
-  std::vector<model::Allocation> guests;
-  for (const auto& [_, i] : observed.instances)
-    if (i.allocation) guests.push_back(*i.allocation);
-  d.table_hash = "sha256:" + sha256_hex(host::render_ruleset(d.fleet.host, std::move(guests)));
+  std::map<std::string, model::Allocation> on_host;
+  for (const auto& [name, i] : observed.instances)
+    if (i.allocation) on_host.emplace(name, *i.allocation);
+  d.table_hash = "sha256:" + sha256_hex(ruleset_for(d.fleet, on_host));
   for (const auto& instance : fleet.instances) {
     auto it = observed.instances.find(instance.name);
     if (it == observed.instances.end() || !it->second.allocation) continue;

@@ -19,6 +19,11 @@ namespace cf::apply {
 // hashes are computed for instances that already have an allocation (new
 // ones get everything written anyway). An error when the fleet has
 // instances and no resolver can be chosen for them.
+// clawfleet's nftables ruleset for a host with these instances on it
+// (every one with an allocation, name -> allocation), each guest limited
+// to the bandwidth its manifest gives, if any.
+std::string ruleset_for(const model::Fleet& fleet, const std::map<std::string, model::Allocation>& on_host);
+
 Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
                                   std::map<model::SecretRef, std::string> digests,
                                   std::map<std::string, std::string> ca_digests, const model::Observed& observed);

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "apply/desired.h"
 #include "core/pem.h"
 #include "core/sha256.h"
 #include "host/guest/seed.h"
@@ -403,9 +404,7 @@ class Run {
   // file (for `vm prepare`) and in the kernel; each written only when it
   // differs from what this run wrote last. Callers hold mu_.
   Status sync_ruleset() {
-    std::vector<model::Allocation> guests;
-    for (const auto& [_, a] : on_host_) guests.push_back(a);
-    std::string ruleset = host::render_ruleset(desired_.fleet.host, std::move(guests));
+    std::string ruleset = ruleset_for(desired_.fleet, on_host_);
     if (loaded_ == ruleset) return {};
     if (auto s = ports_.state.write_ruleset(ruleset); !s) return s;
     auto current = ports_.network.read_ruleset();

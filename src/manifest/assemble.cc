@@ -170,6 +170,10 @@ class Assembler {
     i.resources.vcpus = pick(s.vcpus, def.vcpus, kDefaultVcpus);
     i.resources.memory_mib = pick(s.memory_mib, def.memory_mib, kDefaultMemoryMiB);
     i.resources.disk_bytes = pick(s.disk_bytes, def.disk_bytes, kDefaultDiskBytes);
+    if (s.bandwidth_bps)
+      i.resources.bandwidth_bps = s.bandwidth_bps->value;
+    else if (def.bandwidth_bps)
+      i.resources.bandwidth_bps = def.bandwidth_bps->value;
     i.telegram = s.telegram;
     for (const auto& [provider, ref] : def.provider_keys) i.provider_keys[provider] = ref.value;
     for (const auto& [provider, ref] : s.provider_keys) i.provider_keys[provider] = ref.value;

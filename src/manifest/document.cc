@@ -224,8 +224,29 @@ class Parser {
     return At<std::vector<std::string>>{{seen.begin(), seen.end()}, r_.where(e.at())};
   }
 
+  // A rate in bits per second, each direction: 50Mbit, 1Gbit (SI units,
+  // as tc and every network datasheet write them).
+  void bandwidth(const Entry& e, const std::string& path, RawSpec& s) {
+    const std::string allowed = "a rate such as 50Mbit or 1Gbit (bits per second, each direction)";
+    const std::string text = e.value.IsScalar() ? e.value.Scalar() : "";
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    const std::string unit = text.substr(digits);
+    const std::uint64_t scale = unit == "Mbit" ? 1'000'000 : unit == "Gbit" ? 1'000'000'000 : 0;
+    if (!e.value.IsScalar() || digits == 0 || digits > 6 || scale == 0) {
+      r_.error(e.at(), path, "must be " + allowed + ", got " + describe(e.value));
+      return;
+    }
+    const std::uint64_t bps = std::stoull(text.substr(0, digits)) * scale;
+    if (bps < kMinBandwidthBps || bps > kMaxBandwidthBps) {
+      r_.error(e.at(), path, "must be between 1Mbit and 100Gbit, got " + text);
+      return;
+    }
+    s.bandwidth_bps = at(e, bps);
+  }
+
   void resources(const Entry& e, RawSpec& s) {
-    auto f = r_.fields(e, "spec.resources", {"vcpus", "memoryMiB", "disk"});
+    auto f = r_.fields(e, "spec.resources", {"vcpus", "memoryMiB", "disk", "bandwidth"});
     if (!f) return;
     for (const auto& field : *f) {
       std::string path = child("spec.resources", field.key);
@@ -248,6 +269,8 @@ class Parser {
         } else {
           s.disk_bytes = at(field, bytes.value());
         }
+      } else if (field.key == "bandwidth") {
+        bandwidth(field, path, s);
       }
     }
   }

@@ -31,6 +31,7 @@ struct RawSpec {
   std::optional<At<int>> vcpus;
   std::optional<At<std::uint32_t>> memory_mib;
   std::optional<At<std::uint64_t>> disk_bytes;
+  std::optional<At<std::uint64_t>> bandwidth_bps;
   std::optional<model::Telegram> telegram;
   Location bot_token_loc;  // where spec.telegram.botToken was written
   std::map<std::string, At<model::SecretRef>> provider_keys;

@@ -38,6 +38,7 @@ json to_json(const Instance& i) {
   // content hash they had before these fields existed.
   if (i.telegram && i.telegram->api_root) j["telegram"]["apiRoot"] = *i.telegram->api_root;
   if (!i.provider_base_urls.empty()) j["providerBaseUrls"] = i.provider_base_urls;
+  if (i.resources.bandwidth_bps) j["resources"]["bandwidthBps"] = *i.resources.bandwidth_bps;
   if (i.chat_completions) j["chatCompletions"] = true;
   if (!i.browser) j["browser"] = false;
   return j;

@@ -147,7 +147,15 @@ TEST_F(RealApply, ARebootBringsRunningInstancesBackWithTheirRules) {
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
             << " ms\n";
 
-  EXPECT_EQ(sh("systemctl is-active clawfleet-vm@alpha.service clawfleet-proxy@alpha.socket"), 0) << out_;
+  // The boot may report "running" before every wanted unit ran (a loaded
+  // machine): wait for them, up to a minute.
+  bool up = false;
+  for (int i = 0; i < 300 && !up; ++i) {
+    up = sh("systemctl is-active clawfleet-vm@alpha.service clawfleet-proxy@alpha.socket") == 0;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!up) sh("systemctl list-jobs; systemctl status clawfleet-vm@alpha.service; journalctl -b --no-pager | tail -40");
+  ASSERT_TRUE(up) << out_;
   EXPECT_NE(sh("systemctl is-active clawfleet-vm@beta.service"), 0) << out_;
   EXPECT_EQ(nspawn::detail::trim(out_), "inactive");
   sh("ip neigh show 10.77.0.2 dev cfbr0");

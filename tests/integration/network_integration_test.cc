@@ -693,6 +693,83 @@ TEST_F(RealNetwork, AGuestsTrackedConnectionsAreCapped) {
   ::close(service);
 }
 
+// Seconds to move `bytes` over a connected pair of TCP sockets (made
+// blocking), from `from` to `to`; a negative number when it broke off.
+double seconds_to_move(int from, int to, std::size_t bytes) {
+  for (int fd : {from, to}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::size_t got = 0;
+  std::thread reader([&] {
+    std::vector<char> buf(65536);
+    for (ssize_t n; got < bytes && (n = ::recv(to, buf.data(), buf.size(), 0)) > 0;) got += std::size_t(n);
+  });
+  const std::vector<char> chunk(65536, 'x');
+  for (std::size_t sent = 0; sent < bytes;) {
+    ssize_t n = ::send(from, chunk.data(), std::min(chunk.size(), bytes - sent), MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += std::size_t(n);
+  }
+  reader.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return got == bytes ? s : -1;
+}
+
+// An instance with spec.resources.bandwidth sends, and receives, at most
+// that rate; a guest beside it without one is not slowed. 4 MB at 8Mbit
+// (1 MB/s, one second's worth of burst) takes about 3 s each way.
+TEST_F(RealNetwork, AGuestsBandwidthIsItsManifests) {
+  netns::Namespace slow_ns, fast_ns;
+  ASSERT_FALSE(slow_ns.error()) << *slow_ns.error();
+  ASSERT_FALSE(fast_ns.error()) << *fast_ns.error();
+  model::Host host = test_host(model::Egress::Allow);
+  host.allow_to = {{Cidr{host.gateway, 32}, 7777}};
+  const model::Allocation slow{parse_ipv4("10.123.0.2").value(), parse_mac("06:fc:0a:7b:00:02").value(), 18900,
+                               tap_name("slow", {})};
+  const model::Allocation fast{parse_ipv4("10.123.0.3").value(), parse_mac("06:fc:0a:7b:00:03").value(), 18901,
+                               tap_name("fast", {})};
+  const std::string ruleset = render_ruleset(host, {slow, fast}, {{slow.tap, 8'000'000}});
+  int service = -1;
+  in_ns([&](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, host.gateway, 24));
+    ASSERT_TRUE(net.replace_ruleset(ruleset));
+    plug(slow_ns, slow);
+    plug(fast_ns, fast);
+    service = netns::tcp_listen("10.123.0.1", 7777);
+    auto back = net.read_ruleset();
+    ASSERT_TRUE(back && back.value());
+    EXPECT_EQ(*back.value(), ruleset);
+  });
+  ASSERT_GE(service, 0);
+  configure(slow_ns, slow);
+  configure(fast_ns, fast);
+
+  constexpr std::size_t kBytes = 4 << 20;
+  // Guest to host, then host to guest, on one connection each guest.
+  auto measure = [&](netns::Namespace& ns) {
+    int guest = -1;
+    ns.run([&] { guest = netns::tcp_open("10.123.0.1", 7777, 3000); });
+    pollfd p{service, POLLIN, 0};
+    int accepted = ::poll(&p, 1, 3000) == 1 ? ::accept4(service, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+    std::pair<double, double> s{-1, -1};
+    if (guest >= 0 && accepted >= 0)
+      s = {seconds_to_move(guest, accepted, kBytes), seconds_to_move(accepted, guest, kBytes)};
+    for (int fd : {guest, accepted})
+      if (fd >= 0) ::close(fd);
+    return s;
+  };
+  const auto [slow_out, slow_in] = measure(slow_ns);
+  const auto [fast_out, fast_in] = measure(fast_ns);
+  std::cout << "[ netns    ] 4 MiB at 8Mbit: out " << slow_out << " s, in " << slow_in << " s; unlimited: out "
+            << fast_out << " s, in " << fast_in << " s\n";
+  EXPECT_GE(slow_out, 2.0);
+  EXPECT_GE(slow_in, 2.0);
+  EXPECT_GE(fast_out, 0.0);
+  EXPECT_GE(fast_in, 0.0);
+  EXPECT_LT(fast_out, 1.0);
+  EXPECT_LT(fast_in, 1.0);
+  ::close(service);
+}
+
 // What the VM unit's `vm prepare` does for two instances, twice (the
 // second run changes nothing: same links, same rule handles), then
 // observe() with the real adapter; then everything deleted and observed

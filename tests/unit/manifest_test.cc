@@ -67,7 +67,7 @@ spec:
   EXPECT_EQ(i.labels, (std::map<std::string, std::string>{{"team", "support"}, {"tier", ""}}));
   EXPECT_EQ(i.model, "anthropic/claude-opus-4-6");
   EXPECT_EQ(i.skills, (std::vector<std::string>{"github", "tmux"}));
-  EXPECT_EQ(i.resources, (model::Resources{4, 4096, 20ull << 30}));
+  EXPECT_EQ(i.resources, (model::Resources{4, 4096, 20ull << 30, std::nullopt}));
   ASSERT_TRUE(i.telegram);
   EXPECT_EQ(i.telegram->bot_token,
             (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/bot.telegram"}));
@@ -273,6 +273,27 @@ TEST(Load, Skills) {
   EXPECT_EQ(diags(instance("  skills: github\n")),
             (std::vector<std::string>{"m.yaml:7:11: error: spec.skills: must be a list, got the string \"github\""}));
   EXPECT_TRUE(diags(instance("  skills: []\n")).empty());
+}
+
+// A rate in bits per second, Mbit or Gbit; none is no limit.
+TEST(Load, Bandwidth) {
+  auto r = load({{"m.yaml", instance("  resources: {bandwidth: 50Mbit}\n")}});
+  ASSERT_FALSE(r.diagnostics.has_errors()) << format(r.diagnostics.all()[0]);
+  EXPECT_EQ(r.fleet.instances.at(0).resources.bandwidth_bps, 50'000'000u);
+  EXPECT_EQ(
+      load({{"m.yaml", instance("  resources: {bandwidth: 2Gbit}\n")}}).fleet.instances.at(0).resources.bandwidth_bps,
+      2'000'000'000u);
+  EXPECT_FALSE(load({{"m.yaml", instance("")}}).fleet.instances.at(0).resources.bandwidth_bps);
+  EXPECT_EQ(
+      diags(instance("  resources: {bandwidth: 50MB}\n")),
+      (std::vector<std::string>{"m.yaml:7:26: error: spec.resources.bandwidth: must be a rate such as 50Mbit or 1Gbit "
+                                "(bits per second, each direction), got the string \"50MB\""}));
+  EXPECT_EQ(diags(instance("  resources: {bandwidth: 0Mbit}\n")),
+            (std::vector<std::string>{
+                "m.yaml:7:26: error: spec.resources.bandwidth: must be between 1Mbit and 100Gbit, got 0Mbit"}));
+  EXPECT_EQ(diags(instance("  resources: {bandwidth: 101Gbit}\n")),
+            (std::vector<std::string>{
+                "m.yaml:7:26: error: spec.resources.bandwidth: must be between 1Mbit and 100Gbit, got 101Gbit"}));
 }
 
 TEST(Load, Resources) {
@@ -482,7 +503,7 @@ spec:
   const auto& i = r.fleet.instances.at(0);
   EXPECT_EQ(i.model, "anthropic/claude-sonnet-4-5");
   EXPECT_EQ(i.skills, std::vector<std::string>{"github"});
-  EXPECT_EQ(i.resources, (model::Resources{4, 1024, 40ull << 30}));
+  EXPECT_EQ(i.resources, (model::Resources{4, 1024, 40ull << 30, std::nullopt}));
   EXPECT_EQ(i.provider_keys.at("anthropic"), (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/k"}));
   EXPECT_EQ(i.provider_keys.at("openai"), (model::SecretRef{model::SecretSource::Credential, "shared-openai"}));
   EXPECT_EQ(i.state, model::RunState::Stopped);

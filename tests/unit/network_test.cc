@@ -166,6 +166,35 @@ TEST(RenderTable, ListedMapsAreSortedAsRendered) {
   EXPECT_EQ(sorted_maps(t), t);
 }
 
+// What a limited guest sends past its rate is dropped in its own chain,
+// what it receives as frames leave for its tap; rates in nft's own units.
+TEST(RenderTable, BandwidthLimitsBothDirections) {
+  const model::Allocation a{parse_ipv4("10.100.0.2").value(), parse_mac("06:fc:0a:64:00:02").value(), 18900,
+                            "cf1111111111111"};
+  const model::Allocation b{parse_ipv4("10.100.0.3").value(), parse_mac("06:fc:0a:64:00:03").value(), 18901,
+                            "cf0000000000000"};
+  const std::string t =
+      render_ruleset(host(model::Egress::Allow), {a, b}, {{a.tap, 50'000'000}, {b.tap, std::uint64_t{64} << 20}});
+  EXPECT_NE(t.find("\tchain guest-cf1111111111111 {\n"
+                   "\t\tether saddr != 06:fc:0a:64:00:02 drop\n"
+                   "\t\tlimit rate over 6250000 bytes/second drop\n"
+                   "\t\tarp htype"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("\t\tether saddr != 06:fc:0a:64:00:03 drop\n\t\tlimit rate over 8 mbytes/second drop\n"),
+            std::string::npos)
+      << t;
+  EXPECT_EQ(t.substr(t.find("\tchain postrouting {\n\t\ttype filter")),
+            "\tchain postrouting {\n"
+            "\t\ttype filter hook postrouting priority filter; policy accept;\n"
+            "\t\toifname \"cf0000000000000\" limit rate over 8 mbytes/second drop\n"
+            "\t\toifname \"cf1111111111111\" limit rate over 6250000 bytes/second drop\n"
+            "\t}\n"
+            "}\n");
+  // Without a limit, no such rule and no postrouting chain.
+  EXPECT_EQ(render_ruleset(host(model::Egress::Allow), {a, b}).find("limit rate"), std::string::npos);
+}
+
 TEST(RenderTable, TheConnectionCapIsTheHosts) {
   auto h = host(model::Egress::Deny);
   h.max_connections = 64;

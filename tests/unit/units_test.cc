@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "host/systemd/dropins.h"
 #include "manifest/defaults.h"
@@ -127,6 +128,26 @@ TEST_F(ShippedUnits, VerifyWithoutAnyOutput) {
     Output r = verify(unit);
     EXPECT_EQ(r.exit_code, 0) << unit << ":\n" << r.output;
     EXPECT_EQ(r.output, "") << unit;
+  }
+}
+
+// How exposed each service is, as `systemd-analyze security` rates it
+// (0 best, 10 worst), printed. The agent and the proxy are held to their
+// targets; the VM unit runs the VMM as root without confinement today
+// (the isolation issue's open part, target 4.5) and is held where it is,
+// so it can only get better.
+TEST_F(ShippedUnits, ExposureAsSystemdAnalyzeRatesIt) {
+  const std::pair<const char*, double> limits[] = {
+      {"clawfleet.service", 3.0}, {"clawfleet-proxy@t1.service", 2.0}, {"clawfleet-vm@t1.service", 9.6}};
+  for (const auto& [unit, limit] : limits) {
+    Output r = run(analyze_ + " security --offline=true --root=" + root_.string() + " " + unit + " 2>&1");
+    const std::string marker = std::string("Overall exposure level for ") + unit + ": ";
+    const std::size_t at = r.output.find(marker);
+    ASSERT_NE(at, std::string::npos) << r.output;
+    const double exposure = std::strtod(r.output.c_str() + at + marker.size(), nullptr);
+    std::cout << "[ exposure ] " << unit << ": " << exposure << " (at most " << limit << ")\n";
+    EXPECT_GT(exposure, 0.0) << r.output;
+    EXPECT_LE(exposure, limit) << r.output;
   }
 }
 

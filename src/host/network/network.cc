@@ -84,7 +84,16 @@ std::vector<Cidr> not_internet(const model::Host& host) {
 // does not know (all are named cf + 13 hex digits) passes nothing. The
 // rules sit at the bridge's prerouting hook, before the host or the
 // bridge acts on a frame.
-std::string render_guard(std::vector<model::Allocation> guests) {
+// A byte rate as nft prints it: the largest of bytes, kbytes and mbytes
+// (1024 apart) that holds it whole.
+std::string rate_text(std::uint64_t bytes) {
+  const char* units[] = {"bytes", "kbytes", "mbytes"};
+  int unit = 0;
+  while (unit < 2 && bytes % 1024 == 0) bytes /= 1024, ++unit;
+  return std::to_string(bytes) + " " + units[unit] + "/second";
+}
+
+std::string render_guard(std::vector<model::Allocation> guests, const std::map<std::string, std::uint64_t>& bandwidth) {
   std::sort(guests.begin(), guests.end(), [](const auto& a, const auto& b) { return a.tap < b.tap; });
   std::string t = "table bridge clawfleet {\n";
   t += "\tchain prerouting {\n";
@@ -102,6 +111,10 @@ std::string render_guard(std::vector<model::Allocation> guests) {
     const std::string mac = to_string(g.mac), ip = to_string(g.ip);
     t += "\n\tchain guest-" + g.tap + " {\n";
     t += "\t\tether saddr != " + mac + " drop\n";
+    // What it sends past its rate is dropped (a policer: TCP slows down
+    // to it; one second's worth may come at once).
+    if (auto b = bandwidth.find(g.tap); b != bandwidth.end())
+      t += "\t\tlimit rate over " + rate_text(b->second / 8) + " drop\n";
     t += "\t\tarp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp saddr ether " + mac + " arp saddr ip " + ip +
          " accept\n";
     t += "\t\tip saddr " + ip + " udp sport 67 drop\n";
@@ -109,13 +122,26 @@ std::string render_guard(std::vector<model::Allocation> guests) {
     t += "\t\tdrop\n";
     t += "\t}\n";
   }
+  // And what it receives, as the frames leave the bridge for its tap.
+  bool limited = false;
+  for (const auto& g : guests)
+    if (auto b = bandwidth.find(g.tap); b != bandwidth.end()) {
+      if (!limited) {
+        t += "\n\tchain postrouting {\n";
+        t += "\t\ttype filter hook postrouting priority filter; policy accept;\n";
+        limited = true;
+      }
+      t += "\t\toifname \"" + g.tap + "\" limit rate over " + rate_text(b->second / 8) + " drop\n";
+    }
+  if (limited) t += "\t}\n";
   t += "}\n";
   return t;
 }
 
 }  // namespace
 
-std::string render_ruleset(const model::Host& host, std::vector<model::Allocation> guests) {
+std::string render_ruleset(const model::Host& host, std::vector<model::Allocation> guests,
+                           const std::map<std::string, std::uint64_t>& bandwidth) {
   const std::string br = "\"" + host.bridge + "\"";
   const std::string subnet = to_string(Cidr{Ipv4{host.subnet.network.value & host.subnet.mask()}, host.subnet.prefix});
   const std::string gw = to_string(host.gateway);
@@ -225,7 +251,7 @@ std::string render_ruleset(const model::Host& host, std::vector<model::Allocatio
   t += "\t\tiifname " + br + " drop\n";
   t += "\t}\n";
   t += "}\n";
-  return t + render_guard(std::move(guests));
+  return t + render_guard(std::move(guests), bandwidth);
 }
 
 // 13 hex digits (52 bits) of SHA-256 fill IFNAMSIZ-1 = 15 bytes with "cf".

@@ -5,6 +5,7 @@
 // tests/fakes/fake_network.h.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -74,7 +75,10 @@ inline constexpr const char* kTapAliasPrefix = "clawfleet:";
 // - `bridge clawfleet`: each guest's tap passes only frames from its MAC,
 //   IPv4 from its address and ARP that says so; any other clawfleet tap
 //   (named cf*) passes nothing.
-std::string render_ruleset(const model::Host& host, std::vector<model::Allocation> guests);
+// `bandwidth`: tap -> bits per second a guest may send, and receive
+// (spec.resources.bandwidth); a guest not in it is not limited.
+std::string render_ruleset(const model::Host& host, std::vector<model::Allocation> guests,
+                           const std::map<std::string, std::uint64_t>& bandwidth = {});
 
 // "cf" + a short hash of the instance name, within IFNAMSIZ-1 (15 bytes);
 // on a collision with `taken` the hash is salted until it is free.
