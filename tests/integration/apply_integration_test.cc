@@ -151,7 +151,9 @@ TEST_F(RealApply, ARebootBringsRunningInstancesBackWithTheirRules) {
   // machine): wait for them, up to a minute.
   bool up = false;
   for (int i = 0; i < 300 && !up; ++i) {
-    up = sh("systemctl is-active clawfleet-vm@alpha.service clawfleet-proxy@alpha.socket") == 0;
+    // (is-active of two units succeeds when either is active: one each.)
+    up = sh("systemctl is-active clawfleet-vm@alpha.service") == 0 &&
+         sh("systemctl is-active clawfleet-proxy@alpha.socket") == 0;
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   if (!up) sh("systemctl list-jobs; systemctl status clawfleet-vm@alpha.service; journalctl -b --no-pager | tail -40");
@@ -168,6 +170,10 @@ TEST_F(RealApply, ARebootBringsRunningInstancesBackWithTheirRules) {
   EXPECT_NE(out_.find("alpha"), std::string::npos) << out_;
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
   EXPECT_NE(out_.find("No changes."), std::string::npos) << out_;
+  if (::testing::Test::HasFailure()) {
+    sh("journalctl -b --no-pager -o short-monotonic -u 'clawfleet-*' | tail -60");
+    ADD_FAILURE() << "the units' journal since the reboot:\n" << out_;
+  }
 }
 
 TEST_F(RealApply, StaleSavedPlansAreRefusedAndDestroyLeavesNothing) {
