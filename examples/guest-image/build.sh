@@ -190,11 +190,13 @@ log "work dir $work, mirror $mirror, recipe $hash"
   # over WebSocket (at most 2 s: its loopback probes clamp the WebSocket's
   # time to 200 ms-2 s) and 1 s per command, or calls it not running; the
   # tool then gives the whole status or doctor request 7.5 s (a deep doctor
-  # 10 s), or fails with "timed out" (no setting moves them); the same
-  # scale applies to all eleven.
+  # 10 s), or fails with "timed out" (no setting moves them); while it
+  # launches, each probe of the endpoint gets 1.5 s. The same scale
+  # applies to all twelve.
   n=0
   for f in "$dist"/constants-*.mjs "$dist"/routes-*.mjs "$dist"/client-*.mjs "$dist"/cdp.helpers-*.mjs; do
     for c in 'DEFAULT_BROWSER_LOCAL_LAUNCH_TIMEOUT_MS = 15e3' 'DEFAULT_BROWSER_LOCAL_CDP_READY_TIMEOUT_MS = 8e3' \
+      'MANAGED_CDP_READY_HTTP_TIMEOUT_MS = 1500' \
       'STATUS_CDP_HTTP_TIMEOUT_MS = 300' 'STATUS_CDP_TRANSPORT_TIMEOUT_MS = 600' \
       'STATUS_GRAPHICS_COMMAND_TIMEOUT_MS = 1e3' 'BROWSER_STATUS_REQUEST_TIMEOUT_MS = 7500' \
       'BROWSER_DOCTOR_REQUEST_TIMEOUT_MS = 7500' 'BROWSER_DEEP_DOCTOR_REQUEST_TIMEOUT_MS = 1e4' \
@@ -205,7 +207,19 @@ log "work dir $work, mirror $mirror, recipe $hash"
       n=$((n + 1))
     done
   done
-  [ "$n" = 11 ] || { echo "openclaw: browser timeouts not found ($n of 11)"; exit 1; }
+  [ "$n" = 12 ] || { echo "openclaw: browser timeouts not found ($n of 12)"; exit 1; }
+  # Emulation workaround: every SQLite connection OpenClaw opens waits a
+  # fixed 5 s for another's lock (busy_timeout), then fails with "database
+  # is locked"; under TCG on a loaded machine a writer holds it longer (a
+  # gateway failed so while the host compiled). Seven copies of the
+  # constant, in the main bundle and in its workers' own bundles.
+  n=0
+  for f in $(grep -rl 'OPENCLAW_SQLITE_BUSY_TIMEOUT_MS = 5e3;' "$dist"); do
+    c=$(grep -c 'OPENCLAW_SQLITE_BUSY_TIMEOUT_MS = 5e3;' "$f")
+    sed -i "s/OPENCLAW_SQLITE_BUSY_TIMEOUT_MS = 5e3;/OPENCLAW_SQLITE_BUSY_TIMEOUT_MS = 5e3 * $scale;/" "$f"
+    n=$((n + c))
+  done
+  [ "$n" = 7 ] || { echo "openclaw: SQLite busy timeouts not found ($n of 7)"; exit 1; }
 ) >"$work/npm.log" 2>&1 &
 npm_pid=$!
 

@@ -185,7 +185,7 @@ TEST(Seed, EmulatedGuestsWaitLonger) {
   auto c = nlohmann::json::parse(render_openclaw_config(f.in));
   EXPECT_EQ(c["models"]["providers"], (nlohmann::json{{"openai", {{"timeoutSeconds", 1800}}}}));
   EXPECT_EQ(c["diagnostics"], (nlohmann::json{{"enabled", false}}));
-  EXPECT_EQ(render_gateway_env(f.in), "OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\nCLAWFLEET_TIMEOUT_SCALE=10\n");
+  EXPECT_EQ(render_gateway_env(f.in), "OPEN_ROUTER_API_KEY=or-2\nOPENAI_API_KEY=sk-1\nCLAWFLEET_TIMEOUT_SCALE=30\n");
   f.inst.model = "anthropic/claude-sonnet-4-6";
   f.inst.provider_base_urls = {{"anthropic", "https://llm-gw.example/anthropic"}};
   c = nlohmann::json::parse(render_openclaw_config(f.in));

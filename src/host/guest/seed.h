@@ -54,8 +54,10 @@ struct SeedInput {
 // gateway's first turn takes longer than either (docs/guest.md).
 inline constexpr int kEmulatedModelTimeoutSeconds = 1800;
 // gateway.env's CLAWFLEET_TIMEOUT_SCALE under emulation: OpenClaw's 60 s
-// worker tasks get 600 s (a TCG guest runs them 10-30x slower).
-inline constexpr int kEmulatedTimeoutScale = 10;
+// worker tasks get 30 min, its browser 450 s to launch. A TCG guest runs
+// them 10-30x slower, and slower still beside another guest: with 10, a
+// CI machine's first Chromium start overran 150 s + 80 s (docs/guest.md).
+inline constexpr int kEmulatedTimeoutScale = 30;
 
 struct SeedFiles {
   std::string meta_data, user_data, network_config;
