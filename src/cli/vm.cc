@@ -1,16 +1,22 @@
 // clawfleet vm prepare|run|stop NAME: what the clawfleet-vm@.service unit
 // runs, so that a VM comes back after a host reboot without the agent. Each
-// reads the instance's launch record (what was last applied).
+// reads the instance's launch record (what was last applied); `run` also
+// keeps the guest's console (host/vmm/console.h) in a child of its own.
 #include <fmt/core.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "cli/verbs.h"
 #include "core/fs.h"
 #include "core/text.h"
+#include "host/vmm/console.h"
 #include "host/vmm/launch.h"
 #include "host/vmm/vm_stop.h"
 #include "model/units.h"
@@ -84,6 +90,33 @@ int run_vm(const VmOptions& opts) {
   }
 
   if (opts.verb == "run") {
+    // The VMM's serial port is its stdin/stdout: one end of a socket pair
+    // whose other end a child keeps (host/vmm/console.h), so a guest's
+    // console is bounded and attachable whatever the VMM.
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0)
+      return vm_failed("run", Error{std::string("cannot create the console's socket pair: ") + std::strerror(errno)});
+    const pid_t keeper = ::fork();
+    if (keeper < 0)
+      return vm_failed("run", Error{std::string("cannot fork the console keeper: ") + std::strerror(errno)});
+    if (keeper == 0) {
+      ::close(ends[0]);
+      // It ends when the VMM's end closes, after the last bytes: systemd's
+      // SIGTERM to the unit's processes must not cut them off.
+      ::signal(SIGTERM, SIG_IGN);
+      ::signal(SIGINT, SIG_IGN);
+      ::signal(SIGHUP, SIG_IGN);
+      auto kept = host::keep_console(
+          ends[1], host::paths_for(opts.state_root, r.name).console, host::kConsoleLogCap, r.name,
+          [&](const std::string& line) { fmt::print(stderr, "clawfleet vm run {}: console: {}\n", r.name, line); });
+      if (!kept) fmt::print(stderr, "clawfleet vm run {}: console: {}\n", r.name, kept.error().message);
+      std::fflush(stderr);
+      ::_exit(kept ? 0 : 1);
+    }
+    ::close(ends[1]);
+    if (::dup2(ends[0], STDIN_FILENO) < 0 || ::dup2(ends[0], STDOUT_FILENO) < 0)
+      return vm_failed("run", Error{std::string("cannot give the VMM its console: ") + std::strerror(errno)});
+    if (ends[0] > STDOUT_FILENO) ::close(ends[0]);
     // exec, so systemd supervises the VMM itself (its PID, its exit status).
     std::vector<char*> argv;
     for (const auto& a : r.argv) argv.push_back(const_cast<char*>(a.c_str()));

@@ -5,8 +5,13 @@
 // the health gate, the units and the network are all real; booting real
 // guests is the guest issue's end-to-end test.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -123,6 +128,75 @@ TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
       0)
       << out_;
   EXPECT_NE(out_.find("200 OK"), std::string::npos) << out_;
+}
+
+// The console keeper (host/vmm/console.h) under the shipped VM unit: a
+// guest that floods its console (3.9 MB of numbered lines here) leaves two
+// files of at most 1 MiB, which hold the newest bytes to the last one;
+// another guest's console is attached through its socket from outside,
+// and a line typed there reaches the guest and comes back in its log.
+TEST_F(RealApply, AGuestsConsoleIsCappedAndAttachable) {
+  ASSERT_TRUE(cf::testing::set_stand_in_behaviour(*c_, "alpha", "powers-off"));
+  std::ofstream(c_->root() + "/etc/stand-in-vmm/alpha.console") << "floods 300000\n";
+  write_manifest({"alpha", "beta"});
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  const std::string dir = c_->root() + "/var/lib/clawfleet/instances/";
+  const auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  std::string stream = "stand-in console of alpha\n";
+  for (int i = 1; i <= 300000; ++i) stream += "flood " + std::to_string(i) + "\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string kept;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60)) {
+    kept = slurp(dir + "alpha/console.log.1") + slurp(dir + "alpha/console.log");
+    if (kept.size() >= 13 && kept.compare(kept.size() - 13, 13, "flood 300000\n") == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const std::size_t cap = 1 << 20;
+  ASSERT_EQ(kept.size(), cap + stream.size() % cap) << "of " << stream.size() << " bytes written";
+  EXPECT_TRUE(kept == stream.substr(stream.size() - kept.size())) << "the newest bytes, in order";
+  EXPECT_EQ(fs::file_size(dir + "alpha/console.log.1"), cap);
+  std::cerr << "[ console ] alpha wrote " << stream.size() << " bytes; kept " << cap << " + "
+            << fs::file_size(dir + "alpha/console.log") << "\n";
+  sh("stat -c '%a %U %F' /var/lib/clawfleet/instances/beta/console.log /var/lib/clawfleet/instances/beta/console.sock");
+  EXPECT_EQ(out_, "600 root regular file\n600 root socket\n");
+
+  // Attached from outside the container, through the socket's path.
+  const std::string socket = dir + "beta/console.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(socket.size(), sizeof(addr.sun_path)) << socket;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+  const std::string typed = "hello from the operator\n";
+  ASSERT_EQ(::write(fd, typed.data(), typed.size()), static_cast<ssize_t>(typed.size()));
+  std::string seen;
+  const std::string echo = "stand-in got: hello from the operator\n";
+  while (seen.find(echo) == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) != 1) break;
+    char buf[256];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_EQ(seen, echo);
+  EXPECT_EQ(slurp(dir + "beta/console.log"), "stand-in console of beta\n" + echo);
+  sh("journalctl --no-pager -o cat -u 'clawfleet-vm@*' | grep -c 'console:'");
+  EXPECT_EQ(nspawn::detail::trim(out_), "0") << "the keepers noted something";
+
+  // A destroy takes the keeper with the VM.
+  write_manifest({"beta"});
+  ASSERT_EQ(clawfleet("apply"), 2) << out_;
+  EXPECT_EQ(leaks({"beta"}), "");
+  sh("for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline 2>/dev/null; echo; done | grep '^/usr/local/bin/clawfleet vm run '");
+  EXPECT_EQ(out_, "/usr/local/bin/clawfleet vm run beta \n");
 }
 
 // The shipped units promise that VMs come back after a host reboot

@@ -529,6 +529,13 @@ TEST_F(ContractGuest, StopStartDestroy) {
   const int health_timeout = later_health_timeout_s(phases_.seconds("create to healthy"));
   const std::string tap = field("solo", "tap");
   const std::string port = field("solo", "hostPort");
+  // The running QEMU as the shipped VM unit confines it: no capability,
+  // none to gain, a seccomp filter.
+  sh("pid=$(systemctl show -p MainPID --value clawfleet-vm@solo.service); readlink /proc/$pid/exe; "
+     "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/$pid/status | tr -s '\t ' ' '");
+  EXPECT_EQ(out_,
+            "/usr/bin/qemu-system-x86_64\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\n"
+            "NoNewPrivs: 1\nSeccomp: 2\n");
 
   write_fleet({{"solo", "anthropic/claude-sonnet-4-6", "stopped"}});
   phases_.begin("stop");
@@ -540,6 +547,12 @@ TEST_F(ContractGuest, StopStartDestroy) {
   sh("journalctl --no-pager -o cat -u clawfleet-vm@solo.service | grep 'clawfleet vm stop'");
   EXPECT_NE(out_.find("clawfleet vm stop solo: powered off after"), std::string::npos) << out_;
   std::cerr << out_;
+  // QEMU's serial port through the console keeper (host/vmm/console.h):
+  // the log holds the guest kernel's first line and, written as QEMU
+  // exited, its last; private to root.
+  sh("f=/var/lib/clawfleet/instances/solo/console.log; grep -q 'Linux version' $f && echo first; "
+     "grep -q 'reboot: Power down' $f && echo last; stat -c %a $f");
+  EXPECT_EQ(nspawn::detail::trim(out_), "first\nlast\n600");
 
   write_fleet({{"solo"}});
   phases_.begin("start to healthy");

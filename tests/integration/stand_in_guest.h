@@ -33,6 +33,14 @@ ip addr add "$ip/32" dev lo 2>/dev/null || true
 /usr/bin/systemd-socket-activate -l "$ip:18780" -a --inetd /usr/local/bin/stand-in-status "$gen" & pids=$!
 /usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/stand-in-gateway & pids="$pids $!"
 /usr/bin/systemd-socket-activate -l "$qmp" -a --inetd /usr/local/bin/stand-in-qmp $$ "$how" & pids="$pids $!"
+# Its console is stdin/stdout, like QEMU's -serial stdio: a first line,
+# each line typed echoed, and with /etc/stand-in-vmm/<name>.console saying
+# "floods N", N numbered lines at once.
+echo "stand-in console of ${dir##*/}"
+exec 3<&0
+(while read -r line <&3; do echo "stand-in got: $line"; done) & pids="$pids $!"
+read -r mode count 2>/dev/null <"/etc/stand-in-vmm/${dir##*/}.console" || mode=
+if [ "$mode" = floods ]; then seq -f 'flood %g' 1 "$count" & pids="$pids $!"; fi
 # Like QEMU, it takes its sockets with it. USR1: the guest powered off
 # (after its delay); USR2: QEMU's quit.
 end() { kill $pids; exit 0; }
@@ -105,6 +113,13 @@ inline Status install_stand_in_guest(const nspawn::Container& c) {
     fs::permissions(c.root() + path, fs::perms(0755), ec);
     if (ec) return Error{"cannot install " + std::string(path) + ": " + ec.message()};
   }
+  // What the stand-in needs beyond the shipped VM unit, which gives a VMM
+  // no capability and no network socket: its "guest" is an address on lo
+  // (CAP_NET_ADMIN, netlink) serving TCP.
+  fs::create_directories(c.root() + "/etc/systemd/system/clawfleet-vm@.service.d", ec);
+  if (ec) return Error{"cannot create the VM unit's drop-in directory: " + ec.message()};
+  std::ofstream(c.root() + "/etc/systemd/system/clawfleet-vm@.service.d/stand-in.conf")
+      << "[Service]\nCapabilityBoundingSet=CAP_NET_ADMIN\nRestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n";
   const std::string images = c.root() + "/var/lib/clawfleet/images/default";
   fs::create_directories(images, ec);
   if (ec) return Error{"cannot create " + images + ": " + ec.message()};

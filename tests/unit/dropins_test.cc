@@ -28,7 +28,8 @@ TEST(Dropins, OtherStateRootIsPassedToBothUnits) {
   ASSERT_EQ(d.value().size(), 3u);
   EXPECT_EQ(d.value()[1], (Dropin{"clawfleet-vm@bot.service", "state-root",
                                   "# clawfleet: owned by instance bot\n[Service]\n"
-                                  "Environment=CLAWFLEET_STATE_ROOT=/srv/claw-fleet\n"}));
+                                  "Environment=CLAWFLEET_STATE_ROOT=/srv/claw-fleet\n"
+                                  "ReadWritePaths=/srv/claw-fleet\n"}));
   EXPECT_EQ(d.value()[2], (Dropin{"clawfleet-proxy@bot.service", "state-root",
                                   "# clawfleet: owned by instance bot\n[Service]\nEnvironmentFile=\n"
                                   "EnvironmentFile=/srv/claw-fleet/instances/bot/proxy.env\n"}));

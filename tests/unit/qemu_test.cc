@@ -31,7 +31,6 @@ VmSpec spec() {
   s.tap = "cf0123456789abc";
   s.mac = parse_mac("06:fc:0a:50:00:02").value();
   s.api_socket = "/srv/cf/instances/bot/vmm.sock";
-  s.log_path = "/srv/cf/instances/bot/vmm.log";
   s.kernel_args = "quiet";
   return s;
 }
@@ -58,7 +57,8 @@ TEST(Qemu, ArgvKvmWithInitrd) {
                 "2048",
                 "-nodefaults",
                 "-no-user-config",
-                "-nographic",
+                "-display",
+                "none",
                 "-no-reboot",
                 "-kernel",
                 "/srv/images/default/vmlinux",
@@ -79,7 +79,7 @@ TEST(Qemu, ArgvKvmWithInitrd) {
                 "-device",
                 "virtio-net-device,netdev=net0,mac=06:fc:0a:50:00:02",
                 "-serial",
-                "file:/srv/cf/instances/bot/vmm.log",
+                "stdio",
                 "-qmp",
                 "unix:/srv/cf/instances/bot/vmm.sock,server=on,wait=off",
             }));

@@ -23,7 +23,8 @@ Result<std::vector<Dropin>> dropins_for(const model::Host& host, const std::stri
     // The templates name the default root; a unit cannot compute a path from
     // an environment variable in EnvironmentFile=, so both are overridden.
     out.push_back({vm_unit(instance), "state-root",
-                   marker + "[Service]\nEnvironment=CLAWFLEET_STATE_ROOT=" + host.state_root + "\n"});
+                   marker + "[Service]\nEnvironment=CLAWFLEET_STATE_ROOT=" + host.state_root +
+                       "\nReadWritePaths=" + host.state_root + "\n"});
     out.push_back({proxy_service_unit(instance), "state-root",
                    marker + "[Service]\nEnvironmentFile=\nEnvironmentFile=" + paths_for(host.state_root, instance).dir +
                        "/proxy.env\n"});

@@ -26,7 +26,8 @@ InstancePaths paths_for(const std::string& state_root, const std::string& name) 
           dir + "/vmm.log",
           dir + "/metrics.json",
           dir + "/vmm-config.json",
-          dir + "/launch.json"};
+          dir + "/launch.json",
+          {dir + "/console.log", dir + "/console.log.1", dir + "/console.sock"}};
 }
 
 VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,
@@ -44,7 +45,7 @@ VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const m
   s.tap = alloc.tap;
   s.mac = alloc.mac;
   s.api_socket = p.api_socket;
-  s.log_path = p.log;
+  s.log_path = host.vmm.kind == model::VmmKind::Firecracker ? p.log : "";
   s.metrics_path = host.vmm.kind == model::VmmKind::Firecracker ? p.metrics : "";
   s.config_path = host.vmm.kind == model::VmmKind::Firecracker ? p.vmm_config : "";
   s.kvm = kvm;

@@ -13,6 +13,7 @@
 #include "core/result.h"
 #include "host/network/network.h"
 #include "host/state/state.h"
+#include "host/vmm/console.h"
 #include "host/vmm/vmm.h"
 #include "model/desired.h"
 #include "model/observed.h"
@@ -40,6 +41,7 @@ struct LaunchRecord {
 // Where an instance's files live under the state root.
 struct InstancePaths {
   std::string dir, rootfs, seed, api_socket, log, metrics, vmm_config, launch;
+  ConsolePaths console;
 };
 InstancePaths paths_for(const std::string& state_root, const std::string& name);
 

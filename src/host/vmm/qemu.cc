@@ -188,7 +188,8 @@ class Qemu final : public Vmm {
         std::to_string(spec.memory_mib),
         "-nodefaults",
         "-no-user-config",
-        "-nographic",
+        "-display",
+        "none",
         // Exit when the guest reboots or panics (reboot=t panic=1), as
         // Firecracker does: systemd, not QEMU, restarts the VM.
         "-no-reboot",
@@ -208,7 +209,9 @@ class Qemu final : public Vmm {
     add({"-device", "virtio-blk-device,drive=seed"});
     add({"-netdev", "tap,id=net0,ifname=" + spec.tap + ",script=no,downscript=no"});
     add({"-device", "virtio-net-device,netdev=net0,mac=" + to_string(spec.mac)});
-    add({"-serial", "file:" + spec.log_path});
+    // The console: stdin/stdout, which `clawfleet vm run` connects to its
+    // keeper (console.h).
+    add({"-serial", "stdio"});
     add({"-qmp", "unix:" + escape(spec.api_socket) + ",server=on,wait=off"});
     return a;
   }

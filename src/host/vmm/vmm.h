@@ -29,7 +29,7 @@ struct VmSpec {
   std::string tap;
   Mac mac;
   std::string api_socket;     // Firecracker API socket or QEMU QMP socket
-  std::string log_path;       // VMM log (Firecracker logger / QEMU serial)
+  std::string log_path;       // Firecracker's logger ("" for QEMU; the console is stdio)
   std::string metrics_path;   // Firecracker metrics ("" for QEMU)
   std::string config_path;    // Firecracker --config-file ("" for QEMU)
   std::string kernel_args;    // extra kernel command line
