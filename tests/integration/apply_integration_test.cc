@@ -199,6 +199,39 @@ TEST_F(RealApply, AGuestsConsoleIsCappedAndAttachable) {
   EXPECT_EQ(out_, "/usr/local/bin/clawfleet vm run beta \n");
 }
 
+// A VMM that dies (a guest panic or reboot ends QEMU, or it crashes) is
+// started again by its unit (Restart=always); the proxy's socket and
+// service are bound to the VM unit and must come through that restart:
+// the instance answers on its host port again, the next plan is empty.
+TEST_F(RealApply, AVmmThatDiesComesBackWithItsProxy) {
+  write_manifest({"alpha"});
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  const auto through_proxy = [&] {
+    sh("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/18900 && printf \"GET /health HTTP/1.0\\r\\n\\r\\n\" >&3 && "
+       "timeout 5 cat <&3'");
+    return out_.find("200 OK") != std::string::npos;
+  };
+  ASSERT_TRUE(through_proxy()) << out_;
+  ASSERT_EQ(sh("kill -KILL $(systemctl show -p MainPID --value clawfleet-vm@alpha.service)"), 0) << out_;
+  // Restarted (RestartSec=2) and running again.
+  bool back = false;
+  for (int i = 0; i < 150 && !back; ++i) {
+    sh("systemctl show -p NRestarts,ActiveState,SubState --value clawfleet-vm@alpha.service | tr '\n' ' '");
+    back = out_ == "1 active running ";
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(back) << out_;
+  sh("systemctl is-active clawfleet-proxy@alpha.socket");
+  EXPECT_EQ(nspawn::detail::trim(out_), "active");
+  bool answers = false;
+  for (int i = 0; i < 50 && !answers; ++i) {
+    answers = through_proxy();
+    if (!answers) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(answers) << out_;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+}
+
 // The shipped units promise that VMs come back after a host reboot
 // without the agent: each running instance's VM unit is enabled, and its
 // `vm prepare` brings back the bridge, its tap and neighbour entry, the

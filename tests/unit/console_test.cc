@@ -138,10 +138,9 @@ class Keeper {
 // "0000\n0001\n...": every byte's place in the stream is visible.
 std::string numbered(int lines) {
   std::string s;
-  char line[8];
   for (int i = 0; i < lines; ++i) {
-    std::snprintf(line, sizeof line, "%04d\n", i);
-    s += line;
+    const std::string n = std::to_string(i % 10000);
+    s += std::string(4 - n.size(), '0') + n + "\n";
   }
   return s;
 }
