@@ -31,6 +31,7 @@
 #include "host/systemd/systemd.h"
 #include "host/systemd/systemd_connect.h"
 #include "integration/nspawn.h"
+#include "model/instance_dir.h"
 
 namespace {
 
@@ -168,7 +169,7 @@ struct FakeHost {
       files.file(vm_dropin(name), kVmStub);
       files.file(listen_dropin(name), listen_conf(name, a.host_port));
 
-      if (!network.ensure_tap(a.tap, host.bridge, host::kTapAliasPrefix + name))
+      if (!network.ensure_tap(a.tap, host.bridge, host::kTapAliasPrefix + name, model::vmm_uid(a)))
         die("fake network: cannot create tap " + a.tap);
       vmm.set_state(host::vmm_socket(host.state_root, name), host::VmState::Running);
     }

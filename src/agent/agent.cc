@@ -7,6 +7,7 @@
 
 #include "agent/metrics.h"
 #include "agent/status_file.h"
+#include "host/state/ownership.h"
 
 namespace cf::agent {
 
@@ -41,11 +42,12 @@ void Agent::publish(bool first) {
   ports_.notifier.notify(std::string(first ? "READY=1\n" : "") + "STATUS=" + summary_);
   const WallTime now = ports_.clock.wall();
   const std::string status_path = reconciler_.state_root() + "/agent-status.json";
-  // The state root is 0700, as apply makes it; the metrics directory is
+  // The state root is made as apply makes it (0711: the VMMs pass through
+  // it), so the file is root's alone (0600); the metrics directory is
   // node_exporter's and must exist.
-  if (auto d = ports_.files.ensure_dir(reconciler_.state_root(), 0700); !d)
+  if (auto d = ports_.files.ensure_dir(reconciler_.state_root(), host::kStateRootMode); !d)
     ports_.log.write(Level::Warning, "cannot write the status file: " + d.error().message);
-  else if (auto w = ports_.files.write_atomic(status_path, render_status_file(s, now), 0644); !w)
+  else if (auto w = ports_.files.write_atomic(status_path, render_status_file(s, now), 0600); !w)
     ports_.log.write(Level::Warning, "cannot write the status file: " + w.error().message);
   if (!options_.metrics_path.empty())
     if (auto w = ports_.files.write_atomic(options_.metrics_path, render_metrics(s), 0644); !w)

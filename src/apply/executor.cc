@@ -16,6 +16,7 @@
 #include "host/observe.h"
 #include "host/systemd/dropins.h"
 #include "host/vmm/launch.h"
+#include "model/instance_dir.h"
 
 namespace cf::apply {
 namespace {
@@ -59,7 +60,10 @@ class Run {
       if (!seen || !seen->allocation || !seen->dir.exists) continue;
       auto launch = host::make_launch_record(h, inst, *seen->allocation, ports_.vmm, kvm_, observed_.platform.tsc_khz);
       if (!launch) return launch.error();
-      if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()), 0600); !s) return s;
+      if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()),
+                                           model::instance_file_mode("launch.json"));
+          !s)
+        return s;
     }
     return {};
   }
@@ -208,7 +212,10 @@ class Run {
 
       auto launch = host::make_launch_record(h, inst, alloc, ports_.vmm, kvm_, observed_.platform.tsc_khz);
       if (!launch) return launch.error();
-      if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()), 0600); !s) return s;
+      if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()),
+                                           model::instance_file_mode("launch.json"));
+          !s)
+        return s;
       // Read by systemd (as root) for the proxy's EnvironmentFile=.
       if (auto s = ports_.state.write_file(inst.name, "proxy.env", host::render_proxy_env(alloc), 0600); !s) return s;
 
@@ -230,6 +237,11 @@ class Run {
     const std::string generation = generation_of(plan::flatten(inst, h, desired_.secret_digests, desired_.ca_digests));
     auto grew = guest_disks(inst, alloc, token, generation);
     if (!grew) return grew.error();
+    {
+      // The VM unit's prepare does it too, before every start of the VMM.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto s = ports_.state.own(inst.name, model::vmm_uid(alloc)); !s) return s;
+    }
 
     if (reload)
       if (auto s = sd.daemon_reload(); !s) return s;

@@ -17,6 +17,7 @@
 #include "core/text.h"
 #include "core/time.h"
 #include "host/state/files.h"
+#include "host/state/ownership.h"
 
 namespace cf::apply {
 namespace {
@@ -111,7 +112,7 @@ class RealJournal : public Journal {
     if (errno != ENOENT) return sys_error("cannot open", path_, errno);
     struct stat st;
     if (::stat(root_.c_str(), &st) != 0)
-      if (auto s = host::ensure_dir(root_, 0700); !s) return s.error();
+      if (auto s = host::ensure_dir(root_, host::kStateRootMode); !s) return s.error();
     return create_journal(root_, path_);
   }
 

@@ -3,6 +3,7 @@
 // reads the instance's launch record (what was last applied); `run` also
 // keeps the guest's console (host/vmm/console.h) in a child of its own.
 #include <fmt/core.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "cli/verbs.h"
 #include "core/fs.h"
 #include "core/text.h"
+#include "host/state/ownership.h"
 #include "host/vmm/console.h"
 #include "host/vmm/launch.h"
 #include "host/vmm/vm_stop.h"
@@ -43,6 +45,19 @@ Result<host::LaunchRecord> read_launch(const VmOptions& opts) {
 }
 
 int vm_failed(const std::string& what, const Error& e) { return fail_verb("vm " + what, e.message); }
+
+// Becomes the VMM's own user (the launch record's; model/instance_dir.h).
+// The unit starts `vm run` and `vm stop` as root with CAP_SETUID and
+// CAP_SETGID alone, and the change of user drops those with the rest, for
+// good: systemd's User= would want an entry in the user database for each
+// VMM, which the agent (in a read-only /etc) cannot make. A record from
+// before VMMs had users (0) keeps root without capabilities.
+Status become(std::uint32_t uid) {
+  if (uid == 0 || (::geteuid() == uid && ::getegid() == uid)) return {};
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0)
+    return Error{"cannot become the VMM's user " + std::to_string(uid) + ": " + std::strerror(errno)};
+  return {};
+}
 
 }  // namespace
 
@@ -86,10 +101,14 @@ int run_vm(const VmOptions& opts) {
                                                                   "or upgrading clawfleet)"});
     auto net = host::real_network();
     if (auto s = host::prepare_vm(r, ruleset.value(), *net); !s) return vm_failed("prepare", s.error());
+    // Whatever apply last did to the directory (or an older clawfleet, or
+    // an address that changed), the VMM's user gets exactly its share.
+    if (auto s = host::own_instance_dir(opts.state_root, r.name, r.uid); !s) return vm_failed("prepare", s.error());
     return 0;
   }
 
   if (opts.verb == "run") {
+    if (auto s = become(r.uid); !s) return vm_failed("run", s.error());
     // The VMM's serial port is its stdin/stdout: one end of a socket pair
     // whose other end a child keeps (host/vmm/console.h), so a guest's
     // console is bounded and attachable whatever the VMM.
@@ -128,6 +147,8 @@ int run_vm(const VmOptions& opts) {
   // stop: the escalation of host/vmm/vm_stop.h. Whatever is left after it is
   // systemd's (SIGTERM, then SIGKILL after TimeoutStopSec); the unit runs
   // this as `ExecStop=-`, so a VM that needed them does not fail the unit.
+  // The VMM's sockets are its user's (0600).
+  if (auto s = become(r.uid); !s) return vm_failed("stop", s.error());
   auto vmm = host::make_vmm(r.vmm);
   host::StopDeadlines deadlines;
   deadlines.power_off = std::chrono::seconds(opts.stop_timeout_s);

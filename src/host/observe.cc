@@ -14,6 +14,7 @@
 #include "core/text.h"
 #include "host/guest/skills_record.h"
 #include "host/platform/resolvers.h"
+#include "host/vmm/launch.h"
 
 namespace cf::host {
 namespace {
@@ -25,7 +26,7 @@ constexpr std::size_t kReadinessProbes = 8;  // at once
 }  // namespace
 
 std::string vmm_socket(const std::string& state_root, const std::string& name) {
-  return state_root + "/instances/" + name + "/vmm.sock";
+  return paths_for(state_root, name).api_socket;
 }
 
 Result<model::Observed> observe(const model::Host& host, const Ports& ports) {

@@ -11,14 +11,13 @@
 
 #include "core/net.h"
 #include "core/text.h"
+#include "model/instance_dir.h"
 #include "model/units.h"
 #include "plan/skills.h"
 
 namespace cf::plan {
 namespace {
 
-constexpr unsigned kDirMode = 0700;
-constexpr unsigned kFileMode = 0600;
 const std::string kDiskPath = "spec.resources.disk";
 
 using model::proxy_socket_unit;
@@ -409,16 +408,18 @@ class Planner {
       }
     }
     const std::string dir = h.state_root + "/instances/" + name;
-    if (have.dir.exists && have.dir.mode != kDirMode)
-      out.push_back({kModes,
-                     "state directory " + dir + " is " + octal(have.dir.mode) + " (want 0700)",
-                     {dir, octal(have.dir.mode), octal(kDirMode)}});
+    if (have.dir.exists && have.dir.mode != model::kInstanceDirMode)
+      out.push_back(
+          {kModes,
+           "state directory " + dir + " is " + octal(have.dir.mode) + " (want " + octal(model::kInstanceDirMode) + ")",
+           {dir, octal(have.dir.mode), octal(model::kInstanceDirMode)}});
     for (const auto& [file, mode] : have.dir.files) {
-      if (mode == kFileMode) continue;
+      const unsigned want = model::instance_file_mode(file);
+      if (mode == want) continue;
       const std::string path = dir + "/" + file;
       out.push_back({kModes,
-                     "state file " + path + " is " + octal(mode) + " (want 0600)",
-                     {path, octal(mode), octal(kFileMode)}});
+                     "state file " + path + " is " + octal(mode) + " (want " + octal(want) + ")",
+                     {path, octal(mode), octal(want)}});
     }
     return out;
   }

@@ -55,7 +55,7 @@ class FakeNetwork : public host::Network {
   }
 
   // Every call, in order: "links", "ensure_bridge clawbr0 10.100.0.1/24",
-  // "ensure_tap cf0123456789abc clawbr0 clawfleet:bot", "delete_link X",
+  // "ensure_tap cf0123456789abc clawbr0 clawfleet:bot owner 1879048194", "delete_link X",
   // "ensure_neighbour clawbr0 10.100.0.2 06:fc:0a:64:00:02",
   // "delete_neighbour clawbr0 10.100.0.2", "read_ruleset",
   // "replace_ruleset", "delete_ruleset", "ip_forward", "set_ip_forward 1".
@@ -90,8 +90,10 @@ class FakeNetwork : public host::Network {
     return {};
   }
 
-  Status ensure_tap(const std::string& name, const std::string& bridge, const std::string& alias) override {
-    if (auto e = record("ensure_tap " + name + " " + bridge + " " + alias)) return *e;
+  Status ensure_tap(const std::string& name, const std::string& bridge, const std::string& alias,
+                    std::uint32_t owner) override {
+    if (auto e = record("ensure_tap " + name + " " + bridge + " " + alias + " owner " + std::to_string(owner)))
+      return *e;
     const std::string what = "tap " + name;
     if (!is_ifname(name)) return Error{"cannot create " + what + ": " + ifname_rule()};
     if (alias.empty() || alias.size() >= 256) return Error{"cannot set alias of " + what + ": must be 1 to 255 bytes"};

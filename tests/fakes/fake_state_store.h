@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/state/state.h"
+#include "model/instance_dir.h"
 
 namespace cf::testing {
 
@@ -35,7 +36,7 @@ class FakeStateStore : public host::StateStore {
     if (fail_writes) return Error{"injected failure: write_instance " + rec.name};
     records[rec.name] = rec;
     dirs[rec.name].exists = true;
-    dirs[rec.name].mode = 0700;
+    dirs[rec.name].mode = model::kInstanceDirMode;
     dirs[rec.name].files["instance.json"] = 0600;
     return {};
   }
@@ -44,7 +45,7 @@ class FakeStateStore : public host::StateStore {
     auto [it, fresh] = tokens.emplace(name, std::string(64, 'a' + char(tokens.size() % 6)));
     if (fresh) {
       dirs[name].exists = true;
-      dirs[name].mode = 0700;
+      dirs[name].mode = model::kInstanceDirMode;
       dirs[name].files["token"] = 0600;
     }
     return it->second;
@@ -62,6 +63,15 @@ class FakeStateStore : public host::StateStore {
       return Error{"cannot create /fake/instances/" + name + "/" + file + ": No such file or directory"};
     files[name + "/" + file] = content;
     dirs[name].files[file] = mode;
+    return {};
+  }
+  Status own(const std::string& name, std::uint32_t uid) override {
+    calls.push_back("own " + name + " " + std::to_string(uid));
+    if (!dirs.count(name) || !dirs[name].exists)
+      return Error{"cannot inspect /fake/instances/" + name + ": No such file or directory"};
+    dirs[name].mode = model::kInstanceDirMode;
+    for (auto& [file, mode] : dirs[name].files) mode = model::instance_file_mode(file);
+    owners[name] = uid;
     return {};
   }
   Result<host::DirInfo> inspect(const std::string& name) override {
@@ -97,7 +107,8 @@ class FakeStateStore : public host::StateStore {
   std::map<std::string, host::InstanceRecord> records;
   std::map<std::string, std::string> tokens;
   std::map<std::string, host::DirInfo> dirs;
-  std::map<std::string, std::string> files;  // "<name>/<file>" -> content
+  std::map<std::string, std::string> files;     // "<name>/<file>" -> content
+  std::map<std::string, std::uint32_t> owners;  // instance -> the uid own() gave its directory
   bool fail_writes = false;
   std::vector<std::string> calls;
 };

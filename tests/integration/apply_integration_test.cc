@@ -152,21 +152,23 @@ TEST_F(RealApply, AGuestsConsoleIsCappedAndAttachable) {
   const auto t0 = std::chrono::steady_clock::now();
   std::string kept;
   while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60)) {
-    kept = slurp(dir + "alpha/console.log.1") + slurp(dir + "alpha/console.log");
+    kept = slurp(dir + "alpha/vm/console.log.1") + slurp(dir + "alpha/vm/console.log");
     if (kept.size() >= 13 && kept.compare(kept.size() - 13, 13, "flood 300000\n") == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   const std::size_t cap = 1 << 20;
   ASSERT_EQ(kept.size(), cap + stream.size() % cap) << "of " << stream.size() << " bytes written";
   EXPECT_TRUE(kept == stream.substr(stream.size() - kept.size())) << "the newest bytes, in order";
-  EXPECT_EQ(fs::file_size(dir + "alpha/console.log.1"), cap);
+  EXPECT_EQ(fs::file_size(dir + "alpha/vm/console.log.1"), cap);
   std::cerr << "[ console ] alpha wrote " << stream.size() << " bytes; kept " << cap << " + "
-            << fs::file_size(dir + "alpha/console.log") << "\n";
-  sh("stat -c '%a %U %F' /var/lib/clawfleet/instances/beta/console.log /var/lib/clawfleet/instances/beta/console.sock");
-  EXPECT_EQ(out_, "600 root regular file\n600 root socket\n");
+            << fs::file_size(dir + "alpha/vm/console.log") << "\n";
+  // The VMM's user's alone (model/instance_dir.h): beta is the second guest, 10.77.0.3.
+  sh("stat -c '%a %u %F' /var/lib/clawfleet/instances/beta/vm/console.log "
+     "/var/lib/clawfleet/instances/beta/vm/console.sock");
+  EXPECT_EQ(out_, "600 1879048195 regular file\n600 1879048195 socket\n");
 
   // Attached from outside the container, through the socket's path.
-  const std::string socket = dir + "beta/console.sock";
+  const std::string socket = dir + "beta/vm/console.sock";
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -187,7 +189,7 @@ TEST_F(RealApply, AGuestsConsoleIsCappedAndAttachable) {
   }
   ::close(fd);
   EXPECT_EQ(seen, echo);
-  EXPECT_EQ(slurp(dir + "beta/console.log"), "stand-in console of beta\n" + echo);
+  EXPECT_EQ(slurp(dir + "beta/vm/console.log"), "stand-in console of beta\n" + echo);
   sh("journalctl --no-pager -o cat -u 'clawfleet-vm@*' | grep -c 'console:'");
   EXPECT_EQ(nspawn::detail::trim(out_), "0") << "the keepers noted something";
 
@@ -381,13 +383,14 @@ TEST_F(RealApply, NoSecretLeavesItsFile) {
   outputs += out_;
 
   // The guest's seed is where the values go (base64 in user-data, which
-  // grep cannot see): private to root, and holding exactly these.
+  // grep cannot see): private to root and the VMM's group (0640,
+  // model/instance_dir.h), and holding exactly these.
   ASSERT_EQ(sh("stat -c %a /var/lib/clawfleet/instances/talker/seed.img && "
                "isoinfo -R -x /user-data -i /var/lib/clawfleet/instances/talker/seed.img | "
                "sed -n 's/^ *content: //p' | while read -r b; do echo \"$b\" | base64 -d; echo; done"),
             0)
       << out_;
-  EXPECT_EQ(out_.rfind("600\n", 0), 0u) << out_;
+  EXPECT_EQ(out_.rfind("640\n", 0), 0u) << out_;
   EXPECT_NE(out_.find("ANTHROPIC_API_KEY=" + key), std::string::npos) << out_;
   EXPECT_NE(out_.find("\"botToken\": \"" + bot + "\""), std::string::npos) << out_;
   EXPECT_NE(out_.find("\"token\": \"" + token + "\""), std::string::npos) << out_;

@@ -46,6 +46,7 @@
 
 #include "host/platform/platform.h"
 #include "integration/guest_scenario.h"
+#include "model/instance_dir.h"
 
 namespace cf {
 namespace {
@@ -529,13 +530,17 @@ TEST_F(ContractGuest, StopStartDestroy) {
   const int health_timeout = later_health_timeout_s(phases_.seconds("create to healthy"));
   const std::string tap = field("solo", "tap");
   const std::string port = field("solo", "hostPort");
-  // The running QEMU as the shipped VM unit confines it: no capability,
-  // none to gain, a seccomp filter.
+  // The running QEMU as the shipped VM unit confines it: the instance's
+  // own user (model::vmm_uid), no capability (the two to become that user
+  // went with the change), none to gain, a seccomp filter.
+  const std::string uid = std::to_string(model::vmm_uid({parse_ipv4(field("solo", "ip")).value(), {}, 0, ""}));
+  const std::string ids = uid + " " + uid + " " + uid + " " + uid;
   sh("pid=$(systemctl show -p MainPID --value clawfleet-vm@solo.service); readlink /proc/$pid/exe; "
-     "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/$pid/status | tr -s '\t ' ' '");
-  EXPECT_EQ(out_,
-            "/usr/bin/qemu-system-x86_64\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\n"
-            "NoNewPrivs: 1\nSeccomp: 2\n");
+     "grep -E '^(Uid|Gid|Groups|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/$pid/status | "
+     "tr -s '\t ' ' '");
+  EXPECT_EQ(out_, "/usr/bin/qemu-system-x86_64\nUid: " + ids + "\nGid: " + ids +
+                      "\nGroups: \nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 00000000000000c0\n"
+                      "CapAmb: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2\n");
 
   write_fleet({{"solo", "anthropic/claude-sonnet-4-6", "stopped"}});
   phases_.begin("stop");
@@ -549,10 +554,10 @@ TEST_F(ContractGuest, StopStartDestroy) {
   std::cerr << out_;
   // QEMU's serial port through the console keeper (host/vmm/console.h):
   // the log holds the guest kernel's first line and, written as QEMU
-  // exited, its last; private to root.
-  sh("f=/var/lib/clawfleet/instances/solo/console.log; grep -q 'Linux version' $f && echo first; "
-     "grep -q 'reboot: Power down' $f && echo last; stat -c %a $f");
-  EXPECT_EQ(nspawn::detail::trim(out_), "first\nlast\n600");
+  // exited, its last; private to the VMM's user (and root).
+  sh("f=/var/lib/clawfleet/instances/solo/vm/console.log; grep -q 'Linux version' $f && echo first; "
+     "grep -q 'reboot: Power down' $f && echo last; stat -c '%a %u' $f");
+  EXPECT_EQ(nspawn::detail::trim(out_), "first\nlast\n600 " + uid);
 
   write_fleet({{"solo"}});
   phases_.begin("start to healthy");

@@ -85,7 +85,7 @@ class GuestScenario : public ::testing::Test {
   void TearDown() override {
     if (c_ && HasFailure()) {
       // Guests destroyed during the test left their console in /var/tmp (keep_console).
-      sh("for f in /var/lib/clawfleet/instances/*/console.log /var/tmp/cf-console-*.log; do [ -e \"$f\" ] || continue; "
+      sh("for f in /var/lib/clawfleet/instances/*/vm/console.log /var/tmp/cf-console-*.log; do [ -e \"$f\" ] || continue; "
          "echo \"== $f\"; tail -n 60 \"$f\"; done; echo '== journal of clawfleet units'; "
          "journalctl --no-pager -o short-monotonic -u 'clawfleet-*' | grep -v 'systemd-socket-proxyd' | tail -n 120; "
          "echo '== failed units'; systemctl list-units --failed --plain --no-legend");
@@ -142,7 +142,7 @@ class GuestScenario : public ::testing::Test {
   // A hard link to the guest's console, so that it outlives the guest's
   // directory (a destroy removes it) for TearDown to show.
   void keep_console(const std::string& instance) {
-    sh("ln -f /var/lib/clawfleet/instances/" + instance + "/console.log /var/tmp/cf-console-" + instance + ".log");
+    sh("ln -f /var/lib/clawfleet/instances/" + instance + "/vm/console.log /var/tmp/cf-console-" + instance + ".log");
   }
   // What is left of an instance: its units in any state, unit files and
   // drop-ins, its tap, its directory. "" when nothing.

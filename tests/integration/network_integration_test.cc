@@ -3,13 +3,20 @@
 // destroys (integration/netns.h). The host's own namespace is never used:
 // every adapter call and every `ip`/`bridge`/`nft` command runs on the
 // namespace's thread.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -28,6 +35,7 @@
 #include "host/observe.h"
 #include "host/vmm/launch.h"
 #include "integration/netns.h"
+#include "model/instance_dir.h"
 
 namespace cf::host {
 namespace {
@@ -36,6 +44,7 @@ namespace netns = cf::testing::netns;
 
 constexpr const char* kBridge = "cfbr-test";
 constexpr const char* kTap = "cf0123456789abc";
+constexpr std::uint32_t kOwner = model::kVmmUidBase + 2;  // the VMM user of guest .2
 
 model::Host test_host(model::Egress egress) {
   model::Host h;
@@ -130,17 +139,78 @@ TEST_F(RealNetwork, NamespaceIsNotTheHosts) {
   });
 }
 
+// Whether a process running as `uid` (and no capability) can attach to
+// the tap: what the VMM does, as its own user. 0, or the errno.
+int attach_as(std::uint32_t uid, const std::string& tap) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return errno;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Opened first: the device's mode is the host's (0666 with Debian's
+    // udev, 0600 here); the tap's owner is checked when attaching.
+    int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    if (!err && (::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0)) err = errno;
+    if (!err) {
+      ifreq ifr{};
+      std::memcpy(ifr.ifr_name, tap.data(), tap.size());
+      ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+      if (::ioctl(fd, TUNSETIFF, &ifr) != 0) err = errno;
+    }
+    (void)!::write(pipe_fds[1], &err, sizeof err);
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  int err = -1;
+  if (pid < 0 || ::read(pipe_fds[0], &err, sizeof err) != sizeof err) err = -1;
+  ::close(pipe_fds[0]);
+  if (pid > 0) ::waitpid(pid, nullptr, 0);
+  return err;
+}
+
+TEST_F(RealNetwork, ATapIsItsVmmUsersAlone) {
+  in_ns([](Network& net) {
+    ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
+    auto s = net.ensure_tap(kTap, kBridge, "clawfleet:bot", kOwner);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(attach_as(kOwner, kTap), 0) << "the VMM's user cannot open its tap";
+    EXPECT_EQ(attach_as(kOwner + 1, kTap), EPERM) << "another instance's VMM user can open the tap";
+
+    // The guest's address changed, and with it the VMM's user: the tap follows.
+    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot", kOwner + 1);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(attach_as(kOwner + 1, kTap), 0);
+    EXPECT_EQ(attach_as(kOwner, kTap), EPERM);
+
+    // A tap a VMM holds keeps its owner (the tun driver will not change it)
+    // without failing apply; the VM unit's prepare sets it before the next start.
+    int held = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    ASSERT_GE(held, 0);
+    ifreq ifr{};
+    std::memcpy(ifr.ifr_name, kTap, std::strlen(kTap));
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ASSERT_EQ(::ioctl(held, TUNSETIFF, &ifr), 0) << std::strerror(errno);
+    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot", kOwner);
+    EXPECT_TRUE(s) << s.error().message;
+    ::close(held);
+    EXPECT_EQ(attach_as(kOwner, kTap), EPERM);
+    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot", kOwner);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(attach_as(kOwner, kTap), 0);
+  });
+}
+
 TEST_F(RealNetwork, BridgeAndTapAreIdempotentAndObservable) {
   in_ns([](Network& net) {
     const Ipv4 gw = parse_ipv4("10.123.0.1").value();
     ASSERT_TRUE(net.ensure_bridge(kBridge, gw, 24));
     auto s = net.ensure_bridge(kBridge, gw, 24);
     ASSERT_TRUE(s) << s.error().message;
-    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot");
+    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot", kOwner);
     ASSERT_TRUE(s) << s.error().message;
     auto first = net.links();
     ASSERT_TRUE(first) << first.error().message;
-    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot");
+    s = net.ensure_tap(kTap, kBridge, "clawfleet:bot", kOwner);
     ASSERT_TRUE(s) << s.error().message;
 
     auto links = net.links();
@@ -169,7 +239,7 @@ TEST_F(RealNetwork, BridgeAndTapAreIdempotentAndObservable) {
     EXPECT_EQ(netns::sh(std::string("ip -d link show dev ") + kTap, &out), 0) << out;
     EXPECT_NE(out.find("tun type tap pi off"), std::string::npos) << out;
     EXPECT_NE(out.find("persist on"), std::string::npos) << out;
-    EXPECT_NE(out.find("user root"), std::string::npos) << out;
+    EXPECT_NE(out.find("user 1879048194"), std::string::npos) << out;
     EXPECT_NE(out.find("alias clawfleet:bot"), std::string::npos) << out;
 
     ASSERT_TRUE(net.delete_link(kTap));
@@ -188,7 +258,8 @@ TEST_F(RealNetwork, LinksAtScale) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
     constexpr int kTaps = 256;
     for (int i = 0; i < kTaps; ++i) {
-      auto s = net.ensure_tap(tap_name("bot-" + std::to_string(i), {}), kBridge, "clawfleet:bot-" + std::to_string(i));
+      auto s = net.ensure_tap(tap_name("bot-" + std::to_string(i), {}), kBridge, "clawfleet:bot-" + std::to_string(i),
+                              kOwner);
       ASSERT_TRUE(s) << s.error().message;
     }
     auto start = std::chrono::steady_clock::now();
@@ -219,7 +290,7 @@ TEST_F(RealNetwork, ExistingTapIsFixedNotRecreated) {
     EXPECT_EQ(old->master, std::nullopt);
     EXPECT_FALSE(old->isolated);
 
-    auto s = net.ensure_tap(kTap, kBridge, "clawfleet:bot");
+    auto s = net.ensure_tap(kTap, kBridge, "clawfleet:bot", kOwner);
     ASSERT_TRUE(s) << s.error().message;
     auto after = net.links();
     ASSERT_TRUE(after);
@@ -231,11 +302,11 @@ TEST_F(RealNetwork, ExistingTapIsFixedNotRecreated) {
     EXPECT_TRUE(tap->isolated);
     EXPECT_EQ(tap->alias, "clawfleet:bot");
     EXPECT_EQ(netns::sh(std::string("ip -d link show dev ") + kTap, &out), 0) << out;
-    EXPECT_NE(out.find("user root"), std::string::npos) << out;
+    EXPECT_NE(out.find("user 1879048194"), std::string::npos) << out;
 
     // Moved to another bridge: isolation is set again on the new port.
     ASSERT_TRUE(net.ensure_bridge("cfbr-other", parse_ipv4("10.124.0.1").value(), 24));
-    s = net.ensure_tap(kTap, "cfbr-other", "clawfleet:bot");
+    s = net.ensure_tap(kTap, "cfbr-other", "clawfleet:bot", kOwner);
     ASSERT_TRUE(s) << s.error().message;
     auto moved = net.links();
     ASSERT_TRUE(moved);
@@ -248,21 +319,21 @@ TEST_F(RealNetwork, ExistingTapIsFixedNotRecreated) {
 
 TEST_F(RealNetwork, ErrorsSayWhatFailedAndLeaveNothingBehind) {
   in_ns([](Network& net) {
-    auto s = net.ensure_tap(kTap, "nope", "clawfleet:bot");
+    auto s = net.ensure_tap(kTap, "nope", "clawfleet:bot", kOwner);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().message, std::string("cannot attach tap ") + kTap + " to bridge nope: no such bridge");
     auto links = net.links();
     ASSERT_TRUE(links);
     EXPECT_EQ(find(links.value(), kTap), nullptr);
 
-    s = net.ensure_tap(kTap, "lo", "clawfleet:bot");
+    s = net.ensure_tap(kTap, "lo", "clawfleet:bot", kOwner);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().message, std::string("cannot attach tap ") + kTap + " to bridge lo: lo is not a bridge");
     s = net.ensure_bridge("lo", parse_ipv4("10.123.0.1").value(), 24);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().message, "cannot use lo as bridge: it is a device link, not a bridge");
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
-    s = net.ensure_tap(kBridge, kBridge, "clawfleet:bot");
+    s = net.ensure_tap(kBridge, kBridge, "clawfleet:bot", kOwner);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().message,
               std::string("cannot create tap ") + kBridge + ": a bridge link of that name exists and is not a tap");
@@ -287,7 +358,7 @@ TEST_F(RealNetwork, KernelRefusalsAreReportedWithContext) {
   in_ns([](Network& net) {
     ASSERT_TRUE(net.ensure_bridge(kBridge, parse_ipv4("10.123.0.1").value(), 24));
     ASSERT_TRUE(drop_net_admin());
-    auto s = net.ensure_tap("cfab12cd34", kBridge, "clawfleet:x");
+    auto s = net.ensure_tap("cfab12cd34", kBridge, "clawfleet:x", kOwner);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().message, "cannot create tap cfab12cd34: Operation not permitted");
     s = net.ensure_bridge("cfbr-new", parse_ipv4("10.124.0.1").value(), 24);
@@ -791,6 +862,7 @@ TEST_F(RealNetwork, PrepareTwiceObserveDeleteObserve) {
                                    a.ip,
                                    a.mac,
                                    model::VmmKind::Qemu,
+                                   model::vmm_uid(a),
                                    dir + "/" + name + ".sock",
                                    {"/bin/true"},
                                    {},

@@ -327,6 +327,14 @@ class Container {
     std::vector<std::string> procs;
     for (const auto& cg : cgroups_) procs.push_back(cg + "/cgroup.procs");
 
+    // nspawn copies the host's /dev/net/tun with its mode, 0600 on a host
+    // without udev (this one); Debian's udev makes it 0666, which the VMMs,
+    // running as their own users, rely on. Applied at every boot.
+    {
+      std::error_code ec;
+      std::filesystem::create_directories(root() + "/etc/tmpfiles.d", ec);
+      std::ofstream(root() + "/etc/tmpfiles.d/clawfleet-test-tun.conf") << "z /dev/net/tun 0666 - - -\n";
+    }
     const std::string nspawn = detail::find_tool("systemd-nspawn");
     std::vector<std::string> args = {nspawn,
                                      "-D",

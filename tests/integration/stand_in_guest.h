@@ -25,11 +25,10 @@ for a in "$@"; do case "$a" in
   unix:*,server=on*) qmp=${a#unix:}; qmp=${qmp%%,server=on*};;
 esac; done
 dir=${f%/rootfs.ext4}
-ip=$(sed -n 's/.*"ip": *"\([0-9.]*\)".*/\1/p' "$dir/instance.json" | head -n 1)
+ip=$(sed -n 's/.*"ip": *"\([0-9.]*\)".*/\1/p' "$dir/launch.json" | head -n 1)
 gen=$(isoinfo -R -x /meta-data -i "$dir/seed.img" | sed -n 's/^instance-id: cf-/sha256:/p')
 # How this guest ends (kStandInBehaviours), from /etc/stand-in-vmm/<name>.
 read -r how delay 2>/dev/null <"/etc/stand-in-vmm/${dir##*/}" || how=powers-off
-ip addr add "$ip/32" dev lo 2>/dev/null || true
 /usr/bin/systemd-socket-activate -l "$ip:18780" -a --inetd /usr/local/bin/stand-in-status "$gen" & pids=$!
 /usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/stand-in-gateway & pids="$pids $!"
 /usr/bin/systemd-socket-activate -l "$qmp" -a --inetd /usr/local/bin/stand-in-qmp $$ "$how" & pids="$pids $!"
@@ -99,6 +98,13 @@ body="{\"generation\":\"$1\"}"
 printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' "${#body}" "$body"
 )SH";
 
+// Root's part of the stand-in, before the VMM starts (as its own user, with
+// no capability): the "guest" address on lo. $1: the instance.
+inline constexpr const char* kStandInPrepare = R"SH(#!/bin/sh
+ip=$(sed -n 's/.*"ip": *"\([0-9.]*\)".*/\1/p' "/var/lib/clawfleet/instances/$1/launch.json" | head -n 1)
+ip addr replace "$ip/32" dev lo
+)SH";
+
 // The VMM binary to name in the Host manifest.
 inline constexpr const char* kStandInVmmPath = "/usr/local/bin/qemu-system-stand-in";
 
@@ -108,18 +114,19 @@ inline Status install_stand_in_guest(const nspawn::Container& c) {
   for (auto [path, text] :
        {std::pair{kStandInVmmPath, kStandInVmm}, std::pair{"/usr/local/bin/stand-in-gateway", kStandInGateway},
         std::pair{"/usr/local/bin/stand-in-qmp", kStandInQmp},
+        std::pair{"/usr/local/bin/stand-in-prepare", kStandInPrepare},
         std::pair{"/usr/local/bin/stand-in-status", kStandInStatus}}) {
     std::ofstream(c.root() + path) << text;
     fs::permissions(c.root() + path, fs::perms(0755), ec);
     if (ec) return Error{"cannot install " + std::string(path) + ": " + ec.message()};
   }
   // What the stand-in needs beyond the shipped VM unit, which gives a VMM
-  // no capability and no network socket: its "guest" is an address on lo
-  // (CAP_NET_ADMIN, netlink) serving TCP.
+  // (its own user) no capability and no network socket: its "guest" is an
+  // address on lo (put there as root before the VMM starts) serving TCP.
   fs::create_directories(c.root() + "/etc/systemd/system/clawfleet-vm@.service.d", ec);
   if (ec) return Error{"cannot create the VM unit's drop-in directory: " + ec.message()};
   std::ofstream(c.root() + "/etc/systemd/system/clawfleet-vm@.service.d/stand-in.conf")
-      << "[Service]\nCapabilityBoundingSet=CAP_NET_ADMIN\nRestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n";
+      << "[Service]\nExecStartPre=+/usr/local/bin/stand-in-prepare %i\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n";
   const std::string images = c.root() + "/var/lib/clawfleet/images/default";
   fs::create_directories(images, ec);
   if (ec) return Error{"cannot create " + images + ": " + ec.message()};

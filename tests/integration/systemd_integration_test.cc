@@ -18,6 +18,7 @@
 #include "host/vmm/launch.h"
 #include "integration/nspawn.h"
 #include "integration/shipped_units.h"
+#include "model/instance_dir.h"
 
 namespace cf::host {
 namespace {
@@ -303,6 +304,7 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
   host.bridge = "cfbr0";
   host.subnet = parse_cidr("10.77.0.0/24").value();
   host.gateway = parse_ipv4("10.77.0.1").value();
+  host.state_root = model::kDefaultStateRoot;
   const std::string tap = tap_name("t1", {});
   const std::string dir = "/var/lib/clawfleet/instances/t1";
   const model::Allocation alloc{parse_ipv4("10.77.0.2").value(), parse_mac("06:fc:0a:4d:00:02").value(), 18900, tap};
@@ -313,21 +315,34 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
                       alloc.ip,
                       alloc.mac,
                       model::VmmKind::Qemu,
-                      dir + "/vmm.sock",
+                      model::vmm_uid(alloc),
+                      dir + "/vm/vmm.sock",
                       {"/bin/sleep", "infinity"},
                       {{dir + "/vmm-config.json", "{}\n"}},
                       true};
   const std::string ruleset = render_ruleset(host, {alloc});
-  fs::create_directories(container_->root() + dir);
+  // As an older clawfleet left it: everything root's, 0700 and 0600.
+  fs::create_directories(container_->root() + dir + "/vm");
+  for (const std::string& d :
+       {std::string("/var/lib/clawfleet"), std::string("/var/lib/clawfleet/instances"), dir, dir + "/vm"})
+    fs::permissions(container_->root() + d, fs::perms(0700));
   std::ofstream(container_->root() + dir + "/launch.json") << to_json(record);
+  std::ofstream(container_->root() + dir + "/token") << "secret\n";
   std::ofstream(container_->root() + "/var/lib/clawfleet/ruleset.nft") << ruleset;
-  std::ofstream(container_->root() + dir + "/vmm.sock") << "left by a VMM that died";
+  std::ofstream(container_->root() + dir + "/vm/vmm.sock") << "left by a VMM that died";
+  std::ofstream(container_->root() + dir + "/vm/console.log") << "an older console\n";
+  std::string out;
+  // Its drop-ins as apply writes them.
+  auto dropins = dropins_for(host, "t1", alloc);
+  ASSERT_TRUE(dropins) << dropins.error().message;
+  for (const auto& d : dropins.value()) ASSERT_TRUE(files_->write_dropin(d.unit, d.name, d.content));
   ASSERT_TRUE(systemd_->daemon_reload());
 
   auto started = systemd_->start("clawfleet-vm@t1.service", milliseconds(10000));
   ASSERT_TRUE(started) << started.error().message;
-  ASSERT_EQ(started.value(), JobResult::Done);
-  std::string out;
+  if (started.value() != JobResult::Done)
+    container_->exec("journalctl -u clawfleet-vm@t1.service -o cat --no-pager", &out);
+  ASSERT_EQ(started.value(), JobResult::Done) << out;
   // `vm run` execs the VMM in the unit's main process; the start job is done
   // at fork already (Type=simple), so wait for the exec.
   for (int i = 0; i < 100; ++i) {
@@ -349,8 +364,32 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
   EXPECT_EQ(out, "10.77.0.2 lladdr 06:fc:0a:4d:00:02 PERMANENT \n");
   container_->exec("cat /proc/sys/net/ipv4/ip_forward", &out);
   EXPECT_EQ(out, "1\n");
-  container_->exec("stat -c %a " + dir + "/vmm-config.json; test -e " + dir + "/vmm.sock || echo no-socket", &out);
-  EXPECT_EQ(out, "600\nno-socket\n");
+  container_->exec("test -e " + dir + "/vm/vmm.sock || echo no-socket", &out);
+  EXPECT_EQ(out, "no-socket\n");
+  // The stub VMM runs as the instance's own user, with what it needs and no
+  // more: its tap, its directory to pass, its files to read, vm/ its own.
+  container_->exec(
+      "grep -E '^(Uid|Gid|Groups|CapPrm|CapEff):' /proc/$(systemctl show -P MainPID "
+      "clawfleet-vm@t1.service)/status | tr -s '\t ' ' '",
+      &out);
+  EXPECT_EQ(out,
+            "Uid: 1879048194 1879048194 1879048194 1879048194\nGid: 1879048194 1879048194 1879048194 1879048194\n"
+            "Groups: \nCapPrm: 0000000000000000\nCapEff: 0000000000000000\n");
+  container_->exec(
+      "cd /var/lib/clawfleet && stat -c '%n %a %u %g' . instances instances/t1 instances/t1/launch.json "
+      "instances/t1/token instances/t1/vmm-config.json instances/t1/vm instances/t1/vm/console.log",
+      &out);
+  EXPECT_EQ(out,
+            ". 711 0 0\n"
+            "instances 711 0 0\n"
+            "instances/t1 710 0 1879048194\n"
+            "instances/t1/launch.json 640 0 1879048194\n"
+            "instances/t1/token 600 0 1879048194\n"
+            "instances/t1/vmm-config.json 640 0 1879048194\n"
+            "instances/t1/vm 700 1879048194 1879048194\n"
+            "instances/t1/vm/console.log 644 1879048194 1879048194\n");
+  container_->exec("cat /sys/class/net/" + tap + "/owner", &out);
+  EXPECT_EQ(out, "1879048194\n");
 
   // Drift made by hand is undone by the next start, without the agent.
   ASSERT_EQ(

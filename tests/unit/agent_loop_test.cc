@@ -128,11 +128,11 @@ TEST_F(AgentLoop, ReadyAfterTheFirstReconcileThenStatusAndFiles) {
   for (auto t : events.timeouts) EXPECT_LE(t, milliseconds(50));
 
   EXPECT_EQ(stop(), 0);
-  EXPECT_EQ(writer.modes["/var/lib/clawfleet/agent-status.json"], 0644u);
-  // The state root is made (0700) before the status file goes in.
+  EXPECT_EQ(writer.modes["/var/lib/clawfleet/agent-status.json"], 0600u);
+  // The state root is made (0711) before the status file goes in.
   ASSERT_GE(writer.calls.size(), 2u);
-  EXPECT_EQ(writer.calls[0], "ensure_dir /var/lib/clawfleet " + std::to_string(0700));
-  EXPECT_EQ(writer.calls[1], "write /var/lib/clawfleet/agent-status.json " + std::to_string(0644));
+  EXPECT_EQ(writer.calls[0], "ensure_dir /var/lib/clawfleet " + std::to_string(0711));
+  EXPECT_EQ(writer.calls[1], "write /var/lib/clawfleet/agent-status.json " + std::to_string(0600));
   auto parsed = parse_status_file(writer.files["/var/lib/clawfleet/agent-status.json"]);
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_TRUE(parsed.value().instances.at("alpha").is(ConditionType::Ready));

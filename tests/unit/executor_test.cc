@@ -17,6 +17,7 @@
 #include "host/network/network.h"
 #include "host/vmm/launch.h"
 #include "manifest/loader.h"
+#include "model/instance_dir.h"
 
 namespace cf::apply {
 namespace {
@@ -267,7 +268,9 @@ TEST_F(Executor, EveryGuestsRulesPrecedeItsTapAndGoWithIt) {
   const model::Allocation gamma = host().state.records.at("gamma").allocation;
   const auto& calls = host().network.calls;
   auto replaced = std::find(calls.begin(), calls.end(), "replace_ruleset");
-  auto tap = std::find(calls.begin(), calls.end(), "ensure_tap " + gamma.tap + " cfbr0 clawfleet:gamma");
+  auto tap =
+      std::find(calls.begin(), calls.end(),
+                "ensure_tap " + gamma.tap + " cfbr0 clawfleet:gamma owner " + std::to_string(model::vmm_uid(gamma)));
   ASSERT_NE(replaced, calls.end());
   ASSERT_NE(tap, calls.end());
   EXPECT_LT(replaced, tap) << "gamma's tap was made before its rules were loaded";
@@ -439,7 +442,7 @@ TEST_F(Executor, ReprovisionWritesANewSeedAndRestartsForTheNewGeneration) {
 
 TEST_F(Executor, GrowDiskGrowsAndTellsTheRunningGuestWithoutARestart) {
   converge(fleet_of(instance_yaml("alpha")));
-  host().vmm.set_state("/var/lib/clawfleet/instances/alpha/vmm.sock", host::VmState::Running);
+  host().vmm.set_state("/var/lib/clawfleet/instances/alpha/vm/vmm.sock", host::VmState::Running);
   host().disks.calls.clear();
   host().systemd.calls.clear();
   host().vmm.calls.clear();
@@ -453,7 +456,7 @@ TEST_F(Executor, GrowDiskGrowsAndTellsTheRunningGuestWithoutARestart) {
             (std::vector<std::string>{"grow /var/lib/clawfleet/instances/alpha/rootfs.ext4 21474836480",
                                       "write_seed /var/lib/clawfleet/instances/alpha/seed.img"}));
   EXPECT_NE(std::find(host().vmm.calls.begin(), host().vmm.calls.end(),
-                      "notify_disk_grown /var/lib/clawfleet/instances/alpha/vmm.sock 21474836480"),
+                      "notify_disk_grown /var/lib/clawfleet/instances/alpha/vm/vmm.sock 21474836480"),
             host().vmm.calls.end());
   for (const auto& c : host().systemd.calls) EXPECT_EQ(c.rfind("restart", 0), std::string::npos) << c;
   converge(bigger);

@@ -95,8 +95,8 @@ TEST_F(JournalFile, AppendThenReadRoundTrip) {
   EXPECT_EQ(read.value().skipped, 0u);
   EXPECT_FALSE(read.value().torn_tail);
   EXPECT_EQ(read_journal(path_.string(), 100).value().records, expected);
-  // The state root is made when missing, 0700; the journal is 0600.
-  EXPECT_EQ(mode_of(state_), 0700u);
+  // The state root is made when missing, 0711; the journal is 0600.
+  EXPECT_EQ(mode_of(state_), 0711u);
   EXPECT_EQ(mode_of(path_), 0600u);
 }
 

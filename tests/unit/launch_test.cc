@@ -11,6 +11,7 @@
 #include "fakes/fake_network.h"
 #include "fakes/fake_vmm.h"
 #include "manifest/loader.h"
+#include "model/instance_dir.h"
 
 namespace cf::host {
 namespace {
@@ -42,7 +43,10 @@ model::Allocation alloc() {
 TEST(Launch, PathsLiveInTheInstanceDirectory) {
   auto p = paths_for("/srv/cf", "bot");
   EXPECT_EQ(p.dir, "/srv/cf/instances/bot");
-  EXPECT_EQ(p.api_socket, "/srv/cf/instances/bot/vmm.sock");
+  EXPECT_EQ(p.vm_dir, "/srv/cf/instances/bot/vm");
+  EXPECT_EQ(p.api_socket, "/srv/cf/instances/bot/vm/vmm.sock");
+  EXPECT_EQ(p.console.log, "/srv/cf/instances/bot/vm/console.log");
+  EXPECT_EQ(p.console.socket, "/srv/cf/instances/bot/vm/console.sock");
   EXPECT_EQ(p.launch, "/srv/cf/instances/bot/launch.json");
 }
 
@@ -60,7 +64,7 @@ TEST(Launch, VmSpecFromDesiredAndAllocation) {
   EXPECT_EQ(s.tap, "cf0123456789abc");
   EXPECT_EQ(to_string(s.mac), "06:fc:0a:50:00:02");
   EXPECT_EQ(s.config_path, "/srv/cf/instances/bot/vmm-config.json");
-  EXPECT_EQ(s.metrics_path, "/srv/cf/instances/bot/metrics.json");
+  EXPECT_EQ(s.metrics_path, "/srv/cf/instances/bot/vm/metrics.json");
   EXPECT_EQ(s.tsc_khz, 2400000u);
   EXPECT_EQ(vm_spec(f.host, f.instances.at(0), alloc(), true, 2400000).tsc_khz, 0u);
 }
@@ -73,13 +77,24 @@ TEST(Launch, JsonRoundTrip) {
                  alloc().ip,
                  alloc().mac,
                  model::VmmKind::Qemu,
-                 "/srv/cf/instances/bot/vmm.sock",
+                 model::kVmmUidBase + 2,
+                 "/srv/cf/instances/bot/vm/vmm.sock",
                  {"/usr/bin/qemu-system-x86_64", "-M", "microvm"},
                  {{"/srv/cf/instances/bot/vmm-config.json", "{}\n"}},
                  true};
   auto back = launch_from_json(to_json(r));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back.value(), r);
+  // A record from before VMMs had users of their own runs its VMM as root;
+  // no record names a user outside clawfleet's range (root's prepare
+  // chowns to it).
+  std::string old = to_json(r);
+  old.replace(old.find(",\n  \"vmmUser\": 1879048194"), std::string(",\n  \"vmmUser\": 1879048194").size(), "");
+  auto older = launch_from_json(old);
+  ASSERT_TRUE(older.ok()) << older.error().message << "\n" << old;
+  EXPECT_EQ(older.value().uid, 0u);
+  r.uid = 1000;
+  EXPECT_EQ(launch_from_json(to_json(r)).error().message, "vmmUser: 1000 is outside clawfleet's range");
 }
 
 TEST(Launch, MalformedRecordsAreRefused) {
@@ -91,6 +106,7 @@ TEST(Launch, MalformedRecordsAreRefused) {
                  alloc().ip,
                  alloc().mac,
                  model::VmmKind::Firecracker,
+                 0,
                  "/s/vmm.sock",
                  {"relative/firecracker"},
                  {},
@@ -110,6 +126,7 @@ TEST(Launch, RecordCarriesTheGuestsAddressesAndForwarding) {
   EXPECT_EQ(r.value().ip, alloc().ip);
   EXPECT_EQ(r.value().mac, alloc().mac);
   EXPECT_TRUE(r.value().ip_forward);
+  EXPECT_EQ(r.value().uid, 1879048194u);  // model::vmm_uid: 0x70000000 + the address's low 16 bits
   EXPECT_EQ(to_string(r.value().bridge_address), "10.80.0.1/24");
   f.host.egress = model::Egress::Deny;
   r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0);
@@ -130,6 +147,7 @@ class Prepare : public ::testing::Test {
                            alloc().ip,
                            alloc().mac,
                            model::VmmKind::Qemu,
+                           model::kVmmUidBase + 2,
                            (dir_ / "vmm.sock").string(),
                            {"/usr/bin/qemu-system-x86_64"},
                            {{(dir_ / "vmm-config.json").string(), "{}\n"}},
@@ -148,7 +166,7 @@ TEST_F(Prepare, BringsUpEverythingTheVmNeeds) {
   std::ofstream(dir_ / "vmm.sock") << "stale";
   ASSERT_TRUE(prepare_vm(record_, ruleset_, net_));
   EXPECT_EQ(net_.calls, (std::vector<std::string>{"read_ruleset", "ensure_bridge cfbr0 10.80.0.1/24",
-                                                  "ensure_tap cf0123456789abc cfbr0 clawfleet:bot",
+                                                  "ensure_tap cf0123456789abc cfbr0 clawfleet:bot owner 1879048194",
                                                   "ensure_neighbour cfbr0 10.80.0.2 06:fc:0a:50:00:02", "read_ruleset",
                                                   "replace_ruleset", "ip_forward", "set_ip_forward 1"}));
   EXPECT_EQ(net_.table, ruleset_);
@@ -157,7 +175,7 @@ TEST_F(Prepare, BringsUpEverythingTheVmNeeds) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "vmm.sock"));
   struct stat st;
   ASSERT_EQ(::stat((dir_ / "vmm-config.json").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
 }
 
 // What apply does for a VM that may be running: its API socket stays.
@@ -173,10 +191,10 @@ TEST_F(Prepare, SecondRunChangesNothingOnTheHost) {
   net_.calls.clear();
   ASSERT_TRUE(prepare_vm(record_, ruleset_, net_));
   // ensure_* are idempotent in themselves; the ruleset and sysctl are not rewritten.
-  EXPECT_EQ(net_.calls,
-            (std::vector<std::string>{
-                "read_ruleset", "ensure_bridge cfbr0 10.80.0.1/24", "ensure_tap cf0123456789abc cfbr0 clawfleet:bot",
-                "ensure_neighbour cfbr0 10.80.0.2 06:fc:0a:50:00:02", "read_ruleset", "ip_forward"}));
+  EXPECT_EQ(net_.calls, (std::vector<std::string>{"read_ruleset", "ensure_bridge cfbr0 10.80.0.1/24",
+                                                  "ensure_tap cf0123456789abc cfbr0 clawfleet:bot owner 1879048194",
+                                                  "ensure_neighbour cfbr0 10.80.0.2 06:fc:0a:50:00:02", "read_ruleset",
+                                                  "ip_forward"}));
 }
 
 // The VM unit's prepare reads the state root's file, which apply may have

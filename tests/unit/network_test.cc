@@ -289,8 +289,8 @@ TEST(FakeNetwork, BridgeAndTapLikeTheRealOne) {
   net.add_link(link("lo", 1, "", true));
   ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
   ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
-  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot"));
-  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot"));
+  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot", 7));
+  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot", 7));
   auto links = net.links();
   ASSERT_TRUE(links);
   ASSERT_EQ(links->size(), 3u);
@@ -304,27 +304,28 @@ TEST(FakeNetwork, BridgeAndTapLikeTheRealOne) {
   EXPECT_EQ(links.value()[2], tap);
   EXPECT_EQ(net.calls,
             (std::vector<std::string>{"ensure_bridge clawbr0 10.100.0.1/24", "ensure_bridge clawbr0 10.100.0.1/24",
-                                      "ensure_tap cf0123456789abc clawbr0 clawfleet:bot",
-                                      "ensure_tap cf0123456789abc clawbr0 clawfleet:bot", "links"}));
+                                      "ensure_tap cf0123456789abc clawbr0 clawfleet:bot owner 7",
+                                      "ensure_tap cf0123456789abc clawbr0 clawfleet:bot owner 7", "links"}));
 }
 
 TEST(FakeNetwork, ErrorsHaveTheRealAdaptersShape) {
   FakeNetwork net;
   net.add_link(link("eth0", 0, ""));
-  EXPECT_EQ(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot").error().message,
+  EXPECT_EQ(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot", 7).error().message,
             "cannot attach tap cf0123456789abc to bridge clawbr0: no such bridge");
-  EXPECT_EQ(net.ensure_tap("cf0123456789abc", "eth0", "clawfleet:bot").error().message,
+  EXPECT_EQ(net.ensure_tap("cf0123456789abc", "eth0", "clawfleet:bot", 7).error().message,
             "cannot attach tap cf0123456789abc to bridge eth0: eth0 is not a bridge");
   EXPECT_EQ(net.link("cf0123456789abc"), nullptr);  // nothing left behind
   EXPECT_EQ(net.ensure_bridge("eth0", parse_ipv4("10.100.0.1").value(), 24).error().message,
             "cannot use eth0 as bridge: it is a device link, not a bridge");
-  EXPECT_EQ(net.ensure_tap("cf-much-too-long-name", "eth0", "clawfleet:bot").error().message,
+  EXPECT_EQ(net.ensure_tap("cf-much-too-long-name", "eth0", "clawfleet:bot", 7).error().message,
             "cannot create tap cf-much-too-long-name: not a valid interface name (1-15 bytes of [A-Za-z0-9_.-])");
   ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
-  EXPECT_EQ(net.ensure_tap("eth0", "clawbr0", "clawfleet:bot").error().message,
+  EXPECT_EQ(net.ensure_tap("eth0", "clawbr0", "clawfleet:bot", 7).error().message,
             "cannot create tap eth0: a device link of that name exists and is not a tap");
-  net.fail("ensure_tap cfab12cd34 clawbr0 clawfleet:x", "cannot create tap cfab12cd34: Operation not permitted");
-  EXPECT_EQ(net.ensure_tap("cfab12cd34", "clawbr0", "clawfleet:x").error().message,
+  net.fail("ensure_tap cfab12cd34 clawbr0 clawfleet:x owner 7",
+           "cannot create tap cfab12cd34: Operation not permitted");
+  EXPECT_EQ(net.ensure_tap("cfab12cd34", "clawbr0", "clawfleet:x", 7).error().message,
             "cannot create tap cfab12cd34: Operation not permitted");
 }
 
@@ -334,7 +335,7 @@ TEST(FakeNetwork, ExistingTapIsFixedNotRecreated) {
   Link old = link("cf0123456789abc", 7, "tun");
   old.master = "other";
   net.add_link(old);
-  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot"));
+  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot", 7));
   const Link* t = net.link("cf0123456789abc");
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->ifindex, 7);
@@ -347,7 +348,7 @@ TEST(FakeNetwork, ExistingTapIsFixedNotRecreated) {
 TEST(FakeNetwork, DeleteLinkTableAndForward) {
   FakeNetwork net;
   ASSERT_TRUE(net.ensure_bridge("clawbr0", parse_ipv4("10.100.0.1").value(), 24));
-  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot"));
+  ASSERT_TRUE(net.ensure_tap("cf0123456789abc", "clawbr0", "clawfleet:bot", 7));
   EXPECT_TRUE(net.delete_link("cf0123456789abc"));
   EXPECT_TRUE(net.delete_link("cf0123456789abc"));  // absent is success
   EXPECT_EQ(net.link("cf0123456789abc"), nullptr);

@@ -237,7 +237,7 @@ TEST_F(Observe, DropinsOfUnloadedUnitsAreReadFromDisk) {
 
 TEST_F(Observe, UnansweringVmmIsUnknown) {
   add_instance("bot", 0);
-  vmm_.fail("state /var/lib/clawfleet/instances/bot/vmm.sock 500ms", "no answer within 500 ms");
+  vmm_.fail("state /var/lib/clawfleet/instances/bot/vm/vmm.sock 500ms", "no answer within 500 ms");
   auto o = run();
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o.value().instances.at("bot").vm_state, model::VmState::Unknown);

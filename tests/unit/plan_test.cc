@@ -94,7 +94,7 @@ struct World {
                                       std::uint16_t(18900 + n), "cf" + i.name};
     oi.desired_hash = model::content_hash(i);
     oi.applied_generation = "g1";
-    oi.dir = {true, 0700, 0, {{"instance.json", 0600}, {"token", 0600}}};
+    oi.dir = {true, 0710, 0, {{"instance.json", 0600}, {"token", 0600}}};
     oi.units["clawfleet-vm@" + i.name + ".service"] = {"loaded", "active", "running", "enabled", "", "", {}};
     oi.units["clawfleet-proxy@" + i.name + ".socket"] = {
         "loaded", "active", "listening", "enabled", "", "", {{listen_dropin(i.name), "sha256:listen-" + i.name}}};
@@ -666,8 +666,8 @@ TEST(PlanRepair, EachKindOfDrift) {
        {"tap cfbot", "not isolated, down", "attached to cfbr0, isolated, up"}},
       {"state dir mode",
        [](World& w) { w.have().dir.mode = 0755; },
-       "state directory /srv/cf/instances/bot is 0755 (want 0700)",
-       {"/srv/cf/instances/bot", "0755", "0700"}},
+       "state directory /srv/cf/instances/bot is 0755 (want 0710)",
+       {"/srv/cf/instances/bot", "0755", "0710"}},
       {"state file mode",
        [](World& w) { w.have().dir.files["token"] = 0644; },
        "state file /srv/cf/instances/bot/token is 0644 (want 0600)",
@@ -723,7 +723,7 @@ TEST(PlanRepair, NotWhenABiggerStepCoversIt) {
          w.have().dir.mode = 0755;
          w.want().model = "anthropic/claude-opus-4-6";
        },
-       {"repair bot: state directory /srv/cf/instances/bot is 0755 (want 0700)",
+       {"repair bot: state directory /srv/cf/instances/bot is 0755 (want 0710)",
         "reprovision bot: model changed (spec.model: anthropic/claude-sonnet-4-5 -> anthropic/claude-opus-4-6) [after "
         "0]"}},
       {"a restart does not fix modes",
@@ -933,7 +933,7 @@ TEST(PlanOrder, HostFirstThenInstancesByNameDependingBackwards) {
       summarize(p),
       (Lines{"repair : nftables tables inet/bridge clawfleet differ from what clawfleet renders",
              "create a: " + std::string(kReasonNewInstance) + " [after 0]",
-             "repair b: state directory /srv/cf/instances/b is 0750 (want 0700) [after 0]",
+             "repair b: state directory /srv/cf/instances/b is 0750 (want 0710) [after 0]",
              "reprovision b: model changed (spec.model: anthropic/claude-sonnet-4-5 -> anthropic/claude-opus-4-6) "
              "[after 0,2]",
              "replace c: base image changed (spec.image: default -> v2) [after 0]",

@@ -270,7 +270,7 @@ TEST(RealGuestDisks, SeedIsACidataIsoWithTheThreeFiles) {
   ASSERT_TRUE(disks->write_seed(seed, files));
   struct stat st;
   ASSERT_EQ(::stat(seed.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);  // the VMM's group reads it (model/instance_dir.h)
   EXPECT_NE(run("isoinfo -d -i " + seed).find("Volume id: cidata"), std::string::npos);
   EXPECT_EQ(run("isoinfo -R -x /meta-data -i " + seed), files.meta_data);
   EXPECT_EQ(run("isoinfo -R -x /user-data -i " + seed), files.user_data);
@@ -312,7 +312,7 @@ TEST(RealGuestDisks, CloneIsSparseGrownAndPrivate) {
   EXPECT_EQ(*size.value(), std::uint64_t(64) << 20);
   struct stat st;
   ASSERT_EQ(::stat(disk.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);     // the VMM's group writes it
   EXPECT_LT(st.st_blocks * 512, 4 << 20);  // holes stayed holes
   std::ifstream in(disk, std::ios::binary);
   std::string head(4, 0), tail(4, 0);

@@ -53,13 +53,13 @@ TEST_F(State, InstanceRoundTripWithModes) {
   rec.applied_generation = "g-7";
   ASSERT_TRUE(store_->write_instance(rec).ok());
   EXPECT_EQ(store_->read_instance("bot").value(), rec);
-  EXPECT_EQ(mode_of(root_ / "instances"), 0700u);
-  EXPECT_EQ(mode_of(root_ / "instances/bot"), 0700u);
+  EXPECT_EQ(mode_of(root_ / "instances"), 0711u);
+  EXPECT_EQ(mode_of(root_ / "instances/bot"), 0710u);
   EXPECT_EQ(mode_of(root_ / "instances/bot/instance.json"), 0600u);
   EXPECT_EQ(store_->instance_dirs().value(), std::vector<std::string>{"bot"});
   auto info = store_->inspect("bot").value();
   EXPECT_TRUE(info.exists);
-  EXPECT_EQ(info.mode, 0700u);
+  EXPECT_EQ(info.mode, 0710u);
   EXPECT_EQ(info.files, (std::map<std::string, mode_t>{{"instance.json", 0600}}));
 }
 
@@ -74,7 +74,7 @@ TEST_F(State, InventoryRoundTrip) {
 
 // clawfleet never changes the mode of a directory it did not create: an
 // operator's existing state root keeps its own; what clawfleet owns below
-// it (instances/, an instance's directory) gets 0700 back.
+// it (instances/, an instance's directory) gets its mode back.
 TEST_F(State, AnExistingStateRootKeepsItsModeClawfleetsDirectoriesDoNot) {
   fs::create_directories(root_ / "instances/bot");
   ::chmod(root_.c_str(), 0750);
@@ -83,12 +83,12 @@ TEST_F(State, AnExistingStateRootKeepsItsModeClawfleetsDirectoriesDoNot) {
   ASSERT_TRUE(store_->write_inventory(Inventory{}).ok());
   ASSERT_TRUE(store_->ensure_token("bot").ok());
   EXPECT_EQ(mode_of(root_), 0750u);
-  EXPECT_EQ(mode_of(root_ / "instances"), 0700u);
-  EXPECT_EQ(mode_of(root_ / "instances/bot"), 0700u);
-  // Missing, it is made 0700.
+  EXPECT_EQ(mode_of(root_ / "instances"), 0711u);
+  EXPECT_EQ(mode_of(root_ / "instances/bot"), 0710u);
+  // Missing, it is made 0711 (each VMM passes through it).
   fs::remove_all(root_);
   ASSERT_TRUE(store_->write_inventory(Inventory{}).ok());
-  EXPECT_EQ(mode_of(root_), 0700u);
+  EXPECT_EQ(mode_of(root_), 0711u);
 }
 
 TEST_F(State, TokenIsMadeOnceAndKeptSecret) {

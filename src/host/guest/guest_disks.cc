@@ -15,6 +15,7 @@
 #include "core/sys.h"
 #include "host/platform/process.h"
 #include "host/state/files.h"
+#include "model/instance_dir.h"
 
 namespace cf::host {
 namespace {
@@ -111,13 +112,15 @@ class RealGuestDisks : public GuestDisks {
       return Error{"the image's rootfs " + base + " (" + std::to_string(base_size) +
                    " bytes) is larger than the instance's disk (" + std::to_string(bytes) + " bytes)"};
     const std::string tmp = temp_path_for(dest);
-    Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    // The VMM's group may write it (model/instance_dir.h).
+    const mode_t mode = model::instance_file_mode(base_of(dest));
+    Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
     if (out.get() < 0) return sys_error("cannot create", tmp);
     auto fail = [&](Error e) {
       ::unlink(tmp.c_str());
       return e;
     };
-    if (::fchmod(out.get(), 0600) != 0) return fail(sys_error("cannot chmod", tmp));
+    if (::fchmod(out.get(), mode) != 0) return fail(sys_error("cannot chmod", tmp));
     // A reflink shares the base's blocks (XFS, Btrfs); elsewhere a sparse copy.
     if (::ioctl(out.get(), FICLONE, in.get()) != 0) {
       if (errno != EOPNOTSUPP && errno != EXDEV && errno != EINVAL && errno != ENOTTY && errno != EPERM)
@@ -175,7 +178,8 @@ class RealGuestDisks : public GuestDisks {
     std::vector<std::string> argv = {genisoimage_, "-quiet",  "-output", temp_path_for(path), "-volid",
                                      "cidata",     "-joliet", "-rock",   "-graft-points"};
     for (const auto& [name, content] : parts) {
-      // Beside the seed, in the instance's 0700 directory: they hold secrets.
+      // Beside the seed, in the instance's directory, root's alone (0600):
+      // they hold secrets.
       const std::string src = temp_path_for(dir + "/" + name);
       sources.push_back(src);
       if (auto s = write_file_atomic(src, *content, 0600); !s) {
@@ -190,9 +194,9 @@ class RealGuestDisks : public GuestDisks {
       ::unlink(temp_path_for(path).c_str());
       return Error{"cannot write the seed " + path + ": " + ran.error().message};
     }
-    // genisoimage creates its output with the umask's mode: tighten it
-    // before the rename makes it visible under its name.
-    if (::chmod(temp_path_for(path).c_str(), 0600) != 0) {
+    // genisoimage creates its output with the umask's mode: set it (the
+    // VMM's group may read it) before the rename makes it visible.
+    if (::chmod(temp_path_for(path).c_str(), model::instance_file_mode(base_of(path))) != 0) {
       Error e = sys_error("cannot chmod", temp_path_for(path));
       ::unlink(temp_path_for(path).c_str());
       return e;

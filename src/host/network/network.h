@@ -39,9 +39,12 @@ class Network {
   virtual Result<std::vector<Link>> links() = 0;
   // Creates the bridge if missing, sets its address (gateway/prefix), up.
   virtual Status ensure_bridge(const std::string& name, Ipv4 gateway, int prefix) = 0;
-  // A persistent, root-owned tap attached to bridge, port isolated, alias
-  // set, up. Idempotent: fixes an existing tap of that name.
-  virtual Status ensure_tap(const std::string& name, const std::string& bridge, const std::string& alias) = 0;
+  // A persistent tap that `owner` (the VMM's uid) may open, attached to
+  // bridge, port isolated, alias set, up. Idempotent: fixes an existing
+  // tap of that name, but not the owner of one a VMM holds open (the tun
+  // driver refuses; it is set again before the next VMM starts).
+  virtual Status ensure_tap(const std::string& name, const std::string& bridge, const std::string& alias,
+                            std::uint32_t owner) = 0;
   // Absent is success.
   virtual Status delete_link(const std::string& name) = 0;
   // The host's entry for a guest: `ip` is at `mac` on the bridge, for

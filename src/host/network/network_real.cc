@@ -325,16 +325,19 @@ std::string ifname_rule() { return "not a valid interface name (1-15 bytes of [A
 
 // Creates the tap, or attaches to an existing one, and makes it persistent
 // and owned by root. Fails with EBUSY when a VMM holds a non-persistent tap.
-Status make_persistent_tap(const std::string& name, const std::string& context) {
+// `busy` (when given) is set when a process holds the tap (EBUSY).
+Status make_persistent_tap(const std::string& name, std::uint32_t owner, const std::string& context,
+                           bool* busy = nullptr) {
   int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd < 0) return Error{context + ": /dev/net/tun: " + errno_text(errno)};
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, name.data(), name.size());
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
   Status s;
-  if (::ioctl(fd, TUNSETIFF, &ifr) < 0)
+  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    if (busy) *busy = errno == EBUSY;
     s = Error{context + ": " + errno_text(errno)};
-  else if (::ioctl(fd, TUNSETOWNER, 0UL) < 0)
+  } else if (::ioctl(fd, TUNSETOWNER, static_cast<unsigned long>(owner)) < 0)
     s = Error{context + ": cannot set owner: " + errno_text(errno)};
   else if (::ioctl(fd, TUNSETPERSIST, 1UL) < 0)
     s = Error{context + ": cannot make it persistent: " + errno_text(errno)};
@@ -450,7 +453,8 @@ class RealNetwork : public Network {
     return {};
   }
 
-  Status ensure_tap(const std::string& name, const std::string& bridge, const std::string& alias) override {
+  Status ensure_tap(const std::string& name, const std::string& bridge, const std::string& alias,
+                    std::uint32_t owner) override {
     const std::string what = "tap " + name;
     if (!is_ifname(name)) return Error{"cannot create " + what + ": " + ifname_rule()};
     if (alias.empty() || alias.size() >= IFALIASZ)
@@ -473,10 +477,14 @@ class RealNetwork : public Network {
       if (t.link.kind != "tun" || t.tun_type != IFF_TAP)
         return Error{"cannot create " + what + ": a " + (t.link.kind.empty() ? "device" : t.link.kind) +
                      " link of that name exists and is not a tap"};
-      if (!t.tun_persist || t.tun_owner != 0)
-        if (auto s = make_persistent_tap(name, "cannot make " + what + " persistent"); !s) return s;
+      // A VMM that holds the tap keeps it (EBUSY) until it stops; the VM
+      // unit's prepare sets the owner again before the next one starts.
+      bool busy = false;
+      if (!t.tun_persist || t.tun_owner != long(owner))
+        if (auto s = make_persistent_tap(name, owner, "cannot make " + what + " persistent", &busy); !s && !busy)
+          return s;
     } else {
-      if (auto s = make_persistent_tap(name, "cannot create " + what); !s) return s;
+      if (auto s = make_persistent_tap(name, owner, "cannot create " + what); !s) return s;
       tap = get_link(nl, name, "cannot look up " + what);
       if (!tap) return tap.error();
       if (!tap.value()) return Error{"cannot create " + what + ": it vanished after creation"};

@@ -12,7 +12,9 @@
 #include "core/fs.h"
 #include "core/text.h"
 #include "host/state/files.h"
+#include "host/state/ownership.h"
 #include "model/desired.h"
+#include "model/instance_dir.h"
 
 namespace cf::host {
 namespace {
@@ -48,7 +50,7 @@ class FsStateStore : public StateStore {
   }
 
   Status write_inventory(const Inventory& inv) override {
-    if (auto s = ensure_dir(root_, 0700); !s) return s;
+    if (auto s = ensure_dir(root_, kStateRootMode); !s) return s;
     // The state root is the agent's too (its status file): only this file's leftovers.
     if (auto s = remove_stale_temp_files(root_, "inventory.json"); !s) return s;
     return write_file_atomic(inventory_path(), to_json(inv), 0600);
@@ -68,8 +70,8 @@ class FsStateStore : public StateStore {
 
   Status write_instance(const InstanceRecord& rec) override {
     if (!is_dns_label(rec.name)) return Error{"not an instance name: \"" + rec.name + "\""};
-    if (auto s = ensure_own_dir(root_ + "/instances", 0700); !s) return s;
-    if (auto s = ensure_own_dir(dir(rec.name), 0700); !s) return s;
+    if (auto s = ensure_own_dir(root_ + "/instances", kStateRootMode); !s) return s;
+    if (auto s = ensure_own_dir(dir(rec.name), model::kInstanceDirMode); !s) return s;
     // A writer killed mid-write (one writer at a time: the lock) left its
     // temp file; the instance's record is written by every step, so that
     // is where it goes.
@@ -100,8 +102,8 @@ class FsStateStore : public StateStore {
       return Error{std::string("cannot get random bytes: ") + std::strerror(errno)};
     std::string token;
     for (unsigned char b : bytes) token += "0123456789abcdef"[b >> 4], token += "0123456789abcdef"[b & 15];
-    if (auto s = ensure_own_dir(root_ + "/instances", 0700); !s) return s.error();
-    if (auto s = ensure_own_dir(dir(name), 0700); !s) return s.error();
+    if (auto s = ensure_own_dir(root_ + "/instances", kStateRootMode); !s) return s.error();
+    if (auto s = ensure_own_dir(dir(name), model::kInstanceDirMode); !s) return s.error();
     if (auto s = write_file_atomic(path, token + "\n", 0600); !s) return s.error();
     return token;
   }
@@ -113,6 +115,8 @@ class FsStateStore : public StateStore {
       return Error{"not a file clawfleet writes in an instance directory: \"" + file + "\""};
     return write_file_atomic(dir(name) + "/" + file, content, mode);
   }
+
+  Status own(const std::string& name, std::uint32_t uid) override { return own_instance_dir(root_, name, uid); }
 
   Result<DirInfo> inspect(const std::string& name) override {
     if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
@@ -151,7 +155,7 @@ class FsStateStore : public StateStore {
   }
 
   Status write_ruleset(const std::string& ruleset) override {
-    if (auto s = ensure_dir(root_, 0700); !s) return s;
+    if (auto s = ensure_dir(root_, kStateRootMode); !s) return s;
     if (auto s = remove_stale_temp_files(root_, "ruleset.nft"); !s) return s;
     return write_file_atomic(ruleset_path(root_), ruleset, 0600);
   }

@@ -70,7 +70,7 @@ class StateStore {
   virtual Result<Inventory> read_inventory() = 0;
   virtual Status write_inventory(const Inventory& inv) = 0;
   virtual Result<std::optional<InstanceRecord>> read_instance(const std::string& name) = 0;
-  // Creates the instance directory (0700) when missing.
+  // Creates the instance directory (model::kInstanceDirMode) when missing.
   virtual Status write_instance(const InstanceRecord& rec) = 0;
   // The gateway token, generated once (256 random bits) and kept.
   virtual Result<std::string> ensure_token(const std::string& name) = 0;
@@ -81,6 +81,9 @@ class StateStore {
   // plain name, never a path.
   virtual Status write_file(const std::string& name, const std::string& file, const std::string& content,
                             mode_t mode) = 0;
+  // Gives the instance's VMM, running as `uid`, what it needs and no more
+  // (host/state/ownership.h); the directory must exist.
+  virtual Status own(const std::string& name, std::uint32_t uid) = 0;
   virtual Result<DirInfo> inspect(const std::string& name) = 0;
   // Names of instance directories that hold an instance.json marker.
   virtual Result<std::vector<std::string>> instance_dirs() = 0;

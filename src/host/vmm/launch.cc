@@ -6,8 +6,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/sys.h"
 #include "core/text.h"
 #include "host/state/files.h"
+#include "model/instance_dir.h"
 
 namespace cf::host {
 namespace {
@@ -19,15 +21,17 @@ constexpr int kFormat = 1;
 
 InstancePaths paths_for(const std::string& state_root, const std::string& name) {
   std::string dir = state_root + "/instances/" + name;
+  std::string vm = dir + "/vm";
   return {dir,
           dir + "/rootfs.ext4",
           dir + "/seed.img",
-          dir + "/vmm.sock",
-          dir + "/vmm.log",
-          dir + "/metrics.json",
           dir + "/vmm-config.json",
           dir + "/launch.json",
-          {dir + "/console.log", dir + "/console.log.1", dir + "/console.sock"}};
+          vm,
+          vm + "/vmm.sock",
+          vm + "/vmm.log",
+          vm + "/metrics.json",
+          {vm + "/console.log", vm + "/console.log.1", vm + "/console.sock"}};
 }
 
 VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,
@@ -68,6 +72,7 @@ Result<LaunchRecord> make_launch_record(const model::Host& host, const model::In
                       alloc.ip,
                       alloc.mac,
                       host.vmm.kind,
+                      model::vmm_uid(alloc),
                       spec.api_socket,
                       vmm.argv(spec),
                       std::move(files.value()),
@@ -85,6 +90,7 @@ std::string to_json(const LaunchRecord& r) {
               {"ip", to_string(r.ip)},
               {"mac", to_string(r.mac)},
               {"vmm", model::to_string(r.vmm)},
+              {"vmmUser", r.uid},
               {"apiSocket", r.api_socket},
               {"argv", r.argv},
               {"files", files},
@@ -113,6 +119,10 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
     std::string vmm = j.at("vmm").get<std::string>();
     if (vmm != "firecracker" && vmm != "qemu") return Error{"vmm: unknown kind \"" + vmm + "\""};
     r.vmm = vmm == "qemu" ? model::VmmKind::Qemu : model::VmmKind::Firecracker;
+    // Absent from records written before VMMs had users of their own.
+    r.uid = j.value("vmmUser", std::uint32_t(0));
+    if (r.uid != 0 && (r.uid & ~0xffffu) != model::kVmmUidBase)
+      return Error{"vmmUser: " + std::to_string(r.uid) + " is outside clawfleet's range"};
     r.api_socket = j.at("apiSocket").get<std::string>();
     r.argv = j.at("argv").get<std::vector<std::string>>();
     for (const auto& f : j.at("files"))
@@ -131,7 +141,7 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
 
 Status prepare_host_side(const LaunchRecord& r, const std::string& ruleset, Network& net) {
   if (auto s = net.ensure_bridge(r.bridge, r.bridge_address.network, r.bridge_address.prefix); !s) return s;
-  if (auto s = net.ensure_tap(r.tap, r.bridge, std::string(kTapAliasPrefix) + r.name); !s) return s;
+  if (auto s = net.ensure_tap(r.tap, r.bridge, std::string(kTapAliasPrefix) + r.name, r.uid); !s) return s;
   if (auto s = net.ensure_neighbour(r.bridge, r.ip, r.mac); !s) return s;
   // Replaced only when it differs: restarting one VM leaves the rules every
   // other guest uses untouched.
@@ -146,7 +156,7 @@ Status prepare_host_side(const LaunchRecord& r, const std::string& ruleset, Netw
       if (auto s = net.set_ip_forward(true); !s) return s;
   }
   for (const auto& [path, content] : r.files)
-    if (auto s = write_file_atomic(path, content, 0600); !s) return s;
+    if (auto s = write_file_atomic(path, content, model::instance_file_mode(base_of(path))); !s) return s;
   return {};
 }
 

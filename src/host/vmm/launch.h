@@ -28,6 +28,9 @@ struct LaunchRecord {
   Ipv4 ip;  // the guest's, with its MAC: the host's permanent neighbour entry
   Mac mac;
   model::VmmKind vmm = model::VmmKind::Firecracker;
+  // The VMM's uid and gid (model::vmm_uid); 0 in a record written before
+  // VMMs had users of their own, whose unit then still runs it as root.
+  std::uint32_t uid = 0;
   std::string api_socket;
   std::vector<std::string> argv;                           // run in the foreground by `vm run`
   std::vector<std::pair<std::string, std::string>> files;  // path -> content, written by `vm prepare`
@@ -38,9 +41,12 @@ struct LaunchRecord {
   bool operator==(const LaunchRecord&) const = default;
 };
 
-// Where an instance's files live under the state root.
+// Where an instance's files live under the state root: root's in dir, the
+// VMM's own (what it creates: sockets, logs) in vm_dir
+// (model/instance_dir.h).
 struct InstancePaths {
-  std::string dir, rootfs, seed, api_socket, log, metrics, vmm_config, launch;
+  std::string dir, rootfs, seed, vmm_config, launch;
+  std::string vm_dir, api_socket, log, metrics;
   ConsolePaths console;
 };
 InstancePaths paths_for(const std::string& state_root, const std::string& name);
