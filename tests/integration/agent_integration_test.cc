@@ -108,8 +108,10 @@ TEST_F(RealAgent, ReadyAfterTheFirstReconcileThenFollowsTheManifests) {
   EXPECT_EQ(sh("systemctl is-active cf-lock-holder.service"), 3) << "ready before the lock was free";
   EXPECT_EQ(sh("systemctl is-active clawfleet-vm@alpha.service"), 0) << out_ << journal();
   EXPECT_TRUE(status_text_has("1 instance, 1 ready")) << show("StatusText");
-  EXPECT_EQ(sh("stat -c %a /var/lib/clawfleet/agent-status.json"), 0);
-  EXPECT_EQ(out_, "600\n");
+  // The state root as systemd made it for the agent (StateDirectoryMode=)
+  // lets each VMM pass; the status file is root's alone.
+  EXPECT_EQ(sh("stat -c %a /var/lib/clawfleet /var/lib/clawfleet/agent-status.json"), 0);
+  EXPECT_EQ(out_, "711\n600\n");
   EXPECT_EQ(sh("grep -c 'clawfleet_instances{condition=\"Ready\"} 1' /var/lib/prometheus/node-exporter/clawfleet.prom"),
             0)
       << out_;

@@ -41,7 +41,7 @@ model::ObservedInstance on_host(const std::string& name, int n, const std::strin
   o.allocation = model::Allocation{Ipv4{(10u << 24) | (80u << 16) | std::uint32_t(n + 1)}, Mac{},
                                    std::uint16_t(18900 + n - 1), "cf" + std::string(13, char('0' + n))};
   o.applied_generation = std::move(applied);
-  o.dir = model::ObservedDir{true, 0700, 0, {{"instance.json", 0600}, {"token", 0600}}};
+  o.dir = model::ObservedDir{true, 0710, 0, {{"instance.json", 0600}, {"token", 0600}}};
   o.units[host::vm_unit(name)] = {"loaded", active, sub, "enabled", "", "", {}};
   o.units[host::proxy_socket_unit(name)] = {"loaded", "active", "listening", "enabled", "", "", {}};
   o.tap = model::ObservedTap{true, "cfbr0", true, true, "clawfleet:" + name};
@@ -365,7 +365,7 @@ TEST_F(StatusModel, GoldenDetail) {
                 "Pending:        repair: clawfleet-vm@beta.service is failed\n"
                 "Refused:        -\n"
                 "Tap:            cf2222222222222 (up, on cfbr0, isolated)\n"
-                "Directory:      0700, uid 0\n"
+                "Directory:      0710, uid 0\n"
                 "Inventory:      listed\n"
                 "Units:\n"
                 "  clawfleet-proxy@beta.socket  active/listening  enabled\n"
@@ -412,7 +412,7 @@ TEST_F(StatusModel, GoldenDetailOfAnInstanceNotYetCreated) {
       "Pending:        reprovision: provider key changed (spec.providerKeys.openai)\n"
       "Refused:        -\n"
       "Tap:            cf6666666666666 (up, on cfbr0, isolated)\n"
-      "Directory:      0700, uid 0\n"
+      "Directory:      0710, uid 0\n"
       "Inventory:      listed\n"
       "Units:\n"
       "  clawfleet-proxy@keyed.socket  active/listening  enabled\n"
@@ -488,7 +488,7 @@ TEST_F(StatusModel, GoldenJson) {
       },
       "dir": {
         "exists": true,
-        "mode": "0700",
+        "mode": "0710",
         "uid": 0
       },
       "inventory": {
