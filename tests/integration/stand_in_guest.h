@@ -46,7 +46,10 @@ end() { kill $pids; exit 0; }
 trap 'sleep "${delay:-0}"; end' USR1
 trap end USR2
 if [ "$how" = hangs ]; then trap '' TERM; else trap end TERM; fi
-while :; do sleep 1; done
+# `wait` returns as a trapped signal arrives (a foreground sleep would hold
+# the trap back up to a second, which a loaded host added to a stop's
+# deadline).
+while :; do sleep 1 & wait $!; done
 )SH";
 
 // A QMP monitor on one connection (stdin/stdout): query-status says
