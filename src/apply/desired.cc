@@ -43,7 +43,7 @@ Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
   for (const auto& instance : fleet.instances) {
     auto it = observed.instances.find(instance.name);
     if (it == observed.instances.end() || !it->second.allocation) continue;
-    auto dropins = host::dropins_for(d.fleet.host, instance.name, *it->second.allocation);
+    auto dropins = host::dropins_for(d.fleet.host, instance, *it->second.allocation);
     // An unusable state root fails the apply step that writes them, with
     // its message; here it only means there is nothing to compare.
     if (!dropins) continue;

@@ -219,14 +219,14 @@ class Run {
       // Read by systemd (as root) for the proxy's EnvironmentFile=.
       if (auto s = ports_.state.write_file(inst.name, "proxy.env", host::render_proxy_env(alloc), 0600); !s) return s;
 
-      auto dropins = host::dropins_for(h, inst.name, alloc);
+      auto dropins = host::dropins_for(h, inst, alloc);
       if (!dropins) return dropins.error();
       for (const auto& d : dropins.value()) {
         auto current = ports_.unit_files.read_dropin(d.unit, d.name);
         if (!current) return current.error();
         if (current.value() == d.content) continue;
         if (auto s = ports_.unit_files.write_dropin(d.unit, d.name, d.content); !s) return s;
-        changed.insert(d.unit);
+        if (!d.live) changed.insert(d.unit);
         reload = true;
       }
       // The unit's ExecStartPre does this too; doing it here makes the tap
@@ -386,8 +386,7 @@ class Run {
     if (auto s = sd.disable({vm, sock}); !s) return s;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [unit, dropin] : {std::pair{sock, "listen"}, std::pair{vm, "state-root"},
-                                         std::pair{host::proxy_service_unit(name), "state-root"}})
+      for (const auto& [unit, dropin] : host::every_dropin(name))
         if (auto s = ports_.unit_files.remove_dropin(unit, dropin); !s) return s;
     }
     if (auto s = sd.daemon_reload(); !s) return s;
@@ -475,7 +474,10 @@ class Run {
 
 std::string generation_of(const std::map<std::string, std::string>& flattened) {
   std::string canonical;
-  for (const auto& [k, v] : flattened) canonical += k + "=" + v + "\n";
+  // What systemd applies to the running unit is not the guest's: a change
+  // of it must not make the gate wait for a guest that never restarts.
+  for (const auto& [k, v] : flattened)
+    if (!plan::applies_live(k)) canonical += k + "=" + v + "\n";
   return "sha256:" + sha256_hex(canonical);
 }
 

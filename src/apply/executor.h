@@ -61,7 +61,8 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
                                 const host::Ports& ports, const ExecOptions& options, const EventSink& on_event);
 
 // "sha256:..." naming the guest configuration an instance runs: the hash of
-// its flattened fields. Recorded as applied only after the health gate.
+// its flattened fields but those systemd applies live (plan::applies_live).
+// Recorded as applied only after the health gate.
 std::string generation_of(const std::map<std::string, std::string>& flattened);
 
 }  // namespace cf::apply

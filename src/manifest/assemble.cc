@@ -174,6 +174,9 @@ class Assembler {
       i.resources.bandwidth_bps = s.bandwidth_bps->value;
     else if (def.bandwidth_bps)
       i.resources.bandwidth_bps = def.bandwidth_bps->value;
+    if (s.cpu_quota_percent || def.cpu_quota_percent)
+      i.resources.cpu_quota_percent = pick(s.cpu_quota_percent, def.cpu_quota_percent, 0);
+    if (s.io_weight || def.io_weight) i.resources.io_weight = pick(s.io_weight, def.io_weight, 0);
     i.telegram = s.telegram;
     for (const auto& [provider, ref] : def.provider_keys) i.provider_keys[provider] = ref.value;
     for (const auto& [provider, ref] : s.provider_keys) i.provider_keys[provider] = ref.value;
@@ -218,6 +221,14 @@ class Assembler {
       d_.error(loc, "spec.resources.memoryMiB",
                std::to_string(i.resources.memory_mib) + " MiB is above the Host's spec.limits.memoryMiB (" +
                    std::to_string(*host_.max_memory_mib) + ")" + note);
+    }
+    // More than one host CPU per vCPU limits nothing: the guest runs on its
+    // vCPU threads (and QEMU's I/O threads, which a quota should not favour).
+    if (const auto& q = i.resources.cpu_quota_percent; q && *q > 100 * i.resources.vcpus) {
+      auto [loc, note] = blame(s.cpu_quota_percent, def.cpu_quota_percent, ri);
+      d_.error(loc, "spec.resources.cpuQuota",
+               std::to_string(*q) + "% is more than " + std::to_string(i.resources.vcpus) + " vCPUs can use: at most " +
+                   std::to_string(100 * i.resources.vcpus) + "%" + note);
     }
     std::string provider = i.model.substr(0, i.model.find('/'));
     bool keyed =

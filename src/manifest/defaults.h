@@ -23,6 +23,9 @@ inline constexpr std::uint64_t kMaxDiskBytes = std::uint64_t{64} << 40;
 // spec.resources.bandwidth, bits per second: 1Mbit to 100Gbit.
 inline constexpr std::uint64_t kMinBandwidthBps = 1'000'000;
 inline constexpr std::uint64_t kMaxBandwidthBps = 100'000'000'000;
+// spec.resources.ioWeight: systemd's IOWeight= range.
+inline constexpr std::int64_t kMinIoWeight = 1;
+inline constexpr std::int64_t kMaxIoWeight = 10000;
 inline constexpr std::int64_t kMinMemoryMiB = 128;
 inline constexpr std::int64_t kMaxMemoryMiB = 1048576;
 inline constexpr std::int64_t kMaxVcpus = 32;

@@ -245,8 +245,21 @@ class Parser {
     s.bandwidth_bps = at(e, bps);
   }
 
+  // A share of the host's CPUs in percent of one, as systemd's CPUQuota=
+  // writes it: 50%, 150%. Its upper bound depends on vcpus (assemble.cc).
+  void cpu_quota(const Entry& e, const std::string& path, RawSpec& s) {
+    const std::string text = e.value.IsScalar() ? e.value.Scalar() : "";
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (!e.value.IsScalar() || digits == 0 || digits > 5 || text.substr(digits) != "%" || std::stoi(text) == 0) {
+      r_.error(e.at(), path, "must be a percentage of one host CPU such as 50% or 150%, got " + describe(e.value));
+      return;
+    }
+    s.cpu_quota_percent = at(e, std::stoi(text));
+  }
+
   void resources(const Entry& e, RawSpec& s) {
-    auto f = r_.fields(e, "spec.resources", {"vcpus", "memoryMiB", "disk", "bandwidth"});
+    auto f = r_.fields(e, "spec.resources", {"vcpus", "memoryMiB", "disk", "bandwidth", "cpuQuota", "ioWeight"});
     if (!f) return;
     for (const auto& field : *f) {
       std::string path = child("spec.resources", field.key);
@@ -271,6 +284,10 @@ class Parser {
         }
       } else if (field.key == "bandwidth") {
         bandwidth(field, path, s);
+      } else if (field.key == "cpuQuota") {
+        cpu_quota(field, path, s);
+      } else if (field.key == "ioWeight") {
+        if (auto v = r_.integer(field, path, kMinIoWeight, kMaxIoWeight)) s.io_weight = at(field, int(*v));
       }
     }
   }

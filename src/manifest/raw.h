@@ -32,6 +32,8 @@ struct RawSpec {
   std::optional<At<std::uint32_t>> memory_mib;
   std::optional<At<std::uint64_t>> disk_bytes;
   std::optional<At<std::uint64_t>> bandwidth_bps;
+  std::optional<At<int>> cpu_quota_percent;
+  std::optional<At<int>> io_weight;
   std::optional<model::Telegram> telegram;
   Location bot_token_loc;  // where spec.telegram.botToken was written
   std::map<std::string, At<model::SecretRef>> provider_keys;

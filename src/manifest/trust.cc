@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <set>
+#include <tuple>
 
 #include "core/text.h"
 
@@ -155,6 +156,33 @@ std::optional<std::string> host_file_rule(FileReader& fs, const std::string& pat
   return std::nullopt;
 }
 
+std::optional<std::string> host_vmm_file_rule(FileReader& fs, const std::string& path, bool execute,
+                                              const std::string& state_root) {
+  auto real = fs.canonical(path);
+  if (!real) return std::nullopt;
+  auto st = fs.status(real.value());
+  if (!st) return std::nullopt;
+  const std::string& file = real.value();
+  const unsigned bit = execute ? 001 : 004;
+  if (!(st.value().mode & bit))
+    return file + " is not " + (execute ? "executable" : "readable") + " by others (mode " + octal(st.value().mode) +
+           "), and the VMM " + (execute ? "runs" : "reads") + " it as a user of its own: chmod o+" +
+           (execute ? "x" : "r") + " it";
+  std::set<std::string> dirs;
+  add_parents(path, dirs);
+  add_parents(file, dirs);
+  dirs.erase(state_root);
+  if (auto root = fs.canonical(state_root)) dirs.erase(root.value());
+  for (const auto& dir : dirs) {
+    auto d = fs.status(dir);
+    if (!d) return d.error().message;
+    if (!(d.value().mode & 001))
+      return "directory " + dir + " cannot be passed by others (mode " + octal(d.value().mode) +
+             "), and the VMM opens " + file + " as a user of its own: chmod o+x it";
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> host_state_root_rule(FileReader& fs, const std::string& path) {
   auto real = fs.canonical(path);
   if (!real) return std::nullopt;
@@ -177,25 +205,30 @@ std::string said_of(const std::string& what, const std::string& path, const std:
 
 void check_host_files(const model::Host& host, const std::map<std::string, Location>& origins, const Location& fallback,
                       FileReader& fs, Diagnostics& diags) {
-  const auto check = [&](const std::string& path, const std::string& field) {
-    auto rule = host_file_rule(fs, path, false);
-    if (!rule) return;
+  // The VMM opens the binary, kernels and initrds itself (vmm: read, or
+  // run); clawfleet copies the root filesystems as root.
+  enum class Vmm { No, Reads, Runs };
+  const auto check = [&](const std::string& path, const std::string& field, Vmm vmm) {
     auto at = origins.find(path);
-    diags.error(at == origins.end() ? fallback : at->second, field,
-                *rule + "; only root may control what clawfleet runs or boots");
+    const Location& where = at == origins.end() ? fallback : at->second;
+    if (auto rule = host_file_rule(fs, path, false))
+      diags.error(where, field, *rule + "; only root may control what clawfleet runs or boots");
+    else if (vmm != Vmm::No)
+      if (auto access = host_vmm_file_rule(fs, path, vmm == Vmm::Runs, host.state_root))
+        diags.error(where, field, *access);
   };
   if (auto rule = host_state_root_rule(fs, host.state_root)) {
     auto at = origins.find(host.state_root);
     diags.error(at == origins.end() ? fallback : at->second, "spec.stateRoot",
                 *rule + "; only root may control where clawfleet keeps instances and images");
   }
-  check(host.vmm.binary, "spec.vmm.binary");
+  check(host.vmm.binary, "spec.vmm.binary", Vmm::Runs);
   std::set<std::string> seen;
   for (const auto& [name, image] : host.images)
-    for (const auto& [key, path] : {std::pair<const char*, std::string>{"kernel", image.kernel},
-                                    {"rootfs", image.rootfs},
-                                    {"initrd", image.initrd.value_or("")}})
-      if (!path.empty() && seen.insert(path).second) check(path, "spec.images." + name + "." + key);
+    for (const auto& [key, path, vmm] : {std::tuple<const char*, std::string, Vmm>{"kernel", image.kernel, Vmm::Reads},
+                                         {"rootfs", image.rootfs, Vmm::No},
+                                         {"initrd", image.initrd.value_or(""), Vmm::Reads}})
+      if (!path.empty() && seen.insert(path).second) check(path, "spec.images." + name + "." + key, vmm);
 }
 
 }  // namespace cf::manifest

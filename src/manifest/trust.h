@@ -56,6 +56,15 @@ std::optional<std::string> secret_file_rule(const std::vector<std::string>& root
 // when the file does not exist: whoever uses it says so.
 std::optional<std::string> host_file_rule(FileReader& fs, const std::string& path, bool secret);
 
+// On the host, for a file the VMM itself opens (its binary, which it runs;
+// a kernel or initrd, which it reads): the VMM runs as a user of its own
+// (docs/security.md), so the file must be readable (`execute`: executable)
+// by others and every directory above it passable by others, but the
+// state root, whose mode clawfleet sets itself (0711, host/state/
+// ownership.h). Nothing when the file does not exist.
+std::optional<std::string> host_vmm_file_rule(FileReader& fs, const std::string& path, bool execute,
+                                              const std::string& state_root);
+
 // On the host, for the state root when it exists: owned by root and not
 // writable by group or others, and so is every directory above it (a
 // directory another user can change is one they can swap for their own).
@@ -66,7 +75,8 @@ std::optional<std::string> host_state_root_rule(FileReader& fs, const std::strin
 // is ..." when the rule is about where a symlink leads.
 std::string said_of(const std::string& what, const std::string& path, const std::string& rule);
 
-// host_file_rule for the VMM binary and every image file of `host`, and
+// host_file_rule for the VMM binary and every image file of `host`,
+// host_vmm_file_rule for the binary, kernels and initrds, and
 // host_state_root_rule for its state root, each
 // broken rule an error where the Host names the file (`origins`: path ->
 // location; `fallback` for a default).

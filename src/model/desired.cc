@@ -39,6 +39,8 @@ json to_json(const Instance& i) {
   if (i.telegram && i.telegram->api_root) j["telegram"]["apiRoot"] = *i.telegram->api_root;
   if (!i.provider_base_urls.empty()) j["providerBaseUrls"] = i.provider_base_urls;
   if (i.resources.bandwidth_bps) j["resources"]["bandwidthBps"] = *i.resources.bandwidth_bps;
+  if (i.resources.cpu_quota_percent) j["resources"]["cpuQuotaPercent"] = *i.resources.cpu_quota_percent;
+  if (i.resources.io_weight) j["resources"]["ioWeight"] = *i.resources.io_weight;
   if (i.chat_completions) j["chatCompletions"] = true;
   if (!i.browser) j["browser"] = false;
   return j;

@@ -46,6 +46,11 @@ struct Resources {
   // spec.resources.bandwidth in bits per second, each direction; nullopt:
   // no limit. Enforced by the host's ruleset only (no guest change).
   std::optional<std::uint64_t> bandwidth_bps;
+  // spec.resources.cpuQuota in percent of one host CPU (systemd's
+  // CPUQuota=) and spec.resources.ioWeight (IOWeight=, 1-10000); nullopt:
+  // systemd's defaults (no quota, weight 100). The VM unit's limits.
+  std::optional<int> cpu_quota_percent;
+  std::optional<int> io_weight;
   bool operator==(const Resources&) const = default;
 };
 

@@ -69,6 +69,9 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   f["spec.resources.vcpus"] = std::to_string(instance.resources.vcpus);
   f["spec.resources.memoryMiB"] = std::to_string(instance.resources.memory_mib);
   f["spec.resources.disk"] = std::to_string(instance.resources.disk_bytes);
+  if (instance.resources.cpu_quota_percent)
+    f["spec.resources.cpuQuota"] = std::to_string(*instance.resources.cpu_quota_percent) + "%";
+  if (instance.resources.io_weight) f["spec.resources.ioWeight"] = std::to_string(*instance.resources.io_weight);
   if (instance.telegram) {
     f["spec.telegram.botToken"] = digest_of(instance.telegram->bot_token, secret_digests);
     f["spec.telegram.allowFrom"] =
@@ -110,8 +113,12 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   return f;
 }
 
+bool applies_live(const std::string& path) {
+  return path == "spec.resources.cpuQuota" || path == "spec.resources.ioWeight";
+}
+
 std::optional<Action> cost_of(const std::string& path) {
-  if (under(path, "metadata.labels") || path == "spec.protect") return std::nullopt;
+  if (under(path, "metadata.labels") || path == "spec.protect" || applies_live(path)) return std::nullopt;
   if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") ||
       under(path, "spec.providerKeys") || under(path, "spec.providerBaseUrls") || path == "spec.chatCompletions" ||
       path == "spec.browser" || path == "host.dns" || path == "host.egress.proxy.url")

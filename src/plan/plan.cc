@@ -80,6 +80,8 @@ constexpr std::pair<const char*, const char*> kNouns[] = {
     {"spec.resources.vcpus", "vCPUs"},
     {"spec.resources.memoryMiB", "memory"},
     {"spec.resources.disk", "disk"},
+    {"spec.resources.cpuQuota", "CPU quota"},
+    {"spec.resources.ioWeight", "IO weight"},
     {"spec.telegram.botToken", "Telegram bot token"},
     {"spec.telegram.allowFrom", "Telegram users"},
     {"spec.providerKeys.", "provider key "},  // + the provider
@@ -501,13 +503,26 @@ class Planner {
     unsigned covered = 0;
     if (state_step == Action::Start || top == Action::Restart || alloc_restarts) covered |= kUnit | kTap;
     if (!alloc.empty()) covered |= kDropin | kProxy;
+    // Every field step rewrites the drop-ins (memory is in the limits).
+    if (rank(top) > 0) covered |= kDropin;
+    // Limits systemd applies to the running unit: without a field step they
+    // are this Repair's, and the limits drop-in they change is explained.
+    std::vector<FieldChange> live;
+    if (rank(top) == 0)
+      for (const auto& c : diff)
+        if (applies_live(c.path)) live.push_back(c);
+    const std::string limits_dropin = "/" + vm_unit(name) + ".d/manifest-limits.conf";
     std::vector<Drift> drift;
-    for (auto& d : drift_of(want, *have, applied_state))
-      if (!(d.kind & covered)) drift.push_back(std::move(d));
+    for (auto& d : drift_of(want, *have, applied_state)) {
+      if (d.kind & covered) continue;
+      if (!live.empty() && d.kind == kDropin && d.change.path.ends_with(limits_dropin)) continue;
+      drift.push_back(std::move(d));
+    }
 
-    if (!drift.empty()) {
-      Step s{name, Action::Repair, {}, {}, {}};
+    if (!drift.empty() || !live.empty()) {
+      Step s{name, Action::Repair, live, {}, {}};
       std::vector<std::string> why;
+      if (!live.empty()) why.push_back(describe(live) + ", which systemd applies without a restart");
       for (const auto& d : drift) {
         s.changes.push_back(d.change);
         why.push_back(d.reason);

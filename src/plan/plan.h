@@ -165,6 +165,12 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
 // the planner makes for them.
 std::optional<Action> cost_of(const std::string& path);
 
+// The VM unit's cgroup limits the manifest sets beside memory (cpuQuota,
+// ioWeight): cost_of gives nullopt, and the planner shows a change in the
+// Repair step that rewrites the limits drop-in; systemd applies it to the
+// running unit at daemon-reload, so nothing restarts.
+bool applies_live(const std::string& path);
+
 // Paths whose values are secret digests.
 bool is_secret_path(const std::string& path);
 

@@ -47,6 +47,7 @@
 #include "host/platform/platform.h"
 #include "integration/guest_scenario.h"
 #include "model/instance_dir.h"
+#include "model/vm_limits.h"
 
 namespace cf {
 namespace {
@@ -204,6 +205,7 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   phases_.end();
   std::cerr << out_;
   const int health_timeout = later_health_timeout_s(phases_.seconds("create of 2 instances to healthy (egress deny)"));
+  for (const char* name : {"alpha", "beta"}) vmm_peak_kib(name);
   ASSERT_EQ(clawfleet("plan"), 0) << out_;
   // Nothing left the host: not a DNS query, not a call.
   EXPECT_EQ(calls().size(), 0u) << calls().dump(1);
@@ -470,6 +472,19 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   // Every call came from the host's uplink (its NAT), none unexpected.
   for (const auto& call : calls()) EXPECT_EQ(call.value("peer", ""), cf::testing::kInternetPeer) << call.dump();
   EXPECT_EQ(internet_->ctl("GET", "/log?unexpected=1"), "[]\n");
+
+  // Each VMM's peak after its gateway's turns holds within its unit's
+  // MemoryMax= with 64 MiB to spare (this host's cgroups cannot enforce
+  // it; docs/host.md#limits).
+  model::Resources guest;
+  guest.vcpus = 1;
+  guest.memory_mib = cf::testing::kGuestMemoryMiB;
+  const long limit_kib = long(model::vm_memory_max_mib(guest, model::VmmKind::Qemu)) * 1024;
+  for (const char* name : {"alpha", "beta"}) {
+    const long peak = vmm_peak_kib(name);
+    EXPECT_GT(peak, 0) << name;
+    EXPECT_LT(peak, limit_kib - 64 * 1024) << name << "'s VMM came within 64 MiB of its MemoryMax=";
+  }
 
   // Removing beta destroys it, leaving nothing of it behind: no unit in
   // any state, no tap, no directory.

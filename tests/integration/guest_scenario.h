@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -41,6 +42,9 @@ struct GuestNetwork {
 };
 
 inline constexpr const char* kTestCaPath = "/etc/clawfleet/test-ca.pem";
+// Each guest's memory: the real gateway (Node, Chromium for the browser)
+// with room to spare.
+inline constexpr std::uint32_t kGuestMemoryMiB = 2560;
 
 inline std::string guest_fleet(const std::vector<GuestSpec>& guests, const GuestNetwork& net = {}) {
   std::string m =
@@ -58,9 +62,9 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests, const Guest
          "\n  providerKeys: {anthropic: {file: " + g.anthropic_key + "}" +
          (g.openai_key.empty() ? "" : ", openai: {file: " + g.openai_key + "}") +
          "}\n"
-         "  resources: {vcpus: 1, memoryMiB: 2560, disk: 6GiB}\n" +
-         (g.chat_completions ? "  chatCompletions: true\n" : "") + (g.browser ? "" : "  browser: false\n") +
-         (g.skills.empty() ? "" : "  skills: " + g.skills + "\n") +
+         "  resources: {vcpus: 1, memoryMiB: " +
+         std::to_string(kGuestMemoryMiB) + ", disk: 6GiB}\n" + (g.chat_completions ? "  chatCompletions: true\n" : "") +
+         (g.browser ? "" : "  browser: false\n") + (g.skills.empty() ? "" : "  skills: " + g.skills + "\n") +
          (g.telegram ? "  telegram: {botToken: {file: /etc/clawfleet/secrets/telegram}, allowFrom: [1001]}\n" : "");
   return m;
 }
@@ -138,6 +142,21 @@ class GuestScenario : public ::testing::Test {
       if (expect.empty() || out_.find(expect) != std::string::npos) break;
     }
     return out_;
+  }
+  // The VMM's peak resident memory in KiB (its /proc status's VmHWM; 0 when
+  // not found), and, printed, its current RSS and each writable and
+  // executable mapping's size and RSS (TCG's translation buffer): what the
+  // unit's MemoryMax= must hold, which this host's cgroups cannot enforce.
+  long vmm_peak_kib(const std::string& instance) {
+    sh("for p in $(grep -lz 'instances/" + instance +
+       "/' /proc/[0-9]*/cmdline | cut -d/ -f3); do "
+       "case $(cat /proc/$p/comm) in qemu-system*|firecracker*) ;; *) continue;; esac; "
+       "grep -E '^(VmHWM|VmRSS):' /proc/$p/status; "
+       "awk '$2 ~ /x/ && $2 ~ /w/ {m=1; next} /^[0-9a-f]+-[0-9a-f]+ /{m=0} m && /^(Size|Rss):/{print \"wx \" $0}' "
+       "/proc/$p/smaps; done");
+    std::cerr << "[ memory   ] " << instance << "'s VMM:\n" << out_;
+    const auto at = out_.find("VmHWM:");
+    return at == std::string::npos ? 0 : std::atol(out_.c_str() + at + 6);
   }
   // A hard link to the guest's console, so that it outlives the guest's
   // directory (a destroy removes it) for TearDown to show.

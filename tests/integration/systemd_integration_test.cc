@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -36,6 +38,17 @@ std::string shipped(const std::string& unit) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Instance t1 as dropins_for() sees it: 256 MiB of guest memory.
+model::Instance t1(std::optional<int> cpu_quota = std::nullopt, std::optional<int> io_weight = std::nullopt) {
+  model::Instance i;
+  i.name = "t1";
+  i.resources.vcpus = 1;
+  i.resources.memory_mib = 256;
+  i.resources.cpu_quota_percent = cpu_quota;
+  i.resources.io_weight = io_weight;
+  return i;
 }
 
 const UnitStatus* find(const std::vector<UnitStatus>& units, const std::string& name) {
@@ -162,7 +175,7 @@ TEST_F(RealSystemd, ShippedUnitsLoad) {
   for (const char* unit : kShippedUnits) ASSERT_TRUE(files_->write(unit, shipped(unit)));
   model::Host host;
   host.state_root = kDefaultStateRoot;
-  auto dropins = dropins_for(host, "t1", {parse_ipv4("172.29.0.2").value(), {}, 18900, "cf0"});
+  auto dropins = dropins_for(host, t1(), {parse_ipv4("172.29.0.2").value(), {}, 18900, "cf0"});
   ASSERT_TRUE(dropins) << dropins.error().message;
   for (const auto& d : dropins.value()) ASSERT_TRUE(files_->write_dropin(d.unit, d.name, d.content));
   ASSERT_TRUE(systemd_->enable({"clawfleet.service", "clawfleet-vm@t1.service", "clawfleet-proxy@t1.socket"}));
@@ -203,7 +216,7 @@ TEST_F(RealSystemd, ProxyForwardsToTheGuest) {
   model::Host host;
   host.state_root = "/srv/cf";
   const model::Allocation alloc{parse_ipv4("127.0.0.1").value(), {}, 18900, "cf0"};
-  auto dropins = dropins_for(host, "t1", alloc);
+  auto dropins = dropins_for(host, t1(), alloc);
   ASSERT_TRUE(dropins) << dropins.error().message;
   for (const auto& d : dropins.value()) ASSERT_TRUE(files_->write_dropin(d.unit, d.name, d.content));
   ASSERT_TRUE(files_->write("cf-guest.service",
@@ -333,7 +346,7 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
   std::ofstream(container_->root() + dir + "/vm/console.log") << "an older console\n";
   std::string out;
   // Its drop-ins as apply writes them.
-  auto dropins = dropins_for(host, "t1", alloc);
+  auto dropins = dropins_for(host, t1(), alloc);
   ASSERT_TRUE(dropins) << dropins.error().message;
   for (const auto& d : dropins.value()) ASSERT_TRUE(files_->write_dropin(d.unit, d.name, d.content));
   ASSERT_TRUE(systemd_->daemon_reload());
@@ -390,6 +403,43 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
             "instances/t1/vm/console.log 644 1879048194 1879048194\n");
   container_->exec("cat /sys/class/net/" + tap + "/owner", &out);
   EXPECT_EQ(out, "1879048194\n");
+
+  // The limits drop-in: the running unit has them (256 MiB of guest and
+  // Firecracker's 256), and a changed one applies at daemon-reload to the
+  // running unit, its VMM untouched.
+  const std::string limits =
+      "systemctl show -p MemoryMax -p CPUQuotaPerSecUSec -p IOWeight -p TasksMax clawfleet-vm@t1.service | sort";
+  container_->exec(limits, &out);
+  EXPECT_EQ(out, "CPUQuotaPerSecUSec=infinity\nIOWeight=[not set]\nMemoryMax=536870912\nTasksMax=256\n");
+  std::string pid;
+  container_->exec("systemctl show -P MainPID clawfleet-vm@t1.service", &pid);
+  auto changed = dropins_for(host, t1(50, 200), alloc);
+  ASSERT_TRUE(changed) << changed.error().message;
+  for (const auto& d : changed.value()) {
+    if (d.name == "manifest-limits") {
+      ASSERT_TRUE(files_->write_dropin(d.unit, d.name, d.content));
+    }
+  }
+  ASSERT_TRUE(systemd_->daemon_reload());
+  container_->exec(limits, &out);
+  EXPECT_EQ(out, "CPUQuotaPerSecUSec=500ms\nIOWeight=200\nMemoryMax=536870912\nTasksMax=256\n");
+  container_->exec("systemctl show -P MainPID clawfleet-vm@t1.service", &out);
+  EXPECT_EQ(out, pid);
+  // Whether the kernel enforces them depends on the controllers this
+  // host's cgroup setup gives the container: checked where it does.
+  container_->exec(
+      "cg=$(systemctl show -P ControlGroup clawfleet-vm@t1.service); cd /sys/fs/cgroup; "
+      "for f in .$cg/cpu.max .$cg/memory.max cpu$cg/cpu.cfs_quota_us memory$cg/memory.limit_in_bytes "
+      "unified$cg/cpu.max unified$cg/memory.max; do [ -r $f ] && echo \"${f##*/} $(cat $f)\"; done; true",
+      &out);
+  std::cout << "[ limits   ] enforced in this container's cgroups: " << (out.empty() ? "none\n" : "\n" + out);
+  for (const auto& [file, want] : std::map<std::string, std::string>{{"cpu.max", "50000 100000"},
+                                                                     {"memory.max", "536870912"},
+                                                                     {"cpu.cfs_quota_us", "50000"},
+                                                                     {"memory.limit_in_bytes", "536870912"}})
+    if (auto at = out.find(file + " "); at != std::string::npos) {
+      EXPECT_EQ(out.substr(at + file.size() + 1, want.size()), want) << file;
+    }
 
   // Drift made by hand is undone by the next start, without the agent.
   ASSERT_EQ(

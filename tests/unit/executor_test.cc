@@ -462,6 +462,29 @@ TEST_F(Executor, GrowDiskGrowsAndTellsTheRunningGuestWithoutARestart) {
   converge(bigger);
 }
 
+// A CPU quota or IO weight is systemd's alone: the limits drop-in is
+// rewritten and reloaded, the running VM and its generation stay.
+TEST_F(Executor, CgroupLimitsApplyToTheRunningVmWithoutARestart) {
+  converge(fleet_of(instance_yaml("alpha")));
+  auto limits = [&] { return host().unit_files.read_dropin("clawfleet-vm@alpha.service", "manifest-limits").value(); };
+  EXPECT_EQ(limits(), "# clawfleet: owned by instance alpha\n[Service]\nMemoryMax=3328M\n");
+  const std::string generation = host().state.records.at("alpha").applied_generation.value_or("");
+  host().disks.calls.clear();
+  host().systemd.calls.clear();
+  auto throttled = fleet_of(instance_yaml("alpha", "  resources: {cpuQuota: 50%, ioWeight: 20}\n"));
+  Pass p = apply(throttled);
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Repair);
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(limits(), "# clawfleet: owned by instance alpha\n[Service]\nMemoryMax=3328M\nCPUQuota=50%\nIOWeight=20\n");
+  EXPECT_NE(std::find(host().systemd.calls.begin(), host().systemd.calls.end(), "daemon_reload"),
+            host().systemd.calls.end());
+  for (const auto& c : host().systemd.calls) EXPECT_EQ(c.rfind("restart", 0), std::string::npos) << c;
+  EXPECT_EQ(host().disks.calls, std::vector<std::string>{});
+  EXPECT_EQ(host().state.records.at("alpha").applied_generation.value_or(""), generation);
+  converge(throttled);
+}
+
 TEST_F(Executor, AnUnreadableSecretFailsTheInstanceNamingTheSecret) {
   host().missing_secrets.insert("/etc/clawfleet/secrets/openai");
   Pass p = apply(fleet_of(instance_yaml("alpha", "  providerKeys: {openai: {file: /etc/clawfleet/secrets/openai}}\n")));

@@ -67,7 +67,7 @@ spec:
   EXPECT_EQ(i.labels, (std::map<std::string, std::string>{{"team", "support"}, {"tier", ""}}));
   EXPECT_EQ(i.model, "anthropic/claude-opus-4-6");
   EXPECT_EQ(i.skills, (std::vector<std::string>{"github", "tmux"}));
-  EXPECT_EQ(i.resources, (model::Resources{4, 4096, 20ull << 30, std::nullopt}));
+  EXPECT_EQ(i.resources, (model::Resources{4, 4096, 20ull << 30, std::nullopt, std::nullopt, std::nullopt}));
   ASSERT_TRUE(i.telegram);
   EXPECT_EQ(i.telegram->bot_token,
             (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/bot.telegram"}));
@@ -296,6 +296,29 @@ TEST(Load, Bandwidth) {
                 "m.yaml:7:26: error: spec.resources.bandwidth: must be between 1Mbit and 100Gbit, got 101Gbit"}));
 }
 
+// The VM unit's CPU quota (percent of one host CPU, at most 100% per vCPU)
+// and IO weight; unset, systemd's defaults.
+TEST(Load, CpuQuotaAndIoWeight) {
+  auto r = load({{"m.yaml", instance("  resources: {vcpus: 2, cpuQuota: 150%, ioWeight: 500}\n")}});
+  ASSERT_FALSE(r.diagnostics.has_errors()) << format(r.diagnostics.all()[0]);
+  EXPECT_EQ(r.fleet.instances.at(0).resources.cpu_quota_percent, 150);
+  EXPECT_EQ(r.fleet.instances.at(0).resources.io_weight, 500);
+  const auto unset = load({{"m.yaml", instance("")}}).fleet.instances.at(0).resources;
+  EXPECT_FALSE(unset.cpu_quota_percent);
+  EXPECT_FALSE(unset.io_weight);
+  EXPECT_EQ(diags(instance("  resources: {cpuQuota: 50}\n")),
+            (std::vector<std::string>{"m.yaml:7:25: error: spec.resources.cpuQuota: must be a percentage of one host "
+                                      "CPU such as 50% or 150%, got the integer 50"}));
+  for (const char* bad : {"0%", "1.5%", "-5%", "100000%", "50 %"})
+    EXPECT_EQ(diags(instance(std::string("  resources: {cpuQuota: \"") + bad + "\"}\n")).size(), 1u) << bad;
+  EXPECT_EQ(diags(instance("  resources: {vcpus: 2, cpuQuota: 201%}\n")),
+            (std::vector<std::string>{"m.yaml:7:35: error: spec.resources.cpuQuota: 201% is more than 2 vCPUs can "
+                                      "use: at most 200%"}));
+  EXPECT_EQ(
+      diags(instance("  resources: {ioWeight: 0}\n")),
+      (std::vector<std::string>{"m.yaml:7:25: error: spec.resources.ioWeight: must be between 1 and 10000, got 0"}));
+}
+
 TEST(Load, Resources) {
   EXPECT_EQ(diags(instance("  resources: {vcpus: 33, memoryMiB: 64, disk: 20}\n")),
             (std::vector<std::string>{
@@ -503,7 +526,7 @@ spec:
   const auto& i = r.fleet.instances.at(0);
   EXPECT_EQ(i.model, "anthropic/claude-sonnet-4-5");
   EXPECT_EQ(i.skills, std::vector<std::string>{"github"});
-  EXPECT_EQ(i.resources, (model::Resources{4, 1024, 40ull << 30, std::nullopt}));
+  EXPECT_EQ(i.resources, (model::Resources{4, 1024, 40ull << 30, std::nullopt, std::nullopt, std::nullopt}));
   EXPECT_EQ(i.provider_keys.at("anthropic"), (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/k"}));
   EXPECT_EQ(i.provider_keys.at("openai"), (model::SecretRef{model::SecretSource::Credential, "shared-openai"}));
   EXPECT_EQ(i.state, model::RunState::Stopped);

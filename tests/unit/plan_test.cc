@@ -278,6 +278,8 @@ TEST(PlanDocs, CostOfAgreesWithTheManifestReference) {
       {"allocations outside the new range move: proxy", Action::UpdateAllocation},
       {"start/stop", Action::Start},
       {"host firewall table only", std::nullopt},  // the host step, not an instance's
+      // A repair's (PlanFields.CgroupLimitsApplyWithoutARestart).
+      {"none: systemd applies it to the running VM (shown in a repair)", std::nullopt},
       {"moves nothing: instances under the old root are not seen", std::nullopt},
   };
   std::optional<Action> previous;
@@ -435,6 +437,65 @@ TEST(PlanFields, ActionAndReasonPerChange) {
     World w;
     c.change(w);
     EXPECT_EQ(summarize(w.plan()), Lines{c.expected}) << c.name;
+  }
+}
+
+// The VM unit's limits: CPU quota and IO weight apply to the running unit
+// (a repair that rewrites the limits drop-in); memory needs a restart,
+// which rewrites the drop-in too.
+std::string limits_dropin(const std::string& name) {
+  return "/etc/systemd/system/clawfleet-vm@" + name + ".service.d/manifest-limits.conf";
+}
+
+TEST(PlanFields, CgroupLimitsApplyWithoutARestart) {
+  auto limits_change = [](World& w) {
+    w.have().units["clawfleet-vm@bot.service"].dropin_hashes[limits_dropin("bot")] = "sha256:limits-old";
+    w.d.dropin_hashes["bot"][limits_dropin("bot")] = "sha256:limits-new";
+  };
+  {
+    World w;
+    limits_change(w);
+    w.want().resources.cpu_quota_percent = 50;
+    Plan p = w.plan();
+    EXPECT_EQ(summarize(p), Lines{"repair bot: CPU quota changed (spec.resources.cpuQuota: (none) -> 50%), which "
+                                  "systemd applies without a restart"});
+    ASSERT_EQ(p.steps.size(), 1u);
+    ASSERT_EQ(p.steps[0].changes.size(), 1u);
+    EXPECT_EQ(p.steps[0].changes[0].path, "spec.resources.cpuQuota");
+  }
+  {
+    // With a drop-in edited by hand beside it, both reasons.
+    World w;
+    limits_change(w);
+    w.want().resources.io_weight = 200;
+    w.want().resources.cpu_quota_percent = 150;
+    w.have().units["clawfleet-proxy@bot.socket"].dropin_hashes[listen_dropin("bot")] = "sha256:edited";
+    EXPECT_EQ(summarize(w.plan()),
+              Lines{"repair bot: CPU quota and IO weight changed, which systemd applies without a restart; drop-in "
+                    "/etc/systemd/system/clawfleet-proxy@bot.socket.d/listen.conf was edited by hand"});
+  }
+  {
+    World w;
+    limits_change(w);
+    w.want().resources.memory_mib = 4096;
+    EXPECT_EQ(summarize(w.plan()), Lines{"restart bot: memory changed (spec.resources.memoryMiB: 2048 -> 4096)"});
+  }
+  {
+    // A quota with a restart is the restart's.
+    World w;
+    limits_change(w);
+    w.want().resources.vcpus = 4;
+    w.want().resources.cpu_quota_percent = 300;
+    Plan p = w.plan();
+    EXPECT_EQ(summarize(p), Lines{"restart bot: vCPUs changed (spec.resources.vcpus: 2 -> 4)"});
+    ASSERT_EQ(p.steps.size(), 1u);
+    EXPECT_EQ(p.steps[0].changes.size(), 2u);
+  }
+  {
+    // The limits drop-in alone differs (an older clawfleet wrote none).
+    World w;
+    w.d.dropin_hashes["bot"][limits_dropin("bot")] = "sha256:limits-new";
+    EXPECT_EQ(summarize(w.plan()), Lines{"repair bot: drop-in " + limits_dropin("bot") + " is missing"});
   }
 }
 

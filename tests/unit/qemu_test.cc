@@ -97,7 +97,7 @@ TEST(Qemu, ArgvTcgWithoutInitrd) {
     auto it = std::find(a.begin(), a.end(), flag);
     return it == a.end() || it + 1 == a.end() ? std::string("<missing>") : *(it + 1);
   };
-  EXPECT_EQ(after("-accel"), "tcg");
+  EXPECT_EQ(after("-accel"), "tcg,tb-size=1024");
   EXPECT_EQ(after("-cpu"), "max");
   EXPECT_EQ(after("-initrd"), "<missing>");
   EXPECT_EQ(after("-append"), "console=ttyS0 root=/dev/vda rw reboot=t panic=1 tsc_early_khz=2400000");
@@ -236,7 +236,7 @@ TEST(QemuQmp, RealQemu) {
                                    "-M",
                                    *(machine + 1),
                                    "-accel",
-                                   "tcg",
+                                   "tcg,tb-size=1024",
                                    "-cpu",
                                    "max",
                                    "-m",

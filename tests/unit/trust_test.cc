@@ -216,5 +216,55 @@ TEST(Trust, HostFiles) {
                      "(mode 1777); only root may control what clawfleet runs or boots"}));
 }
 
+// The VMM opens its binary, kernel and initrd as a user of its own: each
+// is others' to run or read, through directories others may pass (the
+// state root's mode is clawfleet's own).
+TEST(Trust, FilesTheVmmOpensAreOpenToOthers) {
+  testing::FakeFileReader fs;
+  const std::string kernel = "/var/lib/clawfleet/images/default/vmlinux";
+  fs.file(kernel, "");
+  fs.mode(kernel, 0, 0644);
+  fs.file("/usr/bin/qemu-system-x86_64", "");
+  fs.mode("/usr/bin/qemu-system-x86_64", 0, 0755);
+  fs.mode("/var/lib/clawfleet", 0, 0700);  // as an older clawfleet left it
+  EXPECT_EQ(host_vmm_file_rule(fs, kernel, false, "/var/lib/clawfleet"), std::nullopt);
+  EXPECT_EQ(host_vmm_file_rule(fs, "/usr/bin/qemu-system-x86_64", true, "/var/lib/clawfleet"), std::nullopt);
+  EXPECT_EQ(host_vmm_file_rule(fs, "/var/lib/clawfleet/images/none", false, "/var/lib/clawfleet"), std::nullopt);
+  EXPECT_EQ(host_vmm_file_rule(fs, kernel, false, "/srv/cf"),
+            "directory /var/lib/clawfleet cannot be passed by others (mode 0700), and the VMM opens " + kernel +
+                " as a user of its own: chmod o+x it");
+  fs.mode("/var/lib/clawfleet/images", 0, 0750);
+  EXPECT_EQ(host_vmm_file_rule(fs, kernel, false, "/var/lib/clawfleet"),
+            "directory /var/lib/clawfleet/images cannot be passed by others (mode 0750), and the VMM opens " + kernel +
+                " as a user of its own: chmod o+x it");
+  fs.mode("/var/lib/clawfleet/images", 0, 0711);
+  fs.mode(kernel, 0, 0600);
+  EXPECT_EQ(host_vmm_file_rule(fs, kernel, false, "/var/lib/clawfleet"),
+            kernel + " is not readable by others (mode 0600), and the VMM reads it as a user of its own: chmod o+r it");
+  fs.mode("/usr/bin/qemu-system-x86_64", 0, 0750);
+  EXPECT_EQ(host_vmm_file_rule(fs, "/usr/bin/qemu-system-x86_64", true, "/var/lib/clawfleet"),
+            "/usr/bin/qemu-system-x86_64 is not executable by others (mode 0750), and the VMM runs it as a user of "
+            "its own: chmod o+x it");
+
+  // As plan reports them, at the Host's field; a root filesystem is
+  // clawfleet's to copy, not the VMM's to read.
+  model::Host host;
+  host.state_root = "/var/lib/clawfleet";
+  host.vmm.binary = "/usr/bin/qemu-system-x86_64";
+  const std::string rootfs = "/var/lib/clawfleet/images/default/rootfs.ext4";
+  fs.file(rootfs, "");
+  host.images["default"] = {kernel, rootfs, std::nullopt};
+  Diagnostics d;
+  check_host_files(host, {{kernel, Location{"h.yaml", 7, 15}}}, Location{"h.yaml", 1, 1}, fs, d);
+  std::vector<std::string> got;
+  for (const auto& x : d.all()) got.push_back(format(x));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "h.yaml:1:1: error: spec.vmm.binary: /usr/bin/qemu-system-x86_64 is not executable by others "
+                     "(mode 0750), and the VMM runs it as a user of its own: chmod o+x it",
+                     "h.yaml:7:15: error: spec.images.default.kernel: " + kernel +
+                         " is not readable by others (mode 0600), and the VMM reads it as a user of its own: chmod "
+                         "o+r it"}));
+}
+
 }  // namespace
 }  // namespace cf::manifest

@@ -92,9 +92,12 @@ class ShippedUnits : public ::testing::Test {
     // root has the most).
     model::Host h = manifest::default_host();
     h.state_root = "/srv/cf";
-    auto dropins = host::dropins_for(h, "t1", {parse_ipv4("172.29.0.2").value(), {}, 18900, "cf0"});
+    model::Instance t1;
+    t1.name = "t1";
+    t1.resources = {2, 2048, 0, std::nullopt, 150, 500};
+    auto dropins = host::dropins_for(h, t1, {parse_ipv4("172.29.0.2").value(), {}, 18900, "cf0"});
     ASSERT_TRUE(dropins) << dropins.error().message;
-    ASSERT_EQ(dropins.value().size(), 3u);
+    ASSERT_EQ(dropins.value().size(), 4u);
     for (const auto& d : dropins.value()) {
       fs::create_directories(etc / (d.unit + ".d"));
       std::ofstream(etc / (d.unit + ".d") / (d.name + ".conf")) << d.content;

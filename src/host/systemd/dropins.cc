@@ -4,13 +4,15 @@
 
 #include "host/observe.h"
 #include "host/vmm/launch.h"
+#include "model/vm_limits.h"
 
 namespace cf::host {
 
 std::string dropin_marker(const std::string& instance) { return "# clawfleet: owned by instance " + instance + "\n"; }
 
-Result<std::vector<Dropin>> dropins_for(const model::Host& host, const std::string& instance,
+Result<std::vector<Dropin>> dropins_for(const model::Host& host, const model::Instance& spec,
                                         const model::Allocation& alloc) {
+  const std::string& instance = spec.name;
   for (char c : host.state_root)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' || c == '-'))
       return Error{"state root \"" + host.state_root +
@@ -19,6 +21,12 @@ Result<std::vector<Dropin>> dropins_for(const model::Host& host, const std::stri
   std::vector<Dropin> out;
   out.push_back({proxy_socket_unit(instance), "listen",
                  marker + "[Socket]\nListenStream=127.0.0.1:" + std::to_string(alloc.host_port) + "\n"});
+  const model::Resources& r = spec.resources;
+  std::string limits =
+      marker + "[Service]\nMemoryMax=" + std::to_string(model::vm_memory_max_mib(r, host.vmm.kind)) + "M\n";
+  if (r.cpu_quota_percent) limits += "CPUQuota=" + std::to_string(*r.cpu_quota_percent) + "%\n";
+  if (r.io_weight) limits += "IOWeight=" + std::to_string(*r.io_weight) + "\n";
+  out.push_back({vm_unit(instance), "manifest-limits", limits, true});
   if (host.state_root != kDefaultStateRoot) {
     // The templates name the default root; a unit cannot compute a path from
     // an environment variable in EnvironmentFile=, so both are overridden.
@@ -30,6 +38,13 @@ Result<std::vector<Dropin>> dropins_for(const model::Host& host, const std::stri
                        "/proxy.env\n"});
   }
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> every_dropin(const std::string& instance) {
+  return {{proxy_socket_unit(instance), "listen"},
+          {vm_unit(instance), "manifest-limits"},
+          {vm_unit(instance), "state-root"},
+          {proxy_service_unit(instance), "state-root"}};
 }
 
 std::string render_proxy_env(const model::Allocation& alloc) {

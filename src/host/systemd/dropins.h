@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/net.h"
@@ -26,6 +27,9 @@ struct Dropin {
   std::string unit;  // "clawfleet-proxy@bot.socket"
   std::string name;  // "listen" (the file is <unit>.d/<name>.conf)
   std::string content;
+  // systemd applies it to the running unit at daemon-reload (resource
+  // control); any other drop-in takes effect when the unit restarts.
+  bool live = false;
   std::string path(const std::string& unit_dir = kUnitDir) const {
     return unit_dir + "/" + unit + ".d/" + name + ".conf";
   }
@@ -33,12 +37,18 @@ struct Dropin {
 };
 
 // The proxy socket's listener (127.0.0.1:<host port>, the only address it
-// ever has) and, when the Host's state root is not the default, the drop-ins
+// ever has), the VM unit's cgroup limits (MemoryMax= from the guest's
+// memory, model/vm_limits.h; CPUQuota= and IOWeight= when the manifest sets
+// them) and, when the Host's state root is not the default, the drop-ins
 // that point the VM unit's helper and the proxy's EnvironmentFile there.
 // A state root with characters a unit file would interpret (space, '%',
 // quotes, control characters) is refused rather than escaped.
-Result<std::vector<Dropin>> dropins_for(const model::Host& host, const std::string& instance,
+Result<std::vector<Dropin>> dropins_for(const model::Host& host, const model::Instance& instance,
                                         const model::Allocation& alloc);
+
+// Every drop-in dropins_for() may write for the instance, as (unit, name):
+// what a destroy removes.
+std::vector<std::pair<std::string, std::string>> every_dropin(const std::string& instance);
 
 // <state root>/instances/<name>/proxy.env: where the proxy forwards to.
 std::string render_proxy_env(const model::Allocation& alloc);  // "CLAWFLEET_GUEST=<ip>:18789\n"

@@ -13,6 +13,7 @@
 
 #include "core/sys.h"
 #include "host/vmm/vmm_backends.h"
+#include "model/vm_limits.h"
 
 namespace cf::host {
 namespace {
@@ -178,8 +179,10 @@ class Qemu final : public Vmm {
         // console, the RTC gives the guest its wall clock.
         "-M",
         "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on",
+        // TCG's translation buffer counts against the unit's MemoryMax=
+        // (model/vm_limits.h).
         "-accel",
-        spec.kvm ? "kvm" : "tcg",
+        spec.kvm ? "kvm" : "tcg,tb-size=" + std::to_string(model::kTcgTranslationBufferMiB),
         "-cpu",
         spec.kvm ? "host" : "max",
         "-smp",
