@@ -273,9 +273,11 @@ class Run {
             !s)
           return Error{"instance " + inst.name + ": cannot tell the guest its disk grew: " + s.error().message};
       }
-      if (auto s = ports_.health.wait_started(host::HealthTarget{alloc.host_port, token, alloc.ip, generation},
-                                              options_.health_deadline);
-          !s)
+      // A guest that kept running (a grow, a repair) still runs the seed it
+      // booted with; the one written now is read at its next boot.
+      host::HealthTarget target{alloc.host_port, token, alloc.ip, generation};
+      target.booted = restarted_vm || !was_running(inst.name);
+      if (auto s = ports_.health.wait_started(target, options_.health_deadline); !s)
         return Error{"instance " + inst.name + ": " + s.error().message};
     } else {
       for (const auto& unit : {vm, sock}) {

@@ -22,6 +22,7 @@ class FakeHealth : public host::Health {
     calls.push_back("wait_started " + std::to_string(port) + " " + std::to_string(deadline.count()) + "ms");
     tokens.push_back(t.token);
     generations.push_back(t.generation);
+    booted.push_back(t.booted);
     if (auto it = failing.find(port); it != failing.end()) return Error{it->second};
     if (restart_revives) dead.erase(port);
     return {};
@@ -46,6 +47,7 @@ class FakeHealth : public host::Health {
   std::vector<std::string> calls;
   std::vector<std::string> tokens;
   std::vector<std::string> generations;
+  std::vector<bool> booted;  // HealthTarget::booted of each wait_started
 
  private:
   std::mutex mu_;

@@ -130,6 +130,60 @@ TEST_F(RealApply, ApplyConvergesThenPlanIsEmpty) {
   EXPECT_NE(out_.find("200 OK"), std::string::npos) << out_;
 }
 
+// The VM unit's limits from the manifest, in a real systemd: a changed CPU
+// quota and IO weight are one repair that the running VM gets without a
+// restart (the same MainPID), and the next plan is empty.
+TEST_F(RealApply, LimitsChangeOnTheRunningVm) {
+  auto with = [](const std::string& resources) {
+    std::string m = manifest({"alpha"});
+    m.replace(m.find("state: running}"), 15, "state: running, resources: " + resources + "}");
+    return m;
+  };
+  const std::string show =
+      "systemctl show -p MemoryMax -p CPUQuotaPerSecUSec -p IOWeight clawfleet-vm@alpha.service | sort";
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << with("{cpuQuota: 50%}");
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  sh(show);
+  // 2048 MiB of guest, 256 for the VMM, 1024 for QEMU's translation buffer.
+  EXPECT_EQ(out_, "CPUQuotaPerSecUSec=500ms\nIOWeight=[not set]\nMemoryMax=3489660928\n");
+  std::string pid;
+  c_->exec("systemctl show -P MainPID clawfleet-vm@alpha.service", &pid);
+
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << with("{cpuQuota: 150%, ioWeight: 300}");
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("Plan: 0 to create, 1 to repair, 0 to destroy."), std::string::npos) << out_;
+  EXPECT_NE(out_.find("CPU quota and IO weight changed, which systemd applies without a restart"), std::string::npos)
+      << out_;
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  sh(show);
+  EXPECT_EQ(out_, "CPUQuotaPerSecUSec=1.500000s\nIOWeight=300\nMemoryMax=3489660928\n");
+  sh("systemctl show -P MainPID clawfleet-vm@alpha.service");
+  EXPECT_EQ(out_, pid);
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+}
+
+// A larger disk for a running guest: the file grows and the guest is told,
+// without a restart; the guest still runs the seed it booted with (a new
+// generation, read at its next boot), and the gate takes that. (It once
+// waited for the new generation until its deadline.)
+TEST_F(RealApply, ADiskGrowsUnderARunningGuest) {
+  write_manifest({"alpha"});
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  std::string pid;
+  c_->exec("systemctl show -P MainPID clawfleet-vm@alpha.service", &pid);
+  std::string m = manifest({"alpha"});
+  m.replace(m.find("state: running}"), 15, "state: running, resources: {disk: 11GiB}}");
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << m;
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("Plan: 0 to create, 1 to resize, 0 to destroy."), std::string::npos) << out_;
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  sh("stat -c %s /var/lib/clawfleet/instances/alpha/rootfs.ext4");
+  EXPECT_EQ(out_, "11811160064\n");
+  sh("systemctl show -P MainPID clawfleet-vm@alpha.service");
+  EXPECT_EQ(out_, pid);
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+}
+
 // The console keeper (host/vmm/console.h) under the shipped VM unit: a
 // guest that floods its console (3.9 MB of numbered lines here) leaves two
 // files of at most 1 MiB, which hold the newest bytes to the last one;

@@ -437,6 +437,7 @@ TEST_F(Executor, ReprovisionWritesANewSeedAndRestartsForTheNewGeneration) {
                          [](const std::string& c) { return c.rfind("restart clawfleet-vm@alpha.service", 0) == 0; }),
             host().systemd.calls.end());
   EXPECT_NE(host().health.generations.back(), first);
+  EXPECT_TRUE(host().health.booted.back());
   converge(changed);
 }
 
@@ -459,6 +460,10 @@ TEST_F(Executor, GrowDiskGrowsAndTellsTheRunningGuestWithoutARestart) {
                       "notify_disk_grown /var/lib/clawfleet/instances/alpha/vm/vmm.sock 21474836480"),
             host().vmm.calls.end());
   for (const auto& c : host().systemd.calls) EXPECT_EQ(c.rfind("restart", 0), std::string::npos) << c;
+  // The guest kept running on the seed it booted with: the gate takes the
+  // generation it reports.
+  ASSERT_FALSE(host().health.booted.empty());
+  EXPECT_FALSE(host().health.booted.back());
   converge(bigger);
 }
 

@@ -142,7 +142,7 @@ class LoopbackHealth : public Health {
     if (gen.value()->status != 200 || !reported)
       return "generation endpoint " + where + " answered " + std::to_string(gen.value()->status) +
              " without a generation (the gateway has not started)";
-    if (*reported != t.generation)
+    if (t.booted && *reported != t.generation)
       return "the guest runs generation " + shorten(*reported) + ", not " + shorten(t.generation);
     return std::nullopt;
   }

@@ -34,6 +34,9 @@ struct HealthTarget {
   Ipv4 guest;                         // the guest's address on the bridge
   std::string generation;             // "sha256:..." the guest must report
   std::uint16_t status_port = 18780;  // the guest's generation endpoint (host/guest/seed.h)
+  // False for a guest this apply did not boot: it reads its seed at boot,
+  // so it reports the generation it booted with, whichever that was.
+  bool booted = true;
 };
 
 class Health {
