@@ -267,9 +267,9 @@ class Run {
       // that booted sees it at boot. A grow step notifies even when the file
       // had grown in an earlier, interrupted run.
       if ((grew.value() || mode == Mode::Grow) && !restarted_vm && was_running(inst.name)) {
-        const std::string sock_path = host::paths_for(h.state_root, inst.name).api_socket;
-        if (auto s = ports_.vmm.notify_disk_grown(sock_path, host::paths_for(h.state_root, inst.name).rootfs,
-                                                  disk_bytes(inst), options_.job_deadline);
+        const host::VmmView view = host::vmm_view(h, inst.name);
+        if (auto s =
+                ports_.vmm.notify_disk_grown(view.api_socket, view.rootfs, disk_bytes(inst), options_.job_deadline);
             !s)
           return Error{"instance " + inst.name + ": cannot tell the guest its disk grew: " + s.error().message};
       }

@@ -59,6 +59,22 @@ Status become(std::uint32_t uid) {
   return {};
 }
 
+// The socket the running VMM listens on: the record's, or where the VMM of
+// the other variant listens when the jailer was switched on or off under
+// it (the record is already the next start's), so that VM still powers
+// off cleanly.
+std::string live_socket(const VmOptions& opts, const host::LaunchRecord& r, host::Vmm& vmm) {
+  const host::InstancePaths p = host::paths_for(opts.state_root, r.name);
+  std::vector<std::string> candidates = {r.api_socket, p.api_socket};
+  if (!r.jail && r.vmm == model::VmmKind::Firecracker)
+    candidates.push_back(host::jail_root(opts.state_root, r.argv[0], r.name) + host::kJailApiSocket);
+  for (const auto& socket : candidates) {
+    auto state = vmm.state(socket, std::chrono::milliseconds(500));
+    if (!state || state.value() != host::VmState::Absent) return socket;
+  }
+  return r.api_socket;
+}
+
 }  // namespace
 
 void add_vm(CLI::App& app, VmOptions& opts) {
@@ -104,11 +120,15 @@ int run_vm(const VmOptions& opts) {
     // Whatever apply last did to the directory (or an older clawfleet, or
     // an address that changed), the VMM's user gets exactly its share.
     if (auto s = host::own_instance_dir(opts.state_root, r.name, r.uid); !s) return vm_failed("prepare", s.error());
+    if (r.jail)
+      if (auto s = host::prepare_jail(*r.jail, r.uid); !s) return vm_failed("prepare", s.error());
     return 0;
   }
 
   if (opts.verb == "run") {
-    if (auto s = become(r.uid); !s) return vm_failed("run", s.error());
+    // Firecracker's jailer must start as root; it runs the VMM as r.uid.
+    if (!r.jail)
+      if (auto s = become(r.uid); !s) return vm_failed("run", s.error());
     // The VMM's serial port is its stdin/stdout: one end of a socket pair
     // whose other end a child keeps (host/vmm/console.h), so a guest's
     // console is bounded and attachable whatever the VMM.
@@ -120,6 +140,10 @@ int run_vm(const VmOptions& opts) {
       return vm_failed("run", Error{std::string("cannot fork the console keeper: ") + std::strerror(errno)});
     if (keeper == 0) {
       ::close(ends[0]);
+      if (auto s = become(r.uid); !s) {
+        fmt::print(stderr, "clawfleet vm run {}: console: {}\n", r.name, s.error().message);
+        ::_exit(1);
+      }
       // It ends when the VMM's end closes, after the last bytes: systemd's
       // SIGTERM to the unit's processes must not cut them off.
       ::signal(SIGTERM, SIG_IGN);
@@ -150,11 +174,12 @@ int run_vm(const VmOptions& opts) {
   // The VMM's sockets are its user's (0600).
   if (auto s = become(r.uid); !s) return vm_failed("stop", s.error());
   auto vmm = host::make_vmm(r.vmm);
+  const std::string socket = live_socket(opts, r, *vmm);
   host::StopDeadlines deadlines;
   deadlines.power_off = std::chrono::seconds(opts.stop_timeout_s);
   deadlines.quit = std::chrono::seconds(opts.quit_timeout_s);
   const auto t0 = std::chrono::steady_clock::now();
-  const host::StopEnd end = host::stop_vm(*vmm, r.api_socket, deadlines, [&](const std::string& line) {
+  const host::StopEnd end = host::stop_vm(*vmm, socket, deadlines, [&](const std::string& line) {
     fmt::print(stderr, "clawfleet vm stop {}: {}\n", r.name, line);
   });
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -164,7 +189,7 @@ int run_vm(const VmOptions& opts) {
     return 1;
   }
   if (end == host::StopEnd::WasAbsent)
-    fmt::print(stderr, "clawfleet vm stop {}: nothing answers on {}: the VM is not running\n", r.name, r.api_socket);
+    fmt::print(stderr, "clawfleet vm stop {}: nothing answers on {}: the VM is not running\n", r.name, socket);
   else
     fmt::print(stderr, "clawfleet vm stop {}: {} after {:.1f} s\n", r.name, host::to_string(end), took);
   return 0;

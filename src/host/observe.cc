@@ -25,9 +25,7 @@ constexpr std::size_t kReadinessProbes = 8;  // at once
 
 }  // namespace
 
-std::string vmm_socket(const std::string& state_root, const std::string& name) {
-  return paths_for(state_root, name).api_socket;
-}
+std::string vmm_socket(const model::Host& host, const std::string& name) { return vmm_view(host, name).api_socket; }
 
 Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   model::Observed out;
@@ -130,7 +128,7 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
     if (!dir) return dir.error();
     i.dir = model::ObservedDir{dir.value().exists, unsigned(dir.value().mode), unsigned(dir.value().uid), {}};
     for (const auto& [file, mode] : dir.value().files) i.dir.files[file] = unsigned(mode);
-    auto vm = ports.vmm.state(vmm_socket(host.state_root, name), kVmmTimeout);
+    auto vm = ports.vmm.state(vmm_socket(host, name), kVmmTimeout);
     i.vm_state = vm ? vm.value() : model::VmState::Unknown;
   }
   return out;

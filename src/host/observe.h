@@ -23,8 +23,9 @@ namespace cf::host {
 using model::proxy_service_unit;
 using model::proxy_socket_unit;
 using model::vm_unit;
-// The VMM API/QMP socket of an instance, under the state root.
-std::string vmm_socket(const std::string& state_root, const std::string& name);
+// The VMM API/QMP socket of an instance, under the state root (in its jail
+// under Firecracker's jailer: vmm_view).
+std::string vmm_socket(const model::Host& host, const std::string& name);
 
 Result<model::Observed> observe(const model::Host& host, const Ports& ports);
 

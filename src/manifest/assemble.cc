@@ -105,6 +105,13 @@ class Assembler {
     h.vmm.binary = rh.vmm_binary ? rh.vmm_binary->value : default_vmm_binary(h.vmm.kind);
     if (rh.vmm_binary)
       if (auto rule = vmm_binary_rule(h.vmm.kind, h.vmm.binary)) d_.error(rh.vmm_binary->loc, "spec.vmm.binary", *rule);
+    if (rh.jailer) {
+      h.vmm.jailer = rh.jailer->value;
+      if (h.vmm.kind != model::VmmKind::Firecracker)
+        d_.error(rh.jailer->loc, "spec.vmm.jailer", "the jailer is Firecracker's: it needs kind: firecracker");
+      else if (auto rule = jailer_rule(h.vmm.jailer))
+        d_.error(rh.jailer->loc, "spec.vmm.jailer", *rule);
+    }
     if (rh.smt) h.vmm.smt = rh.smt->value;
     if (rh.accel) {
       h.vmm.accel = rh.accel->value;

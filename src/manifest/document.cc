@@ -549,7 +549,7 @@ class Parser {
         (p.key == "first" ? h.port_first : h.port_last) = at(p, std::uint16_t(*v));
       }
     } else if (field.key == "vmm") {
-      auto f = r_.fields(field, path, {"kind", "binary", "smt", "accel"});
+      auto f = r_.fields(field, path, {"kind", "binary", "jailer", "smt", "accel"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) {
         std::string sub = child(path, p.key);
         if (p.key == "kind") {
@@ -560,6 +560,8 @@ class Parser {
             h.accel = at(p, *v == 0 ? model::Accel::Auto : *v == 1 ? model::Accel::Kvm : model::Accel::Tcg);
         } else if (p.key == "binary") {
           if (auto v = r_.absolute_path(p, sub)) h.vmm_binary = at(p, *v);
+        } else if (p.key == "jailer") {
+          if (auto v = r_.absolute_path(p, sub)) h.jailer = at(p, *v);
         } else if (auto v = r_.boolean(p, sub)) {
           h.smt = at(p, *v);
         }

@@ -38,6 +38,7 @@ LoadResult load(const std::vector<SourceFile>& files) {
     out.host_origin = raw.hosts[0].loc;
     for (const auto& [_, file] : raw.hosts[0].image_files) out.host_files.emplace(file.value, file.loc);
     if (raw.hosts[0].vmm_binary) out.host_files.emplace(raw.hosts[0].vmm_binary->value, raw.hosts[0].vmm_binary->loc);
+    if (raw.hosts[0].jailer) out.host_files.emplace(raw.hosts[0].jailer->value, raw.hosts[0].jailer->loc);
     if (raw.hosts[0].state_root) out.host_files.emplace(raw.hosts[0].state_root->value, raw.hosts[0].state_root->loc);
   }
   out.diagnostics.sort(order);

@@ -68,6 +68,7 @@ struct RawHost {
   std::optional<At<std::uint16_t>> port_last;
   std::optional<At<model::VmmKind>> vmm_kind;
   std::optional<At<std::string>> vmm_binary;
+  std::optional<At<std::string>> jailer;
   std::optional<At<bool>> smt;
   std::optional<At<model::Accel>> accel;
   std::optional<At<std::map<std::string, model::Image>>> images;

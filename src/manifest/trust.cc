@@ -62,18 +62,31 @@ bool is_within(std::string_view path, std::string_view dir) {
   return path.substr(0, dir.size()) == dir && (path.size() == dir.size() || path[dir.size()] == '/');
 }
 
-std::optional<std::string> vmm_binary_rule(model::VmmKind kind, const std::string& path) {
+namespace {
+
+// Directly in one of kVmmDirectories (`the` names it there), its file name
+// starting with `prefix` (`whose` names it there).
+std::optional<std::string> program_rule(const std::string& the, const std::string& whose, const std::string& prefix,
+                                        const std::string& path) {
   const std::string dir = dirname_of(path);
   bool in_place = false;
   for (auto d : kVmmDirectories) in_place = in_place || dir == d;
   if (!in_place)
-    return "the VMM must lie directly in one of " + listed(std::begin(kVmmDirectories), std::end(kVmmDirectories)) +
+    return the + " must lie directly in one of " + listed(std::begin(kVmmDirectories), std::end(kVmmDirectories)) +
            " (only root installs there), got " + path;
-  const std::string name = basename_of(path);
-  const std::string prefix = kind == model::VmmKind::Firecracker ? "firecracker" : "qemu-system-";
-  if (name.rfind(prefix, 0) != 0)
-    return std::string("a ") + model::to_string(kind) + " VMM's file name starts with \"" + prefix + "\", got " + path;
+  if (basename_of(path).rfind(prefix, 0) != 0) return whose + " file name starts with \"" + prefix + "\", got " + path;
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> vmm_binary_rule(model::VmmKind kind, const std::string& path) {
+  return program_rule("the VMM", "a " + std::string(model::to_string(kind)) + " VMM's",
+                      kind == model::VmmKind::Firecracker ? "firecracker" : "qemu-system-", path);
+}
+
+std::optional<std::string> jailer_rule(const std::string& path) {
+  return program_rule("the jailer", "the jailer's", "jailer", path);
 }
 
 std::optional<std::string> state_root_rule(const std::string& path) {
@@ -223,6 +236,18 @@ void check_host_files(const model::Host& host, const std::map<std::string, Locat
                 *rule + "; only root may control where clawfleet keeps instances and images");
   }
   check(host.vmm.binary, "spec.vmm.binary", Vmm::Runs);
+  if (!host.vmm.jailer.empty()) {
+    // Root runs it, so only root's rule.
+    check(host.vmm.jailer, "spec.vmm.jailer", Vmm::No);
+    // The jailer names the chroot after the real file's name, and clawfleet
+    // lays the chroot out before it starts (host/vmm/jail.h).
+    if (auto real = fs.canonical(host.vmm.binary); real && basename_of(real.value()) != basename_of(host.vmm.binary)) {
+      auto at = origins.find(host.vmm.binary);
+      diags.error(at == origins.end() ? fallback : at->second, "spec.vmm.binary",
+                  host.vmm.binary + " is a link to " + real.value() +
+                      ", and the jailer names its chroot after the file it copies: name the file itself");
+    }
+  }
   std::set<std::string> seen;
   for (const auto& [name, image] : host.images)
     for (const auto& [key, path, vmm] : {std::tuple<const char*, std::string, Vmm>{"kernel", image.kernel, Vmm::Reads},

@@ -33,6 +33,8 @@ bool is_within(std::string_view path, std::string_view dir);
 // spec.vmm.binary: in one of kVmmDirectories, named for its kind
 // (firecracker…, qemu-system-…).
 std::optional<std::string> vmm_binary_rule(model::VmmKind kind, const std::string& path);
+// spec.vmm.jailer: in one of kVmmDirectories, named jailer…
+std::optional<std::string> jailer_rule(const std::string& path);
 
 // spec.stateRoot: a directory of clawfleet's own, not a system directory
 // (/, /etc, /usr, /tmp, /home, /var/lib itself, ...), where clawfleet

@@ -78,6 +78,7 @@ json to_json(const Host& h) {
       {"stateRoot", h.state_root},
       {"limits", limits},
   };
+  if (!h.vmm.jailer.empty()) j["vmm"]["jailer"] = h.vmm.jailer;
   // Only when set (liveness: when not the default): fleets without them
   // keep the hash they had before.
   if (!h.ca_certificates.empty()) j["caCertificates"] = h.ca_certificates;

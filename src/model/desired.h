@@ -102,6 +102,8 @@ struct Vmm {
   std::string binary;
   bool smt = false;
   Accel accel = Accel::Auto;
+  // Firecracker's jailer (spec.vmm.jailer): "" runs Firecracker directly.
+  std::string jailer{};
   bool operator==(const Vmm&) const = default;
 };
 

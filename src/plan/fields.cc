@@ -97,6 +97,8 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   if (host.egress == model::Egress::Proxy && host.proxy) f["host.egress.proxy.url"] = host.proxy->url;
   f["host.vmm.kind"] = model::to_string(host.vmm.kind);
   f["host.vmm.binary"] = host.vmm.binary;
+  // Only when set: instances applied before the field existed stay as they are.
+  if (!host.vmm.jailer.empty()) f["host.vmm.jailer"] = host.vmm.jailer;
   f["host.vmm.smt"] = host.vmm.smt ? "true" : "false";
   if (auto it = host.images.find(instance.image); it != host.images.end()) {
     f["host.image.kernel"] = it->second.kernel;

@@ -92,6 +92,7 @@ constexpr std::pair<const char*, const char*> kNouns[] = {
     {"host.egress.proxy.url", "egress proxy"},
     {"host.vmm.kind", "VMM"},
     {"host.vmm.binary", "VMM binary"},
+    {"host.vmm.jailer", "jailer"},
     {"host.vmm.smt", "SMT setting"},
     {"host.image.kernel", "kernel"},
     {"host.image.rootfs", "base root filesystem"},

@@ -18,6 +18,7 @@
 #include "host/systemd/systemd.h"
 #include "host/systemd/systemd_connect.h"
 #include "host/vmm/launch.h"
+#include "host/vmm/vmm.h"
 #include "integration/nspawn.h"
 #include "integration/shipped_units.h"
 #include "model/instance_dir.h"
@@ -479,6 +480,116 @@ TEST_F(RealSystemd, VmHelperPreparesRunsAndStops) {
                      "directory (has `clawfleet apply` created instance t2?)"),
             std::string::npos)
       << out;
+}
+
+// The VM unit's jailer variant (docs/host.md#the-jailer), the real
+// `clawfleet vm prepare|run|stop` with the launch record and drop-ins
+// apply writes for a Host with a jailer. The jailer and Firecracker are
+// not installable here: their stand-ins (tests/integration/stand_in/) make
+// the jailer's system calls in its order and open what Firecracker opens,
+// so what the unit must allow and what clawfleet must lay out is real.
+TEST_F(RealSystemd, JailedFirecrackerRunsAsItsUserInItsJail) {
+  auto installed = container_->install(CLAWFLEET_BINARY, "/usr/local/bin/clawfleet");
+  ASSERT_TRUE(installed) << installed.error().message;
+  for (const char* unit : kShippedUnits) ASSERT_TRUE(files_->write(unit, shipped(unit)));
+  for (auto [from, to] : {std::pair{STAND_IN_JAILER, "/usr/local/bin/jailer"},
+                          std::pair{STAND_IN_FIRECRACKER, "/usr/local/bin/firecracker"}}) {
+    fs::copy_file(from, container_->root() + to, fs::copy_options::overwrite_existing);
+    fs::permissions(container_->root() + to, fs::perms(0755));
+  }
+
+  model::Host host;
+  host.bridge = "cfbr0";
+  host.subnet = parse_cidr("10.77.0.0/24").value();
+  host.gateway = parse_ipv4("10.77.0.1").value();
+  host.state_root = model::kDefaultStateRoot;
+  host.vmm.binary = "/usr/local/bin/firecracker";
+  host.vmm.jailer = "/usr/local/bin/jailer";
+  const std::string images = "/var/lib/clawfleet/images/default";
+  host.images["default"] = {images + "/vmlinux", images + "/rootfs.ext4", std::nullopt};
+  const std::string tap = tap_name("t1", {});
+  const std::string dir = "/var/lib/clawfleet/instances/t1";
+  const model::Allocation alloc{parse_ipv4("10.77.0.2").value(), parse_mac("06:fc:0a:4d:00:02").value(), 18900, tap};
+  model::Instance inst = t1();
+  inst.image = "default";
+  auto vmm = make_vmm(model::VmmKind::Firecracker);
+  auto record = make_launch_record(host, inst, alloc, *vmm, true, 0);
+  ASSERT_TRUE(record) << record.error().message;
+  const Jail jail = *record.value().jail;
+  fs::create_directories(container_->root() + images);
+  std::ofstream(container_->root() + images + "/vmlinux") << "placeholder kernel\n";
+  fs::create_directories(container_->root() + dir);
+  std::ofstream(container_->root() + dir + "/rootfs.ext4") << "placeholder root disk\n";
+  std::ofstream(container_->root() + dir + "/seed.img") << "placeholder seed\n";
+  std::ofstream(container_->root() + dir + "/launch.json") << to_json(record.value());
+  std::ofstream(container_->root() + "/var/lib/clawfleet/ruleset.nft") << render_ruleset(host, {alloc});
+  auto dropins = dropins_for(host, inst, alloc);
+  ASSERT_TRUE(dropins) << dropins.error().message;
+  for (const auto& d : dropins.value()) ASSERT_TRUE(files_->write_dropin(d.unit, d.name, d.content));
+  ASSERT_TRUE(systemd_->daemon_reload());
+
+  std::string out, pid;
+  const std::string unit = "clawfleet-vm@t1.service";
+  const std::string vmm_log = container_->root() + jail.root + "/vmm.log";
+  // Started, until Firecracker serves its API from inside the jail, as the
+  // host sees its socket.
+  auto start = [&](const char* what) {
+    auto started = systemd_->start(unit, milliseconds(10000));
+    ASSERT_TRUE(started) << started.error().message;
+    auto state = vmm->state(container_->root() + record.value().api_socket, milliseconds(500));
+    for (int i = 0; i < 200 && !(state && state.value() == VmState::Running); ++i) {
+      std::this_thread::sleep_for(milliseconds(50));
+      state = vmm->state(container_->root() + record.value().api_socket, milliseconds(500));
+    }
+    container_->exec("journalctl -u " + unit + " -o cat --no-pager", &out);
+    ASSERT_EQ(started.value(), JobResult::Done) << what << "\n" << out;
+    ASSERT_TRUE(state && state.value() == VmState::Running) << what << "\n" << out;
+  };
+  start("the first start");
+  container_->exec("systemctl show -P MainPID " + unit, &pid);
+  pid.pop_back();
+  container_->exec("cat /proc/" + pid + "/comm", &out);
+  EXPECT_EQ(out, "firecracker\n");
+  container_->exec("grep -E '^(Uid|Gid|Groups|CapPrm|CapEff):' /proc/" + pid + "/status | tr -s '\t ' ' '", &out);
+  EXPECT_EQ(out,
+            "Uid: 1879048194 1879048194 1879048194 1879048194\nGid: 1879048194 1879048194 1879048194 1879048194\n"
+            "Groups: \nCapPrm: 0000000000000000\nCapEff: 0000000000000000\n");
+  // What it saw: the jail as its root, what clawfleet linked in and what
+  // the jailer made.
+  std::ifstream log(vmm_log);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(log), {}),
+            "stand-in firecracker t1: uid 1879048194 gid 1879048194, / holds dev firecracker firecracker.pid kernel "
+            "metrics.json rootfs.ext4 run seed.img vmm-config.json vmm.log\n");
+  container_->exec("cd " + jail.base +
+                       " && stat -c '%n %a %u %g' . firecracker firecracker/t1 firecracker/t1/root "
+                       "firecracker/t1/root/dev/kvm firecracker/t1/root/dev/net/tun firecracker/t1/root/vmm.sock",
+                   &out);
+  EXPECT_EQ(out,
+            ". 710 0 1879048194\nfirecracker 710 0 1879048194\nfirecracker/t1 710 0 1879048194\n"
+            "firecracker/t1/root 700 1879048194 1879048194\nfirecracker/t1/root/dev/kvm 600 1879048194 1879048194\n"
+            "firecracker/t1/root/dev/net/tun 600 1879048194 1879048194\n"
+            "firecracker/t1/root/vmm.sock 700 1879048194 1879048194\n");
+  container_->exec("cat " + dir + "/vm/console.log", &out);
+  EXPECT_EQ(out, "stand-in firecracker console of t1\n");
+
+  // `vm stop` (the VMM's user) reaches the socket through the jail: the
+  // guest powers off.
+  auto t0 = std::chrono::steady_clock::now();
+  auto stopped = systemd_->stop(unit, milliseconds(10000));
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  EXPECT_EQ(stopped.value(), JobResult::Done);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  container_->exec("journalctl -u " + unit + " -o cat --no-pager | grep 'vm stop'", &out);
+  EXPECT_NE(out.find("clawfleet vm stop t1: powered off after"), std::string::npos) << out;
+
+  // Again: the jailer refuses a jail with its last device nodes and pid
+  // file, so the next start works only because prepare emptied it; the
+  // VMM's log is kept.
+  start("the second start");
+  std::ifstream again(vmm_log);
+  const std::string both = std::string(std::istreambuf_iterator<char>(again), {});
+  EXPECT_EQ(std::count(both.begin(), both.end(), '\n'), 2) << both;
+  ASSERT_EQ(systemd_->stop(unit, milliseconds(10000)).value(), JobResult::Done);
 }
 
 // More loaded units than dbus-daemon allows pending replies on one

@@ -65,10 +65,34 @@ TEST(Dropins, OtherStateRootIsPassedToBothUnits) {
                                   "EnvironmentFile=/srv/claw-fleet/instances/bot/proxy.env\n"}));
 }
 
+// The jailer variant of the VM unit (docs/host.md#the-jailer): what the
+// jailer needs to build its chroot, on top of the template's hardening.
+TEST(Dropins, TheJailerVariantGivesTheJailerWhatItNeeds) {
+  model::Host h = manifest::default_host();
+  h.vmm.jailer = "/usr/bin/jailer";
+  auto d = dropins_for(h, bot(), alloc());
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ(d.value().size(), 3u);
+  EXPECT_EQ(d.value()[2], (Dropin{"clawfleet-vm@bot.service", "jailer",
+                                  "# clawfleet: owned by instance bot\n[Service]\n"
+                                  "CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_MKNOD CAP_SYS_ADMIN "
+                                  "CAP_SYS_CHROOT CAP_SYS_RESOURCE\n"
+                                  "RestrictNamespaces=mnt\n"
+                                  "SystemCallFilter=@mount\n"
+                                  "DeviceAllow=/dev/kvm rwm\n"
+                                  "DeviceAllow=/dev/net/tun rwm\n"
+                                  "DeviceAllow=/dev/userfaultfd rwm\n"}));
+  EXPECT_EQ(d.value()[2].path(), "/etc/systemd/system/clawfleet-vm@bot.service.d/jailer.conf");
+  // Only Firecracker has a jailer.
+  h.vmm.kind = model::VmmKind::Qemu;
+  EXPECT_EQ(dropins_for(h, bot(), alloc()).value().size(), 2u);
+}
+
 // What a destroy removes is every drop-in any instance may have.
 TEST(Dropins, EveryDropinListsWhatAnyHostRenders) {
   model::Host h = manifest::default_host();
   h.state_root = "/srv/claw-fleet";
+  h.vmm.jailer = "/usr/bin/jailer";
   model::Instance i = bot();
   i.resources.cpu_quota_percent = 10;
   auto d = dropins_for(h, i, alloc());

@@ -45,7 +45,7 @@ class Observe : public ::testing::Test {
     tap.name = a.tap, tap.kind = "tun", tap.master = host_.bridge, tap.up = true, tap.isolated = true;
     tap.alias = "clawfleet:" + name;
     net_.add_link(tap);
-    vmm_.set_state(vmm_socket(host_.state_root, name), VmState::Running);
+    vmm_.set_state(vmm_socket(host_, name), VmState::Running);
   }
 
   Result<model::Observed> run() { return observe(host_, others_.with(systemd_, net_, state_, vmm_, files_)); }
@@ -188,7 +188,7 @@ TEST_F(Observe, DriftShowsInHashesAndStates) {
   ASSERT_TRUE(before);
   // A hand edit of the drop-in, a stopped VM, a detached tap.
   files_.file("/etc/systemd/system/clawfleet-vm@bot.service.d/limits.conf", "[Service]\nMemoryMax=8G\n");
-  vmm_.set_state(vmm_socket(host_.state_root, "bot"), VmState::Absent);
+  vmm_.set_state(vmm_socket(host_, "bot"), VmState::Absent);
   Link tap = *net_.link(tap_name("bot", {}));
   tap.master.reset();
   net_.add_link(tap);

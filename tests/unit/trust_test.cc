@@ -43,6 +43,49 @@ TEST(Trust, VmmBinary) {
             "a firecracker VMM's file name starts with \"firecracker\", got /usr/bin/qemu-system-x86_64");
 }
 
+TEST(Trust, Jailer) {
+  EXPECT_EQ(jailer_rule("/usr/local/bin/jailer"), std::nullopt);
+  EXPECT_EQ(jailer_rule("/opt/firecracker/jailer-v1.12.0-x86_64"), std::nullopt);
+  EXPECT_EQ(jailer_rule("/srv/jailer"),
+            "the jailer must lie directly in one of /usr/bin, /usr/local/bin, /usr/libexec, /opt/firecracker (only "
+            "root installs there), got /srv/jailer");
+  EXPECT_EQ(jailer_rule("/usr/bin/firecracker"),
+            "the jailer's file name starts with \"jailer\", got /usr/bin/firecracker");
+}
+
+// Root runs the jailer: root's rule, no VMM access rule. It names the
+// chroot after the VMM's real file, which clawfleet lays out beforehand.
+TEST(Trust, JailerOnTheHost) {
+  testing::FakeFileReader fs;
+  fs.file("/usr/local/bin/jailer", "");
+  fs.mode("/usr/local/bin/jailer", 0, 0775);
+  fs.file("/opt/firecracker/firecracker-v1.12", "");
+  fs.mode("/opt/firecracker/firecracker-v1.12", 0, 0755);
+  fs.link("/usr/local/bin/firecracker", "/opt/firecracker/firecracker-v1.12");
+  model::Host host;
+  host.state_root = "/var/lib/clawfleet";
+  host.vmm.binary = "/usr/local/bin/firecracker";
+  host.vmm.jailer = "/usr/local/bin/jailer";
+  Diagnostics d;
+  check_host_files(
+      host,
+      {{"/usr/local/bin/firecracker", Location{"h.yaml", 5, 13}}, {"/usr/local/bin/jailer", Location{"h.yaml", 6, 13}}},
+      Location{"h.yaml", 1, 1}, fs, d);
+  std::vector<std::string> got;
+  for (const auto& x : d.all()) got.push_back(format(x));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "h.yaml:6:13: error: spec.vmm.jailer: /usr/local/bin/jailer is writable by group or others "
+                     "(mode 0775); only root may control what clawfleet runs or boots",
+                     "h.yaml:5:13: error: spec.vmm.binary: /usr/local/bin/firecracker is a link to "
+                     "/opt/firecracker/firecracker-v1.12, and the jailer names its chroot after the file it copies: "
+                     "name the file itself"}));
+  fs.mode("/usr/local/bin/jailer", 0, 0700);  // root's alone is enough: root runs it
+  host.vmm.binary = "/opt/firecracker/firecracker-v1.12";
+  Diagnostics fine;
+  check_host_files(host, {}, Location{"h.yaml", 1, 1}, fs, fine);
+  EXPECT_TRUE(fine.all().empty()) << format(fine.all().at(0));
+}
+
 TEST(Trust, StateRoot) {
   for (const char* fine : {"/var/lib/clawfleet", "/srv/clawfleet", "/srv/cf", "/var/lib/clawfleet-2", "/data/vms"})
     EXPECT_EQ(state_root_rule(fine), std::nullopt) << fine;

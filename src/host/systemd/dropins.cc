@@ -8,6 +8,25 @@
 
 namespace cf::host {
 
+namespace {
+
+// The VM unit's second variant (docs/host.md#the-jailer): `vm run` stays
+// root and runs Firecracker's jailer, which builds the chroot with these
+// (a mount namespace, pivot_root and chroot; device nodes made and given to
+// the VMM's user; the VMM copied in) and runs Firecracker as that user with
+// none of them. Everything else of the template's hardening stays.
+constexpr const char* kJailerDropin =
+    "[Service]\n"
+    "CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_MKNOD CAP_SYS_ADMIN CAP_SYS_CHROOT "
+    "CAP_SYS_RESOURCE\n"
+    "RestrictNamespaces=mnt\n"
+    "SystemCallFilter=@mount\n"
+    "DeviceAllow=/dev/kvm rwm\n"
+    "DeviceAllow=/dev/net/tun rwm\n"
+    "DeviceAllow=/dev/userfaultfd rwm\n";
+
+}  // namespace
+
 std::string dropin_marker(const std::string& instance) { return "# clawfleet: owned by instance " + instance + "\n"; }
 
 Result<std::vector<Dropin>> dropins_for(const model::Host& host, const model::Instance& spec,
@@ -27,6 +46,7 @@ Result<std::vector<Dropin>> dropins_for(const model::Host& host, const model::In
   if (r.cpu_quota_percent) limits += "CPUQuota=" + std::to_string(*r.cpu_quota_percent) + "%\n";
   if (r.io_weight) limits += "IOWeight=" + std::to_string(*r.io_weight) + "\n";
   out.push_back({vm_unit(instance), "manifest-limits", limits, true});
+  if (!jail_root(host, instance).empty()) out.push_back({vm_unit(instance), "jailer", marker + kJailerDropin});
   if (host.state_root != kDefaultStateRoot) {
     // The templates name the default root; a unit cannot compute a path from
     // an environment variable in EnvironmentFile=, so both are overridden.
@@ -43,6 +63,7 @@ Result<std::vector<Dropin>> dropins_for(const model::Host& host, const model::In
 std::vector<std::pair<std::string, std::string>> every_dropin(const std::string& instance) {
   return {{proxy_socket_unit(instance), "listen"},
           {vm_unit(instance), "manifest-limits"},
+          {vm_unit(instance), "jailer"},
           {vm_unit(instance), "state-root"},
           {proxy_service_unit(instance), "state-root"}};
 }

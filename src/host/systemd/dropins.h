@@ -39,7 +39,8 @@ struct Dropin {
 // The proxy socket's listener (127.0.0.1:<host port>, the only address it
 // ever has), the VM unit's cgroup limits (MemoryMax= from the guest's
 // memory, model/vm_limits.h; CPUQuota= and IOWeight= when the manifest sets
-// them) and, when the Host's state root is not the default, the drop-ins
+// them), under Firecracker's jailer what the jailer needs of the unit, and
+// when the Host's state root is not the default, the drop-ins
 // that point the VM unit's helper and the proxy's EnvironmentFile there.
 // A state root with characters a unit file would interpret (space, '%',
 // quotes, control characters) is refused rather than escaped.

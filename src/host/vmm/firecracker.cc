@@ -22,26 +22,34 @@ std::string boot_args(const VmSpec& spec) {
   return args;
 }
 
+// A path as the VMM opens it: inside its jail when it has one.
+std::string seen(const VmSpec& spec, const std::string& path) { return spec.jail ? spec.jail->inside(path) : path; }
+
 json config(const VmSpec& spec) {
-  json boot = {{"kernel_image_path", spec.image.kernel}, {"boot_args", boot_args(spec)}};
-  if (spec.image.initrd && !spec.image.initrd->empty()) boot["initrd_path"] = *spec.image.initrd;
+  json boot = {{"kernel_image_path", seen(spec, spec.image.kernel)}, {"boot_args", boot_args(spec)}};
+  if (spec.image.initrd && !spec.image.initrd->empty()) boot["initrd_path"] = seen(spec, *spec.image.initrd);
   json c = {
       {"boot-source", boot},
-      {"drives",
-       json::array({
-           {{"drive_id", "rootfs"},
-            {"path_on_host", spec.rootfs_path},
-            {"is_root_device", true},
-            {"is_read_only", false}},
-           {{"drive_id", "seed"}, {"path_on_host", spec.seed_path}, {"is_root_device", false}, {"is_read_only", true}},
-       })},
+      {"drives", json::array({
+                     {{"drive_id", "rootfs"},
+                      {"path_on_host", seen(spec, spec.rootfs_path)},
+                      {"is_root_device", true},
+                      {"is_read_only", false}},
+                     {{"drive_id", "seed"},
+                      {"path_on_host", seen(spec, spec.seed_path)},
+                      {"is_root_device", false},
+                      {"is_read_only", true}},
+                 })},
       {"network-interfaces",
        json::array({{{"iface_id", "eth0"}, {"host_dev_name", spec.tap}, {"guest_mac", to_string(spec.mac)}}})},
       {"machine-config", {{"vcpu_count", spec.vcpus}, {"mem_size_mib", spec.memory_mib}, {"smt", spec.smt}}},
   };
   if (!spec.log_path.empty())
-    c["logger"] = {{"log_path", spec.log_path}, {"level", "Warning"}, {"show_level", true}, {"show_log_origin", false}};
-  if (!spec.metrics_path.empty()) c["metrics"] = {{"metrics_path", spec.metrics_path}};
+    c["logger"] = {{"log_path", seen(spec, spec.log_path)},
+                   {"level", "Warning"},
+                   {"show_level", true},
+                   {"show_log_origin", false}};
+  if (!spec.metrics_path.empty()) c["metrics"] = {{"metrics_path", seen(spec, spec.metrics_path)}};
   return c;
 }
 
@@ -72,7 +80,34 @@ class Firecracker final : public Vmm {
   // --level or --metrics-path here: Firecracker configures its logger once
   // and refuses a second configuration. --id names the VM in its logs and in
   // GET / (Firecracker allows alphanumerics and hyphens, at most 64).
+  //
+  // Under the jailer (which passes --id itself), the VMM's arguments follow
+  // "--" and name its jail's paths. --cgroup-version 1 and no --cgroup: the
+  // jailer then touches no cgroup (with 2 it would move itself into
+  // /sys/fs/cgroup/<VMM file name> where that exists, out of the unit's
+  // cgroup and its limits, which are the VM's).
   std::vector<std::string> argv(const VmSpec& spec) const override {
+    if (spec.jail) {
+      const std::string uid = std::to_string(spec.uid);
+      return {spec.jailer,
+              "--id",
+              spec.name,
+              "--exec-file",
+              spec.binary,
+              "--uid",
+              uid,
+              "--gid",
+              uid,
+              "--chroot-base-dir",
+              spec.jail->base,
+              "--cgroup-version",
+              "1",
+              "--",
+              "--api-sock",
+              seen(spec, spec.api_socket),
+              "--config-file",
+              seen(spec, spec.config_path)};
+    }
     std::vector<std::string> a = {spec.binary, "--api-sock", spec.api_socket, "--config-file", spec.config_path};
     if (valid_id(spec.name)) {
       a.push_back("--id");

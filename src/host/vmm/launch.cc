@@ -34,6 +34,13 @@ InstancePaths paths_for(const std::string& state_root, const std::string& name) 
           {vm + "/console.log", vm + "/console.log.1", vm + "/console.sock"}};
 }
 
+VmmView vmm_view(const model::Host& host, const std::string& instance) {
+  const InstancePaths p = paths_for(host.state_root, instance);
+  const std::string root = jail_root(host, instance);
+  if (root.empty()) return {p.api_socket, p.rootfs};
+  return {root + kJailApiSocket, kJailRootfs};
+}
+
 VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,
                std::uint32_t tsc_khz) {
   InstancePaths p = paths_for(host.state_root, instance.name);
@@ -54,6 +61,16 @@ VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const m
   s.config_path = host.vmm.kind == model::VmmKind::Firecracker ? p.vmm_config : "";
   s.kvm = kvm;
   s.tsc_khz = kvm ? 0 : tsc_khz;
+  s.uid = model::vmm_uid(alloc);
+  if (!jail_root(host, instance.name).empty()) {
+    // Its socket, log and metrics in its jail (the jail keeps the last two
+    // across starts); everything else linked in.
+    s.jailer = host.vmm.jailer;
+    s.jail = jail_for(host, instance);
+    s.api_socket = vmm_view(host, instance.name).api_socket;
+    s.log_path = s.jail->root + "/vmm.log";
+    s.metrics_path = s.jail->root + "/metrics.json";
+  }
   return s;
 }
 
@@ -76,27 +93,32 @@ Result<LaunchRecord> make_launch_record(const model::Host& host, const model::In
                       spec.api_socket,
                       vmm.argv(spec),
                       std::move(files.value()),
-                      model::forwards(host)};
+                      model::forwards(host),
+                      spec.jail};
 }
 
 std::string to_json(const LaunchRecord& r) {
   json files = json::array();
   for (const auto& [path, content] : r.files) files.push_back({{"path", path}, {"content", content}});
-  return json{{"format", kFormat},
-              {"name", r.name},
-              {"bridge", r.bridge},
-              {"bridgeAddress", to_string(r.bridge_address)},
-              {"tap", r.tap},
-              {"ip", to_string(r.ip)},
-              {"mac", to_string(r.mac)},
-              {"vmm", model::to_string(r.vmm)},
-              {"vmmUser", r.uid},
-              {"apiSocket", r.api_socket},
-              {"argv", r.argv},
-              {"files", files},
-              {"ipForward", r.ip_forward}}
-             .dump(2) +
-         "\n";
+  json j{{"format", kFormat},
+         {"name", r.name},
+         {"bridge", r.bridge},
+         {"bridgeAddress", to_string(r.bridge_address)},
+         {"tap", r.tap},
+         {"ip", to_string(r.ip)},
+         {"mac", to_string(r.mac)},
+         {"vmm", model::to_string(r.vmm)},
+         {"vmmUser", r.uid},
+         {"apiSocket", r.api_socket},
+         {"argv", r.argv},
+         {"files", files},
+         {"ipForward", r.ip_forward}};
+  if (r.jail) {
+    json links = json::array();
+    for (const auto& [from, to] : r.jail->links) links.push_back({{"from", from}, {"to", to}});
+    j["jail"] = {{"base", r.jail->base}, {"root", r.jail->root}, {"links", links}};
+  }
+  return j.dump(2) + "\n";
 }
 
 Result<LaunchRecord> launch_from_json(const std::string& text) {
@@ -128,6 +150,20 @@ Result<LaunchRecord> launch_from_json(const std::string& text) {
     for (const auto& f : j.at("files"))
       r.files.emplace_back(f.at("path").get<std::string>(), f.at("content").get<std::string>());
     r.ip_forward = j.at("ipForward").get<bool>();
+    // Absent unless the Host names a jailer.
+    if (j.contains("jail")) {
+      const json& jail = j.at("jail");
+      Jail parsed{jail.at("base").get<std::string>(), jail.at("root").get<std::string>(), {}};
+      for (const auto& l : jail.at("links"))
+        parsed.links.emplace_back(l.at("from").get<std::string>(), l.at("to").get<std::string>());
+      const std::string dir = dir_of(parsed.base);  // <state root>/instances/<name>
+      if (base_of(dir) != r.name || base_of(dir_of(dir)) != "instances")
+        return Error{"jail: base is not the instance's"};
+      if (auto s = check_jail(parsed, dir); !s) return s.error();
+      if (r.vmm != model::VmmKind::Firecracker || r.uid == 0)
+        return Error{"jail: only Firecracker runs jailed, as a user of its own"};
+      r.jail = std::move(parsed);
+    }
     if (!is_dns_label(r.name) || !is_ifname(r.bridge) || !is_ifname(r.tap) || r.argv.empty() ||
         !is_clean_absolute_path(r.argv[0]) || !is_clean_absolute_path(r.api_socket))
       return Error{"name, bridge, tap, argv[0] or apiSocket is malformed"};

@@ -5,6 +5,7 @@
 // last applied, never what the manifests say now.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "host/network/network.h"
 #include "host/state/state.h"
 #include "host/vmm/console.h"
+#include "host/vmm/jail.h"
 #include "host/vmm/vmm.h"
 #include "model/desired.h"
 #include "model/observed.h"
@@ -38,6 +40,9 @@ struct LaunchRecord {
   // allowed, ip_forward. (The ruleset holds every guest, so it is one file
   // of the state root's, not a copy in each record.)
   bool ip_forward = false;
+  // Under Firecracker's jailer: its jail, laid out by `vm prepare`, and
+  // `vm run` runs argv (the jailer) as root.
+  std::optional<Jail> jail{};
   bool operator==(const LaunchRecord&) const = default;
 };
 
@@ -50,6 +55,14 @@ struct InstancePaths {
   ConsolePaths console;
 };
 InstancePaths paths_for(const std::string& state_root, const std::string& name);
+
+// Where the running VMM of an instance listens, and the name it knows its
+// root disk by: the host's paths, or its jail's under the jailer.
+struct VmmView {
+  std::string api_socket;
+  std::string rootfs;
+};
+VmmView vmm_view(const model::Host& host, const std::string& instance);
 
 // The VM of `instance` as the VMM backend runs it.
 VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,

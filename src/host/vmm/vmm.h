@@ -11,6 +11,7 @@
 
 #include "core/net.h"
 #include "core/result.h"
+#include "host/vmm/jail.h"
 #include "model/desired.h"
 #include "model/observed.h"
 
@@ -35,6 +36,12 @@ struct VmSpec {
   std::string kernel_args;    // extra kernel command line
   bool kvm = true;            // QEMU: -accel kvm, else tcg
   std::uint32_t tsc_khz = 0;  // QEMU under TCG: tsc_early_khz (0 = omit)
+  // Firecracker under its jailer: the jailer's path, the jail (the paths
+  // above stay the host's; the config names them as the jail does), and
+  // the user it runs Firecracker as.
+  std::string jailer;
+  std::optional<Jail> jail;
+  std::uint32_t uid = 0;
 };
 
 using model::VmState;
@@ -55,8 +62,8 @@ class Vmm {
   // asked, false when this VMM has no such request (Firecracker, which a
   // SIGTERM ends).
   virtual Result<bool> quit(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
-  // Tells a running VM that its root disk file (the drive "rootfs") grew to
-  // `bytes`, so the guest sees the new capacity (Firecracker PATCH
+  // Tells a running VM that its root disk file (the drive "rootfs", at
+  // `rootfs_path` as the VMM names it: VmmView) grew to `bytes`, so the guest sees the new capacity (Firecracker PATCH
   // /drives/rootfs, QEMU block_resize); the guest then grows its filesystem.
   virtual Status notify_disk_grown(const std::string& api_socket, const std::string& rootfs_path, std::uint64_t bytes,
                                    std::chrono::milliseconds timeout) = 0;
