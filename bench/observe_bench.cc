@@ -171,7 +171,7 @@ struct FakeHost {
 
       if (!network.ensure_tap(a.tap, host.bridge, host::kTapAliasPrefix + name, model::vmm_uid(a)))
         die("fake network: cannot create tap " + a.tap);
-      vmm.set_state(host::vmm_socket(host.state_root, name), host::VmState::Running);
+      vmm.set_state(host::vmm_socket(host, name), host::VmState::Running);
     }
     network.table = host::render_ruleset(host, allocations);
   }
