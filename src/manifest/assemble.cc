@@ -314,6 +314,10 @@ class Assembler {
                to_string(host_.subnet) + " has room for " + plural(guests, "guest", "guests") + ", but the fleet has " +
                    plural(n, "instance", "instances"));
     }
+    if (n > kMaxBridgePorts)
+      d_.error(rh.bridge ? rh.bridge->loc : fallback, "spec.bridge",
+               "a Linux bridge has at most " + std::to_string(kMaxBridgePorts) +
+                   " ports, one for each instance's tap, but the fleet has " + plural(n, "instance", "instances"));
     if (ports >= in_range && need_port > ports - in_range && ports > 0) {
       Location loc = rh.port_first ? rh.port_first->loc : rh.port_last ? rh.port_last->loc : fallback;
       d_.error(loc, "spec.ports",

@@ -11,6 +11,10 @@ inline constexpr std::size_t kMaxFiles = 1024;
 inline constexpr std::size_t kMaxTotalBytes = 16 << 20;
 inline constexpr std::size_t kMaxDocumentsPerFile = 1024;
 inline constexpr std::size_t kMaxInstances = 4096;
+// Ports of one Linux bridge, each instance's tap one of them: the kernel's
+// BR_MAX_PORTS (1024) less port 0, which it reserves. The 1024th tap is
+// refused with "Exchange full", halfway through an apply.
+inline constexpr std::size_t kMaxBridgePorts = 1023;
 inline constexpr std::size_t kMaxStringBytes = 4096;
 inline constexpr std::size_t kMaxLabels = 64;
 inline constexpr std::size_t kMaxSkills = 128;

@@ -711,6 +711,28 @@ TEST(Load, CapacityOfSubnetAndPortRange) {
             }));
 }
 
+// Each instance's tap is a port of the Host's one bridge, of which Linux
+// allows 1023: the 1024th would fail an apply halfway ("Exchange full").
+TEST(Load, AFleetLargerThanABridgeIsRefused) {
+  std::vector<SourceFile> files{{"h.yaml",
+                                 "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n  bridge: cfbr0\n"
+                                 "  subnet: 10.7.0.0/21\n  ports: {first: 20000, last: 21999}\n"}};
+  auto instances = [&](int first, int count) {
+    std::string all;
+    for (int i = first; i < first + count; ++i)
+      all += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: b" + std::to_string(i) +
+             "}\nspec: {providerKeys: {openai: {env: K}}}\n";
+    return all;
+  };
+  files.push_back({"a.yaml", instances(0, 512)});
+  files.push_back({"b.yaml", instances(512, 511)});
+  EXPECT_EQ(diags(files), std::vector<std::string>{});
+  files[2].content = instances(512, 512);
+  EXPECT_EQ(diags(files), (std::vector<std::string>{"h.yaml:4:11: error: spec.bridge: a Linux bridge has at most 1023 "
+                                                    "ports, one for each instance's tap, but the fleet has 1024 "
+                                                    "instances"}));
+}
+
 TEST(Load, StringsAreCheckedForControlCharactersAndUtf8) {
   EXPECT_EQ(
       diags(instance("  model: \"openai/a\\tb\"\n")),
