@@ -48,20 +48,17 @@ class FakeFileReader : public FileReader {
     const std::string real = resolve(dir);
     if (!dirs_.count(real)) return Error{"cannot open directory " + dir + ": No such file or directory"};
     std::vector<DirEntry> out;
-    auto in_dir = [&](const std::string& path) { return path.substr(0, path.rfind('/')) == real; };
-    auto name = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
-    for (const auto& [path, _] : files_)
-      if (in_dir(path)) out.push_back({name(path), true, false, ""});
-    for (const auto& [path, type] : others_)
-      if (in_dir(path)) out.push_back({name(path), false, false, type});
-    for (const auto& [path, _] : links_) {
-      if (!in_dir(path)) continue;
-      const std::string target = resolve(path);
-      DirEntry e{name(path), files_.count(target) > 0, true, ""};
+    for_children(files_, real, [&](const std::string& name, const auto&) { out.push_back({name, true, false, ""}); });
+    for_children(others_, real, [&](const std::string& name, const auto& entry) {
+      out.push_back({name, false, false, entry.second});
+    });
+    for_children(links_, real, [&](const std::string& name, const auto& entry) {
+      const std::string target = resolve(entry.first);
+      DirEntry e{name, files_.count(target) > 0, true, ""};
       if (!e.regular)
         e.type = others_.count(target) ? others_[target] : dirs_.count(target) ? "a directory" : "a dangling symlink";
       out.push_back(std::move(e));
-    }
+    });
     // Reverse order: callers must sort, not trust the listing.
     std::reverse(out.begin(), out.end());
     return out;
@@ -109,13 +106,27 @@ class FakeFileReader : public FileReader {
 
  private:
   std::map<std::string, std::pair<unsigned, unsigned>> modes_;  // path -> uid, permissions
-  bool has_below(const std::string& dir) const {
-    const auto below = [&](const std::string& p) { return p.rfind(dir + "/", 0) == 0; };
-    for (const auto& [p, _] : files_)
-      if (below(p)) return true;
-    for (const auto& p : dirs_)
-      if (below(p)) return true;
-    return false;
+  // Sorted keys: what lies below `dir` starts at the first key from
+  // "dir/" on (logarithmic, so the fake is not what a benchmark at
+  // thousands of instances measures).
+  template <class Keys>
+  static bool any_below(const Keys& keys, const std::string& dir) {
+    const std::string prefix = dir + "/";
+    auto it = keys.lower_bound(prefix);
+    return it != keys.end() && key_of(*it).compare(0, prefix.size(), prefix) == 0;
+  }
+  bool has_below(const std::string& dir) const { return any_below(files_, dir) || any_below(dirs_, dir); }
+  static const std::string& key_of(const std::string& k) { return k; }
+  template <class V>
+  static const std::string& key_of(const std::pair<const std::string, V>& e) {
+    return e.first;
+  }
+  // Calls f(name, entry) for each key directly in `dir`.
+  template <class Map, class F>
+  static void for_children(const Map& m, const std::string& dir, F&& f) {
+    const std::string prefix = dir + "/";
+    for (auto it = m.lower_bound(prefix); it != m.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+      if (it->first.find('/', prefix.size()) == std::string::npos) f(it->first.substr(prefix.size()), *it);
   }
 
   std::map<std::string, std::string> files_;
