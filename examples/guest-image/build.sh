@@ -14,6 +14,8 @@
 #                         the image, kept for bundled skills (name, eligible,
 #                         missing bins/anyBins/env/config/os); clawfleet's plan
 #                         reads it beside the rootfs (docs/guest.md#skills)
+#   (the gateway's state, /var/lib/openclaw, is on the instance's data disk,
+#   /dev/vdc, formatted at its first boot: files/etc/tmpfiles.d)
 #   OUTDIR/recipe.sha256  the recipe hash (this script + files/), see
 #                         `build.sh --recipe-hash` and cached.sh
 #
@@ -266,7 +268,7 @@ cp -R "$files/." "$root/"
 chmod 0755 "$root/usr/local/lib/clawfleet"
 find "$root/usr/local/lib/clawfleet" -type f -exec chmod 0755 {} +
 find "$root/etc/systemd/system" "$root/etc/cloud/cloud.cfg.d" "$root/etc/udev/rules.d" \
-  "$root/etc/initramfs-tools" -type f -exec chmod 0644 {} +
+  "$root/etc/initramfs-tools" "$root/etc/tmpfiles.d" -type f -exec chmod 0644 {} +
 
 # Initramfs with the modules listed in files/etc/initramfs-tools/modules.
 # mkinitramfs needs nothing mounted in the chroot.
@@ -279,7 +281,15 @@ chroot "$root" update-initramfs -u -k all >"$work/initramfs.log" 2>&1 || {
 echo clawfleet >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tclawfleet\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 # No fsck at boot (journal replay is enough; fsck is slow under emulation).
+# The data disk (/dev/vdc, docs/guest.md#the-data-disk) holds what the
+# gateway writes: systemd formats it when it has no file system yet (the
+# host creates it empty and sparse) and grows it to the disk at each mount;
+# noinit_itable: the sparse file reads as zeros, so the kernel need not
+# write its inode tables out (which would allocate them on the host).
+# No nofail: without its data disk the gateway must not start on the root.
 printf '/dev/vda\t/\text4\tdefaults,noatime\t0\t0\n' >"$root/etc/fstab"
+printf '/dev/vdc\t/var/lib/openclaw\text4\tdefaults,noatime,noinit_itable,x-systemd.makefs,x-systemd.growfs\t0\t0\n' \
+  >>"$root/etc/fstab"
 chroot "$root" passwd -l root >/dev/null
 # An empty machine-id: each VM generates its own at first boot (and that is
 # not a "first boot" that would run presets).

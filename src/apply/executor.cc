@@ -58,7 +58,10 @@ class Run {
     for (const auto& inst : desired_.fleet.instances) {
       const model::ObservedInstance* seen = observed(inst.name);
       if (!seen || !seen->allocation || !seen->dir.exists) continue;
-      auto launch = host::make_launch_record(h, inst, *seen->allocation, ports_.vmm, kvm_, observed_.platform.tsc_khz);
+      auto data_disk = has_data_disk(host::paths_for(h.state_root, inst.name));
+      if (!data_disk) return data_disk.error();
+      auto launch = host::make_launch_record(h, inst, *seen->allocation, ports_.vmm, kvm_, observed_.platform.tsc_khz,
+                                             data_disk.value());
       if (!launch) return launch.error();
       if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()),
                                            model::instance_file_mode("launch.json"));
@@ -183,6 +186,12 @@ class Run {
     const model::Host& h = desired_.fleet.host;
     const std::string vm = host::vm_unit(inst.name);
     const std::string sock = host::proxy_socket_unit(inst.name);
+    const host::InstancePaths paths = host::paths_for(h.state_root, inst.name);
+    auto data_disk = has_data_disk(paths);
+    if (!data_disk) return data_disk.error();
+    // What this instance is given: without a data disk, the field is not its.
+    std::map<std::string, std::string> fields = plan::flatten(inst, h, desired_.secret_digests, desired_.ca_digests);
+    if (!data_disk.value()) fields.erase(plan::kDataDiskField);
     host::InstanceRecord rec{inst.name, alloc, model::content_hash(inst), std::nullopt, inst.protect, {}};
     std::string token;
     bool reload = false;
@@ -210,7 +219,8 @@ class Run {
       on_host_.insert_or_assign(inst.name, alloc);
       if (auto s = sync_ruleset(); !s) return s;
 
-      auto launch = host::make_launch_record(h, inst, alloc, ports_.vmm, kvm_, observed_.platform.tsc_khz);
+      auto launch =
+          host::make_launch_record(h, inst, alloc, ports_.vmm, kvm_, observed_.platform.tsc_khz, data_disk.value());
       if (!launch) return launch.error();
       if (auto s = ports_.state.write_file(inst.name, "launch.json", host::to_json(launch.value()),
                                            model::instance_file_mode("launch.json"));
@@ -234,8 +244,8 @@ class Run {
       if (auto s = host::prepare_host_side(launch.value(), *loaded_, ports_.network); !s) return s;
     }
     // Outside the lock: a first copy of the root disk can take a while.
-    const std::string generation = generation_of(plan::flatten(inst, h, desired_.secret_digests, desired_.ca_digests));
-    auto grew = guest_disks(inst, alloc, token, generation);
+    const std::string generation = generation_of(fields);
+    auto grew = guest_disks(inst, paths, alloc, token, generation, data_disk.value());
     if (!grew) return grew.error();
     {
       // The VM unit's prepare does it too, before every start of the VMM.
@@ -263,15 +273,23 @@ class Run {
           return Error{unit_job_error(restart ? "restart" : "start", unit, r.value())};
         if (unit == vm) restarted_vm = restart;
       }
-      // A guest that was not restarted learns of its larger disk now; one
+      // A guest that was not restarted learns of a larger disk now; one
       // that booted sees it at boot. A grow step notifies even when the file
       // had grown in an earlier, interrupted run.
-      if ((grew.value() || mode == Mode::Grow) && !restarted_vm && was_running(inst.name)) {
+      if (!restarted_vm && was_running(inst.name)) {
         const host::VmmView view = host::vmm_view(h, inst.name);
-        if (auto s =
-                ports_.vmm.notify_disk_grown(view.api_socket, view.rootfs, disk_bytes(inst), options_.job_deadline);
-            !s)
-          return Error{"instance " + inst.name + ": cannot tell the guest its disk grew: " + s.error().message};
+        for (const auto& [drive, path, field, size, grown] :
+             {std::tuple{host::kRootDrive, view.rootfs, "spec.resources.disk", inst.resources.disk_bytes,
+                         grew.value().root},
+              std::tuple{host::kDataDrive, view.data, plan::kDataDiskField, inst.resources.data_disk_bytes,
+                         grew.value().data}}) {
+          if (!grown && !(mode == Mode::Grow && fields.count(field) && changed_since_applied(inst.name, field, fields)))
+            continue;
+          const std::uint64_t bytes = disk_bytes(size);
+          if (auto s = ports_.vmm.notify_disk_grown(view.api_socket, drive, path, bytes, options_.job_deadline); !s)
+            return Error{"instance " + inst.name + ": cannot tell the guest its " +
+                         (drive == host::kRootDrive ? "disk" : "data disk") + " grew: " + s.error().message};
+        }
       }
       // A guest that kept running (a grow, a repair) still runs the seed it
       // booted with; the one written now is read at its next boot.
@@ -290,10 +308,19 @@ class Run {
     }
 
     // Only now is the configuration applied (a running one proved healthy).
-    rec.applied = plan::flatten(inst, h, desired_.secret_digests, desired_.ca_digests);
+    rec.applied = std::move(fields);
     rec.applied_generation = running ? std::optional<std::string>(generation) : rec.applied_generation;
     std::lock_guard<std::mutex> lock(mu_);
     return ports_.state.write_instance(rec);
+  }
+
+  // Whether `field` differs from what the plan found applied.
+  bool changed_since_applied(const std::string& name, const std::string& field,
+                             const std::map<std::string, std::string>& fields) const {
+    const model::ObservedInstance* seen = observed(name);
+    if (!seen) return true;
+    auto was = seen->applied.find(field);
+    return was == seen->applied.end() || was->second != fields.at(field);
   }
 
   // Whether the plan was made with the VM up (a VM started just now sees
@@ -305,31 +332,53 @@ class Run {
     return it != seen->units.end() && it->second.active_state == "active" && seen->vm_state == model::VmState::Running;
   }
 
-  // The disk file: the manifest's size rounded up to a whole MiB.
-  static std::uint64_t disk_bytes(const model::Instance& inst) {
+  // A disk file: the manifest's size rounded up to a whole MiB.
+  static std::uint64_t disk_bytes(std::uint64_t size) {
     constexpr std::uint64_t kMiB = 1 << 20;
-    return (inst.resources.disk_bytes + kMiB - 1) / kMiB * kMiB;
+    return (size + kMiB - 1) / kMiB * kMiB;
   }
 
-  // The root disk (cloned from the image when missing, grown when smaller
-  // than the manifest says) and the seed (rewritten when what it should
-  // hold differs). True when the disk was grown.
-  Result<bool> guest_disks(const model::Instance& inst, const model::Allocation& alloc, const std::string& token,
-                           const std::string& generation) {
+  // Whether the instance has a data disk: it has one, or it gets one now
+  // with its root disk (a create). An instance created before data disks
+  // has a root disk and none (docs/guest.md#the-data-disk).
+  Result<bool> has_data_disk(const host::InstancePaths& paths) {
+    auto data = ports_.disks.size(paths.data);
+    if (!data) return data.error();
+    if (data.value()) return true;
+    auto root = ports_.disks.size(paths.rootfs);
+    if (!root) return root.error();
+    return !root.value();
+  }
+
+  struct Grown {
+    bool root = false;
+    bool data = false;
+  };
+
+  // The data disk (made empty when missing: the guest formats it), the
+  // root disk (cloned from the image when missing) each grown when smaller
+  // than the manifest says, and the seed (rewritten when what it should
+  // hold differs). Which disks were grown.
+  Result<Grown> guest_disks(const model::Instance& inst, const host::InstancePaths& paths,
+                            const model::Allocation& alloc, const std::string& token, const std::string& generation,
+                            bool data_disk) {
     const model::Host& h = desired_.fleet.host;
-    const host::InstancePaths paths = host::paths_for(h.state_root, inst.name);
-    const std::uint64_t bytes = disk_bytes(inst);
-    bool grew = false;
-    auto disk = ports_.disks.size(paths.rootfs);
-    if (!disk) return disk.error();
-    if (!disk.value()) {
-      if (auto s = ports_.disks.clone(h.images.at(inst.image).rootfs, paths.rootfs, bytes); !s)
-        return Error{"instance " + inst.name + ": " + s.error().message};
-    } else if (*disk.value() < bytes) {
-      if (auto s = ports_.disks.grow(paths.rootfs, bytes); !s)
-        return Error{"instance " + inst.name + ": " + s.error().message};
-      grew = true;
+    Grown grew;
+    // The data disk first: a create stopped between the two leaves a data
+    // disk without a root, which the next run still sees as this kind.
+    if (data_disk) {
+      auto data = grow_or_make(
+          paths.data, disk_bytes(inst.resources.data_disk_bytes),
+          [&](const std::string& path, std::uint64_t bytes) { return ports_.disks.create_empty(path, bytes); });
+      if (!data) return Error{"instance " + inst.name + ": " + data.error().message};
+      grew.data = data.value();
     }
+    auto root = grow_or_make(paths.rootfs, disk_bytes(inst.resources.disk_bytes),
+                             [&](const std::string& path, std::uint64_t bytes) {
+                               return ports_.disks.clone(h.images.at(inst.image).rootfs, path, bytes);
+                             });
+    if (!root) return Error{"instance " + inst.name + ": " + root.error().message};
+    grew.root = root.value();
 
     host::SeedInput in{&h, &inst, alloc, token, {}, std::nullopt, generation, {}, !kvm_};
     for (const auto& [provider, ref] : inst.provider_keys) {
@@ -352,6 +401,21 @@ class Run {
       if (auto s = ports_.disks.write_seed(paths.seed, seed); !s)
         return Error{"instance " + inst.name + ": " + s.error().message};
     return grew;
+  }
+
+  // A disk made by `make` when missing, grown when smaller than `bytes`;
+  // true when grown.
+  template <typename Make>
+  Result<bool> grow_or_make(const std::string& path, std::uint64_t bytes, Make make) {
+    auto have = ports_.disks.size(path);
+    if (!have) return have.error();
+    if (!have.value()) {
+      if (auto s = make(path, bytes); !s) return s.error();
+      return false;
+    }
+    if (*have.value() >= bytes) return false;
+    if (auto s = ports_.disks.grow(path, bytes); !s) return s.error();
+    return true;
   }
 
   // The Host's CA certificates as the guests get them, read again through

@@ -177,6 +177,7 @@ class Assembler {
     i.resources.vcpus = pick(s.vcpus, def.vcpus, kDefaultVcpus);
     i.resources.memory_mib = pick(s.memory_mib, def.memory_mib, kDefaultMemoryMiB);
     i.resources.disk_bytes = pick(s.disk_bytes, def.disk_bytes, kDefaultDiskBytes);
+    i.resources.data_disk_bytes = pick(s.data_disk_bytes, def.data_disk_bytes, kDefaultDataDiskBytes);
     if (s.bandwidth_bps)
       i.resources.bandwidth_bps = s.bandwidth_bps->value;
     else if (def.bandwidth_bps)

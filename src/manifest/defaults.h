@@ -17,6 +17,8 @@ inline constexpr std::string_view kDefaultImage = "default";
 inline constexpr int kDefaultVcpus = 2;
 inline constexpr std::uint32_t kDefaultMemoryMiB = 2048;
 inline constexpr std::uint64_t kDefaultDiskBytes = std::uint64_t{10} << 30;
+// Sparse: it costs what the gateway writes, not its size.
+inline constexpr std::uint64_t kDefaultDataDiskBytes = std::uint64_t{8} << 30;
 
 inline constexpr std::uint64_t kMinDiskBytes = std::uint64_t{1} << 30;
 inline constexpr std::uint64_t kMaxDiskBytes = std::uint64_t{64} << 40;

@@ -258,8 +258,28 @@ class Parser {
     s.cpu_quota_percent = at(e, std::stoi(text));
   }
 
+  // A disk's size: 1GiB to 64TiB.
+  std::optional<std::uint64_t> disk_size(const Entry& field, const std::string& path) {
+    if (!field.value.IsScalar()) {
+      r_.error(field.at(), path, "must be a size such as 20GiB, got " + describe(field.value));
+      return std::nullopt;
+    }
+    auto bytes = parse_size(field.value.Scalar());
+    if (!bytes) {
+      r_.error(field.at(), path, bytes.error().message);
+    } else if (bytes.value() < kMinDiskBytes || bytes.value() > kMaxDiskBytes) {
+      r_.error(field.at(), path,
+               "must be between " + format_size(kMinDiskBytes) + " and " + format_size(kMaxDiskBytes) + ", got " +
+                   field.value.Scalar());
+    } else {
+      return bytes.value();
+    }
+    return std::nullopt;
+  }
+
   void resources(const Entry& e, RawSpec& s) {
-    auto f = r_.fields(e, "spec.resources", {"vcpus", "memoryMiB", "disk", "bandwidth", "cpuQuota", "ioWeight"});
+    auto f =
+        r_.fields(e, "spec.resources", {"vcpus", "memoryMiB", "disk", "dataDisk", "bandwidth", "cpuQuota", "ioWeight"});
     if (!f) return;
     for (const auto& field : *f) {
       std::string path = child("spec.resources", field.key);
@@ -268,20 +288,9 @@ class Parser {
       } else if (field.key == "memoryMiB") {
         if (auto v = r_.integer(field, path, kMinMemoryMiB, kMaxMemoryMiB)) s.memory_mib = at(field, std::uint32_t(*v));
       } else if (field.key == "disk") {
-        if (!field.value.IsScalar()) {
-          r_.error(field.at(), path, "must be a size such as 20GiB, got " + describe(field.value));
-          continue;
-        }
-        auto bytes = parse_size(field.value.Scalar());
-        if (!bytes) {
-          r_.error(field.at(), path, bytes.error().message);
-        } else if (bytes.value() < kMinDiskBytes || bytes.value() > kMaxDiskBytes) {
-          r_.error(field.at(), path,
-                   "must be between " + format_size(kMinDiskBytes) + " and " + format_size(kMaxDiskBytes) + ", got " +
-                       field.value.Scalar());
-        } else {
-          s.disk_bytes = at(field, bytes.value());
-        }
+        if (auto v = disk_size(field, path)) s.disk_bytes = at(field, *v);
+      } else if (field.key == "dataDisk") {
+        if (auto v = disk_size(field, path)) s.data_disk_bytes = at(field, *v);
       } else if (field.key == "bandwidth") {
         bandwidth(field, path, s);
       } else if (field.key == "cpuQuota") {

@@ -31,6 +31,7 @@ struct RawSpec {
   std::optional<At<int>> vcpus;
   std::optional<At<std::uint32_t>> memory_mib;
   std::optional<At<std::uint64_t>> disk_bytes;
+  std::optional<At<std::uint64_t>> data_disk_bytes;
   std::optional<At<std::uint64_t>> bandwidth_bps;
   std::optional<At<int>> cpu_quota_percent;
   std::optional<At<int>> io_weight;

@@ -43,6 +43,8 @@ struct Resources {
   int vcpus = 0;
   std::uint32_t memory_mib = 0;
   std::uint64_t disk_bytes = 0;
+  // spec.resources.dataDisk: the data disk's size (docs/guest.md#the-data-disk).
+  std::uint64_t data_disk_bytes = 0;
   // spec.resources.bandwidth in bits per second, each direction; nullopt:
   // no limit. Enforced by the host's ruleset only (no guest change).
   std::optional<std::uint64_t> bandwidth_bps;

@@ -5,7 +5,7 @@
 // ownership.h sets the group before the VMM starts; not setgid: the agent
 // runs with RestrictSUIDSGID=); the mode says whether the VMM may read a
 // file (its launch record, seed, Firecracker config), write it (the root
-// disk) or neither (token, record). What the VMM itself creates (sockets,
+// and data disks) or neither (token, record). What the VMM itself creates (sockets,
 // console log) is in vm/, the VMM user's own.
 #pragma once
 
@@ -26,9 +26,12 @@ inline std::uint32_t vmm_uid(const Allocation& a) { return kVmmUidBase + (a.ip.v
 inline constexpr unsigned kInstanceDirMode = 0710;  // root's; the VMM's group may enter
 inline constexpr unsigned kVmmDirMode = 0700;       // vm/: the VMM user's
 
+// The data disk's file (docs/guest.md#the-data-disk).
+inline constexpr const char* kDataDiskFile = "data.img";
+
 // The mode of each file clawfleet keeps in an instance's directory.
 inline unsigned instance_file_mode(const std::string& file) {
-  if (file == "rootfs.ext4") return 0660;
+  if (file == "rootfs.ext4" || file == kDataDiskFile) return 0660;
   if (file == "seed.img" || file == "launch.json" || file == "vmm-config.json") return 0640;
   return 0600;
 }

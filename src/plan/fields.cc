@@ -69,6 +69,7 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
   f["spec.resources.vcpus"] = std::to_string(instance.resources.vcpus);
   f["spec.resources.memoryMiB"] = std::to_string(instance.resources.memory_mib);
   f["spec.resources.disk"] = std::to_string(instance.resources.disk_bytes);
+  f[kDataDiskField] = std::to_string(instance.resources.data_disk_bytes);
   if (instance.resources.cpu_quota_percent)
     f["spec.resources.cpuQuota"] = std::to_string(*instance.resources.cpu_quota_percent) + "%";
   if (instance.resources.io_weight) f["spec.resources.ioWeight"] = std::to_string(*instance.resources.io_weight);
@@ -128,7 +129,7 @@ std::optional<Action> cost_of(const std::string& path) {
   if (path == "spec.image" || under(path, "host.image")) return Action::Replace;
   if (path == "host.caCertificates") return Action::Reprovision;
   if (path == "spec.resources.vcpus" || path == "spec.resources.memoryMiB") return Action::Restart;
-  if (path == "spec.resources.disk") return Action::GrowDisk;
+  if (path == "spec.resources.disk" || path == kDataDiskField) return Action::GrowDisk;
   if (path == "spec.state") return Action::Start;
   if (path == "spec.network.ip" || path == "spec.network.mac") return Action::Restart;
   if (path == "spec.network.hostPort" || under(path, "host.ports")) return Action::UpdateAllocation;

@@ -19,6 +19,9 @@ namespace cf::plan {
 namespace {
 
 const std::string kDiskPath = "spec.resources.disk";
+const std::string kDataDiskPath = kDataDiskField;
+
+bool is_disk(const std::string& path) { return path == kDiskPath || path == kDataDiskPath; }
 
 using model::proxy_socket_unit;
 using model::vm_unit;
@@ -66,7 +69,7 @@ std::optional<std::uint64_t> parse_u64(const std::optional<std::string>& s) {
 // A value as a reason shows it: sizes readable, absence visible.
 std::string display(const std::string& path, const std::optional<std::string>& v) {
   if (!v) return "(none)";
-  if (path == kDiskPath)
+  if (is_disk(path))
     if (auto n = parse_u64(v)) return format_size(*n);
   return *v;
 }
@@ -80,6 +83,7 @@ constexpr std::pair<const char*, const char*> kNouns[] = {
     {"spec.resources.vcpus", "vCPUs"},
     {"spec.resources.memoryMiB", "memory"},
     {"spec.resources.disk", "disk"},
+    {"spec.resources.dataDisk", "data disk"},
     {"spec.resources.cpuQuota", "CPU quota"},
     {"spec.resources.ioWeight", "IO weight"},
     {"spec.telegram.botToken", "Telegram bot token"},
@@ -116,7 +120,7 @@ std::string noun(const std::string& path) {
 
 // What a change costs, with the direction of a disk change.
 std::optional<Action> cost_of_change(const FieldChange& c) {
-  if (c.path == kDiskPath) {
+  if (is_disk(c.path)) {
     auto before = parse_u64(c.before), after = parse_u64(c.after);
     return before && after && *after < *before ? Action::Replace : Action::GrowDisk;
   }
@@ -136,8 +140,9 @@ std::string describe(std::vector<FieldChange> changes) {
                    [](const FieldChange& a, const FieldChange& b) { return noun_index(a.path) < noun_index(b.path); });
   std::vector<std::string> nouns, phrases;
   for (const auto& c : changes) {
-    if (c.path == kDiskPath) {
-      phrases.push_back(cost_of_change(c) == Action::Replace ? "disk shrinks" : "disk grows");
+    if (is_disk(c.path)) {
+      phrases.push_back(std::string(c.path == kDiskPath ? "disk" : "data disk") +
+                        (cost_of_change(c) == Action::Replace ? " shrinks" : " grows"));
       continue;
     }
     std::string n = noun(c.path);
@@ -453,6 +458,8 @@ class Planner {
       for (const auto& p : paths) {
         if (p == "spec.state") continue;
         auto b = have->applied.find(p);
+        // Created before data disks: it has none (docs/guest.md#the-data-disk).
+        if (p == kDataDiskPath && b == have->applied.end()) continue;
         auto a = fields.find(p);
         std::optional<std::string> before = b == have->applied.end() ? std::nullopt : std::optional(b->second);
         std::optional<std::string> after = a == fields.end() ? std::nullopt : std::optional(a->second);

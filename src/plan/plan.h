@@ -139,6 +139,11 @@ struct Options {
   bool allow_destroy = false;   // --allow-destroy: lifts max_destroy and protect
 };
 
+// The data disk's field. An instance created before data disks has none,
+// and its record lacks the field: apply leaves it out, the planner then
+// does not compare it (docs/guest.md#the-data-disk).
+inline constexpr const char* kDataDiskField = "spec.resources.dataDisk";
+
 // The fields of an instance as the planner compares them, flattened to
 // path -> display value (lists joined with ",", sizes in bytes, secrets as
 // their digest), including the host fields the instance depends on
@@ -157,8 +162,8 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
 // Returns nullopt for fields whose change costs nothing (recorded only:
 // labels, protect; the Host's egress, limits and state root, which no
 // instance step covers) and for paths it does not know (an older
-// clawfleet's record). "spec.resources.disk" gives GrowDisk; the planner
-// makes a smaller disk a Replace. "spec.state" gives Start; the planner
+// clawfleet's record). "spec.resources.disk" and "spec.resources.dataDisk"
+// give GrowDisk; the planner makes a smaller disk a Replace. "spec.state" gives Start; the planner
 // makes it Start or Stop by direction, in a step of its own.
 // "spec.network.ip"/"mac" give Restart and "spec.network.hostPort" and
 // "host.ports.*" UpdateAllocation: the cost of the UpdateAllocation step

@@ -30,6 +30,12 @@ class FakeGuestDisks : public host::GuestDisks {
     sizes[dest] = bytes;
     return {};
   }
+  Status create_empty(const std::string& dest, std::uint64_t bytes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto e = record("create_empty " + dest + " " + std::to_string(bytes))) return *e;
+    sizes[dest] = bytes;
+    return {};
+  }
   Status grow(const std::string& path, std::uint64_t bytes) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto e = record("grow " + path + " " + std::to_string(bytes))) return *e;

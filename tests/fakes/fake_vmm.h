@@ -99,9 +99,9 @@ class FakeVmm : public host::Vmm {
     return true;
   }
 
-  Status notify_disk_grown(const std::string& api_socket, const std::string&, std::uint64_t bytes,
-                           std::chrono::milliseconds) override {
-    if (auto e = record("notify_disk_grown " + api_socket + " " + std::to_string(bytes))) return *e;
+  Status notify_disk_grown(const std::string& api_socket, const std::string& drive, const std::string&,
+                           std::uint64_t bytes, std::chrono::milliseconds) override {
+    if (auto e = record("notify_disk_grown " + api_socket + " " + drive + " " + std::to_string(bytes))) return *e;
     if (state_of(api_socket) == host::VmState::Absent)
       return Error{"fake VMM " + api_socket + ": nothing listens (the VM is not running)"};
     return {};

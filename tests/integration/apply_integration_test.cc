@@ -519,6 +519,11 @@ TEST_F(RealApply, KilledApplyConvergesOnTheNextRun) {
        "; kill -9 $pid; wait $pid");
     int rc = clawfleet("apply --health-timeout 60");
     EXPECT_TRUE(rc == 0 || rc == 2) << rc << "\n" << out_;
+    if (rc != 0 && rc != 2) {
+      sh("systemctl list-units --all --plain --no-legend 'clawfleet-*'; ip -4 -o addr show dev lo; ss -ltnp; "
+         "journalctl -b --no-pager -o short-monotonic -u 'clawfleet-*' | tail -80");
+      ADD_FAILURE() << "the units, addresses, listeners and journal after the rerun:\n" << out_;
+    }
     EXPECT_EQ(clawfleet("plan"), 0) << out_;
     EXPECT_EQ(leaks({"alpha", "beta", "gamma"}), "");
     // Tear down for the next round, the same way.

@@ -468,6 +468,20 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
     })) << channels;
     EXPECT_EQ(status_row("beta", "Health"), "ready");
     phases_.end();
+
+    // The conversation is on beta's data disk (docs/guest.md#the-data-disk):
+    // OpenClaw's state directory with its agent database there, nothing of
+    // it beneath the mount point on the root disk. Read from the host while
+    // the guest runs (debugfs -c, read-only; minutes after the turn, its
+    // blocks have been written back).
+    const std::string beta_dir = c_->root() + "/var/lib/clawfleet/instances/beta";
+    std::string listing;
+    nspawn::detail::run("debugfs -c -R 'ls /.openclaw' " + beta_dir + "/data.img", &listing);
+    EXPECT_NE(listing.find("agents"), std::string::npos) << listing;
+    nspawn::detail::run("debugfs -c -R 'ls /.openclaw/agents/main/agent' " + beta_dir + "/data.img", &listing);
+    EXPECT_NE(listing.find("openclaw-agent.sqlite"), std::string::npos) << listing;
+    nspawn::detail::run("debugfs -c -R 'ls /var/lib/openclaw' " + beta_dir + "/rootfs.ext4", &listing);
+    EXPECT_EQ(listing.find(".openclaw"), std::string::npos) << listing;
   }
   // Every call came from the host's uplink (its NAT), none unexpected.
   for (const auto& call : calls()) EXPECT_EQ(call.value("peer", ""), cf::testing::kInternetPeer) << call.dump();
@@ -567,6 +581,22 @@ TEST_F(ContractGuest, StopStartDestroy) {
   sh("journalctl --no-pager -o cat -u clawfleet-vm@solo.service | grep 'clawfleet vm stop'");
   EXPECT_NE(out_.find("clawfleet vm stop solo: powered off after"), std::string::npos) << out_;
   std::cerr << out_;
+  // The data disk, made empty and sparse by clawfleet, was formatted and
+  // mounted by the guest, its root given to the gateway's user with the
+  // scratch directory (docs/guest.md#the-data-disk); it takes a few MiB of
+  // its 8 GiB. The guest powered off, so the file system is clean.
+  const std::string data = c_->root() + "/var/lib/clawfleet/instances/solo/data.img";
+  std::string data_disk;
+  nspawn::detail::run("debugfs -R 'ls /' " + data + " && debugfs -R 'stat /' " + data +
+                          " | grep -o 'User: *[0-9]*' && stat -c '%s %a' " + data + " && du -m " + data,
+                      &data_disk);
+  EXPECT_NE(data_disk.find("lost+found"), std::string::npos) << data_disk;
+  EXPECT_NE(data_disk.find("tmp"), std::string::npos) << data_disk;
+  EXPECT_EQ(data_disk.find("User:     0"), std::string::npos) << data_disk;
+  EXPECT_NE(data_disk.find("User:"), std::string::npos) << data_disk;
+  EXPECT_NE(data_disk.find("\n8589934592 660\n"), std::string::npos) << data_disk;
+  const auto du = data_disk.rfind('\n', data_disk.size() - 2);
+  EXPECT_LT(std::stol(data_disk.substr(du + 1)), 512) << data_disk;
   // QEMU's serial port through the console keeper (host/vmm/console.h):
   // the log holds the guest kernel's first line and, written as QEMU
   // exited, its last; private to the VMM's user (and root).

@@ -513,7 +513,7 @@ TEST_F(RealSystemd, JailedFirecrackerRunsAsItsUserInItsJail) {
   model::Instance inst = t1();
   inst.image = "default";
   auto vmm = make_vmm(model::VmmKind::Firecracker);
-  auto record = make_launch_record(host, inst, alloc, *vmm, true, 0);
+  auto record = make_launch_record(host, inst, alloc, *vmm, true, 0, true);
   ASSERT_TRUE(record) << record.error().message;
   const Jail jail = *record.value().jail;
   fs::create_directories(container_->root() + images);
@@ -521,6 +521,7 @@ TEST_F(RealSystemd, JailedFirecrackerRunsAsItsUserInItsJail) {
   fs::create_directories(container_->root() + dir);
   std::ofstream(container_->root() + dir + "/rootfs.ext4") << "placeholder root disk\n";
   std::ofstream(container_->root() + dir + "/seed.img") << "placeholder seed\n";
+  std::ofstream(container_->root() + dir + "/data.img") << "placeholder data disk\n";
   std::ofstream(container_->root() + dir + "/launch.json") << to_json(record.value());
   std::ofstream(container_->root() + "/var/lib/clawfleet/ruleset.nft") << render_ruleset(host, {alloc});
   auto dropins = dropins_for(host, inst, alloc);
@@ -557,9 +558,10 @@ TEST_F(RealSystemd, JailedFirecrackerRunsAsItsUserInItsJail) {
   // What it saw: the jail as its root, what clawfleet linked in and what
   // the jailer made.
   std::ifstream log(vmm_log);
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(log), {}),
-            "stand-in firecracker t1: uid 1879048194 gid 1879048194, / holds dev firecracker firecracker.pid kernel "
-            "metrics.json rootfs.ext4 run seed.img vmm-config.json vmm.log\n");
+  EXPECT_EQ(
+      std::string(std::istreambuf_iterator<char>(log), {}),
+      "stand-in firecracker t1: uid 1879048194 gid 1879048194, / holds data.img dev firecracker firecracker.pid kernel "
+      "metrics.json rootfs.ext4 run seed.img vmm-config.json vmm.log\n");
   container_->exec("cd " + jail.base +
                        " && stat -c '%n %a %u %g' . firecracker firecracker/t1 firecracker/t1/root "
                        "firecracker/t1/root/dev/kvm firecracker/t1/root/dev/net/tun firecracker/t1/root/vmm.sock",

@@ -405,15 +405,17 @@ TEST_F(Executor, OnePlanConvergesRandomFleetsAndDrift) {
 namespace cf::apply {
 namespace {
 
-// The guest disks: a create clones the image's rootfs to the disk size and
-// writes a seed whose instance-id is the generation the health gate waits
-// for; a converged instance's seed is not rewritten.
+// The guest disks: a create makes the data disk empty (the guest formats
+// it), clones the image's rootfs to the disk size and writes a seed whose
+// instance-id is the generation the health gate waits for; a converged
+// instance's seed is not rewritten.
 TEST_F(Executor, CreateClonesTheRootDiskAndWritesTheSeed) {
-  auto fleet = fleet_of(instance_yaml("alpha", "  resources: {disk: 2GiB}\n"));
+  auto fleet = fleet_of(instance_yaml("alpha", "  resources: {disk: 2GiB, dataDisk: 3GiB}\n"));
   converge(fleet);
   const std::string dir = "/var/lib/clawfleet/instances/alpha";
   auto& d = host().disks;
   EXPECT_EQ(d.calls, (std::vector<std::string>{
+                         "create_empty " + dir + "/data.img 3221225472",
                          "clone /var/lib/clawfleet/images/default/rootfs.ext4 " + dir + "/rootfs.ext4 2147483648",
                          "write_seed " + dir + "/seed.img"}));
   ASSERT_EQ(host().health.generations.size(), 1u);
@@ -441,30 +443,66 @@ TEST_F(Executor, ReprovisionWritesANewSeedAndRestartsForTheNewGeneration) {
   converge(changed);
 }
 
+// Each disk grows on its own: its file, then the running guest is told of
+// that drive only.
 TEST_F(Executor, GrowDiskGrowsAndTellsTheRunningGuestWithoutARestart) {
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  for (auto [resources, reason, file, drive, bytes] :
+       {std::tuple{"{disk: 20GiB}", "disk grows (spec.resources.disk: 10GiB -> 20GiB)", "rootfs.ext4", "rootfs",
+                   "21474836480"},
+        std::tuple{"{dataDisk: 16GiB}", "data disk grows (spec.resources.dataDisk: 8GiB -> 16GiB)", "data.img", "data",
+                   "17179869184"}}) {
+    SCOPED_TRACE(resources);
+    fresh_host();
+    converge(fleet_of(instance_yaml("alpha")));
+    host().vmm.set_state(dir + "/vm/vmm.sock", host::VmState::Running);
+    host().disks.calls.clear();
+    host().systemd.calls.clear();
+    host().vmm.calls.clear();
+    auto bigger = fleet_of(instance_yaml("alpha", std::string("  resources: ") + resources + "\n"));
+    Pass p = apply(bigger);
+    ASSERT_EQ(p.plan.steps.size(), 1u);
+    EXPECT_EQ(p.plan.steps[0].action, Action::GrowDisk);
+    EXPECT_EQ(p.plan.steps[0].reason, reason);
+    EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+    // The generation covers the disk size too: a new seed, read at the next boot.
+    EXPECT_EQ(host().disks.calls,
+              (std::vector<std::string>{"grow " + dir + "/" + file + " " + bytes, "write_seed " + dir + "/seed.img"}));
+    std::vector<std::string> notified;
+    for (const auto& c : host().vmm.calls)
+      if (c.rfind("notify_disk_grown", 0) == 0) notified.push_back(c);
+    EXPECT_EQ(notified, (std::vector<std::string>{"notify_disk_grown " + dir + "/vm/vmm.sock " + drive + " " + bytes}));
+    for (const auto& c : host().systemd.calls) EXPECT_EQ(c.rfind("restart", 0), std::string::npos) << c;
+    EXPECT_EQ(host().vmm.specs.at("alpha").data_path, dir + "/data.img");
+    // The guest kept running on the seed it booted with: the gate takes the
+    // generation it reports.
+    ASSERT_FALSE(host().health.booted.empty());
+    EXPECT_FALSE(host().health.booted.back());
+    converge(bigger);
+  }
+}
+
+// An instance created before data disks: a root disk, no data disk, a
+// record without the field. It is not given one behind its back (its
+// state is on its root disk): no step, and a change of another field
+// keeps it as it is, the VM launched with two drives.
+TEST_F(Executor, AnInstanceCreatedBeforeDataDisksKeepsItsTwoDrives) {
   converge(fleet_of(instance_yaml("alpha")));
-  host().vmm.set_state("/var/lib/clawfleet/instances/alpha/vm/vmm.sock", host::VmState::Running);
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  host().disks.sizes.erase(dir + "/data.img");
+  host().state.records.at("alpha").applied.erase("spec.resources.dataDisk");
+  EXPECT_TRUE(plan_for(fleet_of(instance_yaml("alpha"))).empty());
   host().disks.calls.clear();
-  host().systemd.calls.clear();
-  host().vmm.calls.clear();
-  auto bigger = fleet_of(instance_yaml("alpha", "  resources: {disk: 20GiB}\n"));
-  Pass p = apply(bigger);
+  auto changed = fleet_of(instance_yaml("alpha", "  skills: [github]\n"));
+  Pass p = apply(changed);
   ASSERT_EQ(p.plan.steps.size(), 1u);
-  EXPECT_EQ(p.plan.steps[0].action, Action::GrowDisk);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reprovision);
   EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
-  // The generation covers the disk size too: a new seed, read at the next boot.
-  EXPECT_EQ(host().disks.calls,
-            (std::vector<std::string>{"grow /var/lib/clawfleet/instances/alpha/rootfs.ext4 21474836480",
-                                      "write_seed /var/lib/clawfleet/instances/alpha/seed.img"}));
-  EXPECT_NE(std::find(host().vmm.calls.begin(), host().vmm.calls.end(),
-                      "notify_disk_grown /var/lib/clawfleet/instances/alpha/vm/vmm.sock 21474836480"),
-            host().vmm.calls.end());
-  for (const auto& c : host().systemd.calls) EXPECT_EQ(c.rfind("restart", 0), std::string::npos) << c;
-  // The guest kept running on the seed it booted with: the gate takes the
-  // generation it reports.
-  ASSERT_FALSE(host().health.booted.empty());
-  EXPECT_FALSE(host().health.booted.back());
-  converge(bigger);
+  EXPECT_EQ(host().disks.calls, (std::vector<std::string>{"write_seed " + dir + "/seed.img"}));
+  EXPECT_EQ(host().state.records.at("alpha").applied.count("spec.resources.dataDisk"), 0u);
+  EXPECT_EQ(host().vmm.specs.at("alpha").data_path, "");
+  EXPECT_EQ(host().vmm.specs.at("alpha").seed_path, dir + "/seed.img");
+  converge(changed);
 }
 
 // A CPU quota or IO weight is systemd's alone: the limits drop-in is

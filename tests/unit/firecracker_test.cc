@@ -40,9 +40,11 @@ VmSpec with_initrd() {
   s.tap = "cf0123456789abc";
   s.mac = parse_mac("06:fc:0a:50:00:02").value();
   s.kernel_args = "quiet";
+  s.data_path = "/srv/cf/instances/bot/data.img";
   return s;
 }
 
+// Also without a data disk, as an instance created before data disks.
 VmSpec without_initrd() {
   VmSpec s = spec_for("web-1", "plain", std::nullopt);
   s.vcpus = 4;

@@ -52,7 +52,7 @@ model::Allocation jailed_alloc() {
 TEST(Jail, LayoutIsTheJailersOwn) {
   auto f = jailed_fleet();
   EXPECT_EQ(jail_root(f.host, "bot"), "/srv/cf/instances/bot/jail/firecracker-v1.12/bot/root");
-  Jail j = jail_for(f.host, f.instances.at(0));
+  Jail j = jail_for(f.host, f.instances.at(0), true);
   EXPECT_EQ(j.base, "/srv/cf/instances/bot/jail");
   EXPECT_EQ(j.root, "/srv/cf/instances/bot/jail/firecracker-v1.12/bot/root");
   EXPECT_EQ(j.links, (std::vector<std::pair<std::string, std::string>>{
@@ -60,19 +60,24 @@ TEST(Jail, LayoutIsTheJailersOwn) {
                          {"/srv/cf/images/initrd.img", "/initrd"},
                          {"/srv/cf/instances/bot/rootfs.ext4", "/rootfs.ext4"},
                          {"/srv/cf/instances/bot/seed.img", "/seed.img"},
+                         {"/srv/cf/instances/bot/data.img", "/data.img"},
                          {"/srv/cf/instances/bot/vmm-config.json", "/vmm-config.json"},
                      }));
+  // An instance created before data disks has none to link.
+  EXPECT_EQ(jail_for(f.host, f.instances.at(0), false).links.size(), j.links.size() - 1);
   EXPECT_EQ(j.inside("/srv/cf/instances/bot/rootfs.ext4"), "/rootfs.ext4");
   EXPECT_EQ(j.inside(j.root + "/vmm.sock"), "/vmm.sock");
   EXPECT_EQ(j.inside("/elsewhere"), "/elsewhere");
   const VmmView view = vmm_view(f.host, "bot");
   EXPECT_EQ(view.api_socket, j.root + "/vmm.sock");
   EXPECT_EQ(view.rootfs, "/rootfs.ext4");
+  EXPECT_EQ(view.data, "/data.img");
   // Without a jailer, and for QEMU, the host's own paths.
   f.host.vmm.jailer.clear();
   EXPECT_EQ(jail_root(f.host, "bot"), "");
   EXPECT_EQ(vmm_view(f.host, "bot").api_socket, "/srv/cf/instances/bot/vm/vmm.sock");
   EXPECT_EQ(vmm_view(f.host, "bot").rootfs, "/srv/cf/instances/bot/rootfs.ext4");
+  EXPECT_EQ(vmm_view(f.host, "bot").data, "/srv/cf/instances/bot/data.img");
 }
 
 // The jailer's interface: --id, --exec-file, --uid, --gid,
@@ -80,7 +85,7 @@ TEST(Jail, LayoutIsTheJailersOwn) {
 // arguments (the jailer passes --id itself).
 TEST(Jail, JailerCommandLineIsGolden) {
   auto f = jailed_fleet();
-  VmSpec s = vm_spec(f.host, f.instances.at(0), jailed_alloc(), true, 0);
+  VmSpec s = vm_spec(f.host, f.instances.at(0), jailed_alloc(), true, 0, true);
   EXPECT_EQ(make_firecracker_vmm()->argv(s),
             (std::vector<std::string>{"/usr/local/bin/jailer", "--id", "bot", "--exec-file",
                                       "/usr/local/bin/firecracker-v1.12", "--uid", "1879048194", "--gid", "1879048194",
@@ -90,7 +95,7 @@ TEST(Jail, JailerCommandLineIsGolden) {
 
 TEST(Jail, ConfigNamesTheJailsPathsAndMatchesGolden) {
   auto f = jailed_fleet();
-  VmSpec s = vm_spec(f.host, f.instances.at(0), jailed_alloc(), true, 0);
+  VmSpec s = vm_spec(f.host, f.instances.at(0), jailed_alloc(), true, 0, true);
   auto files = make_firecracker_vmm()->files(s);
   ASSERT_TRUE(files) << files.error().message;
   ASSERT_EQ(files.value().size(), 1u);
@@ -105,10 +110,10 @@ TEST(Jail, ConfigNamesTheJailsPathsAndMatchesGolden) {
 TEST(Jail, LaunchRecordCarriesTheJail) {
   auto f = jailed_fleet();
   testing::FakeVmm vmm;
-  auto r = make_launch_record(f.host, f.instances.at(0), jailed_alloc(), vmm, true, 0);
+  auto r = make_launch_record(f.host, f.instances.at(0), jailed_alloc(), vmm, true, 0, true);
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_TRUE(r.value().jail);
-  EXPECT_EQ(*r.value().jail, jail_for(f.host, f.instances.at(0)));
+  EXPECT_EQ(*r.value().jail, jail_for(f.host, f.instances.at(0), true));
   EXPECT_EQ(r.value().api_socket, "/srv/cf/instances/bot/jail/firecracker-v1.12/bot/root/vmm.sock");
   auto back = launch_from_json(to_json(r.value()));
   ASSERT_TRUE(back) << back.error().message;
@@ -147,7 +152,7 @@ TEST(Jail, PrepareLaysTheJailOut) {
   f.host.state_root = root_dir;
   f.host.images["default"] = {root_dir + "/images/vmlinux", root_dir + "/images/rootfs.ext4",
                               root_dir + "/images/initrd.img"};
-  const Jail j = jail_for(f.host, f.instances.at(0));
+  const Jail j = jail_for(f.host, f.instances.at(0), true);
   const InstancePaths p = paths_for(root_dir, "bot");
   fs::create_directories(root_dir + "/images");
   fs::create_directories(p.dir);
@@ -170,8 +175,8 @@ TEST(Jail, PrepareLaysTheJailOut) {
   std::vector<std::string> entries;
   for (const auto& e : fs::directory_iterator(j.root)) entries.push_back(e.path().filename());
   std::sort(entries.begin(), entries.end());
-  EXPECT_EQ(entries,
-            (std::vector<std::string>{"initrd", "kernel", "rootfs.ext4", "seed.img", "vmm-config.json", "vmm.log"}));
+  EXPECT_EQ(entries, (std::vector<std::string>{"data.img", "initrd", "kernel", "rootfs.ext4", "seed.img",
+                                               "vmm-config.json", "vmm.log"}));
   EXPECT_TRUE(fs::exists("/etc/passwd"));  // the planted link was removed, not followed
   EXPECT_FALSE(fs::exists(j.base + "/firecracker-old"));
   std::ifstream log(j.root + "/vmm.log");

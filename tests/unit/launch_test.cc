@@ -48,17 +48,19 @@ TEST(Launch, PathsLiveInTheInstanceDirectory) {
   EXPECT_EQ(p.console.log, "/srv/cf/instances/bot/vm/console.log");
   EXPECT_EQ(p.console.socket, "/srv/cf/instances/bot/vm/console.sock");
   EXPECT_EQ(p.launch, "/srv/cf/instances/bot/launch.json");
+  EXPECT_EQ(p.data, "/srv/cf/instances/bot/data.img");
 }
 
 TEST(Launch, VmSpecFromDesiredAndAllocation) {
   auto f = fleet();
-  VmSpec s = vm_spec(f.host, f.instances.at(0), alloc(), false, 2400000);
+  VmSpec s = vm_spec(f.host, f.instances.at(0), alloc(), false, 2400000, true);
   EXPECT_EQ(s.name, "bot");
   EXPECT_EQ(s.binary, "/usr/local/bin/firecracker");
   EXPECT_EQ(s.image.kernel, "/srv/cf/images/vmlinux");
   EXPECT_EQ(s.image.initrd, "/srv/cf/images/initrd.img");
   EXPECT_EQ(s.rootfs_path, "/srv/cf/instances/bot/rootfs.ext4");
   EXPECT_EQ(s.seed_path, "/srv/cf/instances/bot/seed.img");
+  EXPECT_EQ(s.data_path, "/srv/cf/instances/bot/data.img");
   EXPECT_EQ(s.vcpus, 4);
   EXPECT_EQ(s.memory_mib, 4096u);
   EXPECT_EQ(s.tap, "cf0123456789abc");
@@ -66,7 +68,9 @@ TEST(Launch, VmSpecFromDesiredAndAllocation) {
   EXPECT_EQ(s.config_path, "/srv/cf/instances/bot/vmm-config.json");
   EXPECT_EQ(s.metrics_path, "/srv/cf/instances/bot/vm/metrics.json");
   EXPECT_EQ(s.tsc_khz, 2400000u);
-  EXPECT_EQ(vm_spec(f.host, f.instances.at(0), alloc(), true, 2400000).tsc_khz, 0u);
+  EXPECT_EQ(vm_spec(f.host, f.instances.at(0), alloc(), true, 2400000, true).tsc_khz, 0u);
+  // An instance created before data disks has none.
+  EXPECT_EQ(vm_spec(f.host, f.instances.at(0), alloc(), true, 2400000, false).data_path, "");
 }
 
 TEST(Launch, JsonRoundTrip) {
@@ -121,7 +125,7 @@ TEST(Launch, MalformedRecordsAreRefused) {
 TEST(Launch, RecordCarriesTheGuestsAddressesAndForwarding) {
   auto f = fleet();
   testing::FakeVmm vmm;
-  auto r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0);
+  auto r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0, true);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r.value().ip, alloc().ip);
   EXPECT_EQ(r.value().mac, alloc().mac);
@@ -129,7 +133,7 @@ TEST(Launch, RecordCarriesTheGuestsAddressesAndForwarding) {
   EXPECT_EQ(r.value().uid, 1879048194u);  // model::vmm_uid: 0x70000000 + the address's low 16 bits
   EXPECT_EQ(to_string(r.value().bridge_address), "10.80.0.1/24");
   f.host.egress = model::Egress::Deny;
-  r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0);
+  r = make_launch_record(f.host, f.instances.at(0), alloc(), vmm, true, 0, true);
   ASSERT_TRUE(r);
   EXPECT_FALSE(r.value().ip_forward);
 }

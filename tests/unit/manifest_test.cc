@@ -67,7 +67,8 @@ spec:
   EXPECT_EQ(i.labels, (std::map<std::string, std::string>{{"team", "support"}, {"tier", ""}}));
   EXPECT_EQ(i.model, "anthropic/claude-opus-4-6");
   EXPECT_EQ(i.skills, (std::vector<std::string>{"github", "tmux"}));
-  EXPECT_EQ(i.resources, (model::Resources{4, 4096, 20ull << 30, std::nullopt, std::nullopt, std::nullopt}));
+  EXPECT_EQ(i.resources,
+            (model::Resources{4, 4096, 20ull << 30, 8ull << 30, std::nullopt, std::nullopt, std::nullopt}));
   ASSERT_TRUE(i.telegram);
   EXPECT_EQ(i.telegram->bot_token,
             (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/bot.telegram"}));
@@ -526,7 +527,8 @@ spec:
   const auto& i = r.fleet.instances.at(0);
   EXPECT_EQ(i.model, "anthropic/claude-sonnet-4-5");
   EXPECT_EQ(i.skills, std::vector<std::string>{"github"});
-  EXPECT_EQ(i.resources, (model::Resources{4, 1024, 40ull << 30, std::nullopt, std::nullopt, std::nullopt}));
+  EXPECT_EQ(i.resources,
+            (model::Resources{4, 1024, 40ull << 30, 8ull << 30, std::nullopt, std::nullopt, std::nullopt}));
   EXPECT_EQ(i.provider_keys.at("anthropic"), (model::SecretRef{model::SecretSource::File, "/etc/clawfleet/secrets/k"}));
   EXPECT_EQ(i.provider_keys.at("openai"), (model::SecretRef{model::SecretSource::Credential, "shared-openai"}));
   EXPECT_EQ(i.state, model::RunState::Stopped);

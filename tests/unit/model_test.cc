@@ -81,11 +81,12 @@ TEST(Model, AnyChangeOfMeaningChangesTheHash) {
 TEST(Model, CanonicalJsonIsSortedCompactAndComplete) {
   Fleet f = fleet({{"1.yaml", kA}});
   std::string j = canonical_json(f.instances[0]);
-  EXPECT_EQ(j,
-            R"({"image":"default","labels":{"env":"prod","team":"x"},"model":"anthropic/claude-opus-4-6","name":"a",)"
-            R"("network":{},"protect":false,"providerKeys":{"anthropic":{"credential":"k"}},)"
-            R"("resources":{"diskBytes":21474836480,"memoryMiB":4096,"vcpus":2},"skills":["github","tmux"],)"
-            R"("state":"running","telegram":null})");
+  EXPECT_EQ(
+      j,
+      R"({"image":"default","labels":{"env":"prod","team":"x"},"model":"anthropic/claude-opus-4-6","name":"a",)"
+      R"("network":{},"protect":false,"providerKeys":{"anthropic":{"credential":"k"}},)"
+      R"("resources":{"dataDiskBytes":8589934592,"diskBytes":21474836480,"memoryMiB":4096,"vcpus":2},"skills":["github","tmux"],)"
+      R"("state":"running","telegram":null})");
   EXPECT_EQ(content_hash(f.instances[0]).substr(0, 7), "sha256:");
   EXPECT_EQ(content_hash(f.instances[0]).size(), 7u + 64u);
   auto host = nlohmann::json::parse(canonical_json(f.host));

@@ -162,6 +162,7 @@ TEST(PlanFlatten, EveryFieldWithSecretsAsDigests) {
       {"spec.model", "anthropic/claude-sonnet-4-5"},
       {"spec.protect", "false"},
       {"spec.providerKeys.anthropic", manifest::secret_digest("sk-ant-secret")},
+      {"spec.resources.dataDisk", "8589934592"},
       {"spec.resources.disk", "10737418240"},
       {"spec.resources.memoryMiB", "2048"},
       {"spec.resources.vcpus", "2"},
@@ -429,6 +430,13 @@ TEST(PlanFields, ActionAndReasonPerChange) {
        "grow-disk bot: disk grows (spec.resources.disk: 10GiB -> 20GiB)"},
       {"disk shrinks", [](World& w) { w.want().resources.disk_bytes = 5ull << 30; },
        "replace bot: disk shrinks (spec.resources.disk: 10GiB -> 5GiB)"},
+      {"data disk grows", [](World& w) { w.want().resources.data_disk_bytes = 16ull << 30; },
+       "grow-disk bot: data disk grows (spec.resources.dataDisk: 8GiB -> 16GiB)"},
+      {"data disk shrinks", [](World& w) { w.want().resources.data_disk_bytes = 4ull << 30; },
+       "replace bot: data disk shrinks (spec.resources.dataDisk: 8GiB -> 4GiB)"},
+      {"both disks grow",
+       [](World& w) { w.want().resources.data_disk_bytes = 16ull << 30, w.want().resources.disk_bytes = 20ull << 30; },
+       "grow-disk bot: disk grows and data disk grows"},
       {"image", [](World& w) { w.want().image = "v2"; }, "replace bot: base image changed (spec.image: default -> v2)"},
       {"kernel of the same image", [](World& w) { w.have().applied["host.image.kernel"] = "/srv/cf/images/old"; },
        "replace bot: kernel changed (host.image.kernel: /srv/cf/images/old -> /srv/cf/images/vmlinux)"},
@@ -501,6 +509,22 @@ TEST(PlanFields, CgroupLimitsApplyWithoutARestart) {
     w.d.dropin_hashes["bot"][limits_dropin("bot")] = "sha256:limits-new";
     EXPECT_EQ(summarize(w.plan()), Lines{"repair bot: drop-in " + limits_dropin("bot") + " is missing"});
   }
+}
+
+// An instance created before data disks has none, and its record lacks
+// the field: nothing to compare, whatever the manifest says; another
+// change shows without it.
+TEST(PlanFields, AnInstanceWithoutADataDiskIsNotGivenOneByThePlan) {
+  World w;
+  w.have().applied.erase("spec.resources.dataDisk");
+  EXPECT_TRUE(w.plan().empty());
+  w.want().resources.data_disk_bytes = 16ull << 30;
+  EXPECT_TRUE(w.plan().empty());
+  w.want().resources.vcpus = 4;
+  Plan p = w.plan();
+  EXPECT_EQ(summarize(p), Lines{"restart bot: vCPUs changed (spec.resources.vcpus: 2 -> 4)"});
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].changes, (std::vector<FieldChange>{{"spec.resources.vcpus", "2", "4"}}));
 }
 
 TEST(PlanFields, ChangesListEveryChangedFieldIncludingRecordedOnes) {

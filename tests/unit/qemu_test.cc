@@ -26,6 +26,7 @@ VmSpec spec() {
   s.image = {"/srv/images/default/vmlinux", "/srv/images/default/rootfs.ext4", "/srv/images/default/initrd.img"};
   s.rootfs_path = "/srv/cf/instances/bot/rootfs.ext4";
   s.seed_path = "/srv/cf/instances/bot/seed.img";
+  s.data_path = "/srv/cf/instances/bot/data.img";
   s.vcpus = 2;
   s.memory_mib = 2048;
   s.tap = "cf0123456789abc";
@@ -74,6 +75,10 @@ TEST(Qemu, ArgvKvmWithInitrd) {
                 "id=seed,file=/srv/cf/instances/bot/seed.img,format=raw,if=none,readonly=on",
                 "-device",
                 "virtio-blk-device,drive=seed",
+                "-drive",
+                "id=data,file=/srv/cf/instances/bot/data.img,format=raw,if=none",
+                "-device",
+                "virtio-blk-device,drive=data",
                 "-netdev",
                 "tap,id=net0,ifname=cf0123456789abc,script=no,downscript=no",
                 "-device",
@@ -92,6 +97,7 @@ TEST(Qemu, ArgvTcgWithoutInitrd) {
   s.image.initrd.reset();
   s.kernel_args.clear();
   s.rootfs_path = "/srv/a,b/rootfs.ext4";  // QEMU's option syntax doubles commas
+  s.data_path.clear();                     // an instance created before data disks
   auto a = make_qemu_vmm()->argv(s);
   auto after = [&a](const std::string& flag) {
     auto it = std::find(a.begin(), a.end(), flag);
@@ -102,6 +108,7 @@ TEST(Qemu, ArgvTcgWithoutInitrd) {
   EXPECT_EQ(after("-initrd"), "<missing>");
   EXPECT_EQ(after("-append"), "console=ttyS0 root=/dev/vda rw reboot=t panic=1 tsc_early_khz=2400000");
   EXPECT_EQ(after("-drive"), "id=rootfs,file=/srv/a,,b/rootfs.ext4,format=raw,if=none");
+  EXPECT_EQ(std::count(a.begin(), a.end(), "-drive"), 2);
 }
 
 // A fake QMP monitor: greeting, capabilities negotiation (commands before it

@@ -94,7 +94,7 @@ class ShippedUnits : public ::testing::Test {
     h.state_root = "/srv/cf";
     model::Instance t1;
     t1.name = "t1";
-    t1.resources = {2, 2048, 0, std::nullopt, 150, 500};
+    t1.resources = {2, 2048, 0, 0, std::nullopt, 150, 500};
     auto dropins = host::dropins_for(h, t1, {parse_ipv4("172.29.0.2").value(), {}, 18900, "cf0"});
     ASSERT_TRUE(dropins) << dropins.error().message;
     ASSERT_EQ(dropins.value().size(), 4u);

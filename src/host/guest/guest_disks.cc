@@ -112,26 +112,27 @@ class RealGuestDisks : public GuestDisks {
       return Error{"the image's rootfs " + base + " (" + std::to_string(base_size) +
                    " bytes) is larger than the instance's disk (" + std::to_string(bytes) + " bytes)"};
     const std::string tmp = temp_path_for(dest);
-    // The VMM's group may write it (model/instance_dir.h).
-    const mode_t mode = model::instance_file_mode(base_of(dest));
-    Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
-    if (out.get() < 0) return sys_error("cannot create", tmp);
+    Fd out;
+    if (auto s = open_temp(tmp, dest, out); !s) return s;
     auto fail = [&](Error e) {
       ::unlink(tmp.c_str());
       return e;
     };
-    if (::fchmod(out.get(), mode) != 0) return fail(sys_error("cannot chmod", tmp));
     // A reflink shares the base's blocks (XFS, Btrfs); elsewhere a sparse copy.
     if (::ioctl(out.get(), FICLONE, in.get()) != 0) {
       if (errno != EOPNOTSUPP && errno != EXDEV && errno != EINVAL && errno != ENOTTY && errno != EPERM)
         return fail(sys_error("cannot clone " + base + " to", tmp));
       if (auto s = sparse_copy(in.get(), out.get(), base_size, base); !s) return fail(s.error());
     }
-    if (::ftruncate(out.get(), static_cast<off_t>(bytes)) != 0) return fail(sys_error("cannot grow", tmp));
-    if (::fsync(out.get()) != 0) return fail(sys_error("cannot sync", tmp));
-    if (::close(out.release()) != 0) return fail(sys_error("cannot close", tmp));
-    if (::rename(tmp.c_str(), dest.c_str()) != 0) return fail(sys_error("cannot rename " + tmp + " to", dest));
-    return sync_dir(dir_of(dest));
+    return finish(out, tmp, dest, bytes);
+  }
+
+  Status create_empty(const std::string& dest, std::uint64_t bytes) override {
+    if (auto s = remove_stale_temp_files(dir_of(dest)); !s) return s;
+    const std::string tmp = temp_path_for(dest);
+    Fd out;
+    if (auto s = open_temp(tmp, dest, out); !s) return s;
+    return finish(out, tmp, dest, bytes);
   }
 
   Status grow(const std::string& path, std::uint64_t bytes) override {
@@ -210,6 +211,33 @@ class RealGuestDisks : public GuestDisks {
   }
 
  private:
+  // dest's temporary file, new, with dest's mode (the VMM's group may write
+  // a disk: model/instance_dir.h).
+  static Status open_temp(const std::string& tmp, const std::string& dest, Fd& out) {
+    const mode_t mode = model::instance_file_mode(base_of(dest));
+    out.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+    if (out.get() < 0) return sys_error("cannot create", tmp);
+    if (::fchmod(out.get(), mode) != 0) {
+      Error e = sys_error("cannot chmod", tmp);
+      ::unlink(tmp.c_str());
+      return e;
+    }
+    return {};
+  }
+
+  // The temporary file `tmp` sized to `bytes`, synced and renamed to dest:
+  // dest exists only complete. `tmp` is removed on failure.
+  static Status finish(Fd& out, const std::string& tmp, const std::string& dest, std::uint64_t bytes) {
+    auto fail = [&](Error e) {
+      ::unlink(tmp.c_str());
+      return e;
+    };
+    if (::ftruncate(out.get(), static_cast<off_t>(bytes)) != 0) return fail(sys_error("cannot grow", tmp));
+    if (::fsync(out.get()) != 0) return fail(sys_error("cannot sync", tmp));
+    if (::close(out.release()) != 0) return fail(sys_error("cannot close", tmp));
+    if (::rename(tmp.c_str(), dest.c_str()) != 0) return fail(sys_error("cannot rename " + tmp + " to", dest));
+    return sync_dir(dir_of(dest));
+  }
   static std::string digest_path(const std::string& seed) { return seed + ".digest"; }
 
   static Status sync_dir(const std::string& dir) {

@@ -1,5 +1,6 @@
 // The instance's own guest disks: the root disk, a clone of the image's
-// rootfs grown to the instance's disk size, and the NoCloud seed. Real
+// rootfs grown to the instance's disk size, the data disk (empty until the
+// guest formats it) and the NoCloud seed. Real
 // adapter: FICLONE (a reflink, where the filesystem has them) or a sparse
 // copy, ftruncate, and genisoimage for the seed. Fake:
 // tests/fakes/fake_guest_disks.h.
@@ -24,6 +25,9 @@ class GuestDisks {
   // the filesystem can, else a sparse copy) grown to `bytes`, mode 0600.
   // Atomic: dest exists only complete. A base larger than `bytes` is an error.
   virtual Status clone(const std::string& base, const std::string& dest, std::uint64_t bytes) = 0;
+  // dest becomes an empty (sparse) file of `bytes`, for the guest to
+  // format (the data disk). Atomic like clone.
+  virtual Status create_empty(const std::string& dest, std::uint64_t bytes) = 0;
   // Grows the file to `bytes`; never shrinks (an error instead).
   virtual Status grow(const std::string& path, std::uint64_t bytes) = 0;
   // The seed_digest() of the seed at path, as recorded when it was

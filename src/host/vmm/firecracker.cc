@@ -28,18 +28,25 @@ std::string seen(const VmSpec& spec, const std::string& path) { return spec.jail
 json config(const VmSpec& spec) {
   json boot = {{"kernel_image_path", seen(spec, spec.image.kernel)}, {"boot_args", boot_args(spec)}};
   if (spec.image.initrd && !spec.image.initrd->empty()) boot["initrd_path"] = seen(spec, *spec.image.initrd);
+  // The root device comes first (/dev/vda), then the others in order.
+  json drives = json::array({
+      {{"drive_id", kRootDrive},
+       {"path_on_host", seen(spec, spec.rootfs_path)},
+       {"is_root_device", true},
+       {"is_read_only", false}},
+      {{"drive_id", kSeedDrive},
+       {"path_on_host", seen(spec, spec.seed_path)},
+       {"is_root_device", false},
+       {"is_read_only", true}},
+  });
+  if (!spec.data_path.empty())
+    drives.push_back({{"drive_id", kDataDrive},
+                      {"path_on_host", seen(spec, spec.data_path)},
+                      {"is_root_device", false},
+                      {"is_read_only", false}});
   json c = {
       {"boot-source", boot},
-      {"drives", json::array({
-                     {{"drive_id", "rootfs"},
-                      {"path_on_host", seen(spec, spec.rootfs_path)},
-                      {"is_root_device", true},
-                      {"is_read_only", false}},
-                     {{"drive_id", "seed"},
-                      {"path_on_host", seen(spec, spec.seed_path)},
-                      {"is_root_device", false},
-                      {"is_read_only", true}},
-                 })},
+      {"drives", drives},
       {"network-interfaces",
        json::array({{{"iface_id", "eth0"}, {"host_dev_name", spec.tap}, {"guest_mac", to_string(spec.mac)}}})},
       {"machine-config", {{"vcpu_count", spec.vcpus}, {"mem_size_mib", spec.memory_mib}, {"smt", spec.smt}}},
@@ -146,14 +153,14 @@ class Firecracker final : public Vmm {
   // Firecracker's API has no request that ends the process; SIGTERM does.
   Result<bool> quit(const std::string&, std::chrono::milliseconds) override { return false; }
 
-  Status notify_disk_grown(const std::string& api_socket, const std::string& rootfs_path, std::uint64_t,
-                           std::chrono::milliseconds timeout) override {
+  Status notify_disk_grown(const std::string& api_socket, const std::string& drive, const std::string& path,
+                           std::uint64_t, std::chrono::milliseconds timeout) override {
     // Firecracker re-reads the backing file's size when the drive's path is patched.
-    const std::string body = json{{"drive_id", "rootfs"}, {"path_on_host", rootfs_path}}.dump();
-    auto r = unix_http(api_socket, "PATCH", "/drives/rootfs", body, timeout);
+    const std::string body = json{{"drive_id", drive}, {"path_on_host", path}}.dump();
+    auto r = unix_http(api_socket, "PATCH", "/drives/" + drive, body, timeout);
     if (!r) return error(api_socket, r.error().message);
     if (!r.value()) return error(api_socket, "nothing listens (the VM is not running)");
-    if (r.value()->status != 204) return error(api_socket, "PATCH /drives/rootfs answered " + fault(*r.value()));
+    if (r.value()->status != 204) return error(api_socket, "PATCH /drives/" + drive + " answered " + fault(*r.value()));
     return {};
   }
 

@@ -68,13 +68,15 @@ std::string jail_root(const model::Host& host, const std::string& instance) {
   return jail_root(host.state_root, host.vmm.binary, instance);
 }
 
-Jail jail_for(const model::Host& host, const model::Instance& instance) {
+Jail jail_for(const model::Host& host, const model::Instance& instance, bool data_disk) {
   const InstancePaths p = paths_for(host.state_root, instance.name);
   Jail j{p.dir + "/jail", jail_root(host, instance.name), {}};
   const model::Image& image = host.images.at(instance.image);
   j.links = {{image.kernel, "/kernel"}};
   if (image.initrd && !image.initrd->empty()) j.links.emplace_back(*image.initrd, "/initrd");
-  j.links.insert(j.links.end(), {{p.rootfs, kJailRootfs}, {p.seed, "/seed.img"}, {p.vmm_config, "/vmm-config.json"}});
+  j.links.insert(j.links.end(), {{p.rootfs, kJailRootfs}, {p.seed, "/seed.img"}});
+  if (data_disk) j.links.emplace_back(p.data, kJailData);
+  j.links.emplace_back(p.vmm_config, "/vmm-config.json");
   return j;
 }
 

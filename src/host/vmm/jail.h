@@ -34,13 +34,16 @@ struct Jail {
 inline constexpr const char* kJailApiSocket = "/vmm.sock";
 // The instance's root disk, linked into its jail under this name.
 inline constexpr const char* kJailRootfs = "/rootfs.ext4";
+// Its data disk, likewise.
+inline constexpr const char* kJailData = "/data.img";
 
 // <state root>/instances/<instance>/jail/<VMM file name>/<instance>/root.
 std::string jail_root(const std::string& state_root, const std::string& vmm_binary, const std::string& instance);
 // The same for the Host's VMM; "" without a jailer.
 std::string jail_root(const model::Host& host, const std::string& instance);
-// The jail of `instance` (the Host must name a jailer).
-Jail jail_for(const model::Host& host, const model::Instance& instance);
+// The jail of `instance` (the Host must name a jailer), with its data disk
+// linked in when it has one.
+Jail jail_for(const model::Host& host, const model::Instance& instance, bool data_disk);
 
 // The jail's layout, malformed when a record was edited by hand.
 Status check_jail(const Jail& jail, const std::string& instance_dir);

@@ -27,6 +27,7 @@ InstancePaths paths_for(const std::string& state_root, const std::string& name) 
           dir + "/seed.img",
           dir + "/vmm-config.json",
           dir + "/launch.json",
+          dir + "/" + model::kDataDiskFile,
           vm,
           vm + "/vmm.sock",
           vm + "/vmm.log",
@@ -37,12 +38,12 @@ InstancePaths paths_for(const std::string& state_root, const std::string& name) 
 VmmView vmm_view(const model::Host& host, const std::string& instance) {
   const InstancePaths p = paths_for(host.state_root, instance);
   const std::string root = jail_root(host, instance);
-  if (root.empty()) return {p.api_socket, p.rootfs};
-  return {root + kJailApiSocket, kJailRootfs};
+  if (root.empty()) return {p.api_socket, p.rootfs, p.data};
+  return {root + kJailApiSocket, kJailRootfs, kJailData};
 }
 
 VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,
-               std::uint32_t tsc_khz) {
+               std::uint32_t tsc_khz, bool data_disk) {
   InstancePaths p = paths_for(host.state_root, instance.name);
   VmSpec s;
   s.name = instance.name;
@@ -50,6 +51,7 @@ VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const m
   s.image = host.images.at(instance.image);
   s.rootfs_path = p.rootfs;
   s.seed_path = p.seed;
+  if (data_disk) s.data_path = p.data;
   s.vcpus = instance.resources.vcpus;
   s.memory_mib = instance.resources.memory_mib;
   s.smt = host.vmm.smt;
@@ -66,7 +68,7 @@ VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const m
     // Its socket, log and metrics in its jail (the jail keeps the last two
     // across starts); everything else linked in.
     s.jailer = host.vmm.jailer;
-    s.jail = jail_for(host, instance);
+    s.jail = jail_for(host, instance, data_disk);
     s.api_socket = vmm_view(host, instance.name).api_socket;
     s.log_path = s.jail->root + "/vmm.log";
     s.metrics_path = s.jail->root + "/metrics.json";
@@ -75,11 +77,11 @@ VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const m
 }
 
 Result<LaunchRecord> make_launch_record(const model::Host& host, const model::Instance& instance,
-                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm,
-                                        std::uint32_t tsc_khz) {
+                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm, std::uint32_t tsc_khz,
+                                        bool data_disk) {
   if (!host.images.count(instance.image))
     return Error{"instance " + instance.name + ": no image \"" + instance.image + "\""};
-  VmSpec spec = vm_spec(host, instance, alloc, kvm, tsc_khz);
+  VmSpec spec = vm_spec(host, instance, alloc, kvm, tsc_khz, data_disk);
   auto files = vmm.files(spec);
   if (!files) return files.error();
   return LaunchRecord{instance.name,

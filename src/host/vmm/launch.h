@@ -51,6 +51,7 @@ struct LaunchRecord {
 // (model/instance_dir.h).
 struct InstancePaths {
   std::string dir, rootfs, seed, vmm_config, launch;
+  std::string data;  // the data disk (docs/guest.md#the-data-disk)
   std::string vm_dir, api_socket, log, metrics;
   ConsolePaths console;
 };
@@ -61,16 +62,19 @@ InstancePaths paths_for(const std::string& state_root, const std::string& name);
 struct VmmView {
   std::string api_socket;
   std::string rootfs;
+  std::string data;
 };
 VmmView vmm_view(const model::Host& host, const std::string& instance);
 
-// The VM of `instance` as the VMM backend runs it.
+// The VM of `instance` as the VMM backend runs it; with `data_disk`, its
+// data disk is the third drive (an instance created before data disks has
+// none: docs/guest.md#the-data-disk).
 VmSpec vm_spec(const model::Host& host, const model::Instance& instance, const model::Allocation& alloc, bool kvm,
-               std::uint32_t tsc_khz);
+               std::uint32_t tsc_khz, bool data_disk);
 
 Result<LaunchRecord> make_launch_record(const model::Host& host, const model::Instance& instance,
-                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm,
-                                        std::uint32_t tsc_khz);
+                                        const model::Allocation& alloc, const Vmm& vmm, bool kvm, std::uint32_t tsc_khz,
+                                        bool data_disk);
 
 std::string to_json(const LaunchRecord& r);
 Result<LaunchRecord> launch_from_json(const std::string& text);

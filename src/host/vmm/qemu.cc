@@ -205,11 +205,17 @@ class Qemu final : public Vmm {
     }
     auto add = [&a](std::initializer_list<std::string> items) { a.insert(a.end(), items); };
     add({"-append", append});
-    // Drives in this order become /dev/vda (root) and /dev/vdb (seed).
-    add({"-drive", "id=rootfs,file=" + escape(spec.rootfs_path) + ",format=raw,if=none"});
-    add({"-device", "virtio-blk-device,drive=rootfs"});
-    add({"-drive", "id=seed,file=" + escape(spec.seed_path) + ",format=raw,if=none,readonly=on"});
-    add({"-device", "virtio-blk-device,drive=seed"});
+    // Drives in this order become /dev/vda (root), /dev/vdb (seed) and
+    // /dev/vdc (data).
+    add({"-drive", std::string("id=") + kRootDrive + ",file=" + escape(spec.rootfs_path) + ",format=raw,if=none"});
+    add({"-device", std::string("virtio-blk-device,drive=") + kRootDrive});
+    add({"-drive",
+         std::string("id=") + kSeedDrive + ",file=" + escape(spec.seed_path) + ",format=raw,if=none,readonly=on"});
+    add({"-device", std::string("virtio-blk-device,drive=") + kSeedDrive});
+    if (!spec.data_path.empty()) {
+      add({"-drive", std::string("id=") + kDataDrive + ",file=" + escape(spec.data_path) + ",format=raw,if=none"});
+      add({"-device", std::string("virtio-blk-device,drive=") + kDataDrive});
+    }
     add({"-netdev", "tap,id=net0,ifname=" + spec.tap + ",script=no,downscript=no"});
     add({"-device", "virtio-net-device,netdev=net0,mac=" + to_string(spec.mac)});
     // The console: stdin/stdout, which `clawfleet vm run` connects to its
@@ -251,15 +257,15 @@ class Qemu final : public Vmm {
     return true;
   }
 
-  Status notify_disk_grown(const std::string& api_socket, const std::string&, std::uint64_t bytes,
-                           std::chrono::milliseconds timeout) override {
+  Status notify_disk_grown(const std::string& api_socket, const std::string& drive, const std::string&,
+                           std::uint64_t bytes, std::chrono::milliseconds timeout) override {
     Qmp qmp(api_socket, timeout);
     auto open = qmp.open();
     if (!open) return open.error();
     if (!open.value()) return qmp.error("nothing listens (the VM is not running)");
     // The file is already that size: QEMU only updates the capacity and
     // the guest gets a configuration-change interrupt.
-    if (auto r = qmp.execute("block_resize", json{{"device", "rootfs"}, {"size", bytes}}); !r) return r.error();
+    if (auto r = qmp.execute("block_resize", json{{"device", drive}, {"size", bytes}}); !r) return r.error();
     return {};
   }
 

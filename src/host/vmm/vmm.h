@@ -17,6 +17,12 @@
 
 namespace cf::host {
 
+// The drives' ids, as both VMMs name them: the root disk, the NoCloud seed
+// and the data disk, in this order (/dev/vda, /dev/vdb, /dev/vdc).
+inline constexpr const char* kRootDrive = "rootfs";
+inline constexpr const char* kSeedDrive = "seed";
+inline constexpr const char* kDataDrive = "data";
+
 // Everything needed to run one instance's VM; paths are absolute.
 struct VmSpec {
   std::string name;
@@ -24,6 +30,7 @@ struct VmSpec {
   model::Image image;       // kernel and optional initrd (rootfs: see rootfs_path)
   std::string rootfs_path;  // the instance's own disk
   std::string seed_path;    // cloud-init NoCloud seed (read-only drive)
+  std::string data_path;    // the data disk, the third drive; "" when the instance has none
   int vcpus = 1;
   std::uint32_t memory_mib = 128;
   bool smt = false;
@@ -62,11 +69,12 @@ class Vmm {
   // asked, false when this VMM has no such request (Firecracker, which a
   // SIGTERM ends).
   virtual Result<bool> quit(const std::string& api_socket, std::chrono::milliseconds timeout) = 0;
-  // Tells a running VM that its root disk file (the drive "rootfs", at
-  // `rootfs_path` as the VMM names it: VmmView) grew to `bytes`, so the guest sees the new capacity (Firecracker PATCH
-  // /drives/rootfs, QEMU block_resize); the guest then grows its filesystem.
-  virtual Status notify_disk_grown(const std::string& api_socket, const std::string& rootfs_path, std::uint64_t bytes,
-                                   std::chrono::milliseconds timeout) = 0;
+  // Tells a running VM that a disk file (the drive `drive`, kRootDrive or
+  // kDataDrive, at `path` as the VMM names it: VmmView) grew to `bytes`, so
+  // the guest sees the new capacity (Firecracker PATCH /drives/<drive>,
+  // QEMU block_resize); the guest then grows its filesystem.
+  virtual Status notify_disk_grown(const std::string& api_socket, const std::string& drive, const std::string& path,
+                                   std::uint64_t bytes, std::chrono::milliseconds timeout) = 0;
 };
 
 std::unique_ptr<Vmm> make_vmm(model::VmmKind kind);
