@@ -19,7 +19,9 @@ namespace {
 using namespace std::chrono;
 using plan::Action;
 
-bool restarts(Action a) { return a == Action::Restart || a == Action::Reprovision || a == Action::Replace; }
+bool restarts(Action a) {
+  return a == Action::Restart || a == Action::Reprovision || a == Action::Reimage || a == Action::Replace;
+}
 
 }  // namespace
 

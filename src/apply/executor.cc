@@ -111,6 +111,7 @@ class Run {
       case Action::Restart:
       case Action::Reprovision: return with_allocation(*inst, had, Mode::Restart, sd);
       case Action::GrowDisk: return with_allocation(*inst, had, Mode::Grow, sd);
+      case Action::Reimage: return reimage(*inst, had, sd);
       case Action::Start:
       case Action::Stop:
       case Action::Repair: return with_allocation(*inst, had, Mode::Start, sd);
@@ -156,6 +157,23 @@ class Run {
     if (auto r = teardown(inst.name, sd, alloc.value().tap); !r)
       return Error{s.error().message + "; rolling back also failed: " + r.error().message};
     return Error{s.error().message + " (rolled back)"};
+  }
+
+  // Another image: the VM stopped (its guest powers off, so the data disk
+  // is clean), the old root disk removed, then a converge clones the new
+  // image's root and boots it with the data disk as it was. A rerun after
+  // a kill finds the VM stopped and the root disk gone or new, and does
+  // the same.
+  Status reimage(const model::Instance& inst, const std::optional<model::Allocation>& had, host::Systemd& sd) {
+    if (!had) return create(inst, sd);
+    const std::string vm = host::vm_unit(inst.name);
+    auto stopped = sd.stop(vm, options_.job_deadline);
+    if (!stopped) return stopped.error();
+    if (stopped.value() != host::JobResult::Done) return Error{unit_job_error("stop", vm, stopped.value())};
+    const host::InstancePaths paths = host::paths_for(desired_.fleet.host.state_root, inst.name);
+    if (auto s = ports_.disks.remove(paths.rootfs); !s)
+      return Error{"instance " + inst.name + ": " + s.error().message};
+    return converge(inst, *had, Mode::Restart, sd);
   }
 
   // A manifest pin replaces the recorded value; the tap stays.

@@ -25,6 +25,7 @@ const char* verb_phrase(Action a) {
     case Action::Reprovision: return "will be reprovisioned";
     case Action::Restart: return "will be restarted";
     case Action::GrowDisk: return "will be resized";
+    case Action::Reimage: return "will be reimaged";
     case Action::Replace: return "must be replaced";
     case Action::Start: return "will be started";
     case Action::Stop: return "will be stopped";
@@ -50,6 +51,7 @@ const char* summary_verb(Action a) {
     case Action::Reprovision: return "reprovision";
     case Action::Restart: return "restart";
     case Action::GrowDisk: return "resize";
+    case Action::Reimage: return "reimage";
     case Action::Replace: return "replace";
     case Action::Start: return "start";
     case Action::Stop: return "stop";

@@ -39,6 +39,7 @@ const char* to_string(Action a) {
     case Action::Reprovision: return "reprovision";
     case Action::Restart: return "restart";
     case Action::GrowDisk: return "grow-disk";
+    case Action::Reimage: return "reimage";
     case Action::Replace: return "replace";
     case Action::Start: return "start";
     case Action::Stop: return "stop";

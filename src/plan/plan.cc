@@ -22,13 +22,15 @@ const std::string kDiskPath = "spec.resources.disk";
 const std::string kDataDiskPath = kDataDiskField;
 
 bool is_disk(const std::string& path) { return path == kDiskPath || path == kDataDiskPath; }
+bool is_image(const std::string& path) { return path == "spec.image" || path.rfind("host.image.", 0) == 0; }
 
 using model::proxy_socket_unit;
 using model::vm_unit;
 
 int rank(Action a) {
   switch (a) {
-    case Action::Replace: return 4;
+    case Action::Replace: return 5;
+    case Action::Reimage: return 4;
     case Action::Restart: return 3;
     case Action::GrowDisk: return 2;
     case Action::Reprovision: return 1;
@@ -474,6 +476,11 @@ class Planner {
     std::vector<FieldChange> top_changes;
     for (const auto& c : diff)
       if (rank(top) > 0 && cost_of_change(c) == top) top_changes.push_back(c);
+    // Another image, with the gateway's state on a data disk: only the
+    // root disk is the image's (docs/guest.md#the-data-disk).
+    if (top == Action::Replace && have->applied.count(kDataDiskPath) &&
+        std::all_of(top_changes.begin(), top_changes.end(), [](const FieldChange& c) { return is_image(c.path); }))
+      top = Action::Reimage;
 
     const auto alloc = allocation_changes(want, *have->allocation, h);
 
@@ -509,7 +516,8 @@ class Planner {
     bool alloc_restarts = false;
     for (const auto& a : alloc) alloc_restarts |= a.restarts;
     unsigned covered = 0;
-    if (state_step == Action::Start || top == Action::Restart || alloc_restarts) covered |= kUnit | kTap;
+    if (state_step == Action::Start || top == Action::Restart || top == Action::Reimage || alloc_restarts)
+      covered |= kUnit | kTap;
     if (!alloc.empty()) covered |= kDropin | kProxy;
     // Every field step rewrites the drop-ins (memory is in the limits).
     if (rank(top) > 0) covered |= kDropin;

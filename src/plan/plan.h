@@ -28,7 +28,10 @@ enum class Action {
   Reprovision,       // ~   new guest config generation (seed), guest restart
   Restart,           // ~   vCPUs, memory, NIC, host network: stop + start the VM
   GrowDisk,          // ~   resize the disk file and filesystem in place
-  Replace,           // -/+ destroy + create: base image change, disk shrink (data loss)
+  Reimage,           // ~   base image change of an instance with a data disk: stop, a fresh
+                     //     clone of the new root, boot; the data disk is kept
+  Replace,           // -/+ destroy + create: base image change without a data disk, a disk
+                     //     shrink (data loss)
   Start,             // ~   run state stopped -> running
   Stop,              // ~   run state running -> stopped
   Repair,            // ~   drift: unit inactive/failed or edited, tap missing/detached,
@@ -39,10 +42,10 @@ enum class Action {
                      //     one: record the new allocation, rewrite the drop-ins, restart
                      //     the proxy, and restart the VM when the address or MAC changes
 };
-inline constexpr Action kAllActions[] = {Action::Create,  Action::Reprovision,     Action::Restart, Action::GrowDisk,
-                                         Action::Replace, Action::Start,           Action::Stop,    Action::Repair,
-                                         Action::Destroy, Action::UpdateAllocation};
-const char* to_string(Action a);  // "create", "reprovision", "restart", "grow-disk", "replace",
+inline constexpr Action kAllActions[] = {
+    Action::Create, Action::Reprovision, Action::Restart, Action::GrowDisk, Action::Reimage,         Action::Replace,
+    Action::Start,  Action::Stop,        Action::Repair,  Action::Destroy,  Action::UpdateAllocation};
+const char* to_string(Action a);  // "create", "reprovision", "restart", "grow-disk", "reimage", "replace",
                                   // "start", "stop", "repair", "destroy", "update-allocation"
 const char* symbol(Action a);     // "+", "~", "-/+", "-"
 

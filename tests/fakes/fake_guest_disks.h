@@ -36,6 +36,12 @@ class FakeGuestDisks : public host::GuestDisks {
     sizes[dest] = bytes;
     return {};
   }
+  Status remove(const std::string& path) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto e = record("remove " + path)) return *e;
+    sizes.erase(path);
+    return {};
+  }
   Status grow(const std::string& path, std::uint64_t bytes) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto e = record("grow " + path + " " + std::to_string(bytes))) return *e;

@@ -184,6 +184,48 @@ TEST_F(RealApply, ADiskGrowsUnderARunningGuest) {
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
 }
 
+// Another image for a running guest with a data disk (made sparse at
+// create, the third drive): the VM is stopped, its root disk replaced by a
+// clone of the new image's, and booted again; the data disk keeps what was
+// written to it, and the guest keeps its address and port.
+TEST_F(RealApply, AReimageGivesAFreshRootAndKeepsTheDataDisk) {
+  write_manifest({"alpha"});
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  sh("stat -c '%s %a %b' " + dir + "/data.img; grep -c 'id=data,file=" + dir + "/data.img' " + dir + "/launch.json");
+  EXPECT_EQ(out_, "8589934592 660 0\n1\n");
+  std::string pid, port;
+  c_->exec("systemctl show -P MainPID clawfleet-vm@alpha.service", &pid);
+  c_->exec("sed -n 's/.*\"hostPort\": *\\([0-9]*\\).*/\\1/p' " + dir + "/instance.json", &port);
+  ASSERT_EQ(sh("printf kept | dd of=" + dir +
+               "/data.img conv=notrunc status=none && mkdir -p /var/lib/clawfleet/images/v2 && "
+               "echo 'placeholder kernel v2' >/var/lib/clawfleet/images/v2/vmlinux && "
+               "echo 'placeholder rootfs v2' >/var/lib/clawfleet/images/v2/rootfs.ext4"),
+            0)
+      << out_;
+  std::string m = manifest({"alpha"});
+  m.replace(m.find("state: running}"), 15, "state: running, image: v2}");
+  m.replace(m.find("  vmm:"), 0,
+            "  images:\n    default: {kernel: /var/lib/clawfleet/images/default/vmlinux, rootfs: "
+            "/var/lib/clawfleet/images/default/rootfs.ext4}\n    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
+            "rootfs: /var/lib/clawfleet/images/v2/rootfs.ext4}\n");
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << m;
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("# alpha will be reimaged: base image changed (spec.image: default -> v2)"), std::string::npos)
+      << out_;
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  sh("head -c 21 " + dir + "/rootfs.ext4; echo; head -c 4 " + dir + "/data.img; echo; stat -c '%s %a' " + dir +
+     "/rootfs.ext4 " + dir + "/data.img");
+  EXPECT_EQ(out_, "placeholder rootfs v2\nkept\n10737418240 660\n8589934592 660\n");
+  std::string after;
+  c_->exec("systemctl show -P MainPID clawfleet-vm@alpha.service", &after);
+  EXPECT_NE(after, pid);
+  sh("sed -n 's/.*\"hostPort\": *\\([0-9]*\\).*/\\1/p' " + dir + "/instance.json");
+  EXPECT_EQ(out_, port);
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_EQ(leaks({"alpha"}), "");
+}
+
 // The console keeper (host/vmm/console.h) under the shipped VM unit: a
 // guest that floods its console (3.9 MB of numbered lines here) leaves two
 // files of at most 1 MiB, which hold the newest bytes to the last one;

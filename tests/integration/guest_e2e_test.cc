@@ -604,11 +604,31 @@ TEST_F(ContractGuest, StopStartDestroy) {
      "grep -q 'reboot: Power down' $f && echo last; stat -c '%a %u' $f");
   EXPECT_EQ(nspawn::detail::trim(out_), "first\nlast\n600 " + uid);
 
-  write_fleet({{"solo"}});
-  phases_.begin("start to healthy");
+  // Started again on another image (a reimage with the start, one boot):
+  // a fresh root disk from the new image, the data disk as it was, with a
+  // file put there while the guest was off (docs/guest.md#the-data-disk).
+  std::string written;
+  nspawn::detail::run("echo kept >/tmp/cf-kept-" + uid + " && debugfs -w -R 'write /tmp/cf-kept-" + uid +
+                          " /kept-across-images' " + data + "; rm -f /tmp/cf-kept-" + uid,
+                      &written);
+  ASSERT_EQ(file_of_disk("/var/lib/clawfleet/instances/solo/data.img", "/kept-across-images"), "kept\n") << written;
+  second_image();
+  if (HasFatalFailure()) return;
+  GuestSpec on_v2{"solo"};
+  on_v2.image = "v2";
+  write_fleet({on_v2});
+  ASSERT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("# solo will be reimaged: base image changed (spec.image: default -> v2)"), std::string::npos)
+      << out_;
+  EXPECT_NE(out_.find("Plan: 0 to create, 1 to reimage, 1 to start, 0 to destroy."), std::string::npos) << out_;
+  phases_.begin("reimage and start to healthy");
   ASSERT_EQ(clawfleet("apply --health-timeout " + std::to_string(health_timeout)), 2) << out_;
   phases_.end();
   EXPECT_NE(get("127.0.0.1", std::stoi(port), "/health", "200 OK").find("200 OK"), std::string::npos) << out_;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_EQ(file_of_disk("/var/lib/clawfleet/instances/solo/rootfs.ext4", "/etc/clawfleet-test-image"), "v2\n");
+  EXPECT_EQ(file_of_disk("/var/lib/clawfleet/instances/solo/data.img", "/kept-across-images"), "kept\n");
+  EXPECT_EQ(field("solo", "hostPort"), port);
 
   // The empty set destroys nothing, so a stopped second instance (created,
   // never booted) stays while solo goes.

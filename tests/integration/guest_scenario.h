@@ -31,8 +31,14 @@ struct GuestSpec {
   std::string anthropic_key = "/etc/clawfleet/secrets/anthropic";
   std::string openai_key = "/etc/clawfleet/secrets/openai";  // "": none
   bool chat_completions = false;
-  bool browser = true;  // spec.browser
+  bool browser = true;            // spec.browser
+  std::string image = "default";  // or "v2", a copy (kSecondImage)
 };
+
+// A second image under the state root: the first one's files copied, its
+// rootfs marked by a file (/etc/clawfleet-test-image saying "v2"), made by
+// GuestScenario::second_image.
+inline constexpr const char* kSecondImage = "/var/lib/clawfleet/images/v2";
 
 // The Host: egress deny, or (with the simulated internet, internet.h) its
 // resolver and CA and the egress mode given.
@@ -56,9 +62,12 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests, const Guest
       "  images:\n    default:\n      kernel: /var/lib/clawfleet/images/default/vmlinux\n"
       "      initrd: /var/lib/clawfleet/images/default/initrd.img\n"
       "      rootfs: /var/lib/clawfleet/images/default/rootfs.ext4\n";
+  if (std::any_of(guests.begin(), guests.end(), [](const GuestSpec& g) { return g.image == "v2"; }))
+    m += std::string("    v2:\n      kernel: ") + kSecondImage + "/vmlinux\n      initrd: " + kSecondImage +
+         "/initrd.img\n      rootfs: " + kSecondImage + "/rootfs.ext4\n";
   for (const auto& g : guests)
     m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name +
-         "}\nspec:\n  model: " + g.model + "\n  state: " + g.state +
+         "}\nspec:\n  model: " + g.model + "\n  state: " + g.state + "\n  image: " + g.image +
          "\n  providerKeys: {anthropic: {file: " + g.anthropic_key + "}" +
          (g.openai_key.empty() ? "" : ", openai: {file: " + g.openai_key + "}") +
          "}\n"
@@ -79,6 +88,7 @@ class GuestScenario : public ::testing::Test {
     phases_.begin("guest image");
     auto image = guest_image(CLAWFLEET_SOURCE_DIR, gateway_);
     ASSERT_TRUE(image) << image.error().message;
+    image_ = image.value();
     phases_.begin("disposable host booted");
     auto c = boot_guest_host(CLAWFLEET_SOURCE_DIR, CLAWFLEET_BINARY, image.value());
     ASSERT_TRUE(c) << c.error().message;
@@ -173,6 +183,28 @@ class GuestScenario : public ::testing::Test {
        " 2>/dev/null; true");
     return nspawn::detail::trim(out_);
   }
+  // kSecondImage in the host's state root, from the image outside it (the
+  // first is bind-mounted read-only): a sparse copy, marked with debugfs.
+  void second_image() {
+    const std::string dir = c_->root() + kSecondImage;
+    std::string out;
+    ASSERT_EQ(nspawn::detail::run("set -e; mkdir -p " + dir + "; cp --sparse=always " + image_ + "/vmlinux " + image_ +
+                                      "/initrd.img " + image_ + "/rootfs.ext4 " + dir + "/; echo v2 >" + dir +
+                                      "/mark; debugfs -w -R 'write " + dir + "/mark /etc/clawfleet-test-image' " + dir +
+                                      "/rootfs.ext4; rm " + dir + "/mark",
+                                  &out),
+              0)
+        << out;
+  }
+
+  // A file of an ext4 disk image seen from the host (debugfs -c: read-only,
+  // also while its guest runs); "" when it has none.
+  std::string file_of_disk(const std::string& image, const std::string& path) {
+    std::string out;
+    nspawn::detail::run("{ debugfs -c -R 'cat " + path + "' " + c_->root() + image + " 2>/dev/null; }", &out);
+    return out;
+  }
+
   // A health timeout for a later (re)boot, from the create's measured one:
   // a slower machine makes the test slower, not red.
   static int later_health_timeout_s(double create_s) { return std::max(900, static_cast<int>(3 * create_s)); }
@@ -182,6 +214,7 @@ class GuestScenario : public ::testing::Test {
   std::unique_ptr<nspawn::Container> c_;
   std::string out_;
   Gateway gateway_ = Gateway::Contract;
+  std::string image_;  // the image's directory on the host
   Phases phases_;
 };
 

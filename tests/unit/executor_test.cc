@@ -482,6 +482,59 @@ TEST_F(Executor, GrowDiskGrowsAndTellsTheRunningGuestWithoutARestart) {
   }
 }
 
+// Another image for an instance with a data disk: the VM stopped, the old
+// root disk removed and the new image's cloned, the VM booted with the
+// data disk as it was (not made again, not grown).
+TEST_F(Executor, AReimageClonesTheNewRootAndKeepsTheDataDisk) {
+  auto with_image = [](const std::string& image) {
+    const std::string host = std::string(testing::kTestHost) +
+                             "  images:\n"
+                             "    default: {kernel: /var/lib/clawfleet/images/default/vmlinux, "
+                             "rootfs: /var/lib/clawfleet/images/default/rootfs.ext4}\n"
+                             "    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
+                             "rootfs: /var/lib/clawfleet/images/v2/rootfs.ext4}\n";
+    auto r = manifest::load({{"m.yaml", host + instance_yaml("alpha", "  image: " + image + "\n")}});
+    EXPECT_FALSE(r.diagnostics.has_errors());
+    return r.fleet;
+  };
+  converge(with_image("default"));
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  host().vmm.set_state(dir + "/vm/vmm.sock", host::VmState::Running);
+  host().disks.calls.clear();
+  host().systemd.calls.clear();
+  Pass p = apply(with_image("v2"));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reimage);
+  EXPECT_EQ(p.plan.steps[0].reason, "base image changed (spec.image: default -> v2)");
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(host().disks.calls, (std::vector<std::string>{"remove " + dir + "/rootfs.ext4",
+                                                          "clone /var/lib/clawfleet/images/v2/rootfs.ext4 " + dir +
+                                                              "/rootfs.ext4 10737418240",
+                                                          "write_seed " + dir + "/seed.img"}));
+  // Stopped before its root went, started again after.
+  std::vector<std::string> vm;
+  for (const auto& c : host().systemd.calls)
+    if (c.find("clawfleet-vm@alpha.service") != std::string::npos) vm.push_back(c.substr(0, c.find(' ')));
+  ASSERT_GE(vm.size(), 2u);
+  EXPECT_EQ(vm.front(), "stop");
+  EXPECT_EQ(vm.back(), "restart");
+  EXPECT_EQ(host().vmm.specs.at("alpha").data_path, dir + "/data.img");
+  EXPECT_EQ(host().vmm.specs.at("alpha").image.kernel, "/var/lib/clawfleet/images/v2/vmlinux");
+  EXPECT_TRUE(host().health.booted.back());
+  EXPECT_EQ(host().state.records.at("alpha").applied.at("spec.image"), "v2");
+
+  // Killed after the old root went: the rerun makes the new one.
+  host().disks.sizes.erase(dir + "/rootfs.ext4");
+  host().state.records.at("alpha").applied["spec.image"] = "default";
+  host().disks.calls.clear();
+  p = apply(with_image("v2"));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(host().disks.calls[1],
+            "clone /var/lib/clawfleet/images/v2/rootfs.ext4 " + dir + "/rootfs.ext4 10737418240");
+  converge(with_image("v2"));
+}
+
 // An instance created before data disks: a root disk, no data disk, a
 // record without the field. It is not given one behind its back (its
 // state is on its root disk): no step, and a change of another field

@@ -82,6 +82,7 @@ Plan every_action() {
        {{"spec.network.hostPort", "18900", std::nullopt}, {"spec.network.ip", "10.80.0.2", "10.80.0.9"}},
        "spec.network.ip is pinned to 10.80.0.9 (allocated 10.80.0.2); host port 18900 is outside the range 20000-20999",
        {0}},
+      {"r", Action::Reimage, {{"spec.image", "default", "v2"}}, "base image changed (spec.image: default -> v2)", {0}},
   };
   p.refused = {{"ghost", Action::Destroy, "not in the inventory; clawfleet does not touch it"},
                {"web", Action::Replace,
@@ -160,12 +161,16 @@ TEST(PlanOutputText, EveryAction) {
       spec.network.hostPort: "18900" -> (new allocation)
       spec.network.ip: "10.80.0.2" -> "10.80.0.9"
 
+  # r will be reimaged: base image changed (spec.image: default -> v2)
+  ~ r
+      spec.image: "default" -> "v2"
+
 Refused:
 
   # ghost will not be destroyed: not in the inventory; clawfleet does not touch it
   # web will not be replaced: base image changed (spec.image: default -> v2); it is protected, and a replace loses its disk: rerun with --allow-destroy
 
-Plan: 1 to create, 1 to reprovision, 1 to restart, 1 to resize, 1 to replace, 1 to start, 1 to stop, 2 to repair, 1 to reallocate, 1 to destroy.
+Plan: 1 to create, 1 to reprovision, 1 to restart, 1 to resize, 1 to reimage, 1 to replace, 1 to start, 1 to stop, 2 to repair, 1 to reallocate, 1 to destroy.
 )txt");
 }
 
@@ -335,6 +340,7 @@ TEST(PlanOutputJson, Golden) {
     "reprovision": 0,
     "restart": 0,
     "grow-disk": 0,
+    "reimage": 0,
     "replace": 1,
     "start": 0,
     "stop": 0,

@@ -109,6 +109,8 @@ struct World {
     throw std::runtime_error("no desired instance " + name);
   }
   model::ObservedInstance& have(const std::string& name = "bot") { return o.instances.at(name); }
+  // As an instance created before data disks: its record lacks the field.
+  void without_data_disk(const std::string& name = "bot") { have(name).applied.erase("spec.resources.dataDisk"); }
   // Forget a desired instance (its manifest was removed).
   void remove(const std::string& name) {
     auto& v = d.fleet.instances;
@@ -140,9 +142,9 @@ TEST(PlanActions, NamesAndSymbols) {
     names.push_back(to_string(a));
     symbols.push_back(symbol(a));
   }
-  EXPECT_EQ(names, (Lines{"create", "reprovision", "restart", "grow-disk", "replace", "start", "stop", "repair",
-                          "destroy", "update-allocation"}));
-  EXPECT_EQ(symbols, (Lines{"+", "~", "~", "~", "-/+", "~", "~", "~", "-", "~"}));
+  EXPECT_EQ(names, (Lines{"create", "reprovision", "restart", "grow-disk", "reimage", "replace", "start", "stop",
+                          "repair", "destroy", "update-allocation"}));
+  EXPECT_EQ(symbols, (Lines{"+", "~", "~", "~", "~", "-/+", "~", "~", "~", "-", "~"}));
 }
 
 TEST(PlanFlatten, EveryFieldWithSecretsAsDigests) {
@@ -275,6 +277,10 @@ TEST(PlanDocs, CostOfAgreesWithTheManifestReference) {
       {"replace", Action::Replace},
       {"reprovision of every instance", Action::Reprovision},
       {"replace of the instances using a changed image", Action::Replace},
+      // Made a reimage by the planner for an instance with a data disk
+      // (PlanFields.AReimageKeepsTheDataDiskAndIsNotHeldBack).
+      {"reimage; replace for an instance created before data disks", Action::Replace},
+      {"reimage of the instances using a changed image; replace for those created before data disks", Action::Replace},
       {"proxy", Action::UpdateAllocation},
       {"allocations outside the new range move: proxy", Action::UpdateAllocation},
       {"start/stop", Action::Start},
@@ -437,13 +443,20 @@ TEST(PlanFields, ActionAndReasonPerChange) {
       {"both disks grow",
        [](World& w) { w.want().resources.data_disk_bytes = 16ull << 30, w.want().resources.disk_bytes = 20ull << 30; },
        "grow-disk bot: disk grows and data disk grows"},
-      {"image", [](World& w) { w.want().image = "v2"; }, "replace bot: base image changed (spec.image: default -> v2)"},
+      {"image", [](World& w) { w.want().image = "v2"; }, "reimage bot: base image changed (spec.image: default -> v2)"},
       {"kernel of the same image", [](World& w) { w.have().applied["host.image.kernel"] = "/srv/cf/images/old"; },
-       "replace bot: kernel changed (host.image.kernel: /srv/cf/images/old -> /srv/cf/images/vmlinux)"},
+       "reimage bot: kernel changed (host.image.kernel: /srv/cf/images/old -> /srv/cf/images/vmlinux)"},
       {"initrd added", [](World& w) { w.d.fleet.host.images["default"].initrd = "/srv/cf/images/initrd.img"; },
-       "replace bot: initrd changed (host.image.initrd: (none) -> /srv/cf/images/initrd.img)"},
+       "reimage bot: initrd changed (host.image.initrd: (none) -> /srv/cf/images/initrd.img)"},
+      {"image outranks restart and grow",
+       [](World& w) {
+         w.want().image = "v2", w.want().resources.vcpus = 4, w.want().resources.data_disk_bytes = 16ull << 30;
+       },
+       "reimage bot: base image changed (spec.image: default -> v2)"},
       {"image and disk shrink", [](World& w) { w.want().image = "v2", w.want().resources.disk_bytes = 5ull << 30; },
        "replace bot: base image changed and disk shrinks"},
+      {"image of an instance without a data disk", [](World& w) { w.want().image = "v2", w.without_data_disk(); },
+       "replace bot: base image changed (spec.image: default -> v2)"},
   };
   for (const auto& c : cases) {
     World w;
@@ -544,6 +557,7 @@ TEST(PlanFields, ProtectedOrUnownedInstancesAreNotReplaced) {
   const std::string cause = "base image changed (spec.image: default -> v2)";
   {
     World w;
+    w.without_data_disk();
     w.want().image = "v2";
     w.want().protect = true;
     EXPECT_EQ(summarize(w.plan()),
@@ -553,12 +567,14 @@ TEST(PlanFields, ProtectedOrUnownedInstancesAreNotReplaced) {
   }
   {
     World w;  // protect recorded in the inventory counts too
+    w.without_data_disk();
     w.want().image = "v2";
     w.have().protect = true;
     EXPECT_EQ(w.plan().refused.size(), 1u);
   }
   {
     World w;
+    w.without_data_disk();
     w.want().image = "v2";
     w.have().in_inventory = false;
     EXPECT_EQ(summarize(w.plan()),
@@ -568,6 +584,7 @@ TEST(PlanFields, ProtectedOrUnownedInstancesAreNotReplaced) {
   {
     // A refused replace holds back the other field changes, not the run state.
     World w;
+    w.without_data_disk();
     w.want().image = "v2";
     w.want().model = "anthropic/claude-opus-4-6";
     w.want().protect = true;
@@ -580,6 +597,7 @@ TEST(PlanFields, ProtectedOrUnownedInstancesAreNotReplaced) {
 
 TEST(PlanFields, ReplaceCoversEverythingElse) {
   World w;
+  w.without_data_disk();
   w.want().image = "v2";
   w.want().state = model::RunState::Stopped;
   w.want().network.host_port = 19000;
@@ -591,6 +609,29 @@ TEST(PlanFields, ReplaceCoversEverythingElse) {
   std::vector<std::string> paths;
   for (const auto& c : p.steps[0].changes) paths.push_back(c.path);
   EXPECT_EQ(paths, (Lines{"host.image.kernel", "host.image.rootfs", "spec.image", "spec.network.hostPort"}));
+}
+
+// With a data disk, another image loses nothing of the gateway's: a
+// reimage, which protect does not hold back; it restarts the VM, so it
+// fixes a stopped unit on the way and the run state is a step of its own.
+TEST(PlanFields, AReimageKeepsTheDataDiskAndIsNotHeldBack) {
+  World w;
+  w.want().image = "v2";
+  w.want().protect = true;
+  w.have().protect = true;
+  w.have().units["clawfleet-vm@bot.service"].active_state = "failed";
+  Plan p = w.plan();
+  EXPECT_EQ(summarize(p), Lines{"reimage bot: base image changed (spec.image: default -> v2)"});
+  EXPECT_TRUE(p.refused.empty());
+  ASSERT_EQ(p.steps.size(), 1u);
+  std::vector<std::string> paths;
+  for (const auto& c : p.steps[0].changes) paths.push_back(c.path);
+  EXPECT_EQ(paths, (Lines{"host.image.kernel", "host.image.rootfs", "spec.image", "spec.protect"}));
+  EXPECT_EQ(symbol(Action::Reimage), std::string("~"));
+
+  w.want().state = model::RunState::Stopped;
+  EXPECT_EQ(summarize(w.plan()), (Lines{"reimage bot: base image changed (spec.image: default -> v2)",
+                                        "stop bot: run state changed (spec.state: running -> stopped) [after 0]"}));
 }
 
 TEST(PlanState, StartAndStop) {
@@ -1008,6 +1049,7 @@ World mixed() {
   w.want("b").model = "anthropic/claude-opus-4-6";
   w.have("b").dir.mode = 0750;
   w.want("c").image = "v2";
+  w.without_data_disk("c");
   w.want("d").network.ip = parse_ipv4("10.80.0.50").value();
   w.want("d").state = model::RunState::Stopped;
   w.o.instances["ghost"].tap.present = true;

@@ -135,6 +135,11 @@ class RealGuestDisks : public GuestDisks {
     return finish(out, tmp, dest, bytes);
   }
 
+  Status remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_error("cannot remove", path);
+    return sync_dir(dir_of(path));
+  }
+
   Status grow(const std::string& path, std::uint64_t bytes) override {
     auto current = size(path);
     if (!current) return current.error();

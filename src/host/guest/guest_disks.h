@@ -28,6 +28,8 @@ class GuestDisks {
   // dest becomes an empty (sparse) file of `bytes`, for the guest to
   // format (the data disk). Atomic like clone.
   virtual Status create_empty(const std::string& dest, std::uint64_t bytes) = 0;
+  // Removes the file; success when it does not exist.
+  virtual Status remove(const std::string& path) = 0;
   // Grows the file to `bytes`; never shrinks (an error instead).
   virtual Status grow(const std::string& path, std::uint64_t bytes) = 0;
   // The seed_digest() of the seed at path, as recorded when it was
