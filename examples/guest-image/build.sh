@@ -16,6 +16,10 @@
 #                         reads it beside the rootfs (docs/guest.md#skills)
 #   (the gateway's state, /var/lib/openclaw, is on the instance's data disk,
 #   /dev/vdc, formatted at its first boot: files/etc/tmpfiles.d)
+#   OUTDIR/image.json     the image's identity by content (record.py): each
+#                         file's size, modification time and SHA-256, and the
+#                         version "openclaw <version> (recipe <hash>)"; plans
+#                         compare instances by it (docs/guest.md#image-identity)
 #   OUTDIR/recipe.sha256  the recipe hash (this script + files/), see
 #                         `build.sh --recipe-hash` and cached.sh
 #
@@ -52,11 +56,11 @@ case "$browser" in
   *) echo "build.sh: CLAWFLEET_IMAGE_BROWSER must be 0 or 1, not '$browser'" >&2; exit 2 ;;
 esac
 
-# The recipe: this script and every file under files/ (path and content),
-# and whether the image has a browser.
+# The recipe: this script, record.py and every file under files/ (path and
+# content), and whether the image has a browser.
 recipe_hash() {
   (cd "$here" && {
-    { echo build.sh; find files -type f | LC_ALL=C sort; } |
+    { echo build.sh; echo record.py; find files -type f | LC_ALL=C sort; } |
       while IFS= read -r f; do
         printf '%s  %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
       done
@@ -449,6 +453,9 @@ mkdir -p "$parent"
 partial=$(mktemp -d "$parent/.$(basename "$out").partial.XXXXXX")
 mv "$work/out/vmlinux" "$work/out/initrd.img" "$work/out/rootfs.ext4" \
   "$work/out/versions.txt" "$work/skills.json" "$partial/"
+# Recorded where the files are: a move to another file system may change
+# their modification times.
+python3 "$here/record.py" "$partial" "openclaw $openclaw_version (recipe $(printf '%.12s' "$hash"))"
 mv "$work/out/recipe.sha256" "$partial/"  # last: marks a complete build
 chmod 0755 "$partial"
 [ -d "$out" ] && rmdir "$out"

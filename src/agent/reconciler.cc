@@ -295,7 +295,9 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   for (const auto& name : names) {
     InstanceOutcome& o = outcomes[name];
     if (const model::Instance* inst = fleet.find(name)) {
-      o.generation = apply::generation_of(plan::flatten(*inst, effective, last_good_->digests, last_good_->ca_digests));
+      auto seen = last_seen.instances.find(name);
+      o.generation = apply::generation_for(plan::flatten(*inst, effective, last_good_->digests, last_good_->ca_digests),
+                                           seen == last_seen.instances.end() ? nullptr : &seen->second);
       o.desired_running = inst->state == model::RunState::Running;
     }
     if (!o.failed)
@@ -352,7 +354,7 @@ std::set<std::string> Reconciler::past_gate(const model::Observed& seen, const m
     if (unit == it->second.units.end() || unit->second.active_state != "active") continue;
     // Recorded only once the health gate passed (apply/executor.h).
     const std::string generation =
-        apply::generation_of(plan::flatten(inst, effective, last_good_->digests, last_good_->ca_digests));
+        apply::generation_for(plan::flatten(inst, effective, last_good_->digests, last_good_->ca_digests), &it->second);
     if (it->second.applied_generation != generation) continue;
     out.insert(inst.name);
   }

@@ -34,6 +34,12 @@ Result<plan::Desired> desired_for(const model::Fleet& fleet, bool complete,
     return dns.error();
   }
   d.fleet.host.host_networks = observed.host_networks;  // what egress internet keeps guests out of
+  // Each image's identity by content, which instances record at apply.
+  for (auto& [name, image] : d.fleet.host.images)
+    if (auto it = observed.images.find(name); it != observed.images.end()) {
+      image.digest = it->second.digest;
+      image.version = it->second.version;
+    }
   // The ruleset holds every instance with an allocation on the host (one
   // not in the manifests, refused a destroy, still runs).
   std::map<std::string, model::Allocation> on_host;

@@ -207,6 +207,8 @@ class Run {
     const host::InstancePaths paths = host::paths_for(h.state_root, inst.name);
     auto data_disk = has_data_disk(paths);
     if (!data_disk) return data_disk.error();
+    auto root = ports_.disks.size(paths.rootfs);
+    if (!root) return root.error();
     // What this instance is given: without a data disk, the field is not its.
     std::map<std::string, std::string> fields = plan::flatten(inst, h, desired_.secret_digests, desired_.ca_digests);
     if (!data_disk.value()) fields.erase(plan::kDataDiskField);
@@ -223,6 +225,16 @@ class Run {
       if (old.value()) {
         rec.applied = old.value()->applied;
         rec.applied_generation = old.value()->applied_generation;
+        // A root cloned before is what it was cloned from: only a new
+        // clone (create, replace, reimage) records the image's content.
+        if (root.value() && !old.value()->applied.empty())
+          for (const char* field : {plan::kImageDigestField, plan::kImageVersionField}) {
+            auto was = old.value()->applied.find(field);
+            if (was == old.value()->applied.end())
+              fields.erase(field);
+            else
+              fields[field] = was->second;
+          }
       }
       if (auto s = ports_.state.write_instance(rec); !s) return s;
       auto t = ports_.state.ensure_token(inst.name);
@@ -561,8 +573,15 @@ std::string generation_of(const std::map<std::string, std::string>& flattened) {
   // What systemd applies to the running unit is not the guest's: a change
   // of it must not make the gate wait for a guest that never restarts.
   for (const auto& [k, v] : flattened)
-    if (!plan::applies_live(k)) canonical += k + "=" + v + "\n";
+    if (!plan::applies_live(k) && k != plan::kImageDigestField && k != plan::kImageVersionField)
+      canonical += k + "=" + v + "\n";
   return "sha256:" + sha256_hex(canonical);
+}
+
+std::string generation_for(std::map<std::string, std::string> flattened, const model::ObservedInstance* seen) {
+  if (seen && !seen->applied.empty() && !seen->applied.count(plan::kDataDiskField))
+    flattened.erase(plan::kDataDiskField);
+  return generation_of(flattened);
 }
 
 std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& desired, const model::Observed& observed,

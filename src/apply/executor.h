@@ -61,8 +61,17 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
                                 const host::Ports& ports, const ExecOptions& options, const EventSink& on_event);
 
 // "sha256:..." naming the guest configuration an instance runs: the hash of
-// its flattened fields but those systemd applies live (plan::applies_live).
-// Recorded as applied only after the health gate.
+// its flattened fields but those systemd applies live (plan::applies_live)
+// and the image's digest and version (which only a new root clone records;
+// the guest is given the same configuration on either image). Recorded as
+// applied only after the health gate.
 std::string generation_of(const std::map<std::string, std::string>& flattened);
+
+// The generation apply records for an instance given `flattened`
+// (plan::flatten) on the host as `seen` found it: without the data disk's
+// size when the instance has a record without it (created before data
+// disks, docs/guest.md#the-data-disk). What the agent and `status` compare
+// with the recorded one.
+std::string generation_for(std::map<std::string, std::string> flattened, const model::ObservedInstance* seen);
 
 }  // namespace cf::apply

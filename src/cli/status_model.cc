@@ -127,9 +127,12 @@ FleetStatus build_status(const model::DesiredState* desired, const model::Observ
       }
       s.desired_generation_known = s.unreadable_secrets.empty();
       // The same hash apply records as applied once the health gate passes.
-      if (s.desired_generation_known)
+      if (s.desired_generation_known) {
+        auto seen = observed.instances.find(name);
         s.desired_generation =
-            apply::generation_of(plan::flatten(*want, desired->fleet.host, desired->digests, desired->ca_digests));
+            apply::generation_for(plan::flatten(*want, desired->fleet.host, desired->digests, desired->ca_digests),
+                                  seen == observed.instances.end() ? nullptr : &seen->second);
+      }
     } else {
       s.desired_generation_known = desired != nullptr;
     }

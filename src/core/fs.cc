@@ -100,7 +100,8 @@ Result<std::string> RealFileReader::canonical(const std::string& path) {
 Result<FileStatus> RealFileReader::status(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return sys_error("cannot stat", path, errno);
-  return FileStatus{st.st_uid, st.st_mode};
+  return FileStatus{st.st_uid, st.st_mode, static_cast<std::uint64_t>(st.st_size),
+                    static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
 std::string without_path(std::string message, const std::string& path) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,10 +23,13 @@ struct DirEntry {
 };
 
 // What stat(2) says of a path (symlinks followed): enough to tell whether
-// root alone controls it.
+// root alone controls it, and whether a file is still the one a record
+// describes (its size and modification time).
 struct FileStatus {
   unsigned uid = 0;
   unsigned mode = 0;  // st_mode: type and permission bits
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;  // st_mtim in nanoseconds since the epoch
 };
 
 class FileReader {

@@ -12,6 +12,7 @@
 
 #include "core/sha256.h"
 #include "core/text.h"
+#include "host/guest/image_record.h"
 #include "host/guest/skills_record.h"
 #include "host/platform/resolvers.h"
 #include "host/vmm/launch.h"
@@ -31,6 +32,7 @@ Result<model::Observed> observe(const model::Host& host, const Ports& ports) {
   model::Observed out;
   out.platform = {ports.platform.kvm_device(), ports.platform.tsc_khz(), ports.platform.recorded_kvm_probe()};
   out.image_skills = read_skills_records(host, ports.files);
+  out.images = identify_images(host, ports.files);
 
   // Pass 1: what clawfleet's own state says it owns.
   auto inventory = ports.state.read_inventory();

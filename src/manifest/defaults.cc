@@ -10,7 +10,7 @@ std::string default_vmm_binary(model::VmmKind kind) {
 
 std::map<std::string, model::Image> default_images(const std::string& state_root) {
   return {{std::string(kDefaultImage), model::Image{state_root + "/images/default/vmlinux",
-                                                    state_root + "/images/default/rootfs.ext4", std::nullopt}}};
+                                                    state_root + "/images/default/rootfs.ext4", std::nullopt, "", ""}}};
 }
 
 model::Host default_host() {

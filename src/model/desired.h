@@ -96,6 +96,11 @@ struct Image {
   std::string kernel;
   std::string rootfs;
   std::optional<std::string> initrd;
+  // Not from the manifest: the image's identity by content, from the
+  // records beside its files (ObservedImage), which apply::desired_for
+  // puts here; "" when not every file matches a record.
+  std::string digest;   // "sha256:<hex>"
+  std::string version;  // as its record names it; "" when none
   bool operator==(const Image&) const = default;
 };
 

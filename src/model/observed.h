@@ -136,8 +136,21 @@ struct ObservedSkills {
   bool operator==(const ObservedSkills&) const = default;
 };
 
+// An image's identity by content (image.json beside its files,
+// docs/guest.md#image-identity): the digest of its files as their records
+// give them, trusted while each file has the size and modification time
+// its record names.
+struct ObservedImage {
+  std::string digest;   // "sha256:<hex>" over the files' digests; "" when unknown
+  std::string version;  // the rootfs's record's version; "" when none
+  std::string problem;  // why `digest` is unknown: "rootfs.ext4 changed since ...", "" otherwise
+  bool operator==(const ObservedImage&) const = default;
+};
+
 struct Observed {
   ObservedPlatform platform;
+  // Per image of the Host (by name), its identity.
+  std::map<std::string, ObservedImage> images;
   // Per image of the Host (by name), its skills record.
   std::map<std::string, ObservedSkills> image_skills;
   ObservedDns dns;

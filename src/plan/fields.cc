@@ -106,6 +106,10 @@ std::map<std::string, std::string> flatten(const model::Instance& instance, cons
     f["host.image.kernel"] = it->second.kernel;
     f["host.image.rootfs"] = it->second.rootfs;
     if (it->second.initrd) f["host.image.initrd"] = *it->second.initrd;
+    // Only when known (every file matches its record): an image without a
+    // record is compared by its paths alone, as before records existed.
+    if (!it->second.digest.empty()) f[kImageDigestField] = it->second.digest;
+    if (!it->second.version.empty()) f[kImageVersionField] = it->second.version;
   }
   // Only when set, like every optional field: instances of a Host without
   // CAs keep their generation.
@@ -122,7 +126,9 @@ bool applies_live(const std::string& path) {
 }
 
 std::optional<Action> cost_of(const std::string& path) {
-  if (under(path, "metadata.labels") || path == "spec.protect" || applies_live(path)) return std::nullopt;
+  // The version is what a digest is called; the digest is what changes.
+  if (under(path, "metadata.labels") || path == "spec.protect" || applies_live(path) || path == kImageVersionField)
+    return std::nullopt;
   if (path == "spec.model" || path == "spec.skills" || under(path, "spec.telegram") ||
       under(path, "spec.providerKeys") || under(path, "spec.providerBaseUrls") || path == "spec.chatCompletions" ||
       path == "spec.browser" || path == "host.dns" || path == "host.egress.proxy.url")

@@ -13,6 +13,7 @@
 #include "core/text.h"
 #include "model/instance_dir.h"
 #include "model/units.h"
+#include "plan/images.h"
 #include "plan/skills.h"
 
 namespace cf::plan {
@@ -73,6 +74,8 @@ std::string display(const std::string& path, const std::optional<std::string>& v
   if (!v) return "(none)";
   if (is_disk(path))
     if (auto n = parse_u64(v)) return format_size(*n);
+  // As secrets' digests are shown: enough to tell two apart.
+  if (path == kImageDigestField && v->rfind("sha256:", 0) == 0) return v->substr(0, 19);
   return *v;
 }
 
@@ -103,6 +106,8 @@ constexpr std::pair<const char*, const char*> kNouns[] = {
     {"host.image.kernel", "kernel"},
     {"host.image.rootfs", "base root filesystem"},
     {"host.image.initrd", "initrd"},
+    {"host.image.digest", "image content"},
+    {"host.image.version", "image version"},
 };
 
 std::size_t noun_index(const std::string& path) {
@@ -453,6 +458,7 @@ class Planner {
 
     // The field diff, without the run state (a step of its own).
     std::vector<FieldChange> diff;
+    std::vector<FieldChange> new_root;  // shown by a step that clones the root, compared by none
     {
       std::set<std::string> paths;
       for (const auto& [p, _] : fields) paths.insert(p);
@@ -465,7 +471,12 @@ class Planner {
         auto a = fields.find(p);
         std::optional<std::string> before = b == have->applied.end() ? std::nullopt : std::optional(b->second);
         std::optional<std::string> after = a == fields.end() ? std::nullopt : std::optional(a->second);
-        if (before != after) diff.push_back({p, before, after, is_secret_path(p)});
+        if (before == after) continue;
+        // Content is compared only when known on both sides.
+        if ((p == kImageDigestField || p == kImageVersionField) && (!before || !after))
+          new_root.push_back({p, before, after, false});
+        else
+          diff.push_back({p, before, after, is_secret_path(p)});
       }
     }
     // The most expensive cost; rank 0 (Repair here) means no field step.
@@ -481,6 +492,10 @@ class Planner {
     if (top == Action::Replace && have->applied.count(kDataDiskPath) &&
         std::all_of(top_changes.begin(), top_changes.end(), [](const FieldChange& c) { return is_image(c.path); }))
       top = Action::Reimage;
+    if (top == Action::Reimage || top == Action::Replace) {
+      diff.insert(diff.end(), new_root.begin(), new_root.end());
+      sort_by_path(diff);
+    }
 
     const auto alloc = allocation_changes(want, *have->allocation, h);
 
@@ -586,6 +601,7 @@ Plan make_plan(const Desired& desired, const model::Observed& observed, const Op
   Plan plan = Planner(desired, observed, options).run();
   plan.accelerator = accelerator_for(desired.fleet.host.vmm, observed.platform);
   if (!desired.dns.warning.empty()) plan.warnings.push_back(desired.dns.warning);
+  for (auto& w : image_warnings(desired.fleet, observed.images)) plan.warnings.push_back(std::move(w));
   for (auto& w : skill_warnings(desired.fleet, observed.image_skills)) plan.warnings.push_back(std::move(w));
   return plan;
 }

@@ -147,12 +147,22 @@ struct Options {
 // does not compare it (docs/guest.md#the-data-disk).
 inline constexpr const char* kDataDiskField = "spec.resources.dataDisk";
 
+// An image's identity by content and its name for people (model::Image):
+// in the fields only when known. A record without the digest (applied
+// before image records, or from an image without one) and a Host image
+// whose files do not match their records are not compared by content: the
+// planner skips the digest unless both sides have it
+// (docs/guest.md#image-identity).
+inline constexpr const char* kImageDigestField = "host.image.digest";
+inline constexpr const char* kImageVersionField = "host.image.version";
+
 // The fields of an instance as the planner compares them, flattened to
 // path -> display value (lists joined with ",", sizes in bytes, secrets as
 // their digest), including the host fields the instance depends on
 // ("host.bridge", "host.subnet", "host.gateway", "host.dns", "host.vmm.kind",
 // "host.vmm.binary", "host.image.kernel", "host.image.rootfs",
-// "host.image.initrd", "host.vmm.smt", and "host.caCertificates" when the
+// "host.image.initrd", "host.image.digest" and "host.image.version" when
+// known, "host.vmm.smt", and "host.caCertificates" when the
 // Host lists any: each path with its certificates' digest). apply records this map in the
 // instance's state when it applies, so the next plan can show before ->
 // after. Network pins are not in it: the planner compares them with the

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <sys/stat.h>
@@ -83,6 +84,8 @@ class FakeFileReader : public FileReader {
 
   // status(): files are root's 0600, directories root's 0755, unless set here.
   void mode(const std::string& path, unsigned uid, unsigned permissions) { modes_[path] = {uid, permissions}; }
+  // status(): a file's size is its content's, its mtime 0, unless set here.
+  void stat_as(const std::string& path, std::uint64_t size, std::int64_t mtime_ns) { stats_[path] = {size, mtime_ns}; }
   Result<FileStatus> status(const std::string& path) override {
     const std::string real = resolve(path);
     unsigned type = 0, permissions = 0600;
@@ -97,15 +100,18 @@ class FakeFileReader : public FileReader {
     } else {
       return Error{"cannot stat " + path + ": No such file or directory"};
     }
-    auto it = modes_.find(real);
-    if (it != modes_.end()) return FileStatus{it->second.first, type | it->second.second};
-    return FileStatus{0, type | permissions};
+    FileStatus st{0, type | permissions, 0, 0};
+    if (auto it = modes_.find(real); it != modes_.end()) st = {it->second.first, type | it->second.second, 0, 0};
+    if (auto f = files_.find(real); f != files_.end()) st.size = f->second.size();
+    if (auto s = stats_.find(real); s != stats_.end()) std::tie(st.size, st.mtime_ns) = s->second;
+    return st;
   }
 
   std::vector<std::string> calls;
 
  private:
-  std::map<std::string, std::pair<unsigned, unsigned>> modes_;  // path -> uid, permissions
+  std::map<std::string, std::pair<unsigned, unsigned>> modes_;           // path -> uid, permissions
+  std::map<std::string, std::pair<std::uint64_t, std::int64_t>> stats_;  // path -> size, mtime
   // Sorted keys: what lies below `dir` starts at the first key from
   // "dir/" on (logarithmic, so the fake is not what a benchmark at
   // thousands of instances measures).

@@ -210,9 +210,15 @@ TEST_F(RealApply, AReimageGivesAFreshRootAndKeepsTheDataDisk) {
             "/var/lib/clawfleet/images/default/rootfs.ext4}\n    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
             "rootfs: /var/lib/clawfleet/images/v2/rootfs.ext4}\n");
   std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << m;
+  // v2 recorded by the image recipe's record.py (docs/guest.md#image-identity).
+  const std::string record =
+      "python3 " CLAWFLEET_SOURCE_DIR "/examples/guest-image/record.py " + c_->root() + "/var/lib/clawfleet/images/v2 ";
+  std::string recorded;
+  ASSERT_EQ(nspawn::detail::run(record + "'placeholder v2' 2>&1", &recorded), 0) << recorded;
   EXPECT_EQ(clawfleet("plan"), 2) << out_;
   EXPECT_NE(out_.find("# alpha will be reimaged: base image changed (spec.image: default -> v2)"), std::string::npos)
       << out_;
+  EXPECT_NE(out_.find("host.image.version: (none) -> \"placeholder v2\""), std::string::npos) << out_;
   ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
   sh("head -c 21 " + dir + "/rootfs.ext4; echo; head -c 4 " + dir + "/data.img; echo; stat -c '%s %a' " + dir +
      "/rootfs.ext4 " + dir + "/data.img");
@@ -222,6 +228,24 @@ TEST_F(RealApply, AReimageGivesAFreshRootAndKeepsTheDataDisk) {
   EXPECT_NE(after, pid);
   sh("sed -n 's/.*\"hostPort\": *\\([0-9]*\\).*/\\1/p' " + dir + "/instance.json");
   EXPECT_EQ(out_, port);
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+
+  // The rootfs replaced at the same path: unknown until recorded (a
+  // warning, no step), then another digest, a reimage onto it.
+  ASSERT_EQ(sh("echo 'placeholder rootfs v3' >/var/lib/clawfleet/images/v2/rootfs.ext4"), 0) << out_;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_NE(out_.find("Warning: image v2 is not identified by its content, only by its paths "
+                      "(/var/lib/clawfleet/images/v2/rootfs.ext4 is not the file its record describes"),
+            std::string::npos)
+      << out_;
+  ASSERT_EQ(nspawn::detail::run(record + "'placeholder v3' 2>&1", &recorded), 0) << recorded;
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("# alpha will be reimaged: image content changed (host.image.digest: sha256:"), std::string::npos)
+      << out_;
+  EXPECT_NE(out_.find("host.image.version: \"placeholder v2\" -> \"placeholder v3\""), std::string::npos) << out_;
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  sh("head -c 21 " + dir + "/rootfs.ext4; echo; head -c 4 " + dir + "/data.img; echo");
+  EXPECT_EQ(out_, "placeholder rootfs v3\nkept\n");
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
   EXPECT_EQ(leaks({"alpha"}), "");
 }

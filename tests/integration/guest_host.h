@@ -46,7 +46,8 @@ inline Gateway gateway_from_env(const char* variable, Gateway otherwise) {
 // The same image with the contract gateway enabled instead of OpenClaw's,
 // and an egress probe (below), made once beside it (debugfs on a copy), in
 // a directory named by this script's hash: a changed variant is a new one.
-// $1: the image, $2: the variant's directory.
+// $1: the image, $2: the variant's directory, $3: the image recipe's
+// record.py, which records the variant's identity by content.
 //
 // The probe: at each boot, from inside the guest, with the image's own
 // tools and the instance's keys (its gateway.env), each provider's API
@@ -55,7 +56,7 @@ inline Gateway gateway_from_env(const char* variable, Gateway otherwise) {
 // OpenAI. So `make e2e-contract` checks the guest's DNS, route, NAT and TLS
 // trust without OpenClaw.
 inline constexpr const char* kContractVariant = R"SH(set -eu
-src=$1; dst=$2
+src=$1; dst=$2; record=$3
 exec 9>"$dst.lock"; flock 9
 [ -s "$dst/rootfs.ext4" ] && exit 0
 tmp=$dst.tmp.$$; rm -rf "$tmp"; mkdir -p "$tmp"
@@ -121,6 +122,7 @@ debugfs -R "cat /usr/local/lib/clawfleet-contract-egress" "$tmp/rootfs.ext4" 2>/
   { echo "egress probe not written" >&2; exit 1; }
 e2fsck -fn "$tmp/rootfs.ext4" >/dev/null
 rm -f "$tmp/contract-egress" "$tmp/clawfleet-contract-egress.service"
+python3 "$record" "$tmp" "contract gateway variant of $(printf '%.12s' "$(basename "$src")")"
 mv "$tmp" "$dst"
 trap - EXIT
 )SH";
@@ -137,7 +139,9 @@ inline Result<std::string> guest_image(const std::string& source_dir, Gateway ga
   const std::string variant = dir + ".contract-" + sha256_hex(kContractVariant).substr(0, 12);
   const std::string script = variant + ".sh";
   std::ofstream(script) << kContractVariant;
-  if (nspawn::detail::run("/bin/sh " + script + " " + dir + " " + variant + " 2>&1", &out) != 0)
+  if (nspawn::detail::run(
+          "/bin/sh " + script + " " + dir + " " + variant + " " + source_dir + "/examples/guest-image/record.py 2>&1",
+          &out) != 0)
     return Error{"cannot make the contract-gateway variant of " + dir + ":\n" + nspawn::detail::tail(out, 30)};
   return variant;
 }

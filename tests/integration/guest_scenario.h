@@ -188,12 +188,14 @@ class GuestScenario : public ::testing::Test {
   void second_image() {
     const std::string dir = c_->root() + kSecondImage;
     std::string out;
-    ASSERT_EQ(nspawn::detail::run("set -e; mkdir -p " + dir + "; cp --sparse=always " + image_ + "/vmlinux " + image_ +
-                                      "/initrd.img " + image_ + "/rootfs.ext4 " + dir + "/; echo v2 >" + dir +
-                                      "/mark; debugfs -w -R 'write " + dir + "/mark /etc/clawfleet-test-image' " + dir +
-                                      "/rootfs.ext4; rm " + dir + "/mark",
-                                  &out),
-              0)
+    ASSERT_EQ(
+        nspawn::detail::run(
+            "set -e; mkdir -p " + dir + "; cp --sparse=always " + image_ + "/vmlinux " + image_ + "/initrd.img " +
+                image_ + "/rootfs.ext4 " + dir + "/; echo v2 >" + dir + "/mark; debugfs -w -R 'write " + dir +
+                "/mark /etc/clawfleet-test-image' " + dir + "/rootfs.ext4; rm " + dir +
+                "/mark; python3 " CLAWFLEET_SOURCE_DIR "/examples/guest-image/record.py " + dir + " 'test image v2'",
+            &out),
+        0)
         << out;
   }
 

@@ -506,7 +506,7 @@ TEST_F(RealSystemd, JailedFirecrackerRunsAsItsUserInItsJail) {
   host.vmm.binary = "/usr/local/bin/firecracker";
   host.vmm.jailer = "/usr/local/bin/jailer";
   const std::string images = "/var/lib/clawfleet/images/default";
-  host.images["default"] = {images + "/vmlinux", images + "/rootfs.ext4", std::nullopt};
+  host.images["default"] = {images + "/vmlinux", images + "/rootfs.ext4", std::nullopt, "", ""};
   const std::string tap = tap_name("t1", {});
   const std::string dir = "/var/lib/clawfleet/instances/t1";
   const model::Allocation alloc{parse_ipv4("10.77.0.2").value(), parse_mac("06:fc:0a:4d:00:02").value(), 18900, tap};

@@ -535,6 +535,77 @@ TEST_F(Executor, AReimageClonesTheNewRootAndKeepsTheDataDisk) {
   converge(with_image("v2"));
 }
 
+// Images by content (docs/guest.md#image-identity): a create records the
+// digest of the image it cloned; the same file recorded again with other
+// content is a reimage that records the new one; a step that does not
+// clone keeps what the root was cloned from.
+TEST_F(Executor, OnlyANewRootRecordsTheImagesDigest) {
+  const std::string images = "/var/lib/clawfleet/images/default";
+  auto record = [&](std::int64_t rootfs_mtime, char hex, const std::string& version) {
+    host().files.file(images + "/vmlinux", "");
+    host().files.stat_as(images + "/vmlinux", 10, 1);
+    host().files.file(images + "/rootfs.ext4", "");
+    host().files.stat_as(images + "/rootfs.ext4", 20, rootfs_mtime);
+    host().files.file(images + "/image.json", R"({"format": 1, "version": ")" + version +
+                                                  R"(", "files": {"vmlinux": {"size": 10, )"
+                                                  R"("mtimeNs": 1, "sha256": ")" +
+                                                  std::string(64, 'a') +
+                                                  R"("}, "rootfs.ext4": {"size": 20, )"
+                                                  R"("mtimeNs": )" +
+                                                  std::to_string(rootfs_mtime) + R"(, "sha256": ")" +
+                                                  std::string(64, hex) + R"("}}})");
+  };
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  record(100, 'b', "v1");
+  converge(fleet_of(instance_yaml("alpha")));
+  const auto& applied = [&]() -> const std::map<std::string, std::string>& {
+    return host().state.records.at("alpha").applied;
+  };
+  const std::string v1 = applied().at(plan::kImageDigestField);
+  EXPECT_EQ(v1.rfind("sha256:", 0), 0u);
+  EXPECT_EQ(applied().at(plan::kImageVersionField), "v1");
+
+  // The file replaced at the same path, recorded again.
+  record(200, 'c', "v2");
+  host().disks.calls.clear();
+  Pass p = apply(fleet_of(instance_yaml("alpha")));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reimage);
+  EXPECT_EQ(p.plan.steps[0].reason.rfind("image content changed (host.image.digest: " + v1.substr(0, 19) + " -> ", 0),
+            0u)
+      << p.plan.steps[0].reason;
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(host().disks.calls[0], "remove " + dir + "/rootfs.ext4");
+  const std::string v2 = applied().at(plan::kImageDigestField);
+  EXPECT_NE(v2, v1);
+  EXPECT_EQ(applied().at(plan::kImageVersionField), "v2");
+  converge(fleet_of(instance_yaml("alpha")));
+
+  // Replaced but not recorded: unknown, a warning, and no step; a
+  // reprovision then keeps the digest of what the root was cloned from.
+  host().files.stat_as(images + "/rootfs.ext4", 20, 300);
+  p = apply(fleet_of(instance_yaml("alpha", "  skills: [github]\n")));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reprovision);
+  ASSERT_EQ(p.plan.warnings.size(), 1u);
+  EXPECT_EQ(p.plan.warnings[0].rfind("image default is not identified by its content", 0), 0u) << p.plan.warnings[0];
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(applied().at(plan::kImageDigestField), v2);
+  EXPECT_EQ(applied().at(plan::kImageVersionField), "v2");
+
+  // Recorded again with other content, while the record of an instance
+  // applied before records has none: a reprovision records none either.
+  record(400, 'd', "v3");
+  host().state.records.at("alpha").applied.erase(plan::kImageDigestField);
+  host().state.records.at("alpha").applied.erase(plan::kImageVersionField);
+  p = apply(fleet_of(instance_yaml("alpha", "  skills: [github, tmux]\n")));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reprovision);
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(applied().count(plan::kImageDigestField), 0u);
+  converge(fleet_of(instance_yaml("alpha", "  skills: [github, tmux]\n")));
+}
+
 // An instance created before data disks: a root disk, no data disk, a
 // record without the field. It is not given one behind its back (its
 // state is on its root disk): no step, and a change of another field

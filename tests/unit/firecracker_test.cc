@@ -23,7 +23,7 @@ VmSpec spec_for(const std::string& name, const std::string& image, std::optional
   VmSpec s;
   s.name = name;
   s.binary = "/usr/local/bin/firecracker";
-  s.image = {"/srv/images/" + image + "/vmlinux", "/srv/images/" + image + "/rootfs.ext4", std::move(initrd)};
+  s.image = {"/srv/images/" + image + "/vmlinux", "/srv/images/" + image + "/rootfs.ext4", std::move(initrd), "", ""};
   s.rootfs_path = dir + "/rootfs.ext4";
   s.seed_path = dir + "/seed.img";
   s.api_socket = dir + "/vmm.sock";

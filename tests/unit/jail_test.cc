@@ -151,7 +151,7 @@ TEST(Jail, PrepareLaysTheJailOut) {
   auto f = jailed_fleet();  // then moved to a scratch directory
   f.host.state_root = root_dir;
   f.host.images["default"] = {root_dir + "/images/vmlinux", root_dir + "/images/rootfs.ext4",
-                              root_dir + "/images/initrd.img"};
+                              root_dir + "/images/initrd.img", "", ""};
   const Jail j = jail_for(f.host, f.instances.at(0), true);
   const InstancePaths p = paths_for(root_dir, "bot");
   fs::create_directories(root_dir + "/images");

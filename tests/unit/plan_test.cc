@@ -634,6 +634,76 @@ TEST(PlanFields, AReimageKeepsTheDataDiskAndIsNotHeldBack) {
                                         "stop bot: run state changed (spec.state: running -> stopped) [after 0]"}));
 }
 
+// Images by content (docs/guest.md#image-identity): a file replaced at
+// the same path and recorded again is another digest, a reimage that
+// shows the versions; a digest known on one side only compares nothing.
+TEST(PlanFields, AnotherRecordedContentIsAReimageThatShowsTheVersions) {
+  const std::string a = "sha256:" + std::string(64, 'a'), b = "sha256:" + std::string(64, 'b');
+  World w;
+  w.have().applied[kImageDigestField] = a;
+  w.have().applied[kImageVersionField] = "openclaw 2026.9.6";
+  w.d.fleet.host.images["default"].digest = b;
+  w.d.fleet.host.images["default"].version = "openclaw 2026.10.1";
+  Plan p = w.plan();
+  EXPECT_EQ(
+      summarize(p),
+      Lines{"reimage bot: image content changed (host.image.digest: sha256:aaaaaaaaaaaa -> sha256:bbbbbbbbbbbb)"});
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].changes,
+            (std::vector<FieldChange>{{kImageDigestField, a, b},
+                                      {kImageVersionField, "openclaw 2026.9.6", "openclaw 2026.10.1"}}));
+  // Without a data disk it loses the disk, so protect holds it back.
+  w.without_data_disk();
+  w.want().protect = true;
+  w.have().protect = true;
+  p = w.plan();
+  EXPECT_TRUE(p.steps.empty());
+  ASSERT_EQ(p.refused.size(), 1u);
+  EXPECT_EQ(p.refused[0].action, Action::Replace);
+
+  // Only the version differs: what a digest is called is not a change.
+  World v;
+  v.have().applied[kImageDigestField] = a;
+  v.have().applied[kImageVersionField] = "v1";
+  v.d.fleet.host.images["default"].digest = a;
+  v.d.fleet.host.images["default"].version = "v1 (renamed)";
+  EXPECT_EQ(summarize(v.plan()), Lines{});
+
+  // Applied before records: nothing to compare with; a step that clones
+  // the root anyway shows what it will record.
+  World old;
+  old.d.fleet.host.images["default"].digest = b;
+  old.d.fleet.host.images["default"].version = "v2";
+  EXPECT_EQ(summarize(old.plan()), Lines{});
+  old.d.fleet.host.images["default"].kernel = "/srv/cf/images/vmlinux-2";
+  p = old.plan();
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_EQ(p.steps[0].action, Action::Reimage);
+  EXPECT_EQ(p.steps[0].changes,
+            (std::vector<FieldChange>{{kImageDigestField, std::nullopt, b},
+                                      {"host.image.kernel", "/srv/cf/images/vmlinux", "/srv/cf/images/vmlinux-2"},
+                                      {kImageVersionField, std::nullopt, "v2"}}));
+  // The image no longer matches its record: unknown, not changed.
+  World unknown;
+  unknown.have().applied[kImageDigestField] = a;
+  unknown.have().applied[kImageVersionField] = "v1";
+  EXPECT_EQ(summarize(unknown.plan()), Lines{});
+}
+
+// A create records the digest and version, so the next plan can compare.
+TEST(PlanFields, ACreateRecordsTheImagesDigest) {
+  World w;
+  w.d.fleet.host.images["default"].digest = "sha256:" + std::string(64, 'c');
+  w.d.fleet.host.images["default"].version = "openclaw 2026.9.6";
+  w.o.instances.clear();
+  Plan p = w.plan();
+  ASSERT_EQ(p.steps.size(), 1u);
+  std::map<std::string, std::optional<std::string>> after;
+  for (const auto& c : p.steps[0].changes) after[c.path] = c.after;
+  EXPECT_EQ(after[kImageDigestField], "sha256:" + std::string(64, 'c'));
+  EXPECT_EQ(after[kImageVersionField], "openclaw 2026.9.6");
+}
+
 TEST(PlanState, StartAndStop) {
   {
     World w;

@@ -23,7 +23,8 @@ VmSpec spec() {
   VmSpec s;
   s.name = "bot";
   s.binary = "/usr/bin/qemu-system-x86_64";
-  s.image = {"/srv/images/default/vmlinux", "/srv/images/default/rootfs.ext4", "/srv/images/default/initrd.img"};
+  s.image = {"/srv/images/default/vmlinux", "/srv/images/default/rootfs.ext4", "/srv/images/default/initrd.img", "",
+             ""};
   s.rootfs_path = "/srv/cf/instances/bot/rootfs.ext4";
   s.seed_path = "/srv/cf/instances/bot/seed.img";
   s.data_path = "/srv/cf/instances/bot/data.img";

@@ -59,9 +59,9 @@ TEST(SkillsRecord, ErrorsNeverQuoteTheFile) {
 TEST(SkillsRecord, ReadBesideEachImagesRootfs) {
   FakeFileReader files;
   model::Host host;
-  host.images["default"] = model::Image{"/img/a/vmlinux", "/img/a/rootfs.ext4", std::nullopt};
-  host.images["canary"] = model::Image{"/img/b/vmlinux", "/img/b/rootfs.ext4", std::nullopt};
-  host.images["broken"] = model::Image{"/img/c/vmlinux", "/img/c/rootfs.ext4", std::nullopt};
+  host.images["default"] = model::Image{"/img/a/vmlinux", "/img/a/rootfs.ext4", std::nullopt, "", ""};
+  host.images["canary"] = model::Image{"/img/b/vmlinux", "/img/b/rootfs.ext4", std::nullopt, "", ""};
+  host.images["broken"] = model::Image{"/img/c/vmlinux", "/img/c/rootfs.ext4", std::nullopt, "", ""};
   files.file("/img/a/skills.json", kRecord);
   files.file("/img/b/rootfs.ext4", "");
   files.file("/img/c/skills.json", "{oops");

@@ -165,6 +165,23 @@ TEST_F(StatusModel, NotReadyWhenTheAppliedGenerationIsAnother) {
   EXPECT_EQ(row(build(), "alpha").health, Health::Unknown);
 }
 
+// An instance created before data disks records no data disk size, and
+// apply leaves it out of its generation: so does status, which finds it
+// settled. The image's digest is not part of a generation either.
+TEST_F(StatusModel, AnInstanceCreatedBeforeDataDisksIsAtItsGeneration) {
+  auto fields = plan::flatten(*desired.fleet.find("alpha"), desired.fleet.host, {}, {});
+  fields.erase(plan::kDataDiskField);
+  observed.instances["alpha"].applied = fields;
+  observed.instances["alpha"].applied_generation = apply::generation_of(fields);
+  EXPECT_NE(observed.instances["alpha"].applied_generation, gen(desired.fleet, "alpha"));
+  EXPECT_EQ(row(build(), "alpha").health, Health::Ready);
+  // With the field recorded, the data disk's size is part of it.
+  observed.instances["alpha"].applied[plan::kDataDiskField] = "1";
+  EXPECT_EQ(row(build(), "alpha").health, Health::Unknown);
+  fields[plan::kImageDigestField] = "sha256:" + std::string(64, 'a');
+  EXPECT_EQ(apply::generation_of(fields), *observed.instances["alpha"].applied_generation);
+}
+
 TEST_F(StatusModel, DegradedWithTheJournalsLastError) {
   const auto built = build();
   const auto& b = row(built, "beta");

@@ -245,7 +245,8 @@ TEST(Trust, HostFiles) {
   model::Host host;
   host.state_root = "/data/shared/cf";
   host.vmm.binary = "/usr/local/bin/firecracker";
-  host.images["default"] = {"/srv/cf/images/default/vmlinux", "/srv/cf/images/default/rootfs.ext4", std::nullopt};
+  host.images["default"] = {"/srv/cf/images/default/vmlinux", "/srv/cf/images/default/rootfs.ext4", std::nullopt, "",
+                            ""};
   Diagnostics d;
   check_host_files(host, {{"/usr/local/bin/firecracker", Location{"h.yaml", 5, 13}}}, Location{"h.yaml", 1, 1}, fs, d);
   std::vector<std::string> got;
@@ -296,7 +297,7 @@ TEST(Trust, FilesTheVmmOpensAreOpenToOthers) {
   host.vmm.binary = "/usr/bin/qemu-system-x86_64";
   const std::string rootfs = "/var/lib/clawfleet/images/default/rootfs.ext4";
   fs.file(rootfs, "");
-  host.images["default"] = {kernel, rootfs, std::nullopt};
+  host.images["default"] = {kernel, rootfs, std::nullopt, "", ""};
   Diagnostics d;
   check_host_files(host, {{kernel, Location{"h.yaml", 7, 15}}}, Location{"h.yaml", 1, 1}, fs, d);
   std::vector<std::string> got;

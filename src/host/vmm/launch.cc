@@ -15,7 +15,7 @@ namespace cf::host {
 namespace {
 
 using nlohmann::json;
-constexpr int kFormat = 1;
+constexpr int kLaunchFormat = 1;
 
 }  // namespace
 
@@ -102,7 +102,7 @@ Result<LaunchRecord> make_launch_record(const model::Host& host, const model::In
 std::string to_json(const LaunchRecord& r) {
   json files = json::array();
   for (const auto& [path, content] : r.files) files.push_back({{"path", path}, {"content", content}});
-  json j{{"format", kFormat},
+  json j{{"format", kLaunchFormat},
          {"name", r.name},
          {"bridge", r.bridge},
          {"bridgeAddress", to_string(r.bridge_address)},
@@ -126,7 +126,7 @@ std::string to_json(const LaunchRecord& r) {
 Result<LaunchRecord> launch_from_json(const std::string& text) {
   try {
     json j = json::parse(text);
-    if (!j.is_object() || j.value("format", 0) != kFormat) return Error{"unknown format (want \"format\": 1)"};
+    if (!j.is_object() || j.value("format", 0) != kLaunchFormat) return Error{"unknown format (want \"format\": 1)"};
     LaunchRecord r;
     r.name = j.at("name").get<std::string>();
     r.bridge = j.at("bridge").get<std::string>();
