@@ -1,5 +1,6 @@
 #include "apply/executor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -20,6 +21,9 @@
 
 namespace cf::apply {
 namespace {
+
+// A VM unit that restarts this often while its gate waits does not stay up.
+constexpr int kVmRestartsToGiveUp = 3;
 
 using plan::Action;
 
@@ -325,7 +329,7 @@ class Run {
       // booted with; the one written now is read at its next boot.
       host::HealthTarget target{alloc.host_port, token, alloc.ip, generation};
       target.booted = restarted_vm || !was_running(inst.name);
-      if (auto s = ports_.health.wait_started(target, options_.health_deadline); !s)
+      if (auto s = ports_.health.wait_started(target, options_.health_deadline, vm_watch(vm, sd)); !s)
         return Error{"instance " + inst.name + ": " + s.error().message};
     } else {
       for (const auto& unit : {vm, sock}) {
@@ -355,6 +359,27 @@ class Run {
 
   // Whether the plan was made with the VM up (a VM started just now sees
   // its whole disk at boot, and its API socket may not answer yet).
+  // The gate's reason to give up on the VM itself: its unit failed (or
+  // was stopped), or it restarted kVmRestartsToGiveUp times: a VM that
+  // does not stay up never passes (docs/apply.md#the-health-gate).
+  static host::GiveUp vm_watch(const std::string& vm, host::Systemd& sd) {
+    return [vm, &sd, restarts = 0, restarting = false]() mutable -> std::optional<std::string> {
+      auto units = sd.list_units({vm});
+      if (!units) return std::nullopt;  // the gate goes on; the bus is not the guest
+      auto u = std::find_if(units.value().begin(), units.value().end(),
+                            [&](const host::UnitStatus& x) { return x.name == vm; });
+      if (u == units.value().end()) return std::nullopt;
+      if (u->active_state == "failed") return vm + " failed: the VM does not stay up (its journal says why)";
+      if (u->active_state == "inactive") return vm + " was stopped";
+      const bool now = u->sub_state == "auto-restart";
+      if (now && !restarting && ++restarts >= kVmRestartsToGiveUp)
+        return vm + " restarted " + std::to_string(restarts) +
+               " times during the gate: the VM does not stay up (its journal says why)";
+      restarting = now;
+      return std::nullopt;
+    };
+  }
+
   bool was_running(const std::string& name) const {
     const model::ObservedInstance* seen = observed(name);
     if (!seen) return false;

@@ -1,5 +1,6 @@
 // In-memory host::Health that records every call; ports listed in `failing`
-// fail the gate with their message, every other port starts at once. Deep
+// fail the gate with their message (or with give_up's reason, asked
+// `give_up_asks` times), every other port starts at once. Deep
 // readiness is what `readiness_of` says for the port, else ready; liveness
 // fails with `dead`'s message for the port, else passes (and, with
 // `restart_revives`, passes again once the gate passed for the port).
@@ -16,14 +17,21 @@ namespace cf::testing {
 
 class FakeHealth : public host::Health {
  public:
-  Status wait_started(const host::HealthTarget& t, std::chrono::milliseconds deadline) override {
+  Status wait_started(const host::HealthTarget& t, std::chrono::milliseconds deadline,
+                      const host::GiveUp& give_up) override {
     std::lock_guard<std::mutex> lock(mu_);
     const std::uint16_t port = t.host_port;
     calls.push_back("wait_started " + std::to_string(port) + " " + std::to_string(deadline.count()) + "ms");
     tokens.push_back(t.token);
     generations.push_back(t.generation);
     booted.push_back(t.booted);
-    if (auto it = failing.find(port); it != failing.end()) return Error{it->second};
+    // A port that fails asks `give_up` once, as the real gate does between
+    // attempts: its reason, when it has one, is the error.
+    if (auto it = failing.find(port); it != failing.end()) {
+      for (int i = 0; give_up && i < give_up_asks; ++i)
+        if (auto why = give_up()) return Error{"gave up: " + *why};
+      return Error{it->second};
+    }
     if (restart_revives) dead.erase(port);
     return {};
   }
@@ -43,6 +51,7 @@ class FakeHealth : public host::Health {
   std::map<std::uint16_t, std::string> failing;
   std::map<std::uint16_t, std::string> dead;
   bool restart_revives = false;  // a gate that passes makes /healthz answer again
+  int give_up_asks = 1;          // how often a failing gate asks give_up
   std::map<std::uint16_t, model::Readiness> readiness_of;
   std::vector<std::string> calls;
   std::vector<std::string> tokens;

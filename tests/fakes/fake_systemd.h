@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "host/systemd/systemd.h"
@@ -48,6 +49,9 @@ class FakeSystemd : public host::Systemd {
   // systemd does when ExecStop fails or the VMM is SIGKILLed after
   // TimeoutStopSec.
   std::set<std::string> stop_leaves_failed;
+  // Units that a start or restart job leaves in this active and sub state
+  // (a VM that exits at once: "failed"/"failed", "activating"/"auto-restart").
+  std::map<std::string, std::pair<std::string, std::string>> start_leaves;
   // Every call, in order: "list_units clawfleet-*", "daemon_reload",
   // "start clawfleet-vm@bot.service 5000ms", "enable a.service b.service".
   std::vector<std::string> calls;
@@ -134,6 +138,8 @@ class FakeSystemd : public host::Systemd {
     if (job_result == host::JobResult::Done) {
       u->active_state = active;
       u->sub_state = sub;
+      if (auto left = start_leaves.find(unit); left != start_leaves.end() && verb != "stop")
+        std::tie(u->active_state, u->sub_state) = left->second;
     } else if (job_result == host::JobResult::Failed) {
       u->active_state = "failed";
       u->sub_state = "failed";

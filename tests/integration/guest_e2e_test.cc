@@ -630,6 +630,26 @@ TEST_F(ContractGuest, StopStartDestroy) {
   EXPECT_EQ(file_of_disk("/var/lib/clawfleet/instances/solo/data.img", "/kept-across-images"), "kept\n");
   EXPECT_EQ(field("solo", "hostPort"), port);
 
+  // Fail fast: onto an image whose gateway fails at once, the gate gives
+  // up as soon as the guest says so, not at its deadline.
+  broken_image();
+  if (HasFatalFailure()) return;
+  GuestSpec on_broken{"solo"};
+  on_broken.image = "broken";
+  write_fleet({on_broken});
+  phases_.begin("reimage onto a broken image, gate given up");
+  const auto gave_up_at = std::chrono::steady_clock::now();
+  EXPECT_EQ(clawfleet("apply --health-timeout " + std::to_string(health_timeout)), 4) << out_;
+  const auto gave_up_after = std::chrono::steady_clock::now() - gave_up_at;
+  phases_.end();
+  EXPECT_NE(out_.find("gave up after"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("the guest's gateway failed 1 time since the guest booted (last: exit-code exited 1) and "
+                      "systemd gave up on it: it does not start"),
+            std::string::npos)
+      << out_;
+  EXPECT_LT(gave_up_after, std::chrono::seconds(health_timeout)) << out_;
+  EXPECT_EQ(file_of_disk("/var/lib/clawfleet/instances/solo/data.img", "/kept-across-images"), "kept\n");
+
   // The empty set destroys nothing, so a stopped second instance (created,
   // never booted) stays while solo goes.
   keep_console("solo");
@@ -641,7 +661,7 @@ TEST_F(ContractGuest, StopStartDestroy) {
   sh("systemctl list-units --failed --plain --no-legend");
   EXPECT_EQ(nspawn::detail::trim(out_), "");
   sh("journalctl --no-pager -o cat -u clawfleet-vm@solo.service | grep -c 'clawfleet vm stop solo: powered off after'");
-  EXPECT_EQ(nspawn::detail::trim(out_), "2");
+  EXPECT_EQ(nspawn::detail::trim(out_), "3");
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,13 +33,14 @@ struct GuestSpec {
   std::string openai_key = "/etc/clawfleet/secrets/openai";  // "": none
   bool chat_completions = false;
   bool browser = true;            // spec.browser
-  std::string image = "default";  // or "v2", a copy (kSecondImage)
+  std::string image = "default";  // or a copy: "v2" (kSecondImage), "broken" (kBrokenImage)
 };
 
 // A second image under the state root: the first one's files copied, its
 // rootfs marked by a file (/etc/clawfleet-test-image saying "v2"), made by
 // GuestScenario::second_image.
 inline constexpr const char* kSecondImage = "/var/lib/clawfleet/images/v2";
+inline constexpr const char* kBrokenImage = "/var/lib/clawfleet/images/broken";
 
 // The Host: egress deny, or (with the simulated internet, internet.h) its
 // resolver and CA and the egress mode given.
@@ -62,9 +64,15 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests, const Guest
       "  images:\n    default:\n      kernel: /var/lib/clawfleet/images/default/vmlinux\n"
       "      initrd: /var/lib/clawfleet/images/default/initrd.img\n"
       "      rootfs: /var/lib/clawfleet/images/default/rootfs.ext4\n";
-  if (std::any_of(guests.begin(), guests.end(), [](const GuestSpec& g) { return g.image == "v2"; }))
-    m += std::string("    v2:\n      kernel: ") + kSecondImage + "/vmlinux\n      initrd: " + kSecondImage +
-         "/initrd.img\n      rootfs: " + kSecondImage + "/rootfs.ext4\n";
+  // Another image is a copy under the image root (GuestScenario::derived_image).
+  std::set<std::string> others;
+  for (const auto& g : guests)
+    if (g.image != "default") others.insert(g.image);
+  for (const auto& name : others) {
+    const std::string dir = "/var/lib/clawfleet/images/" + name;
+    m += "    " + name + ":\n      kernel: " + dir + "/vmlinux\n      initrd: " + dir +
+         "/initrd.img\n      rootfs: " + dir + "/rootfs.ext4\n";
+  }
   for (const auto& g : guests)
     m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name +
          "}\nspec:\n  model: " + g.model + "\n  state: " + g.state + "\n  image: " + g.image +
@@ -185,15 +193,31 @@ class GuestScenario : public ::testing::Test {
   }
   // kSecondImage in the host's state root, from the image outside it (the
   // first is bind-mounted read-only): a sparse copy, marked with debugfs.
-  void second_image() {
-    const std::string dir = c_->root() + kSecondImage;
+  void second_image() { derived_image("v2", ""); }
+  // kBrokenImage: the same, with a gateway that fails at once (the
+  // contract gateway's start is /bin/false).
+  void broken_image() {
+    derived_image("broken",
+                  "debugfs -R 'cat /etc/systemd/system/clawfleet-contract-gateway.service' $d/rootfs.ext4 "
+                  "2>/dev/null | sed 's|^ExecStart=.*|ExecStart=/bin/false|' >$d/unit\n"
+                  "grep -q '^ExecStart=/bin/false' $d/unit\n"
+                  "printf 'rm /etc/systemd/system/clawfleet-contract-gateway.service\\nwrite %s "
+                  "/etc/systemd/system/clawfleet-contract-gateway.service\\n' $d/unit | debugfs -w -f - "
+                  "$d/rootfs.ext4\nrm $d/unit");
+  }
+  // /var/lib/clawfleet/images/<name>: a copy of the first image, marked
+  // <name> in /etc/clawfleet-test-image, edited by `edit` (sh, the
+  // directory in $d) and recorded (docs/guest.md#image-identity).
+  void derived_image(const std::string& name, const std::string& edit) {
+    const std::string dir = c_->root() + "/var/lib/clawfleet/images/" + name;
     std::string out;
     ASSERT_EQ(
         nspawn::detail::run(
-            "set -e; mkdir -p " + dir + "; cp --sparse=always " + image_ + "/vmlinux " + image_ + "/initrd.img " +
-                image_ + "/rootfs.ext4 " + dir + "/; echo v2 >" + dir + "/mark; debugfs -w -R 'write " + dir +
-                "/mark /etc/clawfleet-test-image' " + dir + "/rootfs.ext4; rm " + dir +
-                "/mark; python3 " CLAWFLEET_SOURCE_DIR "/examples/guest-image/record.py " + dir + " 'test image v2'",
+            "set -e; d=" + dir + "; mkdir -p $d; cp --sparse=always " + image_ + "/vmlinux " + image_ + "/initrd.img " +
+                image_ + "/rootfs.ext4 $d/; echo " + name +
+                " >$d/mark; debugfs -w -R \"write $d/mark /etc/clawfleet-test-image\" "
+                "$d/rootfs.ext4; rm $d/mark\n" +
+                edit + "\npython3 " CLAWFLEET_SOURCE_DIR "/examples/guest-image/record.py $d 'test image " + name + "'",
             &out),
         0)
         << out;

@@ -29,7 +29,7 @@ using cf::testing::NoEnvironment;
 // A health gate that holds every caller until released.
 class BlockingHealth : public host::Health {
  public:
-  Status wait_started(const host::HealthTarget& t, std::chrono::milliseconds) override {
+  Status wait_started(const host::HealthTarget& t, std::chrono::milliseconds, const host::GiveUp&) override {
     const std::uint16_t port = t.host_port;
     std::unique_lock<std::mutex> lock(mu_);
     entered.push_back(port);

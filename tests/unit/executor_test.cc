@@ -286,6 +286,27 @@ TEST_F(Executor, EveryGuestsRulesPrecedeItsTapAndGoWithIt) {
   EXPECT_TRUE(plan_for(fleet_of(instance_yaml("alpha") + instance_yaml("gamma"))).empty());
 }
 
+// Fail fast: a VM that does not stay up ends its gate at once, with why.
+TEST_F(Executor, TheGateGivesUpOnAVmThatDoesNotStayUp) {
+  const std::string vm = host::vm_unit("alpha");
+  const std::pair<std::pair<std::string, std::string>, std::string> cases[] = {
+      {{"failed", "failed"}, "gave up: " + vm + " failed: the VM does not stay up (its journal says why)"},
+      {{"inactive", "dead"}, "gave up: " + vm + " was stopped"},
+      // One restart, however long it is seen, is not a loop.
+      {{"activating", "auto-restart"}, "not ready"},
+  };
+  for (const auto& [state, error] : cases) {
+    fresh_host();
+    host().health.failing[18900] = "not ready";
+    host().health.give_up_asks = 5;
+    host().systemd.start_leaves[vm] = state;
+    Pass p = apply(fleet_of(instance_yaml("alpha")));
+    ASSERT_FALSE(p.results.empty());
+    EXPECT_EQ(p.results.back().outcome, Outcome::Failed);
+    EXPECT_EQ(p.results.back().error, "instance alpha: " + error);
+  }
+}
+
 // A create that booted its guest and then failed the health gate is
 // resumed next time; if that fails before the VM starts, nothing is rolled
 // back (the guest may hold data by now).

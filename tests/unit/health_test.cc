@@ -27,6 +27,7 @@ struct Guest {
   std::vector<std::string> requests;                     // "GET /ready auth=<Authorization header>"
   std::vector<std::string> generations = {"sha256:aa"};  // what "/" reports, last one repeats
   std::map<std::string, std::string> bodies;             // path -> body, else {"ok":true} for 200
+  std::string not_started;                               // when set, "/" answers 503 with it
 
   void serve(Conn& c) {
     std::string req;
@@ -47,7 +48,10 @@ struct Guest {
     }
     std::string body = status == 200 ? "{\"ok\":true}" : "{}";
     if (auto b = bodies.find(path); b != bodies.end()) body = b->second;
-    if (path == "/") {
+    if (path == "/" && !not_started.empty()) {
+      status = 503;
+      body = not_started;
+    } else if (path == "/") {
       std::lock_guard<std::mutex> lock(mu);
       status = 200;
       body = "{\"generation\":\"" + generations.front() + "\"}";
@@ -66,9 +70,11 @@ TEST(Health, StartedWhenHealthAndStartupAnswer200WithoutTheToken) {
   g.script["/startupz"] = {503, 200};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t0ken"), milliseconds(5000));
+  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t0ken"), milliseconds(5000), {});
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(g.requests, (std::vector<std::string>{"GET /health", "GET /health", "GET /startupz", "GET /health",
+  // The first time the gateway is not up, the guest's status endpoint is
+  // asked why (then every 5 s): here it has a generation, no failures.
+  EXPECT_EQ(g.requests, (std::vector<std::string>{"GET /health", "GET /", "GET /health", "GET /startupz", "GET /health",
                                                   "GET /startupz", "GET /"}));
 }
 
@@ -80,7 +86,7 @@ TEST(Health, AFailingChannelDoesNotHoldTheGate) {
   g.script["/readyz"] = {503};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t"), milliseconds(5000));
+  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t"), milliseconds(5000), {});
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(std::count(g.requests.begin(), g.requests.end(), "GET /readyz"), 0);
 }
@@ -92,7 +98,7 @@ TEST(Health, StillStartingIsSaid) {
   g.bodies["/startupz"] = R"({"ok":false,"status":"starting"})";
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "t"), milliseconds(200));
+  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "t"), milliseconds(200), {});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
                                    ": not started within 200 ms (last: /startupz answered 503 (starting))");
@@ -107,7 +113,7 @@ TEST(Health, WaitsForTheAppliedGeneration) {
   g.generations = {"sha256:old", "sha256:old", "sha256:new"};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t", "sha256:new"), milliseconds(5000));
+  auto s = real_health(milliseconds(10))->wait_started(target(server.port, "t", "sha256:new"), milliseconds(5000), {});
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(std::count(g.requests.begin(), g.requests.end(), "GET /"), 3);
 }
@@ -120,7 +126,7 @@ TEST(Health, AnOldGenerationIsNamedInTheError) {
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
   auto s = real_health(milliseconds(20))
-               ->wait_started(target(server.port, "t", "sha256:fedcba9876543210fedc"), milliseconds(200));
+               ->wait_started(target(server.port, "t", "sha256:fedcba9876543210fedc"), milliseconds(200), {});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
                                    ": not started within 200 ms (last: the guest runs generation sha256:0123456789ab…, "
@@ -133,7 +139,7 @@ TEST(Health, DeadlineSaysWhatFailedLast) {
   g.script["/startupz"] = {503};
   LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
   ASSERT_TRUE(server.ok());
-  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "s3cret-token"), milliseconds(300));
+  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "s3cret-token"), milliseconds(300), {});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
                                    ": not started within 300 ms (last: /startupz answered 503)");
@@ -146,7 +152,7 @@ TEST(Health, NobodyListening) {
     ASSERT_TRUE(gone.ok());
     port = gone.port;
   }
-  auto s = real_health(milliseconds(20))->wait_started(target(port, "t"), milliseconds(200));
+  auto s = real_health(milliseconds(20))->wait_started(target(port, "t"), milliseconds(200), {});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(port) +
                                    ": not started within 200 ms (last: /health: connection refused)");
@@ -156,10 +162,70 @@ TEST(Health, AGuestThatNeverAnswersCannotOutlastTheDeadline) {
   LoopbackTcpServer server([](Conn& c) { c.hang(); });
   ASSERT_TRUE(server.ok());
   auto t0 = std::chrono::steady_clock::now();
-  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "t"), milliseconds(400));
+  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "t"), milliseconds(400), {});
   ASSERT_FALSE(s);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
   EXPECT_NE(s.error().message.find("(last: GET /health: no answer within"), std::string::npos) << s.error().message;
+}
+
+// Fail fast: a guest whose gateway keeps failing (or that systemd gave up
+// on) says so on its status endpoint, and the gate stops at once.
+TEST(Health, AGatewayThatDoesNotStartEndsTheGateAtOnce) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"generation":null,"gatewayFailures":3,"lastFailure":"exit-code exited 1","gatewayGaveUp":false})",
+       "the guest's gateway failed 3 times since the guest booted (last: exit-code exited 1): it does not start"},
+      {R"({"generation":null,"gatewayFailures":1,"lastFailure":"exit-code exited 78","gatewayGaveUp":true})",
+       "the guest's gateway failed 1 time since the guest booted (last: exit-code exited 78) and systemd gave up on "
+       "it: it does not start"},
+      // The guest writes it: bounded and printable.
+      {R"({"generation":null,"gatewayFailures":99999999999,"lastFailure":"\u001b[2J)" + std::string(100, 'x') + R"("})",
+       "the guest's gateway failed 1000000 times since the guest booted (last: ?[2J" + std::string(60, 'x') +
+           "): it does not start"},
+  };
+  for (const auto& [body, why] : cases) {
+    Guest g;
+    g.script["/health"] = {503};
+    g.not_started = body;
+    LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+    ASSERT_TRUE(server.ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    auto s = real_health(milliseconds(20))->wait_started(target(server.port, "t"), milliseconds(20000), {});
+    ASSERT_FALSE(s);
+    const std::string prefix = "health gate on 127.0.0.1:" + std::to_string(server.port) + ": gave up after ";
+    EXPECT_EQ(s.error().message.rfind(prefix, 0), 0u) << s.error().message;
+    EXPECT_EQ(s.error().message.substr(s.error().message.find(" ms: ") + 5), why);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  }
+}
+
+// Fewer failures, systemd still restarting it: the gateway may yet start.
+TEST(Health, AGatewayThatFailedOnceIsWaitedFor) {
+  Guest g;
+  g.script["/health"] = {503};
+  g.not_started = R"({"generation":null,"gatewayFailures":2,"lastFailure":"exit-code exited 1","gatewayGaveUp":false})";
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto s = real_health(milliseconds(20))->wait_started(target(server.port, "t"), milliseconds(300), {});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "health gate on 127.0.0.1:" + std::to_string(server.port) +
+                                   ": not started within 300 ms (last: /health answered 503)");
+}
+
+// The caller's reason (the VM unit failed) ends the gate between attempts.
+TEST(Health, TheCallersReasonEndsTheGate) {
+  Guest g;
+  g.script["/health"] = {503};
+  LoopbackTcpServer server([&](Conn& c) { g.serve(c); });
+  ASSERT_TRUE(server.ok());
+  int asked = 0;
+  auto s = real_health(milliseconds(20))
+               ->wait_started(target(server.port, "t"), milliseconds(20000), [&]() -> std::optional<std::string> {
+                 if (++asked < 3) return std::nullopt;
+                 return "clawfleet-vm@bot.service failed";
+               });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(s.error().message.substr(s.error().message.find(" ms: ") + 5), "clawfleet-vm@bot.service failed");
 }
 
 // Deep readiness is one request, with the token (the gateway names what

@@ -1,5 +1,6 @@
 #include "host/guest/health.h"
 
+#include <algorithm>
 #include <optional>
 #include <thread>
 
@@ -23,6 +24,31 @@ std::optional<std::string> reported_generation(const std::string& body) {
     auto j = nlohmann::json::parse(body);
     if (j.is_object() && j.contains("generation") && j["generation"].is_string())
       return j["generation"].get<std::string>();
+  } catch (const nlohmann::json::exception&) {}
+  return std::nullopt;
+}
+
+// A guest's report of a gateway that does not start ({"generation": null,
+// "gatewayFailures": 3, "lastFailure": "exit-code exited 1",
+// "gatewayGaveUp": false}), or nullopt. The guest writes it: bounded,
+// printable.
+std::optional<std::string> gateway_not_starting(const std::string& body) {
+  try {
+    auto j = nlohmann::json::parse(body);
+    if (!j.is_object() || !j.contains("gatewayFailures") || !j["gatewayFailures"].is_number_unsigned())
+      return std::nullopt;
+    const auto n = std::min<std::uint64_t>(j["gatewayFailures"].get<std::uint64_t>(), 1000000);
+    const bool gave_up =
+        j.contains("gatewayGaveUp") && j["gatewayGaveUp"].is_boolean() && j["gatewayGaveUp"].get<bool>();
+    if (n == 0 || (n < kGatewayFailuresToGiveUp && !gave_up)) return std::nullopt;
+    std::string last;
+    if (j.contains("lastFailure") && j["lastFailure"].is_string()) {
+      const std::string given = j["lastFailure"].get<std::string>();
+      for (char ch : utf8_prefix(given, 64)) last += static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f ? '?' : ch;
+    }
+    return "the guest's gateway failed " + std::to_string(n) + (n == 1 ? " time" : " times") +
+           " since the guest booted" + (last.empty() ? "" : " (last: " + last + ")") +
+           (gave_up ? " and systemd gave up on it" : "") + ": it does not start";
   } catch (const nlohmann::json::exception&) {}
   return std::nullopt;
 }
@@ -73,19 +99,32 @@ class LoopbackHealth : public Health {
  public:
   explicit LoopbackHealth(milliseconds interval) : interval_(interval) {}
 
-  Status wait_started(const HealthTarget& t, milliseconds deadline) override {
-    const auto until = Clock::now() + deadline;
+  Status wait_started(const HealthTarget& t, milliseconds deadline, const GiveUp& give_up) override {
+    const auto start = Clock::now();
+    const auto until = start + deadline;
     std::string last = "no attempt made";
+    std::optional<Clock::time_point> last_peek;
+    auto hopeless = [&](const std::string& why) {
+      const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+      return Error{"health gate on 127.0.0.1:" + std::to_string(t.host_port) + ": gave up after " +
+                   std::to_string(waited) + " ms: " + why};
+    };
     for (;;) {
       auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now());
       if (left.count() <= 0) break;
       // Each request gets what is left, up to 5 s: a guest that accepts and
       // never answers must not eat the whole deadline in one attempt.
       auto per_request = std::min(left, milliseconds(5000));
-      if (auto s = check(t, per_request))
-        last = *s;
-      else
-        return {};
+      // While the gateway is not up, its guest is asked why now and then:
+      // not at every attempt, a guest still booting does not answer at all.
+      const bool peek = !last_peek || Clock::now() - *last_peek >= kPeekEvery;
+      if (peek) last_peek = Clock::now();
+      Attempt a = check(t, per_request, peek, until);
+      if (a.started) return {};
+      if (a.hopeless) return hopeless(a.why);
+      last = a.why;
+      if (give_up)
+        if (auto why = give_up()) return hopeless(*why);
       std::this_thread::sleep_for(std::min(interval_, std::chrono::duration_cast<milliseconds>(until - Clock::now())));
     }
     return Error{"health gate on 127.0.0.1:" + std::to_string(t.host_port) + ": not started within " +
@@ -123,28 +162,50 @@ class LoopbackHealth : public Health {
   }
 
  private:
-  // nullopt when every check passed, else what failed.
-  static std::optional<std::string> check(const HealthTarget& t, milliseconds timeout) {
-    if (auto health = not_200(t.host_port, "/health", timeout)) return health;
+  static constexpr milliseconds kPeekEvery{5000};
+  static constexpr milliseconds kPeekTimeout{1000};
+
+  struct Attempt {
+    bool started = false;
+    bool hopeless = false;  // the guest said its gateway does not start
+    std::string why;        // what failed
+  };
+
+  // One attempt of the three checks; with `peek`, a gateway that is not up
+  // makes the guest's status endpoint asked why.
+  static Attempt check(const HealthTarget& t, milliseconds timeout, bool peek, Clock::time_point until) {
+    const std::string where = to_string(t.guest) + ":" + std::to_string(t.status_port);
+    auto waiting = [&](std::string why) {
+      const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now());
+      if (peek && left.count() > 0) {
+        auto gen = tcp_http(to_string(t.guest), t.status_port, "/", std::min(left, kPeekTimeout));
+        if (gen && gen.value())
+          if (auto hopeless = gateway_not_starting(gen.value()->body)) return Attempt{false, true, *hopeless};
+      }
+      return Attempt{false, false, std::move(why)};
+    };
+    if (auto health = not_200(t.host_port, "/health", timeout)) return waiting(*health);
     auto startup = loopback_http(t.host_port, "/startupz", {}, timeout);
-    if (!startup) return startup.error().message;
-    if (!startup.value()) return "/startupz: connection refused";
+    if (!startup) return waiting(startup.error().message);
+    if (!startup.value()) return waiting("/startupz: connection refused");
     if (startup.value()->status != 200) {
       const std::string why = startup_status(startup.value()->body);
-      return "/startupz answered " + std::to_string(startup.value()->status) +
-             (why == "starting" || why == "draining" ? " (" + why + ")" : "");
+      return waiting("/startupz answered " + std::to_string(startup.value()->status) +
+                     (why == "starting" || why == "draining" ? " (" + why + ")" : ""));
     }
-    const std::string where = to_string(t.guest) + ":" + std::to_string(t.status_port);
     auto gen = tcp_http(to_string(t.guest), t.status_port, "/", timeout);
-    if (!gen) return "generation endpoint " + where + ": " + gen.error().message;
-    if (!gen.value()) return "generation endpoint " + where + ": connection refused";
+    if (!gen) return {false, false, "generation endpoint " + where + ": " + gen.error().message};
+    if (!gen.value()) return {false, false, "generation endpoint " + where + ": connection refused"};
     auto reported = reported_generation(gen.value()->body);
-    if (gen.value()->status != 200 || !reported)
-      return "generation endpoint " + where + " answered " + std::to_string(gen.value()->status) +
-             " without a generation (the gateway has not started)";
+    if (gen.value()->status != 200 || !reported) {
+      if (auto hopeless = gateway_not_starting(gen.value()->body)) return {false, true, *hopeless};
+      return {false, false,
+              "generation endpoint " + where + " answered " + std::to_string(gen.value()->status) +
+                  " without a generation (the gateway has not started)"};
+    }
     if (t.booted && *reported != t.generation)
-      return "the guest runs generation " + shorten(*reported) + ", not " + shorten(t.generation);
-    return std::nullopt;
+      return {false, false, "the guest runs generation " + shorten(*reported) + ", not " + shorten(t.generation)};
+    return {true, false, ""};
   }
 
   milliseconds interval_;

@@ -19,7 +19,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/net.h"
@@ -39,14 +41,26 @@ struct HealthTarget {
   bool booted = true;
 };
 
+// Asked between the gate's attempts: why waiting on is hopeless (the VM
+// unit failed or keeps restarting), or nullopt.
+using GiveUp = std::function<std::optional<std::string>()>;
+
+// A guest whose gateway failed this often since it booted does not start
+// (the guest's status endpoint counts them, docs/guest.md#readiness).
+inline constexpr unsigned kGatewayFailuresToGiveUp = 3;
+
 class Health {
  public:
   virtual ~Health() = default;
   // The gate: polls until all three pass or the deadline passes; the error
   // says which check failed last and how ("/startupz answered 503
   // (starting)", "connection refused", "the guest runs generation
-  // sha256:ab12…, not sha256:cd34…").
-  virtual Status wait_started(const HealthTarget& target, std::chrono::milliseconds deadline) = 0;
+  // sha256:ab12…, not sha256:cd34…"). It gives up at once, saying why,
+  // when the guest reports that its gateway failed
+  // kGatewayFailuresToGiveUp times or that systemd gave up on it, or when
+  // `give_up` (may be empty) names a reason.
+  virtual Status wait_started(const HealthTarget& target, std::chrono::milliseconds deadline,
+                              const GiveUp& give_up) = 0;
   // One `/readyz` request, bounded by `timeout`; never an error: what went
   // wrong is in the answer.
   virtual model::Readiness readiness(const HealthTarget& target, std::chrono::milliseconds timeout) = 0;
