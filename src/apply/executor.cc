@@ -24,6 +24,8 @@ namespace {
 
 // A VM unit that restarts this often while its gate waits does not stay up.
 constexpr int kVmRestartsToGiveUp = 3;
+// The most a launch record (launch.json) kept for a rollback may hold.
+constexpr std::size_t kMaxLaunchBytes = 1 << 20;
 
 using plan::Action;
 
@@ -112,10 +114,10 @@ class Run {
         return converge(*inst, alloc.value(), Mode::Restart, sd);
       }
       // A reprovision restarts the guest with its new seed (written by converge).
-      case Action::Restart:
-      case Action::Reprovision: return with_allocation(*inst, had, Mode::Restart, sd);
+      case Action::Restart: return with_allocation(*inst, had, Mode::Restart, sd);
+      case Action::Reprovision: return had ? with_rollback(*inst, *had, false, sd) : create(*inst, sd);
       case Action::GrowDisk: return with_allocation(*inst, had, Mode::Grow, sd);
-      case Action::Reimage: return reimage(*inst, had, sd);
+      case Action::Reimage: return had ? with_rollback(*inst, *had, true, sd) : create(*inst, sd);
       case Action::Start:
       case Action::Stop:
       case Action::Repair: return with_allocation(*inst, had, Mode::Start, sd);
@@ -168,16 +170,82 @@ class Run {
   // image's root and boots it with the data disk as it was. A rerun after
   // a kill finds the VM stopped and the root disk gone or new, and does
   // the same.
-  Status reimage(const model::Instance& inst, const std::optional<model::Allocation>& had, host::Systemd& sd) {
-    if (!had) return create(inst, sd);
+  // A reprovision, or a reimage (`new_root`: stop the VM, then a fresh
+  // clone of the new image's root; the data disk stays), that goes back to
+  // what worked when the new one fails: the root disk and seed that last
+  // passed a gate are moved aside (rootfs.previous.ext4, seed.previous.img)
+  // and the launch record kept, until the new one passes; else they come
+  // back, the VM restarts on them and is gated again (docs/apply.md#rollback).
+  // The data disk is never touched. A root kept by a run that was killed is
+  // the one that worked: the root beside it is an untested clone.
+  Status with_rollback(const model::Instance& inst, const model::Allocation& alloc, bool new_root, host::Systemd& sd) {
+    const host::InstancePaths paths = host::paths_for(desired_.fleet.host.state_root, inst.name);
+    const std::string vm = host::vm_unit(inst.name);
+    const model::ObservedInstance* seen = observed(inst.name);
+    // Something to go back to: a configuration that passed its gate.
+    const bool keep = inst.state == model::RunState::Running && seen && !seen->applied.empty() &&
+                      seen->applied_generation.has_value();
+    auto in_instance = [&](Error e) { return Error{"instance " + inst.name + ": " + e.message}; };
+    std::optional<std::string> launch;
+    if (keep) {
+      auto l = ports_.state.read_file(inst.name, "launch.json", kMaxLaunchBytes);
+      if (!l) return in_instance(l.error());
+      launch = l.value();
+      auto kept_seed = ports_.disks.seed_digest_of(paths.previous_seed);
+      if (!kept_seed) return in_instance(kept_seed.error());
+      if (!kept_seed.value())
+        if (auto s = ports_.disks.keep(paths.seed, paths.previous_seed); !s) return in_instance(s.error());
+    }
+    if (new_root) {
+      auto stopped = sd.stop(vm, options_.job_deadline);
+      if (!stopped) return stopped.error();
+      if (stopped.value() != host::JobResult::Done) return Error{unit_job_error("stop", vm, stopped.value())};
+      auto kept_root = ports_.disks.size(paths.previous_rootfs);
+      if (!kept_root) return in_instance(kept_root.error());
+      if (keep && !kept_root.value())
+        if (auto s = ports_.disks.keep(paths.rootfs, paths.previous_rootfs); !s) return in_instance(s.error());
+      if (auto s = ports_.disks.remove(paths.rootfs); !s) return in_instance(s.error());
+    }
+    auto tried = converge(inst, alloc, Mode::Restart, sd);
+    if (tried || !keep) return tried;
+    const std::string why = without_instance(tried.error().message, inst.name);
+    if (auto back = roll_back(inst, alloc, paths, new_root, *launch, *seen->applied_generation, sd); !back)
+      return Error{"instance " + inst.name + ": rollback failed: " + without_instance(back.error().message, inst.name) +
+                   " (after: " + why + ")"};
+    return Error{"instance " + inst.name + ": rolled back: " + why +
+                 " (the previous root and configuration passed the health gate again)"};
+  }
+
+  // The kept root disk, seed and launch record back in place, the VM
+  // restarted on them and gated on the generation they were applied with.
+  Status roll_back(const model::Instance& inst, const model::Allocation& alloc, const host::InstancePaths& paths,
+                   bool new_root, const std::optional<std::string>& launch, const std::string& generation,
+                   host::Systemd& sd) {
     const std::string vm = host::vm_unit(inst.name);
     auto stopped = sd.stop(vm, options_.job_deadline);
     if (!stopped) return stopped.error();
     if (stopped.value() != host::JobResult::Done) return Error{unit_job_error("stop", vm, stopped.value())};
-    const host::InstancePaths paths = host::paths_for(desired_.fleet.host.state_root, inst.name);
-    if (auto s = ports_.disks.remove(paths.rootfs); !s)
-      return Error{"instance " + inst.name + ": " + s.error().message};
-    return converge(inst, *had, Mode::Restart, sd);
+    if (new_root)
+      if (auto s = ports_.disks.move(paths.previous_rootfs, paths.rootfs); !s) return s;
+    if (auto s = ports_.disks.move(paths.previous_seed, paths.seed); !s) return s;
+    if (launch) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto s = ports_.state.write_file(inst.name, "launch.json", *launch, model::instance_file_mode("launch.json"));
+          !s)
+        return s;
+    }
+    auto token = ports_.state.read_token(inst.name);
+    if (!token) return token.error();
+    auto r = sd.restart(vm, options_.job_deadline);
+    if (!r) return r.error();
+    if (r.value() != host::JobResult::Done) return Error{unit_job_error("restart", vm, r.value())};
+    host::HealthTarget target{alloc.host_port, token.value().value_or(""), alloc.ip, generation};
+    return ports_.health.wait_started(target, options_.health_deadline, vm_watch(vm, sd));
+  }
+
+  static std::string without_instance(const std::string& message, const std::string& name) {
+    const std::string prefix = "instance " + name + ": ";
+    return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
   }
 
   // A manifest pin replaces the recorded value; the tap stays.
@@ -344,8 +412,20 @@ class Run {
     // Only now is the configuration applied (a running one proved healthy).
     rec.applied = std::move(fields);
     rec.applied_generation = running ? std::optional<std::string>(generation) : rec.applied_generation;
-    std::lock_guard<std::mutex> lock(mu_);
-    return ports_.state.write_instance(rec);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto s = ports_.state.write_instance(rec); !s) return s;
+    }
+    // What a rollback would have gone back to is not needed any more.
+    auto kept_root = ports_.disks.size(paths.previous_rootfs);
+    auto kept_seed = ports_.disks.seed_digest_of(paths.previous_seed);
+    if (!kept_root) return Error{"instance " + inst.name + ": " + kept_root.error().message};
+    if (!kept_seed) return Error{"instance " + inst.name + ": " + kept_seed.error().message};
+    for (const auto& [kept, there] : {std::pair{paths.previous_rootfs, kept_root.value().has_value()},
+                                      std::pair{paths.previous_seed, kept_seed.value().has_value()}})
+      if (there)
+        if (auto s = ports_.disks.remove(kept); !s) return Error{"instance " + inst.name + ": " + s.error().message};
+    return {};
   }
 
   // Whether `field` differs from what the plan found applied.

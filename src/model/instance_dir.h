@@ -29,10 +29,16 @@ inline constexpr unsigned kVmmDirMode = 0700;       // vm/: the VMM user's
 // The data disk's file (docs/guest.md#the-data-disk).
 inline constexpr const char* kDataDiskFile = "data.img";
 
+// The root disk and seed that last passed a gate, kept while a new one is
+// tried (docs/apply.md#rollback).
+inline constexpr const char* kPreviousRootFile = "rootfs.previous.ext4";
+inline constexpr const char* kPreviousSeedFile = "seed.previous.img";
+
 // The mode of each file clawfleet keeps in an instance's directory.
 inline unsigned instance_file_mode(const std::string& file) {
-  if (file == "rootfs.ext4" || file == kDataDiskFile) return 0660;
-  if (file == "seed.img" || file == "launch.json" || file == "vmm-config.json") return 0640;
+  if (file == "rootfs.ext4" || file == kDataDiskFile || file == kPreviousRootFile) return 0660;
+  if (file == "seed.img" || file == kPreviousSeedFile || file == "launch.json" || file == "vmm-config.json")
+    return 0640;
   return 0600;
 }
 

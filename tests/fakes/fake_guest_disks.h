@@ -40,6 +40,32 @@ class FakeGuestDisks : public host::GuestDisks {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto e = record("remove " + path)) return *e;
     sizes.erase(path);
+    seeds.erase(path);
+    return {};
+  }
+  Status keep(const std::string& path, const std::string& kept) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto e = record("keep " + path + " " + kept)) return *e;
+    sizes.erase(kept);
+    seeds.erase(kept);
+    if (auto it = sizes.find(path); it != sizes.end()) sizes[kept] = it->second;
+    if (auto it = seeds.find(path); it != seeds.end()) seeds[kept] = it->second;
+    return {};
+  }
+  Status move(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto e = record("move " + from + " " + to)) return *e;
+    if (!sizes.count(from) && !seeds.count(from)) return {};
+    sizes.erase(to);
+    seeds.erase(to);
+    if (auto it = sizes.find(from); it != sizes.end()) {
+      sizes[to] = it->second;
+      sizes.erase(it);
+    }
+    if (auto it = seeds.find(from); it != seeds.end()) {
+      seeds[to] = it->second;
+      seeds.erase(it);
+    }
     return {};
   }
   Status grow(const std::string& path, std::uint64_t bytes) override {

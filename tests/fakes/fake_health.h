@@ -27,6 +27,11 @@ class FakeHealth : public host::Health {
     booted.push_back(t.booted);
     // A port that fails asks `give_up` once, as the real gate does between
     // attempts: its reason, when it has one, is the error.
+    if (auto it = failing_once.find(port); it != failing_once.end()) {
+      const std::string why = it->second;
+      failing_once.erase(it);
+      return Error{why};
+    }
     if (auto it = failing.find(port); it != failing.end()) {
       for (int i = 0; give_up && i < give_up_asks; ++i)
         if (auto why = give_up()) return Error{"gave up: " + *why};
@@ -49,6 +54,7 @@ class FakeHealth : public host::Health {
     return {};
   }
   std::map<std::uint16_t, std::string> failing;
+  std::map<std::uint16_t, std::string> failing_once;  // the next gate only
   std::map<std::uint16_t, std::string> dead;
   bool restart_revives = false;  // a gate that passes makes /healthz answer again
   int give_up_asks = 1;          // how often a failing gate asks give_up

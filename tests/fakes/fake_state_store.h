@@ -65,6 +65,12 @@ class FakeStateStore : public host::StateStore {
     dirs[name].files[file] = mode;
     return {};
   }
+  Result<std::optional<std::string>> read_file(const std::string& name, const std::string& file, std::size_t) override {
+    calls.push_back("read_file " + name + " " + file);
+    auto it = files.find(name + "/" + file);
+    if (it == files.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
   Status own(const std::string& name, std::uint32_t uid) override {
     calls.push_back("own " + name + " " + std::to_string(uid));
     if (!dirs.count(name) || !dirs[name].exists)

@@ -247,6 +247,37 @@ TEST_F(RealApply, AReimageGivesAFreshRootAndKeepsTheDataDisk) {
   sh("head -c 21 " + dir + "/rootfs.ext4; echo; head -c 4 " + dir + "/data.img; echo");
   EXPECT_EQ(out_, "placeholder rootfs v3\nkept\n");
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
+
+  // An image whose gateway never starts (the stand-in reads "broken
+  // gateway" on its root disk): the gate gives up, the root and seed that
+  // worked come back and pass the gate again; the plan still shows the
+  // reimage (docs/apply.md#rollback).
+  ASSERT_EQ(sh("cp /var/lib/clawfleet/images/v2/rootfs.ext4 /tmp/v3 && "
+               "echo 'broken gateway v4' >/var/lib/clawfleet/images/v2/rootfs.ext4"),
+            0)
+      << out_;
+  ASSERT_EQ(nspawn::detail::run(record + "'broken v4' 2>&1", &recorded), 0) << recorded;
+  c_->exec("systemctl show -P MainPID clawfleet-vm@alpha.service", &pid);
+  EXPECT_EQ(clawfleet("apply --health-timeout 60"), 4) << out_;
+  EXPECT_NE(out_.find("alpha: reimage failed: instance alpha: rolled back: health gate on 127.0.0.1:" +
+                      nspawn::detail::trim(port) + ": gave up after "),
+            std::string::npos)
+      << out_;
+  EXPECT_NE(out_.find("the guest's gateway failed 3 times since the guest booted (last: exit-code exited 1): it does "
+                      "not start (the previous root and configuration passed the health gate again)"),
+            std::string::npos)
+      << out_;
+  sh("head -c 21 " + dir + "/rootfs.ext4; echo; head -c 4 " + dir + "/data.img; echo; ls " + dir +
+     " | grep previous; systemctl is-active clawfleet-vm@alpha.service");
+  EXPECT_EQ(out_, "placeholder rootfs v3\nkept\nactive\n");
+  c_->exec("systemctl show -P MainPID clawfleet-vm@alpha.service", &after);
+  EXPECT_NE(after, pid);
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("# alpha will be reimaged: image content changed"), std::string::npos) << out_;
+  // The working image back: nothing to do.
+  ASSERT_EQ(sh("cp -p /tmp/v3 /var/lib/clawfleet/images/v2/rootfs.ext4"), 0) << out_;
+  ASSERT_EQ(nspawn::detail::run(record + "'placeholder v3' 2>&1", &recorded), 0) << recorded;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
   EXPECT_EQ(leaks({"alpha"}), "");
 }
 

@@ -27,10 +27,13 @@ esac; done
 dir=${f%/rootfs.ext4}
 ip=$(sed -n 's/.*"ip": *"\([0-9.]*\)".*/\1/p' "$dir/launch.json" | head -n 1)
 gen=$(isoinfo -R -x /meta-data -i "$dir/seed.img" | sed -n 's/^instance-id: cf-/sha256:/p')
+# A root disk saying "broken gateway" holds a guest whose gateway never
+# starts: its gateway port is closed, its status endpoint says why.
+if head -c 64 "$f" | grep -q 'broken gateway'; then gen=broken; fi
 # How this guest ends (kStandInBehaviours), from /etc/stand-in-vmm/<name>.
 read -r how delay 2>/dev/null <"/etc/stand-in-vmm/${dir##*/}" || how=powers-off
 /usr/bin/systemd-socket-activate -l "$ip:18780" -a --inetd /usr/local/bin/stand-in-status "$gen" & pids=$!
-/usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/stand-in-gateway & pids="$pids $!"
+[ "$gen" = broken ] || { /usr/bin/systemd-socket-activate -l "$ip:18789" -a --inetd /usr/local/bin/stand-in-gateway & pids="$pids $!"; }
 /usr/bin/systemd-socket-activate -l "$qmp" -a --inetd /usr/local/bin/stand-in-qmp $$ "$how" & pids="$pids $!"
 # Its console is stdin/stdout, like QEMU's -serial stdio: a first line,
 # each line typed echoed, and with /etc/stand-in-vmm/<name>.console saying
@@ -97,8 +100,12 @@ printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\
 
 inline constexpr const char* kStandInStatus = R"SH(#!/bin/sh
 while read -r line; do [ "$line" = "$(printf '\r')" ] && break; done
-body="{\"generation\":\"$1\"}"
-printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' "${#body}" "$body"
+body="{\"generation\":\"$1\"}" status="200 OK"
+if [ "$1" = broken ]; then
+  body='{"generation":null,"gatewayFailures":3,"lastFailure":"exit-code exited 1","gatewayGaveUp":false}'
+  status="503 Service Unavailable"
+fi
+printf 'HTTP/1.0 %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' "$status" "${#body}" "$body"
 )SH";
 
 // Root's part of the stand-in, before the VMM starts (as its own user, with

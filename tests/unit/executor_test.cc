@@ -455,7 +455,11 @@ TEST_F(Executor, ReprovisionWritesANewSeedAndRestartsForTheNewGeneration) {
   ASSERT_EQ(p.plan.steps.size(), 1u);
   EXPECT_EQ(p.plan.steps[0].action, Action::Reprovision);
   EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
-  EXPECT_EQ(host().disks.calls, (std::vector<std::string>{"write_seed /var/lib/clawfleet/instances/alpha/seed.img"}));
+  // The seed that worked is kept until the new one passes (a rollback's).
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  EXPECT_EQ(host().disks.calls,
+            (std::vector<std::string>{"keep " + dir + "/seed.img " + dir + "/seed.previous.img",
+                                      "write_seed " + dir + "/seed.img", "remove " + dir + "/seed.previous.img"}));
   EXPECT_NE(std::find_if(host().systemd.calls.begin(), host().systemd.calls.end(),
                          [](const std::string& c) { return c.rfind("restart clawfleet-vm@alpha.service", 0) == 0; }),
             host().systemd.calls.end());
@@ -503,21 +507,23 @@ TEST_F(Executor, GrowDiskGrowsAndTellsTheRunningGuestWithoutARestart) {
   }
 }
 
+// alpha on `image` of a Host with two: default and v2.
+model::Fleet with_image(const std::string& image) {
+  const std::string host = std::string(testing::kTestHost) +
+                           "  images:\n"
+                           "    default: {kernel: /var/lib/clawfleet/images/default/vmlinux, "
+                           "rootfs: /var/lib/clawfleet/images/default/rootfs.ext4}\n"
+                           "    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
+                           "rootfs: /var/lib/clawfleet/images/v2/rootfs.ext4}\n";
+  auto r = manifest::load({{"m.yaml", host + instance_yaml("alpha", "  image: " + image + "\n")}});
+  EXPECT_FALSE(r.diagnostics.has_errors());
+  return r.fleet;
+}
+
 // Another image for an instance with a data disk: the VM stopped, the old
 // root disk removed and the new image's cloned, the VM booted with the
 // data disk as it was (not made again, not grown).
 TEST_F(Executor, AReimageClonesTheNewRootAndKeepsTheDataDisk) {
-  auto with_image = [](const std::string& image) {
-    const std::string host = std::string(testing::kTestHost) +
-                             "  images:\n"
-                             "    default: {kernel: /var/lib/clawfleet/images/default/vmlinux, "
-                             "rootfs: /var/lib/clawfleet/images/default/rootfs.ext4}\n"
-                             "    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
-                             "rootfs: /var/lib/clawfleet/images/v2/rootfs.ext4}\n";
-    auto r = manifest::load({{"m.yaml", host + instance_yaml("alpha", "  image: " + image + "\n")}});
-    EXPECT_FALSE(r.diagnostics.has_errors());
-    return r.fleet;
-  };
   converge(with_image("default"));
   const std::string dir = "/var/lib/clawfleet/instances/alpha";
   host().vmm.set_state(dir + "/vm/vmm.sock", host::VmState::Running);
@@ -528,10 +534,14 @@ TEST_F(Executor, AReimageClonesTheNewRootAndKeepsTheDataDisk) {
   EXPECT_EQ(p.plan.steps[0].action, Action::Reimage);
   EXPECT_EQ(p.plan.steps[0].reason, "base image changed (spec.image: default -> v2)");
   EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
-  EXPECT_EQ(host().disks.calls, (std::vector<std::string>{"remove " + dir + "/rootfs.ext4",
-                                                          "clone /var/lib/clawfleet/images/v2/rootfs.ext4 " + dir +
-                                                              "/rootfs.ext4 10737418240",
-                                                          "write_seed " + dir + "/seed.img"}));
+  // The root and seed that worked are kept until the new ones pass.
+  EXPECT_EQ(host().disks.calls,
+            (std::vector<std::string>{
+                "keep " + dir + "/seed.img " + dir + "/seed.previous.img",
+                "keep " + dir + "/rootfs.ext4 " + dir + "/rootfs.previous.ext4", "remove " + dir + "/rootfs.ext4",
+                "clone /var/lib/clawfleet/images/v2/rootfs.ext4 " + dir + "/rootfs.ext4 10737418240",
+                "write_seed " + dir + "/seed.img", "remove " + dir + "/rootfs.previous.ext4",
+                "remove " + dir + "/seed.previous.img"}));
   // Stopped before its root went, started again after.
   std::vector<std::string> vm;
   for (const auto& c : host().systemd.calls)
@@ -551,8 +561,9 @@ TEST_F(Executor, AReimageClonesTheNewRootAndKeepsTheDataDisk) {
   p = apply(with_image("v2"));
   ASSERT_EQ(p.plan.steps.size(), 1u);
   EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
-  EXPECT_EQ(host().disks.calls[1],
-            "clone /var/lib/clawfleet/images/v2/rootfs.ext4 " + dir + "/rootfs.ext4 10737418240");
+  EXPECT_NE(std::find(host().disks.calls.begin(), host().disks.calls.end(),
+                      "clone /var/lib/clawfleet/images/v2/rootfs.ext4 " + dir + "/rootfs.ext4 10737418240"),
+            host().disks.calls.end());
   converge(with_image("v2"));
 }
 
@@ -596,7 +607,7 @@ TEST_F(Executor, OnlyANewRootRecordsTheImagesDigest) {
             0u)
       << p.plan.steps[0].reason;
   EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
-  EXPECT_EQ(host().disks.calls[0], "remove " + dir + "/rootfs.ext4");
+  EXPECT_EQ(host().disks.calls[2], "remove " + dir + "/rootfs.ext4");
   const std::string v2 = applied().at(plan::kImageDigestField);
   EXPECT_NE(v2, v1);
   EXPECT_EQ(applied().at(plan::kImageVersionField), "v2");
@@ -627,6 +638,77 @@ TEST_F(Executor, OnlyANewRootRecordsTheImagesDigest) {
   converge(fleet_of(instance_yaml("alpha", "  skills: [github, tmux]\n")));
 }
 
+// Rollback (docs/apply.md#rollback): a reimage whose new root fails its
+// gate goes back to the root, seed and launch record that worked, gated
+// again on the generation they were applied with; the record keeps the
+// old image, so the next plan still shows the reimage. The data disk is
+// never touched.
+TEST_F(Executor, AReimageThatFailsItsGateIsRolledBack) {
+  converge(with_image("default"));
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  const auto seed_before = host().disks.seeds.at(dir + "/seed.img");
+  const auto generation = host().state.records.at("alpha").applied_generation;
+  const std::string launch_before = host().state.files.at("alpha/launch.json");
+  host().disks.calls.clear();
+  host().health.failing_once[18900] = "health gate on 127.0.0.1:18900: gave up after 90000 ms: it does not start";
+  Pass p = apply(with_image("v2"));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reimage);
+  EXPECT_EQ(p.results[0].outcome, Outcome::Failed);
+  EXPECT_EQ(p.results[0].error,
+            "instance alpha: rolled back: health gate on 127.0.0.1:18900: gave up after 90000 ms: it does not start "
+            "(the previous root and configuration passed the health gate again)");
+  EXPECT_EQ(host().disks.calls,
+            (std::vector<std::string>{
+                "keep " + dir + "/seed.img " + dir + "/seed.previous.img",
+                "keep " + dir + "/rootfs.ext4 " + dir + "/rootfs.previous.ext4", "remove " + dir + "/rootfs.ext4",
+                "clone /var/lib/clawfleet/images/v2/rootfs.ext4 " + dir + "/rootfs.ext4 10737418240",
+                "write_seed " + dir + "/seed.img", "move " + dir + "/rootfs.previous.ext4 " + dir + "/rootfs.ext4",
+                "move " + dir + "/seed.previous.img " + dir + "/seed.img"}));
+  for (const auto& c : host().disks.calls) EXPECT_EQ(c.find("data.img"), std::string::npos) << c;
+  EXPECT_EQ(host().disks.seeds.at(dir + "/seed.img"), seed_before);
+  EXPECT_EQ(host().state.files.at("alpha/launch.json"), launch_before);
+  // Gated again on what was applied before, as a guest booted anew.
+  EXPECT_EQ(host().health.generations.back(), *generation);
+  EXPECT_TRUE(host().health.booted.back());
+  EXPECT_EQ(host().state.records.at("alpha").applied.at("spec.image"), "default");
+  EXPECT_EQ(host().state.records.at("alpha").applied_generation, generation);
+  EXPECT_EQ(host().systemd.unit(host::vm_unit("alpha"))->active_state, "active");
+  auto again = plan_for(with_image("v2"));
+  ASSERT_EQ(again.steps.size(), 1u);
+  EXPECT_EQ(again.steps[0].action, Action::Reimage);
+  converge(with_image("v2"));
+  EXPECT_FALSE(host().disks.sizes.count(dir + "/rootfs.previous.ext4"));
+  EXPECT_FALSE(host().disks.seeds.count(dir + "/seed.previous.img"));
+}
+
+// A rollback that fails too is said, with both reasons; a rerun after it
+// (or after a kill while the old root was kept) starts from the kept root:
+// the root beside it is an untested clone.
+TEST_F(Executor, AFailedRollbackIsReportedAndTheKeptRootIsTheOneThatWorked) {
+  converge(fleet_of(instance_yaml("alpha")));
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  host().health.failing[18900] = "not started";
+  Pass p = apply(fleet_of(instance_yaml("alpha", "  skills: [github]\n")));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reprovision);
+  EXPECT_EQ(p.results[0].error, "instance alpha: rollback failed: not started (after: not started)");
+  host().health.failing.clear();
+
+  // Killed during a reimage with its old root kept: the rerun keeps it.
+  host().disks.sizes[dir + "/rootfs.previous.ext4"] = 10737418240;
+  host().disks.calls.clear();
+  host().state.records.at("alpha").applied["host.image.rootfs"] = "/var/lib/clawfleet/images/old/rootfs.ext4";
+  p = apply(fleet_of(instance_yaml("alpha", "  skills: [github]\n")));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reimage);
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  for (const auto& c : host().disks.calls)
+    EXPECT_NE(c, "keep " + dir + "/rootfs.ext4 " + dir + "/rootfs.previous.ext4");
+  EXPECT_FALSE(host().disks.sizes.count(dir + "/rootfs.previous.ext4"));
+  converge(fleet_of(instance_yaml("alpha", "  skills: [github]\n")));
+}
+
 // An instance created before data disks: a root disk, no data disk, a
 // record without the field. It is not given one behind its back (its
 // state is on its root disk): no step, and a change of another field
@@ -643,7 +725,9 @@ TEST_F(Executor, AnInstanceCreatedBeforeDataDisksKeepsItsTwoDrives) {
   ASSERT_EQ(p.plan.steps.size(), 1u);
   EXPECT_EQ(p.plan.steps[0].action, Action::Reprovision);
   EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
-  EXPECT_EQ(host().disks.calls, (std::vector<std::string>{"write_seed " + dir + "/seed.img"}));
+  EXPECT_EQ(host().disks.calls,
+            (std::vector<std::string>{"keep " + dir + "/seed.img " + dir + "/seed.previous.img",
+                                      "write_seed " + dir + "/seed.img", "remove " + dir + "/seed.previous.img"}));
   EXPECT_EQ(host().state.records.at("alpha").applied.count("spec.resources.dataDisk"), 0u);
   EXPECT_EQ(host().vmm.specs.at("alpha").data_path, "");
   EXPECT_EQ(host().vmm.specs.at("alpha").seed_path, dir + "/seed.img");

@@ -285,6 +285,57 @@ TEST(RealGuestDisks, SeedIsACidataIsoWithTheThreeFiles) {
   EXPECT_EQ(names, (std::vector<std::string>{"seed.img", "seed.img.digest"}));
 }
 
+// Kept for a rollback and brought back (docs/apply.md#rollback): a hard
+// link, so the running VM keeps its file while a new one is written; back
+// over the new one with its digest, also when none was ever written (both
+// names one file, where rename(2) alone does nothing).
+TEST(RealGuestDisks, AKeptSeedComesBackWithItsDigest) {
+  TempDir d;
+  auto disks = real_guest_disks();
+  auto put = [&](const std::string& name, const std::string& text) { std::ofstream(d.path + "/" + name) << text; };
+  auto read = [&](const std::string& name) {
+    std::ifstream in(d.path + "/" + name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto names = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(d.path)) out.push_back(e.path().filename());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::string seed = d.path + "/seed.img", kept = d.path + "/seed.previous.img";
+  put("seed.img", "old seed");
+  put("seed.img.digest", "sha256:old\n");
+  ASSERT_TRUE(disks->keep(seed, kept));
+  EXPECT_EQ(read("seed.previous.img"), "old seed");
+  EXPECT_EQ(read("seed.previous.img.digest"), "sha256:old\n");
+  // Never replaced: both names are one file.
+  ASSERT_TRUE(disks->move(kept, seed));
+  EXPECT_EQ(names(), (std::vector<std::string>{"seed.img", "seed.img.digest"}));
+  EXPECT_EQ(read("seed.img"), "old seed");
+  // Replaced (atomically, as write_seed does), then brought back.
+  ASSERT_TRUE(disks->keep(seed, kept));
+  put("new", "new seed");
+  fs::rename(d.path + "/new", seed);
+  put("new", "sha256:new\n");
+  fs::rename(d.path + "/new", seed + ".digest");
+  EXPECT_EQ(read("seed.previous.img"), "old seed");
+  ASSERT_TRUE(disks->move(kept, seed));
+  EXPECT_EQ(names(), (std::vector<std::string>{"seed.img", "seed.img.digest"}));
+  EXPECT_EQ(read("seed.img"), "old seed");
+  EXPECT_EQ(read("seed.img.digest"), "sha256:old\n");
+  // Nothing kept: nothing moves.
+  ASSERT_TRUE(disks->move(kept, seed));
+  EXPECT_EQ(read("seed.img"), "old seed");
+  // A root disk has no digest; remove takes a seed's with it.
+  put("rootfs.ext4", "root");
+  ASSERT_TRUE(disks->keep(d.path + "/rootfs.ext4", d.path + "/rootfs.previous.ext4"));
+  ASSERT_TRUE(disks->remove(seed));
+  ASSERT_TRUE(disks->remove(d.path + "/rootfs.ext4"));
+  EXPECT_EQ(names(), (std::vector<std::string>{"rootfs.previous.ext4"}));
+  EXPECT_FALSE(disks->keep(seed, d.path + "/elsewhere/seed.img"));
+}
+
 TEST(RealGuestDisks, MissingToolIsNamed) {
   TempDir d;
   Fixture f;

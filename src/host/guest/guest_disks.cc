@@ -136,8 +136,46 @@ class RealGuestDisks : public GuestDisks {
   }
 
   Status remove(const std::string& path) override {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_error("cannot remove", path);
+    for (const std::string& p : {path, digest_path(path)})
+      if (::unlink(p.c_str()) != 0 && errno != ENOENT) return sys_error("cannot remove", p);
     return sync_dir(dir_of(path));
+  }
+
+  Status keep(const std::string& path, const std::string& kept) override {
+    if (dir_of(path) != dir_of(kept)) return Error{"cannot keep " + path + " in another directory: " + kept};
+    for (const auto& [from, to] : {std::pair{digest_path(path), digest_path(kept)}, std::pair{path, kept}}) {
+      if (::unlink(to.c_str()) != 0 && errno != ENOENT) return sys_error("cannot remove", to);
+      if (::link(from.c_str(), to.c_str()) != 0 && errno != ENOENT) return sys_error("cannot keep " + from + " as", to);
+    }
+    return sync_dir(dir_of(kept));
+  }
+
+  Status move(const std::string& from, const std::string& to) override {
+    if (dir_of(from) != dir_of(to)) return Error{"cannot move " + from + " to another directory: " + to};
+    // The digest first: a kill between the two leaves a seed without its
+    // record, which is written again, never one with another's.
+    auto moved = rename_over(digest_path(from), digest_path(to));
+    if (!moved) return moved.error();
+    if (!moved.value())
+      if (::unlink(digest_path(to).c_str()) != 0 && errno != ENOENT) return sys_error("cannot remove", digest_path(to));
+    if (auto s = rename_over(from, to); !s) return s.error();
+    return sync_dir(dir_of(to));
+  }
+
+  // rename(2), also when both names are links to one file (kept and never
+  // replaced), where rename does nothing; false when `from` does not exist.
+  static Result<bool> rename_over(const std::string& from, const std::string& to) {
+    struct stat a, b;
+    if (::stat(from.c_str(), &a) != 0) {
+      if (errno == ENOENT) return false;
+      return sys_error("cannot stat", from);
+    }
+    if (::stat(to.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+      if (::unlink(from.c_str()) != 0) return sys_error("cannot remove", from);
+      return true;
+    }
+    if (::rename(from.c_str(), to.c_str()) != 0) return sys_error("cannot rename", from);
+    return true;
   }
 
   Status grow(const std::string& path, std::uint64_t bytes) override {

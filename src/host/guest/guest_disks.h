@@ -28,8 +28,18 @@ class GuestDisks {
   // dest becomes an empty (sparse) file of `bytes`, for the guest to
   // format (the data disk). Atomic like clone.
   virtual Status create_empty(const std::string& dest, std::uint64_t bytes) = 0;
-  // Removes the file; success when it does not exist.
+  // Removes the file and what is recorded of it (a seed's digest); success
+  // when it does not exist.
   virtual Status remove(const std::string& path) = 0;
+  // `kept` becomes another name of the file at `path` (a hard link, in the
+  // same directory, replacing `kept`), with what is recorded of it (a
+  // seed's digest): how a root disk and a seed are kept for a rollback
+  // while `path` gets a new one. Success when `path` does not exist.
+  virtual Status keep(const std::string& path, const std::string& kept) = 0;
+  // Renames `from` to `to` in the same directory, replacing `to`, with what
+  // is recorded of it: how a kept file is brought back. Success when `from`
+  // does not exist (then `to` is left as it is).
+  virtual Status move(const std::string& from, const std::string& to) = 0;
   // Grows the file to `bytes`; never shrinks (an error instead).
   virtual Status grow(const std::string& path, std::uint64_t bytes) = 0;
   // The seed_digest() of the seed at path, as recorded when it was

@@ -116,6 +116,14 @@ class FsStateStore : public StateStore {
     return write_file_atomic(dir(name) + "/" + file, content, mode);
   }
 
+  Result<std::optional<std::string>> read_file(const std::string& name, const std::string& file,
+                                               std::size_t max_bytes) override {
+    if (!is_dns_label(name)) return Error{"not an instance name: \"" + name + "\""};
+    if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
+      return Error{"not a file of an instance directory: \"" + file + "\""};
+    return read_file_if_exists(dir(name) + "/" + file, max_bytes);
+  }
+
   Status own(const std::string& name, std::uint32_t uid) override { return own_instance_dir(root_, name, uid); }
 
   Result<DirInfo> inspect(const std::string& name) override {

@@ -81,6 +81,10 @@ class StateStore {
   // plain name, never a path.
   virtual Status write_file(const std::string& name, const std::string& file, const std::string& content,
                             mode_t mode) = 0;
+  // A file written by write_file, whole; nullopt when there is none
+  // (anything but a regular file is an error); at most max_bytes.
+  virtual Result<std::optional<std::string>> read_file(const std::string& name, const std::string& file,
+                                                       std::size_t max_bytes) = 0;
   // Gives the instance's VMM, running as `uid`, what it needs and no more
   // (host/state/ownership.h); the directory must exist.
   virtual Status own(const std::string& name, std::uint32_t uid) = 0;

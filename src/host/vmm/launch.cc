@@ -28,6 +28,8 @@ InstancePaths paths_for(const std::string& state_root, const std::string& name) 
           dir + "/vmm-config.json",
           dir + "/launch.json",
           dir + "/" + model::kDataDiskFile,
+          dir + "/" + model::kPreviousRootFile,
+          dir + "/" + model::kPreviousSeedFile,
           vm,
           vm + "/vmm.sock",
           vm + "/vmm.log",

@@ -52,6 +52,9 @@ struct LaunchRecord {
 struct InstancePaths {
   std::string dir, rootfs, seed, vmm_config, launch;
   std::string data;  // the data disk (docs/guest.md#the-data-disk)
+  // The root disk and seed that last passed a gate, kept while a new one
+  // is tried (docs/apply.md#rollback).
+  std::string previous_rootfs, previous_seed;
   std::string vm_dir, api_socket, log, metrics;
   ConsolePaths console;
 };
