@@ -206,10 +206,17 @@ class Run {
         if (auto s = ports_.disks.keep(paths.rootfs, paths.previous_rootfs); !s) return in_instance(s.error());
       if (auto s = ports_.disks.remove(paths.rootfs); !s) return in_instance(s.error());
     }
-    auto tried = converge(inst, alloc, Mode::Restart, sd);
+    bool booted = false;
+    auto tried = converge(inst, alloc, Mode::Restart, sd, &booted);
     if (tried || !keep) return tried;
+    // A guest that kept running (the step failed before its restart) still
+    // runs what worked: only the files go back, it is not restarted.
+    if (!new_root && !booted) {
+      if (auto s = ports_.disks.move(paths.previous_seed, paths.seed); !s) return in_instance(s.error());
+      return tried;
+    }
     const std::string why = without_instance(tried.error().message, inst.name);
-    if (auto back = roll_back(inst, alloc, paths, new_root, *launch, *seen->applied_generation, sd); !back)
+    if (auto back = roll_back(inst, alloc, paths, new_root, launch, *seen->applied_generation, sd); !back)
       return Error{"instance " + inst.name + ": rollback failed: " + without_instance(back.error().message, inst.name) +
                    " (after: " + why + ")"};
     return Error{"instance " + inst.name + ": rolled back: " + why +

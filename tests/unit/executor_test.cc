@@ -709,6 +709,28 @@ TEST_F(Executor, AFailedRollbackIsReportedAndTheKeptRootIsTheOneThatWorked) {
   converge(fleet_of(instance_yaml("alpha", "  skills: [github]\n")));
 }
 
+// A reprovision that fails before its guest restarts (a secret it cannot
+// read) leaves the running guest alone: only the kept seed goes back.
+TEST_F(Executor, AReprovisionThatFailsBeforeItsRestartRestartsNothing) {
+  converge(fleet_of(instance_yaml("alpha")));
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  const auto seed_before = host().disks.seeds.at(dir + "/seed.img");
+  host().systemd.calls.clear();
+  host().disks.fail("write_seed " + dir + "/seed.img", "disk full");
+  Pass p = apply(fleet_of(instance_yaml("alpha", "  skills: [github]\n")));
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, Action::Reprovision);
+  EXPECT_EQ(p.results[0].error, "instance alpha: disk full");
+  for (const auto& c : host().systemd.calls) {
+    EXPECT_NE(c.rfind("restart", 0), 0u) << c;
+    EXPECT_NE(c.rfind("stop", 0), 0u) << c;
+  }
+  EXPECT_EQ(host().disks.seeds.at(dir + "/seed.img"), seed_before);
+  EXPECT_FALSE(host().disks.seeds.count(dir + "/seed.previous.img"));
+  host().disks.fail("write_seed " + dir + "/seed.img", "");
+  converge(fleet_of(instance_yaml("alpha", "  skills: [github]\n")));
+}
+
 // An instance created before data disks: a root disk, no data disk, a
 // record without the field. It is not given one behind its back (its
 // state is on its root disk): no step, and a change of another field
