@@ -216,7 +216,7 @@ class Run {
       return tried;
     }
     const std::string why = without_instance(tried.error().message, inst.name);
-    if (auto back = roll_back(inst, alloc, paths, new_root, launch, *seen->applied_generation, sd); !back)
+    if (auto back = roll_back(inst, alloc, paths, new_root, launch, sd); !back)
       return Error{"instance " + inst.name + ": rollback failed: " + without_instance(back.error().message, inst.name) +
                    " (after: " + why + ")"};
     return Error{"instance " + inst.name + ": rolled back: " + why +
@@ -226,8 +226,7 @@ class Run {
   // The kept root disk, seed and launch record back in place, the VM
   // restarted on them and gated on the generation they were applied with.
   Status roll_back(const model::Instance& inst, const model::Allocation& alloc, const host::InstancePaths& paths,
-                   bool new_root, const std::optional<std::string>& launch, const std::string& generation,
-                   host::Systemd& sd) {
+                   bool new_root, const std::optional<std::string>& launch, host::Systemd& sd) {
     const std::string vm = host::vm_unit(inst.name);
     auto stopped = sd.stop(vm, options_.job_deadline);
     if (!stopped) return stopped.error();
@@ -246,7 +245,10 @@ class Run {
     auto r = sd.restart(vm, options_.job_deadline);
     if (!r) return r.error();
     if (r.value() != host::JobResult::Done) return Error{unit_job_error("restart", vm, r.value())};
-    host::HealthTarget target{alloc.host_port, token.value().value_or(""), alloc.ip, generation};
+    // The guest boots the seed put back, whichever generation that names
+    // (a step before this one in the same run may have written it).
+    host::HealthTarget target{alloc.host_port, token.value().value_or(""), alloc.ip, ""};
+    target.booted = false;
     return ports_.health.wait_started(target, options_.health_deadline, vm_watch(vm, sd));
   }
 
@@ -305,15 +307,14 @@ class Run {
         rec.applied = old.value()->applied;
         rec.applied_generation = old.value()->applied_generation;
         // A root cloned before is what it was cloned from: only a new
-        // clone (create, replace, reimage) records the image's content.
-        if (root.value() && !old.value()->applied.empty())
-          for (const char* field : {plan::kImageDigestField, plan::kImageVersionField}) {
-            auto was = old.value()->applied.find(field);
-            if (was == old.value()->applied.end())
-              fields.erase(field);
-            else
-              fields[field] = was->second;
-          }
+        // clone (create, replace, reimage) records the image, its paths and
+        // its content; any other step keeps what was recorded, so the
+        // plan keeps showing the reimage it still needs.
+        if (root.value() && !old.value()->applied.empty()) {
+          std::erase_if(fields, [](const auto& f) { return plan::is_image_field(f.first); });
+          for (const auto& [field, value] : old.value()->applied)
+            if (plan::is_image_field(field)) fields[field] = value;
+        }
       }
       if (auto s = ports_.state.write_instance(rec); !s) return s;
       auto t = ports_.state.ensure_token(inst.name);

@@ -23,7 +23,6 @@ const std::string kDiskPath = "spec.resources.disk";
 const std::string kDataDiskPath = kDataDiskField;
 
 bool is_disk(const std::string& path) { return path == kDiskPath || path == kDataDiskPath; }
-bool is_image(const std::string& path) { return path == "spec.image" || path.rfind("host.image.", 0) == 0; }
 
 using model::proxy_socket_unit;
 using model::vm_unit;
@@ -490,7 +489,8 @@ class Planner {
     // Another image, with the gateway's state on a data disk: only the
     // root disk is the image's (docs/guest.md#the-data-disk).
     if (top == Action::Replace && have->applied.count(kDataDiskPath) &&
-        std::all_of(top_changes.begin(), top_changes.end(), [](const FieldChange& c) { return is_image(c.path); }))
+        std::all_of(top_changes.begin(), top_changes.end(),
+                    [](const FieldChange& c) { return is_image_field(c.path); }))
       top = Action::Reimage;
     if (top == Action::Reimage || top == Action::Replace) {
       diff.insert(diff.end(), new_root.begin(), new_root.end());
@@ -533,6 +533,9 @@ class Planner {
     unsigned covered = 0;
     if (state_step == Action::Start || top == Action::Restart || top == Action::Reimage || alloc_restarts)
       covered |= kUnit | kTap;
+    // A reimage converges everything, and a step of its own before it would
+    // boot the new kernel on the old root.
+    if (top == Action::Reimage) covered |= kUnit | kTap | kDropin | kProxy;
     if (!alloc.empty()) covered |= kDropin | kProxy;
     // Every field step rewrites the drop-ins (memory is in the limits).
     if (rank(top) > 0) covered |= kDropin;

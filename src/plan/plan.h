@@ -156,6 +156,11 @@ inline constexpr const char* kDataDiskField = "spec.resources.dataDisk";
 inline constexpr const char* kImageDigestField = "host.image.digest";
 inline constexpr const char* kImageVersionField = "host.image.version";
 
+// A field of the instance's base image: "spec.image" and "host.image.*".
+inline bool is_image_field(const std::string& path) {
+  return path == "spec.image" || path.rfind("host.image.", 0) == 0;
+}
+
 // The fields of an instance as the planner compares them, flattened to
 // path -> display value (lists joined with ",", sizes in bytes, secrets as
 // their digest), including the host fields the instance depends on

@@ -40,6 +40,17 @@ std::string manifest(const std::vector<std::string>& names, const std::string& s
   return m;
 }
 
+// alpha on `image`, of a Host with two: default and v2 (under the image root).
+std::string manifest_on(const std::string& image) {
+  std::string m = manifest({"alpha"});
+  m.replace(m.find("state: running}"), 15, "state: running, image: " + image + "}");
+  m.replace(m.find("  vmm:"), 0,
+            "  images:\n    default: {kernel: /var/lib/clawfleet/images/default/vmlinux, rootfs: "
+            "/var/lib/clawfleet/images/default/rootfs.ext4}\n    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
+            "rootfs: /var/lib/clawfleet/images/v2/rootfs.ext4}\n");
+  return m;
+}
+
 class RealApply : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -203,13 +214,7 @@ TEST_F(RealApply, AReimageGivesAFreshRootAndKeepsTheDataDisk) {
                "echo 'placeholder rootfs v2' >/var/lib/clawfleet/images/v2/rootfs.ext4"),
             0)
       << out_;
-  std::string m = manifest({"alpha"});
-  m.replace(m.find("state: running}"), 15, "state: running, image: v2}");
-  m.replace(m.find("  vmm:"), 0,
-            "  images:\n    default: {kernel: /var/lib/clawfleet/images/default/vmlinux, rootfs: "
-            "/var/lib/clawfleet/images/default/rootfs.ext4}\n    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
-            "rootfs: /var/lib/clawfleet/images/v2/rootfs.ext4}\n");
-  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << m;
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << manifest_on("v2");
   // v2 recorded by the image recipe's record.py (docs/guest.md#image-identity).
   const std::string record =
       "python3 " CLAWFLEET_SOURCE_DIR "/examples/guest-image/record.py " + c_->root() + "/var/lib/clawfleet/images/v2 ";
@@ -628,6 +633,36 @@ TEST_F(RealApply, KilledApplyConvergesOnTheNextRun) {
     ASSERT_EQ(clawfleet("apply --max-destroy 2"), 2) << out_;
     EXPECT_EQ(leaks({"alpha"}), "");
   }
+}
+
+// kill -9 of apply anywhere in a reimage that is rolled back (keeping the
+// old root, cloning, the gate, the rollback's moves and restart), then a
+// rerun: the instance runs its old root again, nothing kept is left over,
+// and the reimage is still planned (docs/apply.md#rollback).
+TEST_F(RealApply, AKilledRollbackConvergesOnTheNextRun) {
+  write_manifest({"alpha"});
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  const std::string dir = "/var/lib/clawfleet/instances/alpha";
+  ASSERT_EQ(sh("mkdir -p /var/lib/clawfleet/images/v2 && "
+               "echo 'placeholder kernel v2' >/var/lib/clawfleet/images/v2/vmlinux && "
+               "echo 'broken gateway v2' >/var/lib/clawfleet/images/v2/rootfs.ext4"),
+            0)
+      << out_;
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << manifest_on("v2");
+  for (int delay_ms : {300, 900, 1800, 3000}) {
+    SCOPED_TRACE("killed after " + std::to_string(delay_ms) + " ms");
+    sh("clawfleet apply --health-timeout 60 >/dev/null 2>&1 & pid=$!; sleep " + std::to_string(delay_ms / 1000.0) +
+       "; kill -9 $pid; wait $pid");
+    EXPECT_EQ(clawfleet("apply --health-timeout 60"), 4) << out_;
+    EXPECT_NE(out_.find("alpha: reimage failed: instance alpha: rolled back: "), std::string::npos) << out_;
+    sh("head -c 18 " + dir + "/rootfs.ext4; echo; ls " + dir +
+       " | grep previous; systemctl is-active clawfleet-vm@alpha.service");
+    EXPECT_EQ(out_, "placeholder rootfs\nactive\n");
+    EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  }
+  write_manifest({"alpha"});
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_EQ(leaks({"alpha"}), "");
 }
 
 }  // namespace

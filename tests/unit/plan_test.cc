@@ -620,6 +620,9 @@ TEST(PlanFields, AReimageKeepsTheDataDiskAndIsNotHeldBack) {
   w.want().protect = true;
   w.have().protect = true;
   w.have().units["clawfleet-vm@bot.service"].active_state = "failed";
+  // Nor a stopped proxy: no step of its own would boot the new kernel on
+  // the old root before it (RealApply.AKilledRollbackConvergesOnTheNextRun).
+  w.have().units["clawfleet-proxy@bot.socket"].active_state = "inactive";
   Plan p = w.plan();
   EXPECT_EQ(summarize(p), Lines{"reimage bot: base image changed (spec.image: default -> v2)"});
   EXPECT_TRUE(p.refused.empty());
