@@ -623,8 +623,9 @@ TEST_F(RealApply, KilledApplyConvergesOnTheNextRun) {
     EXPECT_TRUE(rc == 0 || rc == 2) << rc << "\n" << out_;
     if (rc != 0 && rc != 2) {
       sh("systemctl list-units --all --plain --no-legend 'clawfleet-*'; ip -4 -o addr show dev lo; ss -ltnp; "
-         "journalctl -b --no-pager -o short-monotonic -u 'clawfleet-*' | tail -80");
-      ADD_FAILURE() << "the units, addresses, listeners and journal after the rerun:\n" << out_;
+         "ps -eo pid,ppid,args; journalctl -b --no-pager -o short-monotonic -u 'clawfleet-vm@*' -u 'clawfleet-proxy@*.socket' | "
+         "grep -v 'Communication attempt\\|Child [0-9]* died\\|Connection from\\|Spawned\\|Execing' | tail -150");
+      ADD_FAILURE() << "the units, addresses, listeners, processes and journal after the rerun:\n" << out_;
     }
     EXPECT_EQ(clawfleet("plan"), 0) << out_;
     EXPECT_EQ(leaks({"alpha", "beta", "gamma"}), "");

@@ -283,6 +283,16 @@ TEST(RealGuestDisks, SeedIsACidataIsoWithTheThreeFiles) {
   for (const auto& e : fs::directory_iterator(d.path)) names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"seed.img", "seed.img.digest"}));
+  // A new seed over one the VMM's group reads keeps that group (a VM that
+  // starts meanwhile opens it as that group).
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(seed.c_str(), 0, 64123), 0);
+    files.meta_data += "# again\n";
+    ASSERT_TRUE(disks->write_seed(seed, files));
+    ASSERT_EQ(::stat(seed.c_str(), &st), 0);
+    EXPECT_EQ(st.st_gid, 64123u);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+  }
 }
 
 // Kept for a rollback and brought back (docs/apply.md#rollback): a hard

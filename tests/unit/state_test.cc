@@ -175,6 +175,27 @@ TEST(Files, AtomicWriteLeavesNoTempFileAndExactMode) {
   fs::remove_all(dir);
 }
 
+// A VM that starts while its launch record is rewritten reads it as its
+// VMM's group: a replaced file keeps its group; a new one has the writer's.
+TEST(Files, AReplacedFileKeepsItsGroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "giving a file another group needs root";
+  auto dir = fs::temp_directory_path() / ("cf-files-group-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(ensure_dir(dir.string(), 0700).ok());
+  const std::string f = (dir / "launch.json").string();
+  ASSERT_TRUE(write_file_atomic(f, "one", 0640).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, ::getegid());
+  ASSERT_EQ(::chown(f.c_str(), 0, 64123), 0);
+  ASSERT_TRUE(write_file_atomic(f, "two", 0640).ok());
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 64123u);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cf::host
 

@@ -238,12 +238,19 @@ class RealGuestDisks : public GuestDisks {
       ::unlink(temp_path_for(path).c_str());
       return Error{"cannot write the seed " + path + ": " + ran.error().message};
     }
-    // genisoimage creates its output with the umask's mode: set it (the
-    // VMM's group may read it) before the rename makes it visible.
-    if (::chmod(temp_path_for(path).c_str(), model::instance_file_mode(base_of(path))) != 0) {
-      Error e = sys_error("cannot chmod", temp_path_for(path));
-      ::unlink(temp_path_for(path).c_str());
-      return e;
+    // genisoimage creates its output with the umask's mode: set it and the
+    // group of the seed it replaces (the VMM's may read it) before the
+    // rename makes it visible.
+    {
+      Fd out(::open(temp_path_for(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      Status set = out.get() < 0 ? Status{sys_error("cannot open", temp_path_for(path))} : Status{};
+      if (set && ::fchmod(out.get(), model::instance_file_mode(base_of(path))) != 0)
+        set = sys_error("cannot chmod", temp_path_for(path));
+      if (set) set = keep_group_of(out.get(), temp_path_for(path), path);
+      if (!set) {
+        ::unlink(temp_path_for(path).c_str());
+        return set;
+      }
     }
     if (::rename(temp_path_for(path).c_str(), path.c_str()) != 0) {
       Error e = sys_error("cannot rename " + temp_path_for(path) + " to", path);

@@ -34,6 +34,11 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
   };
   // O_CREAT honours the umask; the mode must be exact.
   if (::fchmod(fd, mode) != 0) return fail("cannot chmod");
+  if (auto s = keep_group_of(fd, tmp, path); !s) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
   if (auto s = write_all(fd, content, tmp); !s) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -51,6 +56,16 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
     return e;
   }
   return fsync_dir(dir);
+}
+
+Status keep_group_of(int fd, const std::string& tmp, const std::string& path) {
+  struct stat old, now;
+  if (::lstat(path.c_str(), &old) != 0) return errno == ENOENT ? Status{} : sys_error("cannot inspect", path);
+  if (!S_ISREG(old.st_mode)) return {};
+  if (::fstat(fd, &now) != 0) return sys_error("cannot inspect", tmp);
+  if (now.st_gid != old.st_gid && ::fchown(fd, static_cast<uid_t>(-1), old.st_gid) != 0)
+    return sys_error("cannot chown", tmp);
+  return {};
 }
 
 Status remove_file(const std::string& path) {

@@ -12,8 +12,15 @@ namespace cf::host {
 
 // Writes content to path atomically with the given mode (the temp file is
 // created with it, so a secret is never briefly world-readable). The
-// directory must exist.
+// directory must exist. A file replaced keeps its group (keep_group_of).
 Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode);
+
+// Gives the temporary file `tmp` (open as fd) the group of the file it is
+// about to replace, `path`, when that exists: a VM that starts while an
+// apply rewrites its launch record or seed reads them as its VMM's group
+// (model/instance_dir.h), not the root-only group a new file has until
+// the instance directory is owned again.
+Status keep_group_of(int fd, const std::string& tmp, const std::string& path);
 
 // Removes path; absent is success. Syncs the directory.
 Status remove_file(const std::string& path);
