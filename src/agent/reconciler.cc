@@ -159,6 +159,14 @@ ReconcileReport Reconciler::run(const std::string& trigger, const std::atomic<bo
   if (!f.plan.empty() || !f.held.empty()) {
     apply::ExecOptions exec = options_.exec;
     exec.stop = &stop;
+    // A rollout stays stopped while the instance it stopped at backs off
+    // (docs/apply.md#rollouts): no other is taken down before its retry.
+    for (const auto& held : f.held)
+      if (std::any_of(held.actions.begin(), held.actions.end(), apply::interrupts)) {
+        exec.rollout_stopped =
+            apply::rollout_stopped_reason(held.instance, model::max_unavailable(h)) + "; held while it backs off";
+        break;
+      }
     std::map<std::size_t, SteadyTime> started;
     std::mutex status_mu;  // step events come from executor threads, one at a time
     auto on_event = [&](const apply::StepEvent& e) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -94,6 +95,15 @@ class Run {
       taken_.add(alloc.value());
       allocated_.emplace(inst->name, alloc.value());
     }
+  }
+
+  // Whether these steps of one instance take it down while it runs (a
+  // rollout's unit, docs/apply.md#rollouts): it runs now and is to run.
+  bool takes_down(const plan::Plan& plan, const std::vector<std::size_t>& steps) const {
+    if (steps.empty()) return false;
+    const model::Instance* inst = desired_.fleet.find(plan.steps[steps.front()].instance);
+    if (!inst || inst->state != model::RunState::Running || !was_running(inst->name)) return false;
+    return std::any_of(steps.begin(), steps.end(), [&](std::size_t i) { return interrupts(plan.steps[i].action); });
   }
 
   Status instance_step(const plan::Step& step, host::Systemd& sd) {
@@ -681,6 +691,28 @@ class Run {
 
 }  // namespace
 
+std::string rollout_stopped_reason(const std::string& failed, std::uint32_t max_unavailable) {
+  return "the rollout stopped at " + failed + ", which failed (at most " + std::to_string(max_unavailable) +
+         " down at once)";
+}
+
+bool interrupts(Action action) {
+  switch (action) {
+    case Action::Reprovision:
+    case Action::Restart:
+    case Action::Reimage:
+    case Action::Replace:
+    case Action::UpdateAllocation: return true;
+    case Action::Create:
+    case Action::GrowDisk:
+    case Action::Start:
+    case Action::Stop:
+    case Action::Repair:
+    case Action::Destroy: return false;
+  }
+  return false;
+}
+
 std::string generation_of(const std::map<std::string, std::string>& flattened) {
   std::string canonical;
   // What systemd applies to the running unit is not the guest's: a change
@@ -726,9 +758,11 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
   auto stopping = [&] { return options.stop && options.stop->load(); };
   // A step blocked by its dependencies, or not begun because the agent
   // stops, is Skipped with why; any other runs between its two events.
-  auto run_step = [&](std::size_t i, const std::function<Status()>& step) {
+  auto run_step = [&](std::size_t i, const std::function<Status()>& step,
+                      const std::optional<std::string>& held = std::nullopt) {
     std::optional<std::string> why = blocked(i);
     if (!why && stopping()) why = kStoppingReason;
+    if (!why) why = held;
     if (why) {
       results[i] = {Outcome::Skipped, *why};
       emit(i, false);
@@ -748,9 +782,21 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
     run_step(i, [&] { return run.host_step(); });
   }
 
-  std::deque<const std::vector<std::size_t>*> queue;
-  for (const auto& [_, steps] : by_instance) queue.push_back(&steps);
+  // Each instance's steps, in name order; those that take a running
+  // instance down are a rollout: at most `max_down` in flight, the next
+  // taken as one ends, none begun once one failed (`halted`).
+  struct Group {
+    const std::vector<std::size_t>* steps;
+    bool takes_down;
+  };
+  std::deque<Group> queue;
+  for (const auto& [_, steps] : by_instance) queue.push_back({&steps, run.takes_down(plan, steps)});
+  const std::uint32_t max_down = std::max<std::uint32_t>(
+      1, options.max_unavailable ? *options.max_unavailable : model::max_unavailable(desired.fleet.host));
+  std::uint32_t down = 0;
+  std::optional<std::string> halted = options.rollout_stopped;
   std::mutex queue_mu;
+  std::condition_variable queue_cv;
   auto worker = [&] {
     std::unique_ptr<host::Systemd> sd;
     Status connected = {};
@@ -759,15 +805,41 @@ std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& des
     else
       connected = c.error();
     for (;;) {
-      const std::vector<std::size_t>* steps = nullptr;
+      Group group{nullptr, false};
+      std::optional<std::string> held;
       {
-        std::lock_guard<std::mutex> lock(queue_mu);
-        if (queue.empty()) return;
-        steps = queue.front();
-        queue.pop_front();
+        std::unique_lock<std::mutex> lock(queue_mu);
+        for (;;) {
+          if (queue.empty()) return;
+          // The first that may begin: any other, or one of the rollout
+          // while there is room (or to be skipped, once it stopped).
+          auto it = std::find_if(queue.begin(), queue.end(),
+                                 [&](const Group& g) { return !g.takes_down || halted || down < max_down; });
+          if (it != queue.end()) {
+            group = *it;
+            queue.erase(it);
+            break;
+          }
+          queue_cv.wait(lock);
+        }
+        if (group.takes_down) {
+          if (halted)
+            held = halted;
+          else
+            ++down;
+        }
       }
-      for (std::size_t i : *steps) {
-        run_step(i, [&] { return sd ? run.instance_step(plan.steps[i], *sd) : connected; });
+      bool failed = false;
+      for (std::size_t i : *group.steps) {
+        run_step(
+            i, [&] { return sd ? run.instance_step(plan.steps[i], *sd) : connected; }, held);
+        failed = failed || results[i].outcome == Outcome::Failed;
+      }
+      if (group.takes_down && !held) {
+        std::lock_guard<std::mutex> lock(queue_mu);
+        --down;
+        if (failed && !halted) halted = rollout_stopped_reason(plan.steps[group.steps->front()].instance, max_down);
+        queue_cv.notify_all();
       }
     }
   };

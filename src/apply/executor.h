@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,24 @@ struct ExecOptions {
   // Set (by the agent, on SIGTERM) to start no new step: the steps in flight
   // finish, every later one is reported Skipped with kStoppingReason.
   const std::atomic<bool>* stop = nullptr;
+  // `apply --max-unavailable`: how many running instances a restart-class
+  // step may have down at once, instead of the Host's rollout.maxUnavailable
+  // (model::max_unavailable; docs/apply.md#rollouts).
+  std::optional<std::uint32_t> max_unavailable;
+  // Set (by the agent) when the rollout already stopped: while the instance
+  // that failed backs off, no other instance is taken down; this is why.
+  std::optional<std::string> rollout_stopped;
 };
 
 inline constexpr const char* kStoppingReason = "the agent is stopping";
+// "the rollout stopped at <instance>, which failed (at most N down at once)"
+std::string rollout_stopped_reason(const std::string& failed, std::uint32_t max_unavailable);
+
+// Whether `action` on a running instance takes its gateway down until its
+// health gate passes again: a reimage, reprovision, restart, replace or
+// new allocation (creates, grows, repairs, starts, stops and destroys do
+// not count: there is nothing up to keep, or the change is online).
+bool interrupts(plan::Action action);
 
 struct StepReport {
   Outcome outcome = Outcome::Skipped;
@@ -56,7 +72,10 @@ using EventSink = std::function<void(const StepEvent&)>;
 
 // Results by step index. `observed` is what the plan was made from: its
 // allocations and unit states say what each step starts from. VMs are
-// launched with the plan's accelerator.
+// launched with the plan's accelerator. A rollout (docs/apply.md#rollouts):
+// the steps of running instances that take them down (interrupts) start
+// only while fewer than max_unavailable such instances are in flight; once
+// one fails, the others not begun are Skipped with kRolloutStoppedReason.
 std::vector<StepReport> execute(const plan::Plan& plan, const plan::Desired& desired, const model::Observed& observed,
                                 const host::Ports& ports, const ExecOptions& options, const EventSink& on_event);
 

@@ -33,6 +33,10 @@ void add_apply(CLI::App& app, ApplyOptions& opts) {
   add_plan_options(*cmd, opts.plan);
   cmd->add_option("plan", opts.plan_file, "A plan saved by `clawfleet plan -o`: applied only if still current");
   cmd->add_flag("--dry-run", opts.dry_run, "Plan only (the same as clawfleet plan)");
+  cmd->add_option("--max-unavailable", opts.max_unavailable,
+                  "Running instances a reimage, reprovision, restart or replace may have down at once (default: the "
+                  "Host's rollout.maxUnavailable, 1)")
+      ->check(CLI::Range(1, 4096));
   add_exec_options(*cmd, opts.exec);
 }
 
@@ -106,8 +110,9 @@ int run_apply(const ApplyOptions& opts) {
       fmt::print(stderr, "{}: {} {}: {}\n", who, plan::to_string(e.step->action), apply::to_string(e.result.outcome),
                  printable(e.result.error));
   };
-  apply::Applied applied =
-      apply::apply_once(target, planned.value(), planned.value().plan, {}, host, exec_options(opts.exec), on_event);
+  apply::ExecOptions exec = exec_options(opts.exec);
+  exec.max_unavailable = opts.max_unavailable;
+  apply::Applied applied = apply::apply_once(target, planned.value(), planned.value().plan, {}, host, exec, on_event);
   if (!applied.journal_error.empty())
     fmt::print(stderr, "clawfleet apply: warning: journal: {}\n", printable(applied.journal_error));
 

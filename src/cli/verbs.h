@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdint>
+#include <optional>
 
 #include "apply/lock.h"
 #include "core/result.h"
@@ -58,6 +60,7 @@ struct ApplyOptions {
   PlanOptions plan;
   std::string plan_file;  // a plan saved by `plan -o`
   bool dry_run = false;
+  std::optional<std::uint32_t> max_unavailable;  // overrides the Host's rollout.maxUnavailable
   ExecCliOptions exec;
 };
 void add_apply(CLI::App& app, ApplyOptions& opts);

@@ -141,6 +141,7 @@ class Assembler {
       for (const auto& ca : *rh.ca_certificates) h.ca_certificates.push_back(ca.value);
     std::sort(h.ca_certificates.begin(), h.ca_certificates.end());
     if (rh.liveness_fail_after_ms) h.liveness.fail_after_ms = rh.liveness_fail_after_ms->value;
+    if (rh.max_unavailable) h.rollout.max_unavailable = rh.max_unavailable->value;
     return h;
   }
 

@@ -512,7 +512,7 @@ class Parser {
     if (spec) {
       auto f = r_.fields(*spec, "spec",
                          {"bridge", "subnet", "gateway", "ports", "vmm", "images", "egress", "dns", "stateRoot",
-                          "limits", "caCertificates", "secretRoots", "liveness"});
+                          "limits", "caCertificates", "secretRoots", "liveness", "rollout"});
       for (const auto& field : f ? *f : std::vector<Entry>{}) host_field(field, h);
     }
     raw_.hosts.push_back(std::move(h));
@@ -590,6 +590,10 @@ class Parser {
     } else if (field.key == "liveness") {
       auto f = r_.fields(field, path, {"failAfter"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) liveness_fail_after(p, child(path, p.key), h);
+    } else if (field.key == "rollout") {
+      auto f = r_.fields(field, path, {"maxUnavailable"});
+      for (const auto& p : f ? *f : std::vector<Entry>{})
+        if (auto v = r_.integer(p, child(path, p.key), 1, kMaxInstances)) h.max_unavailable = at(p, std::uint32_t(*v));
     } else if (field.key == "limits") {
       auto f = r_.fields(field, path, {"vcpus", "memoryMiB", "connections"});
       for (const auto& p : f ? *f : std::vector<Entry>{}) {

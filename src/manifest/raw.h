@@ -86,6 +86,7 @@ struct RawHost {
   // Each file of spec.images with its field path ("spec.images.default.kernel").
   std::vector<std::pair<std::string, At<std::string>>> image_files;
   std::optional<At<std::int64_t>> liveness_fail_after_ms;  // 0: off
+  std::optional<At<std::uint32_t>> max_unavailable;
 };
 
 struct Raw {

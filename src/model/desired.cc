@@ -86,6 +86,7 @@ json to_json(const Host& h) {
   // keep the hash they had before.
   if (!h.ca_certificates.empty()) j["caCertificates"] = h.ca_certificates;
   if (h.liveness.fail_after_ms) j["liveness"] = {{"failAfterMs", *h.liveness.fail_after_ms}};
+  if (h.rollout.max_unavailable) j["rollout"] = {{"maxUnavailable", *h.rollout.max_unavailable}};
   return j;
 }
 

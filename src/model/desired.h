@@ -153,6 +153,17 @@ inline std::int64_t fail_after_ms(const Liveness& l, bool kvm) {
   return l.fail_after_ms ? *l.fail_after_ms : kvm ? kDefaultLivenessFailAfterMs : kDefaultLivenessFailAfterTcgMs;
 }
 
+// How many instances a restart-class change (a reimage, a reprovision, a
+// restart, a replace) may have down at once (spec.rollout.maxUnavailable):
+// each starts only as another passes its health gate, and the first that
+// fails stops the rest (docs/apply.md#rollouts). Like liveness, it changes
+// nothing on the host and no instance's generation.
+inline constexpr std::uint32_t kDefaultMaxUnavailable = 1;
+struct Rollout {
+  std::optional<std::uint32_t> max_unavailable;  // nullopt: kDefaultMaxUnavailable
+  bool operator==(const Rollout&) const = default;
+};
+
 struct Host {
   std::string bridge;
   Cidr subnet;
@@ -178,8 +189,12 @@ struct Host {
   std::optional<std::uint32_t> max_connections;
   std::vector<std::string> ca_certificates;  // paths of the operator's CA certificate files; sorted, unique
   Liveness liveness;
+  Rollout rollout;
   bool operator==(const Host&) const = default;
 };
+inline std::uint32_t max_unavailable(const Host& h) {
+  return h.rollout.max_unavailable ? *h.rollout.max_unavailable : kDefaultMaxUnavailable;
+}
 
 // A guest's tracked connections unless the Host says otherwise: far above
 // what a gateway with its browser opens, and a small share of the kernel's

@@ -1,4 +1,5 @@
-// In-memory host::Health that records every call; ports listed in `failing`
+// In-memory host::Health that records every call (each gate taking
+// `gate_time`, so that gates of parallel steps overlap); ports listed in `failing`
 // fail the gate with their message (or with give_up's reason, asked
 // `give_up_asks` times), every other port starts at once. Deep
 // readiness is what `readiness_of` says for the port, else ready; liveness
@@ -6,9 +7,11 @@
 // `restart_revives`, passes again once the gate passed for the port).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "host/guest/health.h"
@@ -19,6 +22,7 @@ class FakeHealth : public host::Health {
  public:
   Status wait_started(const host::HealthTarget& t, std::chrono::milliseconds deadline,
                       const host::GiveUp& give_up) override {
+    if (gate_time.count() > 0) std::this_thread::sleep_for(gate_time);
     std::lock_guard<std::mutex> lock(mu_);
     const std::uint16_t port = t.host_port;
     calls.push_back("wait_started " + std::to_string(port) + " " + std::to_string(deadline.count()) + "ms");
@@ -58,6 +62,7 @@ class FakeHealth : public host::Health {
   std::map<std::uint16_t, std::string> dead;
   bool restart_revives = false;  // a gate that passes makes /healthz answer again
   int give_up_asks = 1;          // how often a failing gate asks give_up
+  std::chrono::milliseconds gate_time{0};
   std::map<std::uint16_t, model::Readiness> readiness_of;
   std::vector<std::string> calls;
   std::vector<std::string> tokens;

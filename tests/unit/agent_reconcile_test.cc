@@ -260,6 +260,56 @@ TEST_F(AgentReconcile, OneBadInstanceBacksOffWithoutDelayingTheOthers) {
   EXPECT_EQ(summary_line(status()), "3 instances, 3 ready");
 }
 
+// The agent follows a rollout's rule (docs/apply.md#rollouts): a change
+// that restarts three running instances goes one at a time; the first
+// that fails is rolled back and the others wait, also in the reconciles
+// while it backs off; its retry passing lets the rollout go on.
+TEST_F(AgentReconcile, ARolloutStaysStoppedWhileTheInstanceItStoppedAtBacksOff) {
+  manifests(instance_yaml("a") + instance_yaml("b") + instance_yaml("c"));
+  ASSERT_EQ(reconcile().result, ReconcileResult::Ok);
+  for (const char* n : {"a", "b", "c"})
+    host.vmm.set_state(std::string("/var/lib/clawfleet/instances/") + n + "/vm/vmm.sock", host::VmState::Running);
+  host.health.failing_once[18900] = "not started";  // a's port
+  manifests(instance_yaml("a", "  skills: [github]\n") + instance_yaml("b", "  skills: [github]\n") +
+            instance_yaml("c", "  skills: [github]\n"));
+  ReconcileReport r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Failed);
+  EXPECT_EQ(status().instances.at("a").find(ConditionType::Degraded)->message,
+            "instance a: rolled back: not started (the previous root and configuration passed the health gate "
+            "again); retry in 5.0 s");
+  EXPECT_EQ(health_calls(18901), 1u);  // b and c: only their creates' gates
+  EXPECT_EQ(health_calls(18902), 1u);
+  std::vector<std::string> skipped;
+  for (const auto& line : log.all())
+    if (line.find("reprovision skipped") != std::string::npos) skipped.push_back(line.substr(0, line.find(" ACTION=")));
+  EXPECT_EQ(skipped,
+            (std::vector<std::string>{
+                "warning b: reprovision skipped: the rollout stopped at a, which failed (at most 1 down at once)",
+                "warning c: reprovision skipped: the rollout stopped at a, which failed (at most 1 down at once)"}));
+
+  // While a backs off, b and c are not taken down either.
+  clock.advance(seconds(1));
+  r = reconcile();
+  EXPECT_EQ(health_calls(18901), 1u);
+  EXPECT_EQ(health_calls(18902), 1u);
+  skipped.clear();
+  for (const auto& line : log.all())
+    if (line.find("held while it backs off") != std::string::npos)
+      skipped.push_back(line.substr(0, line.find(" ACTION=")));
+  EXPECT_EQ(skipped, (std::vector<std::string>{"warning b: reprovision skipped: the rollout stopped at a, which failed "
+                                               "(at most 1 down at once); held while it backs off",
+                                               "warning c: reprovision skipped: the rollout stopped at a, which failed "
+                                               "(at most 1 down at once); held while it backs off"}));
+
+  // a's retry passes: the rest follow, one at a time.
+  clock.advance(seconds(4));
+  r = reconcile();
+  EXPECT_EQ(r.result, ReconcileResult::Ok) << r.error;
+  EXPECT_EQ(summary_line(status()), "3 instances, 3 ready");
+  EXPECT_EQ(health_calls(18901), 2u);
+  EXPECT_EQ(health_calls(18902), 2u);
+}
+
 TEST_F(AgentReconcile, ADestroyIsNeverBlockedByBackoff) {
   host.health.failing[18900] = "health gate: /ready timed out after 60 s";  // "bad" gets the first port
   manifests(instance_yaml("bad") + instance_yaml("good"));

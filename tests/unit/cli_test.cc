@@ -240,6 +240,10 @@ TEST_F(Cli, UsageErrorsExit1) {
   EXPECT_EQ(run("").status, 1);
   EXPECT_EQ(run("frobnicate").status, 1);
   EXPECT_EQ(run("validate --manifests a -f b").status, 1);
+  auto zero = run("apply --max-unavailable 0");
+  EXPECT_EQ(zero.status, 1);
+  EXPECT_NE(zero.err.find("--max-unavailable: Value 0 not in range 1 to 4096"), std::string::npos) << zero.err;
+  EXPECT_EQ(run("apply --max-unavailable two").status, 1);
   EXPECT_EQ(run("--help").status, 0);
   auto v = run("--version");
   EXPECT_EQ(v.status, 0);

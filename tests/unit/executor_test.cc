@@ -420,6 +420,126 @@ TEST_F(Executor, OnePlanConvergesRandomFleetsAndDrift) {
   }
 }
 
+// `names` on `image` of a Host with two images (default and v2), and
+// `host_extra` lines in its spec.
+model::Fleet fleet_on(const std::string& image, const std::vector<std::string>& names,
+                      const std::string& host_extra = "") {
+  std::string yaml = std::string(testing::kTestHost) + host_extra +
+                     "  images:\n"
+                     "    default: {kernel: /var/lib/clawfleet/images/default/vmlinux, "
+                     "rootfs: /var/lib/clawfleet/images/default/rootfs.ext4}\n"
+                     "    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
+                     "rootfs: /var/lib/clawfleet/images/v2/rootfs.ext4}\n";
+  for (const auto& n : names) yaml += instance_yaml(n, "  image: " + image + "\n");
+  auto r = manifest::load({{"m.yaml", yaml}});
+  EXPECT_FALSE(r.diagnostics.has_errors()) << (r.diagnostics.all().empty() ? "" : format(r.diagnostics.all()[0]));
+  return r.fleet;
+}
+
+// Rollouts in waves (docs/apply.md#rollouts): a new image for 10 running
+// instances, 10 workers. With rollout.maxUnavailable 2 no more than 2 are
+// down at once (from their step's start to its gate's end); the first
+// that fails its gate is rolled back and no other begins after it: they
+// keep the old image and the plan still shows them. Without the bound (10)
+// the same fleet has more down at once, so the count can see it.
+TEST_F(Executor, ARolloutHasAtMostMaxUnavailableDownAndStopsAtTheFirstFailure) {
+  std::vector<std::string> names;
+  for (char c = 'a'; c <= 'j'; ++c) names.push_back(std::string("bot-") + c);
+  auto run = [&](const model::Fleet& fleet, std::optional<std::uint32_t> override_max) {
+    Pass p{plan_for(fleet), {}};
+    ExecOptions exec;
+    exec.parallelism = 10;
+    exec.max_unavailable = override_max;
+    host().health.gate_time = std::chrono::milliseconds(10);
+    std::mutex mu;
+    int down = 0, most = 0;
+    p.results = execute(p.plan, desired_, observed_, host().ports(), exec, [&](const StepEvent& e) {
+      if (!interrupts(e.step->action)) return;
+      std::lock_guard<std::mutex> lock(mu);
+      if (e.start) most = std::max(most, ++down);
+      if (!e.start && e.result.outcome != Outcome::Skipped) --down;
+    });
+    host().health.gate_time = std::chrono::milliseconds(0);
+    return std::pair{p, most};
+  };
+  auto all_running = [&] {
+    for (const auto& n : names)
+      host().vmm.set_state("/var/lib/clawfleet/instances/" + n + "/vm/vmm.sock", host::VmState::Running);
+  };
+
+  // The bound unset on a fleet of 10 (the control): more than 2 at once.
+  converge(fleet_on("default", names, "  rollout: {maxUnavailable: 10}\n"));
+  all_running();
+  auto [loose, loose_most] = run(fleet_on("v2", names, "  rollout: {maxUnavailable: 10}\n"), std::nullopt);
+  ASSERT_EQ(loose.plan.steps.size(), 10u);
+  for (const auto& r : loose.results) EXPECT_EQ(r.outcome, Outcome::Ok) << r.error;
+  EXPECT_GT(loose_most, 2);
+
+  // Back on the old image; then the rollout with 2, bot-e failing its gate.
+  fresh_host();
+  converge(fleet_on("default", names, "  rollout: {maxUnavailable: 2}\n"));
+  all_running();
+  const std::uint16_t e_port = host().state.records.at("bot-e").allocation.host_port;
+  host().health.failing_once[e_port] = "not started";
+  host().disks.calls.clear();
+  auto [p, most] = run(fleet_on("v2", names, "  rollout: {maxUnavailable: 2}\n"), std::nullopt);
+  ASSERT_EQ(p.plan.steps.size(), 10u);
+  EXPECT_LE(most, 2);
+  EXPECT_GE(most, 2);  // the bound is used, not one at a time
+  std::vector<std::string> ok, failed, skipped;
+  for (std::size_t i = 0; i < p.results.size(); ++i) {
+    EXPECT_EQ(p.plan.steps[i].action, Action::Reimage);
+    const std::string& n = p.plan.steps[i].instance;
+    if (p.results[i].outcome == Outcome::Ok) ok.push_back(n);
+    if (p.results[i].outcome == Outcome::Failed) failed.push_back(n);
+    if (p.results[i].outcome == Outcome::Skipped) {
+      skipped.push_back(n);
+      EXPECT_EQ(p.results[i].error, "the rollout stopped at bot-e, which failed (at most 2 down at once)");
+    }
+  }
+  EXPECT_EQ(failed, std::vector<std::string>{"bot-e"});
+  // In name order, two at a time: a-d before e; while e's gate and its
+  // rollback's run, the other slot goes on (f, g), and none begins after.
+  for (const char* n : {"bot-a", "bot-b", "bot-c", "bot-d"})
+    EXPECT_NE(std::find(ok.begin(), ok.end(), n), ok.end()) << n;
+  EXPECT_GE(skipped.size(), 1u);
+  for (const auto& n : skipped) EXPECT_GT(n, "bot-e");
+  EXPECT_EQ(ok.size() + failed.size() + skipped.size(), 10u);
+  // What was skipped never went down and keeps its image; the plan still
+  // shows it, and the one rolled back.
+  for (const auto& n : skipped) {
+    EXPECT_EQ(host().state.records.at(n).applied.at("spec.image"), "default") << n;
+    for (const auto& c : host().disks.calls) EXPECT_EQ(c.find("/instances/" + n + "/"), std::string::npos) << c;
+  }
+  auto again = plan_for(fleet_on("v2", names, "  rollout: {maxUnavailable: 2}\n"));
+  EXPECT_EQ(again.steps.size(), skipped.size() + 1);
+
+  // `apply --max-unavailable 1` overrides the Host: one at a time.
+  all_running();
+  auto [one, one_most] = run(fleet_on("v2", names, "  rollout: {maxUnavailable: 2}\n"), 1u);
+  for (const auto& r : one.results) EXPECT_EQ(r.outcome, Outcome::Ok) << r.error;
+  EXPECT_EQ(one_most, 1);
+  EXPECT_TRUE(plan_for(fleet_on("v2", names)).empty());
+}
+
+// What is not a rollout is not held by one: creates go on beside a
+// rollout that stopped, and a stopped instance's reimage takes nothing down.
+TEST_F(Executor, CreatesAndStoppedInstancesAreNotPartOfARollout) {
+  converge(fleet_on("default", {"bot-a", "bot-b"}));
+  host().vmm.set_state("/var/lib/clawfleet/instances/bot-a/vm/vmm.sock", host::VmState::Running);
+  host().health.failing_once[host().state.records.at("bot-a").allocation.host_port] = "not started";
+  auto fleet = fleet_on("v2", {"bot-a", "bot-b", "bot-c"});
+  Pass p = apply(fleet);
+  std::map<std::string, std::pair<Action, Outcome>> got;
+  for (std::size_t i = 0; i < p.results.size(); ++i)
+    got[p.plan.steps[i].instance] = {p.plan.steps[i].action, p.results[i].outcome};
+  EXPECT_EQ(got.at("bot-a"), std::pair(Action::Reimage, Outcome::Failed));
+  // bot-b's VM is not running (the fake VMM says so): its reimage is no
+  // rollout's; bot-c is new.
+  EXPECT_EQ(got.at("bot-b"), std::pair(Action::Reimage, Outcome::Ok));
+  EXPECT_EQ(got.at("bot-c"), std::pair(Action::Create, Outcome::Ok));
+}
+
 }  // namespace
 }  // namespace cf::apply
 

@@ -617,6 +617,33 @@ TEST(Load, LivenessFailAfter) {
   EXPECT_NE(model::canonical_json(r.fleet.host).find(R"("liveness":{"failAfterMs":0})"), std::string::npos);
 }
 
+// spec.rollout.maxUnavailable: 1 unless said; 1 to the most instances.
+TEST(Load, RolloutMaxUnavailable) {
+  auto max = [](const std::string& spec) {
+    auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec}});
+    EXPECT_FALSE(r.diagnostics.has_errors()) << spec << ": " << format(r.diagnostics.all()[0]);
+    return model::max_unavailable(r.fleet.host);
+  };
+  EXPECT_EQ(max("  bridge: cfbr0\n"), 1u);
+  EXPECT_EQ(max("  rollout: {}\n"), 1u);
+  EXPECT_EQ(max("  rollout: {maxUnavailable: 3}\n"), 3u);
+  EXPECT_EQ(max("  rollout: {maxUnavailable: 4096}\n"), 4096u);
+  auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {rollout: {}}\n"}});
+  EXPECT_EQ(model::canonical_json(r.fleet.host).find("rollout"), std::string::npos);
+  r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec: {rollout: {maxUnavailable: 2}}\n"}});
+  EXPECT_NE(model::canonical_json(r.fleet.host).find(R"("rollout":{"maxUnavailable":2})"), std::string::npos);
+
+  auto host = [](const std::string& spec) { return diags("apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec); };
+  EXPECT_EQ(
+      host("  rollout: {maxUnavailable: 0}\n"),
+      (std::vector<std::string>{"m.yaml:4:29: error: spec.rollout.maxUnavailable: must be between 1 and 4096, got 0"}));
+  EXPECT_EQ(host("  rollout: {maxUnavailable: 25%}\n"),
+            (std::vector<std::string>{"m.yaml:4:29: error: spec.rollout.maxUnavailable: must be an integer between 1 "
+                                      "and 4096, got the string \"25%\""}));
+  EXPECT_EQ(host("  rollout: {maxSurge: 1}\n"),
+            (std::vector<std::string>{"m.yaml:4:13: error: spec.rollout.maxSurge: unknown field"}));
+}
+
 TEST(Load, LivenessErrors) {
   auto host = [](const std::string& spec) { return diags("apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec); };
   EXPECT_EQ(host("  liveness: {failAfter: 10s}\n"),
