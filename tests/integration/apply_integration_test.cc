@@ -40,10 +40,11 @@ std::string manifest(const std::vector<std::string>& names, const std::string& s
   return m;
 }
 
-// alpha on `image`, of a Host with two: default and v2 (under the image root).
-std::string manifest_on(const std::string& image) {
-  std::string m = manifest({"alpha"});
-  m.replace(m.find("state: running}"), 15, "state: running, image: " + image + "}");
+// `names` (alpha) on `image`, of a Host with two: default and v2 (under the image root).
+std::string manifest_on(const std::string& image, const std::vector<std::string>& names = {"alpha"}) {
+  std::string m = manifest(names);
+  for (std::size_t at = m.find("state: running}"); at != std::string::npos; at = m.find("state: running}", at))
+    m.replace(at, 15, "state: running, image: " + image + "}");
   m.replace(m.find("  vmm:"), 0,
             "  images:\n    default: {kernel: /var/lib/clawfleet/images/default/vmlinux, rootfs: "
             "/var/lib/clawfleet/images/default/rootfs.ext4}\n    v2: {kernel: /var/lib/clawfleet/images/v2/vmlinux, "
@@ -664,6 +665,55 @@ TEST_F(RealApply, AKilledRollbackConvergesOnTheNextRun) {
   write_manifest({"alpha"});
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
   EXPECT_EQ(leaks({"alpha"}), "");
+}
+
+// A broken image for three running instances (docs/apply.md#rollouts):
+// only the first is taken down, its gate gives up and it is rolled back;
+// the rollout stops there, the other two keep running their VMs, untouched,
+// and the plan still shows all three.
+TEST_F(RealApply, ABrokenImageStopsTheRolloutAtItsFirstInstance) {
+  const std::vector<std::string> names = {"alpha", "beta", "gamma"};
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << manifest_on("default", names);
+  ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+  const std::string pids_cmd =
+      "systemctl show -P MainPID clawfleet-vm@alpha.service clawfleet-vm@beta.service clawfleet-vm@gamma.service";
+  std::string before;
+  c_->exec(pids_cmd, &before);
+  ASSERT_EQ(sh("mkdir -p /var/lib/clawfleet/images/v2 && "
+               "echo 'placeholder kernel v2' >/var/lib/clawfleet/images/v2/vmlinux && "
+               "echo 'broken gateway v2' >/var/lib/clawfleet/images/v2/rootfs.ext4"),
+            0)
+      << out_;
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << manifest_on("v2", names);
+  EXPECT_EQ(clawfleet("apply --parallelism 3 --health-timeout 60"), 4) << out_;
+  EXPECT_NE(out_.find("alpha: reimage failed: instance alpha: rolled back: "), std::string::npos) << out_;
+  for (const char* n : {"beta", "gamma"})
+    EXPECT_NE(out_.find(std::string(n) +
+                        ": reimage skipped: the rollout stopped at alpha, which failed (at most 1 down at once)"),
+              std::string::npos)
+        << out_;
+  std::string after;
+  c_->exec(pids_cmd, &after);
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(line);
+    return out;
+  };
+  std::vector<std::string> b = lines(before), a = lines(after);
+  ASSERT_EQ(a.size(), 3u) << after;
+  EXPECT_NE(a[0], b[0]);  // alpha went down and came back on its old root
+  EXPECT_EQ(a[1], b[1]);  // beta and gamma were never stopped
+  EXPECT_EQ(a[2], b[2]);
+  sh("for n in alpha beta gamma; do head -c 18 /var/lib/clawfleet/instances/$n/rootfs.ext4; echo; done; "
+     "systemctl is-active clawfleet-vm@alpha.service clawfleet-vm@beta.service clawfleet-vm@gamma.service");
+  EXPECT_EQ(out_, "placeholder rootfs\nplaceholder rootfs\nplaceholder rootfs\nactive\nactive\nactive\n");
+  EXPECT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("Plan: 0 to create, 3 to reimage, 0 to destroy."), std::string::npos) << out_;
+  std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << manifest_on("default", names);
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_EQ(leaks(names), "");
 }
 
 }  // namespace
