@@ -6,7 +6,7 @@
 // through the Host's caCertificates, nothing routed beyond.
 //
 // GuestEndToEnd.CreateReprovisionDestroy is the one scenario with the real
-// OpenClaw gateway: two boots and a reprovision (minutes each here) that
+// OpenClaw gateway: two boots and an upgrade (minutes each here) that
 // every real-gateway assertion shares; add new ones as phases of it, not as
 // tests that boot their own. Created under egress deny, nothing leaves the
 // host, and both pass their gate (beta's Telegram bot cannot connect);
@@ -14,13 +14,17 @@
 // generation; guests cannot reach each other. Then egress internet (a
 // repair), and the purpose: alpha's chat-completions endpoint refuses a
 // request without its gateway token and answers one with it from its
-// OpenAI model, asked while beta reprovisions with a rotated provider key
-// (no key printed); an allowed Telegram user's message to beta is
-// answered with its model's reply, asked with the rotated key; a stranger
-// is told nothing and reaches no model; alpha's gateway starts the image's
-// Chromium and its browser doctor passes, while beta (spec.browser false)
-// has no browser tool; a revoked bot token leaves beta
-// ready with its channel failing. Every call came through the host's NAT, none unexpected.
+// OpenAI model; beta polls Telegram again by itself and an allowed user's
+// message is answered with its model's reply; a stranger is told nothing
+// and reaches no model. Then beta is upgraded in one reimage, the image
+// and a rotated provider key together (no key printed): one restart onto
+// a fresh clone of a second image derived from the first, its data disk
+// kept, and the user's follow-up is answered with the rotated key in the
+// same conversation (the model is sent the first question too). alpha's
+// gateway starts the image's Chromium and its browser doctor passes,
+// while beta (spec.browser false) has no browser tool; a revoked bot token
+// leaves beta ready with its channel failing. Every call came through the
+// host's NAT, none unexpected.
 // Removing beta destroys it, leaving nothing. CLAWFLEET_E2E_GATEWAY=contract
 // (`make e2e-contract`) runs it on the image's contract gateway instead,
 // to iterate in minutes: there the image's egress probe checks DNS, NAT and
@@ -43,6 +47,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "host/platform/platform.h"
 #include "integration/guest_scenario.h"
@@ -265,10 +270,11 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
   phases_.begin("egress internet");
   ASSERT_EQ(clawfleet("apply"), 2) << out_;
   phases_.end();
+  const double opened = now_s();
 
   // alpha's chat-completions endpoint is on, behind its gateway token:
   // without the token, 401. With it, alpha is asked now: its turn runs on
-  // its own vCPU while beta reprovisions on the other.
+  // its own vCPU while beta talks to its Telegram user and is upgraded.
   const std::string alpha_question = "alpha-" + nonce;
   const std::string asked_alpha =
       nlohmann::json{{"model", "openclaw"},
@@ -284,22 +290,79 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
     start_chat_completion("alpha", asked_alpha, turn_timeout);
   }
 
-  // beta's Anthropic key rotated in its file: one reprovision, and the
-  // plan never shows a key. The gate waits until beta reports its new
-  // generation.
+  // The turns of beta's Telegram users (real gateway): an allowed one and
+  // a stranger. The stand-in models answer every call with `reply`.
+  const std::string question = "question-" + nonce;
+  const std::string stranger = "stranger-" + nonce;
+  const std::string followup = "followup-" + nonce;
+  nlohmann::json sent;
+  std::string answer;
+  double alpha_s = -1;
+  // When the stand-in got the bot's first reply to the allowed user after
+  // `t` (the test may have been busy meanwhile), or -1.
+  const auto answered_after = [&](double t) {
+    sent = nlohmann::json::parse(internet_->ctl("GET", "/telegram/sent?chat_id=1001"), nullptr, false);
+    if (sent.is_array())
+      for (const auto& m : sent)
+        if (m.is_object() && m.value("ts", 0.0) > t && m.value("text", "").find(reply) != std::string::npos)
+          return m.value("ts", 0.0);
+    return -1.0;
+  };
+  const auto polls_since = [&](double t) {
+    auto c = calls();
+    return std::count_if(c.begin(), c.end(), [&](const nlohmann::json& call) {
+      return call.value("api", "") == "getUpdates" && call.value("ts", 0.0) > t;
+    });
+  };
+  const auto say = [&](int user, const std::string& text) {
+    return internet_->ctl("POST", "/telegram/update", nlohmann::json{{"user_id", user}, {"text", text}}.dump());
+  };
+  const auto turns_failed = [&] {
+    return "sent to 1001: " + sent.dump(1) + "\nalpha's answer: " + answer + "\nalpha asked at " +
+           std::to_string(alpha_asked_at) + "; the model APIs' calls:\n" + model_calls_text();
+  };
+  double beta_s = -1;
+  if (real) {
+    // The bot started with no way out; it polls Telegram again once the
+    // host lets it (its channel's own restarts), and answers.
+    phases_.begin("beta polls Telegram once egress opened");
+    ASSERT_TRUE(wait_until(turn_timeout, [&] { return polls_since(opened) >= 2; })) << calls().dump(1);
+    phases_.end();
+    phases_.begin("beta's Telegram user answered (before the upgrade)");
+    const double asked_at = now_s();
+    EXPECT_NE(say(1001, "Please answer, " + question).find("update_id"), std::string::npos);
+    EXPECT_NE(say(2002, "Hello from " + stranger).find("update_id"), std::string::npos);
+    double at = -1;
+    EXPECT_TRUE(wait_until(turn_timeout, [&] { return (at = answered_after(asked_at)) >= 0; })) << turns_failed();
+    if (at >= 0) beta_s = at - asked_at;
+    phases_.end();
+  }
+
+  // beta upgraded: a new image (v2: this one with a file of its own, no
+  // second build) and its Anthropic key rotated in its file, in one
+  // reimage: one restart onto a fresh clone of v2's root, its data disk
+  // (the gateway's state: the conversation above) kept. The plan never
+  // shows a key; the gate waits until beta reports its new generation.
+  second_image();
+  if (HasFatalFailure()) return;
+  beta.image = "v2";
+  write_fleet({alpha, beta}, internet);
   std::ofstream(c_->root() + kBetaKeyFile) << kBetaRotatedKey << "\n";
   ASSERT_EQ(clawfleet("plan"), 2) << out_;
-  EXPECT_NE(out_.find("Plan: 0 to create, 1 to reprovision, 0 to destroy."), std::string::npos) << out_;
+  EXPECT_NE(out_.find("# beta will be reimaged: base image changed (spec.image: default -> v2)"), std::string::npos)
+      << out_;
+  EXPECT_NE(out_.find("Plan: 0 to create, 1 to reimage, 0 to destroy."), std::string::npos) << out_;
   EXPECT_EQ(out_.find(kBetaKey), std::string::npos) << out_;
   EXPECT_EQ(out_.find(kBetaRotatedKey), std::string::npos) << out_;
   const std::string before = field("beta", "appliedGeneration");
-  phases_.begin("beta reprovisioned to healthy (key rotated)");
+  phases_.begin("beta upgraded to healthy (new image, key rotated)");
   ASSERT_EQ(clawfleet("apply --health-timeout " + std::to_string(health_timeout)), 2) << out_;
   phases_.end();
-  const double reprovisioned = static_cast<double>(::time(nullptr));
+  const double reprovisioned = now_s();
   const std::string after = field("beta", "appliedGeneration");
   EXPECT_NE(after, before);
   EXPECT_NE(get(field("beta", "ip"), 18780, "/").find("\"generation\":\"" + after + "\""), std::string::npos) << out_;
+  EXPECT_EQ(file_of_disk("/var/lib/clawfleet/instances/beta/rootfs.ext4", "/etc/clawfleet-test-image"), "v2\n");
 
   if (!real) {
     // The probe of the contract variant (guest_host.h): DNS, the route,
@@ -313,52 +376,17 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
     })) << calls().dump(1);
     phases_.end();
   } else {
-    // beta's new gateway answers a Telegram user in allowFrom; a stranger
-    // reaches no model. Meanwhile alpha answers its chat completion.
-    phases_.begin("the turns: beta asked, alpha's chat completion answered");
-    ASSERT_TRUE(wait_until(900, [&] {
-      auto c = calls();
-      return std::count_if(c.begin(), c.end(), [&](const nlohmann::json& call) {
-               return call.value("api", "") == "getUpdates" && call.value("ts", 0.0) > reprovisioned;
-             }) >= 2;
-    })) << calls().dump(1);
-    const double beta_asked_at = now_s();
-    const std::string question = "question-" + nonce;
-    const std::string stranger = "stranger-" + nonce;
-    EXPECT_NE(internet_
-                  ->ctl("POST", "/telegram/update",
-                        nlohmann::json{{"user_id", 1001}, {"text", "Please answer, " + question}}.dump())
-                  .find("update_id"),
-              std::string::npos);
-    EXPECT_NE(internet_
-                  ->ctl("POST", "/telegram/update",
-                        nlohmann::json{{"user_id", 2002}, {"text", "Hello from " + stranger}}.dump())
-                  .find("update_id"),
-              std::string::npos);
-    std::string answer;
-    nlohmann::json sent;
-    double alpha_s = -1, beta_s = -1;
+    // beta's new gateway, on the new root, answers the allowed user's
+    // follow-up in the same conversation. Meanwhile alpha answers its chat
+    // completion.
+    phases_.begin("beta's follow-up asked, alpha's chat completion answered");
+    ASSERT_TRUE(wait_until(900, [&] { return polls_since(reprovisioned) >= 2; })) << calls().dump(1);
+    const double followup_at = now_s();
+    EXPECT_NE(say(1001, "And once more, " + followup).find("update_id"), std::string::npos);
     const auto alpha_done = [&] {
       answer = chat_completion_answer();
       if (alpha_s < 0 && !answer.empty()) alpha_s = chat_completion_ended_at() - alpha_asked_at;
       return alpha_s >= 0;
-    };
-    // When the stand-in received the bot's reply: the test may have been
-    // busy with alpha's browser meanwhile.
-    const auto beta_done = [&] {
-      sent = nlohmann::json::parse(internet_->ctl("GET", "/telegram/sent?chat_id=1001"), nullptr, false);
-      if (beta_s < 0 && sent.is_array())
-        for (const auto& m : sent)
-          if (m.is_object() && m.value("text", "").find(reply) != std::string::npos) {
-            beta_s = m.value("ts", 0.0) - beta_asked_at;
-            break;
-          }
-      return beta_s >= 0;
-    };
-    const auto turns_failed = [&] {
-      return "sent to 1001: " + sent.dump(1) + "\nalpha's answer: " + answer + "\nalpha asked at " +
-             std::to_string(alpha_asked_at) + ", beta at " + std::to_string(beta_asked_at) +
-             "; the model APIs' calls:\n" + model_calls_text();
     };
     EXPECT_TRUE(wait_until(turn_timeout, alpha_done)) << turns_failed();
     phases_.end();
@@ -412,48 +440,63 @@ TEST_F(GuestEndToEnd, CreateReprovisionDestroy) {
     EXPECT_EQ(off, (nlohmann::json{{"ok", false},
                                    {"error", {{"type", "not_found"}, {"message", "Tool not available: browser"}}}}));
 
-    phases_.begin("beta's Telegram user answered");
-    EXPECT_TRUE(wait_until(std::max(60, static_cast<int>(beta_asked_at + turn_timeout - now_s())), beta_done))
-        << turns_failed();
+    phases_.begin("beta's Telegram user answered after the upgrade");
+    double followed = -1;
+    EXPECT_TRUE(wait_until(std::max(60, static_cast<int>(followup_at + turn_timeout - now_s())), [&] {
+      return (followed = answered_after(followup_at)) >= 0;
+    })) << turns_failed();
     phases_.end();
 
     std::cerr << "[ turns ] alpha answered after " << alpha_s << " s, beta's Telegram user after " << beta_s
+              << " s, and after the upgrade after " << (followed < 0 ? -1 : followed - followup_at)
               << " s (-1: not within " << turn_timeout << " s)\n";
     for (const auto& m : sent)
       std::cerr << "[ turns ] to 1001: " << m.value("method", "") << " " << m.value("text", "") << "\n";
-    // The bot's message to the allowed user is the model's reply.
+    // The bot's messages to the allowed user are the model's replies.
     EXPECT_NE(sent.dump().find(reply), std::string::npos) << sent.dump(1);
     EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
     EXPECT_NE(answer.find(reply), std::string::npos) << answer;
-    // The model calls that held each question, with each instance's key.
-    nlohmann::json asked = nlohmann::json::array();
-    const auto seqs = nlohmann::json::parse(internet_->ctl("GET", "/search?text=" + question), nullptr, false);
-    const auto alpha_seqs =
-        nlohmann::json::parse(internet_->ctl("GET", "/search?text=" + alpha_question), nullptr, false);
-    std::size_t alpha_asked = 0;
+    // The model calls that held each message: the first turn's with the
+    // first key; the follow-up's with the rotated one, holding the first
+    // question too (the conversation came through the upgrade on the data
+    // disk); alpha's with its own key.
+    const auto seqs_of = [&](const std::string& text) {
+      auto j = nlohmann::json::parse(internet_->ctl("GET", "/search?text=" + text), nullptr, false);
+      std::set<int> out;
+      if (j.is_array())
+        for (const auto& n : j)
+          if (n.is_number_integer()) out.insert(n.get<int>());
+      return out;
+    };
+    const std::set<int> first_seqs = seqs_of(question), followup_seqs = seqs_of(followup),
+                        alpha_seqs = seqs_of(alpha_question);
+    std::size_t first_turn = 0, followup_turn = 0, with_history = 0, alpha_asked = 0;
     for (const auto& call : calls()) {
-      const auto seq = call.value("seq", -1);
-      if (call.value("api", "") == "messages" && seqs.is_array() &&
-          std::find(seqs.begin(), seqs.end(), seq) != seqs.end())
-        asked.push_back(call);
-      if (call.value("service", "") == "openai" && alpha_seqs.is_array() &&
-          std::find(alpha_seqs.begin(), alpha_seqs.end(), seq) != alpha_seqs.end()) {
+      const int seq = call.value("seq", -1);
+      if (call.value("api", "") == "messages" && followup_seqs.count(seq)) {
+        ++followup_turn;
+        with_history += first_seqs.count(seq);
+        EXPECT_EQ(call.value("key", ""), kBetaRotatedKey) << call.dump();
+      } else if (call.value("api", "") == "messages" && first_seqs.count(seq)) {
+        ++first_turn;
+        EXPECT_EQ(call.value("key", ""), kBetaKey) << call.dump();
+      }
+      if (call.value("service", "") == "openai" && alpha_seqs.count(seq)) {
         ++alpha_asked;
         EXPECT_EQ(call.value("key", ""), cf::testing::kPlaceholderOpenAiKey) << call.dump();
       }
-    }
-    EXPECT_FALSE(asked.empty()) << "no model call holds the allowed user's message";
-    EXPECT_GE(alpha_asked, 1u) << "no OpenAI call holds alpha's question";
-    for (const auto& call : asked) EXPECT_EQ(call.value("key", ""), kBetaRotatedKey) << call.dump();
-    for (const auto& call : calls()) {
-      // Only beta uses Anthropic's models, with its new key.
-      if (call.value("service", "") == "anthropic" && call.value("api", "") == "messages") {
-        EXPECT_EQ(call.value("key", ""), kBetaRotatedKey) << call.dump();
-      }
+      // Only beta uses Anthropic's models: its first key before the
+      // upgrade, the rotated one after.
       if (call.value("ts", 0.0) > reprovisioned) {
         EXPECT_NE(call.value("key", ""), kBetaKey) << call.dump();
       }
     }
+    EXPECT_GE(first_turn, 1u) << "no model call holds the allowed user's message";
+    EXPECT_GE(followup_turn, 1u) << "no model call holds the allowed user's follow-up";
+    EXPECT_GE(with_history, 1u) << "no call for the follow-up holds the first question: the conversation was lost "
+                                   "in the upgrade\n"
+                                << model_calls_text();
+    EXPECT_GE(alpha_asked, 1u) << "no OpenAI call holds alpha's question";
     EXPECT_EQ(internet_->ctl("GET", "/telegram/sent?chat_id=2002"), "[]\n");
     // Nor is the stranger's text in any request (getUpdates brought it in an answer).
     EXPECT_EQ(internet_->ctl("GET", "/search?text=" + stranger), "[]\n");
