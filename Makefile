@@ -48,12 +48,12 @@ build-only:
 
 # Everything CI runs, phase by phase (tests/phases.sh prints each phase's
 # wall time at the end, also when one failed): the packages, the build,
-# the unit and integration tiers, the tests again under ASan+UBSan (all but
-# the vm tier, whose guests boot for minutes: neither it nor the benchmarks
-# are built there), the manifest loader under libFuzzer for FUZZ_SECONDS,
-# and last the vm tier (ctest label vm, verbose, so its scenarios' phase
-# timings show also when they pass), whose guest image is built in the
-# background from the start.
+# the unit, integration and vm tiers (ctest label vm, verbose, so its
+# scenarios' phase timings show also when they pass), the tests again under
+# ASan+UBSan (all but the vm tier, whose guests boot for minutes: neither it
+# nor the benchmarks are built there) and the manifest loader under
+# libFuzzer for FUZZ_SECONDS. The guest image, and the ASan and fuzzer
+# builds (at nice 19), are built in the background beside the tiers.
 test:
 	@MAKE="$(MAKE)" tests/phases.sh
 
