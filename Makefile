@@ -14,7 +14,7 @@ CMAKE_FLAGS ?=
 # Every build and test dependency, by Debian package name.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
 	libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev \
-	libsystemd-dev libcurl4-openssl-dev libnftables-dev libmnl-dev libgtest-dev libgmock-dev \
+	libsystemd-dev libcurl4-openssl-dev libnftables-dev libmnl-dev libzstd-dev libgtest-dev libgmock-dev \
 	python3 python3-yaml python3-jsonschema \
 	systemd iproute2 iputils-ping nftables systemd-container debootstrap zstd qemu-system-x86 genisoimage \
 	dnsmasq-base openssl

@@ -26,6 +26,11 @@ int main(int argc, char** argv) {
   cf::cli::add_agent(app, agent);
   cf::cli::StatusOptions status;
   cf::cli::add_status(app, status);
+  cf::cli::BackupOptions backup;
+  backup.version = CLAWFLEET_VERSION;
+  cf::cli::add_backup(app, backup);
+  cf::cli::RestoreOptions restore;
+  cf::cli::add_restore(app, restore);
   cf::cli::VmOptions vm;
   cf::cli::add_vm(app, vm);
 
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("apply")) return cf::cli::run_apply(apply);
   if (app.got_subcommand("agent")) return cf::cli::run_agent(agent);
   if (app.got_subcommand("status")) return cf::cli::run_status(status);
+  if (app.got_subcommand("backup")) return cf::cli::run_backup(backup);
+  if (app.got_subcommand("restore")) return cf::cli::run_restore(restore);
   if (app.got_subcommand("vm")) return cf::cli::run_vm(vm);
   return 1;
 }

@@ -90,6 +90,27 @@ struct StatusOptions {
 void add_status(CLI::App& app, StatusOptions& opts);
 int run_status(const StatusOptions& opts);
 
+struct BackupOptions {
+  ManifestOptions manifests;
+  std::string name;
+  std::string out;      // "" : NAME-<UTC time>.clawfleet-backup in the working directory
+  std::string version;  // clawfleet's, recorded in the archive
+  int lock_timeout_ms = 0;
+  std::string lock_path = apply::kDefaultLockPath;
+};
+void add_backup(CLI::App& app, BackupOptions& opts);
+int run_backup(const BackupOptions& opts);
+
+struct RestoreOptions {
+  ManifestOptions manifests;
+  std::string name;
+  std::string archive;
+  int lock_timeout_ms = 0;
+  std::string lock_path = apply::kDefaultLockPath;
+};
+void add_restore(CLI::App& app, RestoreOptions& opts);
+int run_restore(const RestoreOptions& opts);
+
 struct VmOptions {
   std::string verb;  // prepare, run, stop
   std::string name;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace cf {
@@ -42,6 +43,25 @@ Status write_all(int fd, const std::string& data, const std::string& path) {
     done += std::size_t(n);
   }
   return {};
+}
+
+Result<std::vector<Extent>> data_extents(int fd, std::uint64_t size, const std::string& path) {
+  std::vector<Extent> out;
+  off_t pos = 0;
+  while (static_cast<std::uint64_t>(pos) < size) {
+    off_t data = ::lseek(fd, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      return sys_error("cannot seek in", path);
+    }
+    if (static_cast<std::uint64_t>(data) >= size) break;
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) return sys_error("cannot seek in", path);
+    const std::uint64_t end = std::min<std::uint64_t>(static_cast<std::uint64_t>(hole), size);
+    out.push_back({static_cast<std::uint64_t>(data), end - static_cast<std::uint64_t>(data)});
+    pos = static_cast<off_t>(end);
+  }
+  return out;
 }
 
 void Fd::reset(int fd) {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -22,6 +24,15 @@ std::string base_of(const std::string& path);
 Status fsync_dir(const std::string& dir);
 // write(2) until all of `data` is written (EINTR retried); the error names `path`.
 Status write_all(int fd, const std::string& data, const std::string& path);
+
+// The data extents of the first `size` bytes of the file open at `fd`, in
+// order (SEEK_DATA/SEEK_HOLE): what a sparse copy reads; a file system
+// without holes gives one extent. The error names `path`.
+struct Extent {
+  std::uint64_t offset = 0, length = 0;
+  bool operator==(const Extent&) const = default;
+};
+Result<std::vector<Extent>> data_extents(int fd, std::uint64_t size, const std::string& path);
 
 // Closes its descriptor when it goes out of scope.
 class Fd {

@@ -26,6 +26,10 @@ inline std::uint32_t vmm_uid(const Allocation& a) { return kVmmUidBase + (a.ip.v
 inline constexpr unsigned kInstanceDirMode = 0710;  // root's; the VMM's group may enter
 inline constexpr unsigned kVmmDirMode = 0700;       // vm/: the VMM user's
 
+// The instance's record (allocation, what was applied) and gateway token.
+inline constexpr const char* kRecordFile = "instance.json";
+inline constexpr const char* kTokenFile = "token";
+
 // The data disk's file (docs/guest.md#the-data-disk).
 inline constexpr const char* kDataDiskFile = "data.img";
 

@@ -707,6 +707,41 @@ TEST_F(ContractGuest, StopStartDestroy) {
   EXPECT_NE(out_.find("# solo will be reimaged: base image changed (spec.image: v2 -> broken)"), std::string::npos)
       << out_;
 
+  // A backup while solo runs is a reflink snapshot of its data disk; where
+  // this state root cannot make one, it is refused, saying how to take one
+  // stopped (docs/apply.md#backup-and-restore).
+  const std::string archive = "/var/tmp/solo.clawfleet-backup";
+  if (clawfleet("backup solo -o " + archive) == 0) {
+    EXPECT_NE(out_.find("a crash-consistent snapshot taken while it ran"), std::string::npos) << out_;
+  } else {
+    EXPECT_NE(out_.find("clawfleet backup: solo is running, and its data disk cannot be snapshotted while it runs: "
+                        "the filesystem of /var/lib/clawfleet/instances/solo cannot reflink"),
+              std::string::npos)
+        << out_;
+    EXPECT_NE(out_.find("stop it first (spec.state: stopped, then clawfleet apply)"), std::string::npos) << out_;
+    EXPECT_NE(sh("test -e " + archive), 0);
+  }
+  // Stopped, it is backed up as it is: its data disk, token and record.
+  GuestSpec stopped_v2{"solo", "anthropic/claude-sonnet-4-6", "stopped"};
+  stopped_v2.image = "v2";
+  write_fleet({stopped_v2});
+  ASSERT_EQ(clawfleet("apply"), 2) << out_;
+  ASSERT_EQ(clawfleet("backup solo -o " + archive), 0) << out_;
+  EXPECT_NE(out_.find("Backed up solo to " + archive + " in "), std::string::npos) << out_;
+  EXPECT_NE(out_.find("its data disk (8.0 GiB, taken with the guest stopped), gateway token and record."),
+            std::string::npos)
+      << out_;
+  sh("stat -c %a " + archive);
+  EXPECT_EQ(nspawn::detail::trim(out_), "600");
+  // An ordinary zstd frame: zstd itself shows what the archive is.
+  std::string head;
+  nspawn::detail::run("zstd -dc " + c_->root() + archive + " | head -n 2", &head);
+  EXPECT_EQ(head.rfind("clawfleet-backup 1\n{", 0), 0u) << head;
+  EXPECT_NE(head.find("\"consistency\":\"stopped\""), std::string::npos) << head;
+  EXPECT_NE(head.find("\"instance\":\"solo\""), std::string::npos) << head;
+  sh("cat /var/lib/clawfleet/instances/solo/token");
+  const std::string token = out_;
+
   // The empty set destroys nothing, so a stopped second instance (created,
   // never booted) stays while solo goes.
   keep_console("solo");
@@ -719,6 +754,36 @@ TEST_F(ContractGuest, StopStartDestroy) {
   EXPECT_EQ(nspawn::detail::trim(out_), "");
   sh("journalctl --no-pager -o cat -u clawfleet-vm@solo.service | grep -c 'clawfleet vm stop solo: powered off after'");
   EXPECT_EQ(nspawn::detail::trim(out_), "4");
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+
+  // Restored: a damaged archive is refused and leaves nothing; the backup
+  // brings back the data disk (the file the guest's disk kept across
+  // images) and the token, and apply creates solo on them.
+  write_fleet({stopped_v2, {"spare", "anthropic/claude-sonnet-4-6", "stopped"}});
+  ASSERT_EQ(sh("cp " + archive + " /var/tmp/bad && printf X | dd of=/var/tmp/bad bs=1 seek=300 conv=notrunc"), 0)
+      << out_;
+  EXPECT_EQ(clawfleet("restore solo /var/tmp/bad"), 1) << out_;
+  EXPECT_NE(out_.find("clawfleet restore: /var/tmp/bad is not a backup clawfleet can restore: "), std::string::npos)
+      << out_;
+  sh("ls -a /var/lib/clawfleet/instances");
+  EXPECT_EQ(out_, ".\n..\nspare\n");
+  phases_.begin("restore and a stopped create");
+  ASSERT_EQ(clawfleet("restore solo " + archive), 0) << out_;
+  EXPECT_NE(out_.find("Restored solo's data disk (8.0 GiB, "), std::string::npos) << out_;
+  EXPECT_NE(out_.find("from a backup of solo taken "), std::string::npos) << out_;
+  EXPECT_NE(out_.find(" (stopped).\nclawfleet apply (or the agent) creates solo on them.\n"), std::string::npos)
+      << out_;
+  EXPECT_EQ(clawfleet("restore solo " + archive), 1) << out_;
+  EXPECT_NE(out_.find("clawfleet restore: solo exists on this host (/var/lib/clawfleet/instances/solo is there)"),
+            std::string::npos)
+      << out_;
+  ASSERT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("Plan: 1 to create, 0 to destroy."), std::string::npos) << out_;
+  ASSERT_EQ(clawfleet("apply"), 2) << out_;
+  phases_.end();
+  EXPECT_EQ(file_of_disk("/var/lib/clawfleet/instances/solo/data.img", "/kept-across-images"), "kept\n");
+  sh("cat /var/lib/clawfleet/instances/solo/token");
+  EXPECT_EQ(out_, token);
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
 }
 

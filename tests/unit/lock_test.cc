@@ -33,7 +33,7 @@ std::chrono::system_clock::time_point at_noon() {
 
 LockClock fixed_clock() {
   LockClock c;
-  c.now = noon;
+  c.now = at_noon;
   return c;
 }
 

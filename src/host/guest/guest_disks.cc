@@ -25,18 +25,13 @@ constexpr auto kToolTimeout = std::chrono::seconds(60);
 
 // Copies only the data extents of `in` (holes stay holes in `out`).
 Status sparse_copy(int in, int out, std::uint64_t size, const std::string& base) {
+  auto extents = data_extents(in, size, base);
+  if (!extents) return extents.error();
   bool use_copy_range = true;
   std::vector<char> buf(1 << 20);
-  off_t pos = 0;
-  while (static_cast<std::uint64_t>(pos) < size) {
-    off_t data = ::lseek(in, pos, SEEK_DATA);
-    if (data < 0) {
-      if (errno == ENXIO) break;  // only a hole is left
-      return sys_error("cannot seek in", base);
-    }
-    off_t hole = ::lseek(in, data, SEEK_HOLE);
-    if (hole < 0) return sys_error("cannot seek in", base);
-    off_t from = data, to = data;
+  for (const Extent& e : extents.value()) {
+    off_t from = static_cast<off_t>(e.offset), to = from;
+    const off_t hole = static_cast<off_t>(e.offset + e.length);
     while (from < hole) {
       ssize_t n =
           use_copy_range ? ::copy_file_range(in, &from, out, &to, static_cast<std::size_t>(hole - from), 0) : -1;
@@ -63,7 +58,6 @@ Status sparse_copy(int in, int out, std::uint64_t size, const std::string& base)
       }
       if (n == 0) break;
     }
-    pos = hole;
   }
   return {};
 }
