@@ -101,18 +101,31 @@ Result<RestoreReport> restore_instance(const model::Fleet& fleet, const host::Po
   const host::InstancePaths paths = host::paths_for(fleet.host.state_root, req.name);
   const std::string exists = req.name + " exists on this host";
   const std::string how =
-      ": a restore recreates a destroyed instance; to replace this one, remove it from the "
-      "manifests and apply first (its data is lost)";
+      ": a restore recreates a destroyed instance, or replaces this one's data with --replace "
+      "(what it has now is lost)";
   auto rec = ports.state.read_instance(req.name);
   if (!rec) return rec.error();
-  if (rec.value()) return Error{exists + how};
   auto inv = ports.state.read_inventory();
   if (!inv) return inv.error();
-  if (inv.value().instances.count(req.name))
-    return Error{exists + " (in " + fleet.host.state_root + "/inventory.json)" + how};
   auto dir = ports.state.inspect(req.name);
   if (!dir) return dir.error();
-  if (dir.value().exists) return Error{exists + " (" + paths.dir + " is there)" + how};
+  const bool on_host = rec.value().has_value();
+  if (!req.replace || !on_host) {
+    if (on_host) return Error{exists + how};
+    if (inv.value().instances.count(req.name))
+      return Error{exists + " (in " + fleet.host.state_root + "/inventory.json, without its directory)" +
+                   ": a restore recreates a destroyed instance; apply first, to finish or undo what is there"};
+    if (dir.value().exists)
+      return Error{exists + " (" + paths.dir + " is there, without its record)" +
+                   ": a restore recreates a destroyed instance; apply first, to finish or undo what is there"};
+  }
+  if (on_host) {
+    auto entry = inv.value().instances.find(req.name);
+    const bool protect =
+        inst->protect || rec.value()->protect || (entry != inv.value().instances.end() && entry->second.protect);
+    if (protect && !req.allow_destroy)
+      return Error{req.name + " is protected, and --replace loses its data disk: rerun with --allow-destroy"};
+  }
 
   auto free = backups.free_bytes(fleet.host.state_root);
   if (!free) return free.error();
@@ -144,7 +157,23 @@ Result<RestoreReport> restore_instance(const model::Fleet& fleet, const host::Po
   // The record is the archive's account of the instance, not installed:
   // apply writes the instance's own when it creates it.
   if (auto s = backups.discard(staging + "/" + model::kRecordFile); !s) return fail(s.error());
-  if (auto s = backups.install(staging, paths.dir); !s) return fail(s.error());
+  if (!on_host) {
+    if (auto s = backups.install(staging, paths.dir); !s) return fail(s.error());
+    return report;
+  }
+  // Replaced: the guest powers off first, so nothing writes the disk
+  // being replaced; then the data disk, then the token (a run stopped in
+  // between leaves the new data disk with the old token, which a rerun of
+  // this restore mends).
+  const std::string vm = model::vm_unit(req.name);
+  auto stopped = ports.systemd.stop(vm, req.stop_deadline);
+  if (!stopped) return fail(stopped.error());
+  if (stopped.value() != host::JobResult::Done)
+    return fail(Error{"cannot stop " + vm + ": its stop job ended " + host::to_string(stopped.value())});
+  for (const char* file : {model::kDataDiskFile, model::kTokenFile})
+    if (auto s = backups.replace(staging + "/" + file, paths.dir + "/" + file); !s) return fail(s.error());
+  if (auto s = backups.discard(staging); !s) return s.error();
+  report.replaced = true;
   return report;
 }
 

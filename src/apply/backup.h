@@ -11,13 +11,15 @@
 // the state root cannot reflink a running instance is refused.
 //
 // A restore recreates a destroyed instance's data: the instance must be in
-// a manifest and absent from this host; the archive is read and checked
-// into a directory beside the instances, and only a whole, checked one is
-// renamed into place (its data disk and token; the record is the archive's
-// account, not installed: apply writes a new one). The next apply (or the
-// agent) creates the instance on them.
+// a manifest and absent from this host (or replaced, when told); the
+// archive is read and checked into a directory beside the instances, and
+// only a whole, checked one is renamed into place (its data disk and
+// token; the record is the archive's account, not installed: apply writes
+// a new one). The next apply (or the agent) creates the instance on them,
+// or starts the replaced one again.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,6 +53,13 @@ Result<BackupReport> backup_instance(const model::Host& host, const host::Ports&
 struct RestoreRequest {
   std::string name;
   std::string archive;
+  // An instance on the host is refused unless `replace`: then its VM is
+  // stopped and its data disk and token replaced by the archive's (what it
+  // had is lost; a protected one needs `allow_destroy` too). apply (or
+  // the agent) starts it again.
+  bool replace = false;
+  bool allow_destroy = false;
+  std::chrono::milliseconds stop_deadline{std::chrono::seconds(180)};
 };
 
 struct RestoreReport {
@@ -58,6 +67,7 @@ struct RestoreReport {
   std::string created_at;   // when
   std::string consistency;  // "stopped" or "crash-consistent"
   std::uint64_t disk_bytes = 0, data_bytes = 0;
+  bool replaced = false;  // an instance on the host had its data replaced
 };
 
 // The most bytes a restore may write: what the state root's filesystem

@@ -68,10 +68,14 @@ void add_backup(CLI::App& app, BackupOptions& opts) {
 
 void add_restore(CLI::App& app, RestoreOptions& opts) {
   auto* cmd = app.add_subcommand(
-      "restore", "Bring back a destroyed instance's data disk and gateway token from a backup; apply then creates it");
+      "restore", "Bring back an instance's data disk and gateway token from a backup; apply then creates or starts it");
   add_manifest_options(*cmd, opts.manifests);
   cmd->add_option("name", opts.name, "The instance (in a manifest, not on this host)")->required();
   cmd->add_option("archive", opts.archive, "An archive written by clawfleet backup")->required();
+  cmd->add_flag("--replace", opts.replace,
+                "The instance is on this host: stop it and replace its data disk and token (what it has is lost)");
+  cmd->add_flag("--allow-destroy", opts.allow_destroy, "--replace a protected instance too");
+  cmd->add_option("--job-timeout", opts.job_timeout_s, "Seconds the VM's stop job may take")->capture_default_str();
   add_lock_options(*cmd, opts.lock_timeout_ms, opts.lock_path);
 }
 
@@ -96,15 +100,17 @@ int run_restore(const RestoreOptions& opts) {
   if (!open) return fail_verb("restore", open.error().message);
   auto backups = host::real_backups();
   const auto t0 = steady_clock::now();
-  auto done = apply::restore_instance(open.value().desired.fleet, open.value().session->ports(), *backups,
-                                      {opts.name, opts.archive});
+  auto done =
+      apply::restore_instance(open.value().desired.fleet, open.value().session->ports(), *backups,
+                              {opts.name, opts.archive, opts.replace, opts.allow_destroy, seconds(opts.job_timeout_s)});
   if (!done) return fail_verb("restore", done.error().message);
   const apply::RestoreReport& r = done.value();
   fmt::print(
-      "Restored {}'s data disk ({}, {} of data) and gateway token in {:.1f} s from a backup of {} taken {} ({}).\n"
-      "clawfleet apply (or the agent) creates {} on them.\n",
-      opts.name, gib(r.disk_bytes), mib(r.data_bytes), duration<double>(steady_clock::now() - t0).count(),
-      printable(r.from), printable(r.created_at), printable(r.consistency), opts.name);
+      "{} {}'s data disk ({}, {} of data) and gateway token in {:.1f} s from a backup of {} taken {} ({}).\n"
+      "clawfleet apply (or the agent) {} {} on them.\n",
+      r.replaced ? "Replaced" : "Restored", opts.name, gib(r.disk_bytes), mib(r.data_bytes),
+      duration<double>(steady_clock::now() - t0).count(), printable(r.from), printable(r.created_at),
+      printable(r.consistency), r.replaced ? "starts" : "creates", opts.name);
   return 0;
 }
 

@@ -105,6 +105,9 @@ struct RestoreOptions {
   ManifestOptions manifests;
   std::string name;
   std::string archive;
+  bool replace = false;        // an instance on the host: its data replaced
+  bool allow_destroy = false;  // ... also when protected
+  int job_timeout_s = 180;
   int lock_timeout_ms = 0;
   std::string lock_path = apply::kDefaultLockPath;
 };

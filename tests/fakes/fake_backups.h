@@ -35,6 +35,9 @@ class FakeBackups : public host::Backups {
   Status install(const std::string& from, const std::string& to) override {
     return record("install " + from + " " + to);
   }
+  Status replace(const std::string& from, const std::string& to) override {
+    return record("replace " + from + " " + to);
+  }
   Status discard(const std::string& path) override { return record("discard " + path); }
 
   std::vector<std::string> calls;

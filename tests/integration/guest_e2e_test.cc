@@ -785,6 +785,25 @@ TEST_F(ContractGuest, StopStartDestroy) {
   sh("cat /var/lib/clawfleet/instances/solo/token");
   EXPECT_EQ(out_, token);
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
+
+  // Over an instance on the host only with --replace: a file changed since
+  // the backup is as it was in the backup again.
+  nspawn::detail::run("echo changed >/tmp/cf-kept-" + uid + " && debugfs -w -R 'rm /kept-across-images' " + data +
+                          " && debugfs -w -R 'write /tmp/cf-kept-" + uid + " /kept-across-images' " + data +
+                          "; rm -f /tmp/cf-kept-" + uid,
+                      &written);
+  ASSERT_EQ(file_of_disk("/var/lib/clawfleet/instances/solo/data.img", "/kept-across-images"), "changed\n") << written;
+  EXPECT_EQ(clawfleet("restore solo " + archive), 1) << out_;
+  EXPECT_NE(out_.find("clawfleet restore: solo exists on this host: a restore recreates a destroyed instance, or "
+                      "replaces this one's data with --replace (what it has now is lost)"),
+            std::string::npos)
+      << out_;
+  ASSERT_EQ(clawfleet("restore solo --replace " + archive), 0) << out_;
+  EXPECT_NE(out_.find("Replaced solo's data disk (8.0 GiB, "), std::string::npos) << out_;
+  EXPECT_EQ(file_of_disk("/var/lib/clawfleet/instances/solo/data.img", "/kept-across-images"), "kept\n");
+  sh("ls -a /var/lib/clawfleet/instances; cat /var/lib/clawfleet/instances/solo/token");
+  EXPECT_EQ(out_, ".\n..\nsolo\nspare\n" + token);
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
 }
 
 }  // namespace

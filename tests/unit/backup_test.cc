@@ -167,21 +167,51 @@ TEST_F(Backup, ARestoreChecksTheWholeArchiveBeforeItIsRenamedIntoPlace) {
   EXPECT_EQ(backups_.calls.back(), "discard " + staging);
 }
 
-TEST_F(Backup, ARestoreNeedsTheInstanceInAManifestAndNotOnTheHost) {
-  const std::string how =
-      ": a restore recreates a destroyed instance; to replace this one, remove it from the "
-      "manifests and apply first (its data is lost)";
-  EXPECT_EQ(error_of(restore()), "bot exists on this host" + how);
+TEST_F(Backup, ARestoreNeedsTheInstanceInAManifestAndNotOnTheHostUnlessToldToReplace) {
+  EXPECT_EQ(error_of(restore()),
+            "bot exists on this host: a restore recreates a destroyed instance, or replaces this "
+            "one's data with --replace (what it has now is lost)");
+  const std::string unfinished =
+      ": a restore recreates a destroyed instance; apply first, to finish or undo what is "
+      "there";
   host_.state.records.clear();
   host_.state.inventory.instances["bot"] = {"cf-tap-1", false};
-  EXPECT_EQ(error_of(restore()), "bot exists on this host (in /var/lib/clawfleet/inventory.json)" + how);
+  EXPECT_EQ(error_of(restore()),
+            "bot exists on this host (in /var/lib/clawfleet/inventory.json, without its directory)" + unfinished);
   host_.state.inventory.instances.clear();
   host_.state.dirs["bot"].exists = true;
-  EXPECT_EQ(error_of(restore()), "bot exists on this host (/var/lib/clawfleet/instances/bot is there)" + how);
+  EXPECT_EQ(error_of(restore()),
+            "bot exists on this host (/var/lib/clawfleet/instances/bot is there, without its record)" + unfinished);
   EXPECT_EQ(error_of(restore("stranger")),
             "stranger is in no manifest: a restore brings back an instance's data, and its manifest says what the "
             "instance is");
   EXPECT_TRUE(backups_.calls.empty());
+}
+
+TEST_F(Backup, ARestoreThatReplacesStopsTheGuestFirst) {
+  backups_.contents = {
+      R"({"instance":"bot"})", {{"data.img", 2ull << 30}, {"token", 65}}, 1 << 20, {{"token", kToken}}};
+  host_.systemd.set_unit({model::vm_unit("bot"), "loaded", "active", "running", "static", "", {}});
+  RestoreRequest req{"bot", "/root/bot.b", true, false, std::chrono::seconds(7)};
+  auto r = restore_instance(fleet_, host_.ports(), backups_, req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r.value().replaced);
+  const std::string staging = "/var/lib/clawfleet/instances/.restore-bot";
+  EXPECT_EQ(backups_.calls,
+            (std::vector<std::string>{"free_bytes /var/lib/clawfleet", "discard " + staging,
+                                      "read_archive /root/bot.b " + staging, "discard " + staging + "/instance.json",
+                                      "replace " + staging + "/data.img " + kDir + "/data.img",
+                                      "replace " + staging + "/token " + kDir + "/token", "discard " + staging}));
+  EXPECT_EQ(host_.systemd.unit(model::vm_unit("bot"))->active_state, "inactive");
+  // A guest that does not stop keeps its data.
+  backups_.calls.clear();
+  host_.systemd.fail("stop " + model::vm_unit("bot") + " 7000ms", "the stop job timed out");
+  EXPECT_EQ(error_of(restore_instance(fleet_, host_.ports(), backups_, req)), "the stop job timed out");
+  EXPECT_EQ(backups_.calls.back(), "discard " + staging);
+  // Protected: only with --allow-destroy.
+  host_.state.records["bot"].protect = true;
+  EXPECT_EQ(error_of(restore_instance(fleet_, host_.ports(), backups_, req)),
+            "bot is protected, and --replace loses its data disk: rerun with --allow-destroy");
 }
 
 }  // namespace

@@ -550,6 +550,27 @@ namespace {
 // it), clones the image's rootfs to the disk size and writes a seed whose
 // instance-id is the generation the health gate waits for; a converged
 // instance's seed is not rewritten.
+// What `clawfleet restore --replace` leaves (apply/backup.h): the VM
+// stopped, another token in its file. The next apply starts it with a seed
+// that holds that token and gates it with that token.
+TEST_F(Executor, AStoppedInstanceWhoseTokenWasReplacedStartsOnIt) {
+  auto fleet = fleet_of(instance_yaml("alpha"));
+  converge(fleet);
+  const std::string seed = "/var/lib/clawfleet/instances/alpha/seed.img";
+  const host::SeedFiles before = host().disks.seeds.at(seed);
+  ASSERT_EQ(host().systemd.stop(host::vm_unit("alpha"), std::chrono::seconds(1)).value(), host::JobResult::Done);
+  const std::string restored(64, 'e');
+  host().state.tokens["alpha"] = restored;
+  Pass p = apply(fleet);
+  ASSERT_EQ(p.plan.steps.size(), 1u);
+  EXPECT_EQ(p.plan.steps[0].action, plan::Action::Repair) << p.plan.steps[0].reason;
+  EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+  EXPECT_EQ(host().systemd.unit(host::vm_unit("alpha"))->active_state, "active");
+  EXPECT_EQ(host().health.tokens.back(), restored);
+  EXPECT_NE(host().disks.seeds.at(seed).user_data, before.user_data);
+  EXPECT_TRUE(plan_for(fleet).empty());
+}
+
 TEST_F(Executor, CreateClonesTheRootDiskAndWritesTheSeed) {
   auto fleet = fleet_of(instance_yaml("alpha", "  resources: {disk: 2GiB, dataDisk: 3GiB}\n"));
   converge(fleet);

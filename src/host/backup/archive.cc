@@ -432,6 +432,11 @@ class RealBackups : public Backups {
     return fsync_dir(dir_of(to));
   }
 
+  Status replace(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return sys_error("cannot rename " + from + " to", to);
+    return fsync_dir(dir_of(to));
+  }
+
   Status discard(const std::string& path) override {
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? Status{} : sys_error("cannot stat", path);

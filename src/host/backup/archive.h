@@ -76,6 +76,8 @@ class Backups {
   virtual Result<std::uint64_t> free_bytes(const std::string& dir) = 0;
   // Renames the directory `from` to `to`, which must not exist.
   virtual Status install(const std::string& from, const std::string& to) = 0;
+  // Renames the file `from` over the file `to` (same filesystem).
+  virtual Status replace(const std::string& from, const std::string& to) = 0;
   // Removes a file, or a directory and the files directly in it (links
   // are removed, never followed); absent is success.
   virtual Status discard(const std::string& path) = 0;
