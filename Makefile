@@ -53,13 +53,16 @@ build-only:
 # ASan+UBSan (all but the vm tier, whose guests boot for minutes: neither it
 # nor the benchmarks are built there) and the manifest loader under
 # libFuzzer for FUZZ_SECONDS. The guest image, and the ASan and fuzzer
-# builds (at nice 19), are built in the background beside the tiers.
+# builds (at nice 19, beside the unit and integration tiers, finished
+# before the vm tier), are built in the background.
 test:
 	@MAKE="$(MAKE)" tests/phases.sh
 
 unit: build tests-unit tests-integration tests-vm
+# The unit tier's tests are hermetic (fakes, their own temporary files):
+# two at a time.
 tests-unit:
-	ctest --test-dir $(BUILD) --output-on-failure -L '^unit$$'
+	ctest --test-dir $(BUILD) --output-on-failure -j2 -L '^unit$$'
 tests-integration:
 	ctest --test-dir $(BUILD) --output-on-failure -L '^integration$$'
 tests-vm:
@@ -72,7 +75,9 @@ asan-build:
 	cmake --build $(BUILD_ASAN)
 asan-tests:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -LE '^vm$$'
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j2 -L '^unit$$'
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -LE '^(vm|unit)$$'
 
 fuzz: deps fuzz-build fuzz-run
 fuzz-build:
