@@ -112,6 +112,7 @@ class Run {
     const std::optional<model::Allocation> had = seen ? seen->allocation : std::nullopt;
     switch (step.action) {
       case Action::Destroy: return teardown(step.instance, sd);
+      case Action::Rename: return rename(*inst, step, sd);
       case Action::Create: return create(*inst, sd);
       case Action::Replace: {
         if (auto s = teardown(step.instance, sd); !s) return s;
@@ -594,7 +595,9 @@ class Run {
 
   // Everything of one instance off the host, in the reverse order of
   // creation; each part absent is success, so a rerun finishes the job.
-  Status teardown(const std::string& name, host::Systemd& sd, std::string tap = "") {
+  // The instance's units stopped, disabled, without clawfleet's drop-ins
+  // and not failed: nothing of them is left to systemd under this name.
+  Status release_units(const std::string& name, host::Systemd& sd) {
     const std::string vm = host::vm_unit(name);
     const std::string sock = host::proxy_socket_unit(name);
     for (const auto& unit : {sock, vm, host::proxy_service_unit(name)}) {
@@ -609,7 +612,41 @@ class Run {
         if (auto s = ports_.unit_files.remove_dropin(unit, dropin); !s) return s;
     }
     if (auto s = sd.daemon_reload(); !s) return s;
-    if (auto s = reset_failed(name, sd); !s) return s;
+    return reset_failed(name, sd);
+  }
+
+  // metadata.previousNames: the old name's units go, then the inventory
+  // entry (one write: the new name takes the old one's tap), then the state
+  // directory (one rename), and the instance converges as the new name on
+  // the old one's allocation, token and disks. Each part is done again, or
+  // found done, by a rerun after a kill: the plan stays a rename until the
+  // directory has moved, and converging the new name finishes the rest.
+  Status rename(const model::Instance& inst, const plan::Step& step, host::Systemd& sd) {
+    const std::string from = step.changes.empty() ? "" : step.changes.front().before.value_or("");
+    const model::ObservedInstance* seen = observed(from);
+    if (from.empty() || !seen || !seen->allocation) return Error{"instance " + inst.name + ": nothing to rename"};
+    const model::Allocation alloc = *seen->allocation;
+    if (auto s = release_units(from, sd); !s) return s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto inv = ports_.state.read_inventory();
+      if (!inv) return inv.error();
+      auto it = inv.value().instances.find(from);
+      if (it != inv.value().instances.end() || !inv.value().instances.count(inst.name)) {
+        inv.value().instances[inst.name] = host::InventoryEntry{alloc.tap, inst.protect};
+        inv.value().instances.erase(from);
+        if (auto s = ports_.state.write_inventory(inv.value()); !s) return s;
+      }
+      if (auto s = ports_.state.rename_instance(from, inst.name); !s) return s;
+      on_host_.erase(from);
+      on_host_.insert_or_assign(inst.name, alloc);
+      taken_.add(alloc);
+    }
+    return converge(inst, alloc, Mode::Restart, sd);
+  }
+
+  Status teardown(const std::string& name, host::Systemd& sd, std::string tap = "") {
+    if (auto s = release_units(name, sd); !s) return s;
     std::lock_guard<std::mutex> lock(mu_);
     if (tap.empty()) {
       if (const auto* seen = observed(name)) {
@@ -702,7 +739,8 @@ bool interrupts(Action action) {
     case Action::Restart:
     case Action::Reimage:
     case Action::Replace:
-    case Action::UpdateAllocation: return true;
+    case Action::UpdateAllocation:
+    case Action::Rename: return true;
     case Action::Create:
     case Action::GrowDisk:
     case Action::Start:

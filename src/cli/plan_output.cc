@@ -32,6 +32,7 @@ const char* verb_phrase(Action a) {
     case Action::Repair: return "will be repaired";
     case Action::Destroy: return "will be destroyed";
     case Action::UpdateAllocation: return "will be reallocated";
+    case Action::Rename: return "will be renamed";
   }
   return "will be changed";
 }
@@ -58,6 +59,7 @@ const char* summary_verb(Action a) {
     case Action::Repair: return "repair";
     case Action::Destroy: return "destroy";
     case Action::UpdateAllocation: return "reallocate";
+    case Action::Rename: return "rename";
   }
   return "change";
 }

@@ -55,6 +55,7 @@ class Assembler {
       fleet.instances.push_back(instance(ri));
       origins.emplace(ri.name.value, ri.name.loc);
     }
+    previous_names(raw, names);
     capacity(raw, rh, fleet);
     std::sort(fleet.instances.begin(), fleet.instances.end(),
               [](const model::Instance& a, const model::Instance& b) { return a.name < b.name; });
@@ -160,12 +161,36 @@ class Assembler {
     return mine ? mine->value : theirs ? theirs->value : T(fallback);
   }
 
+  // A previous name is nobody's name now, and one instance's only: else
+  // which instance a state directory is would depend on the order.
+  void previous_names(const Raw& raw, const std::map<std::string, Location>& names) {
+    std::map<std::string, std::pair<std::string, Location>> claimed;
+    for (const auto& ri : raw.instances)
+      for (const auto& p : ri.previous_names) {
+        if (p.value == ri.name.value) {
+          d_.error(p.loc, "metadata.previousNames", "\"" + p.value + "\" is this instance's own name");
+        } else if (auto it = names.find(p.value); it != names.end()) {
+          d_.error(p.loc, "metadata.previousNames",
+                   "\"" + p.value + "\" is the name of the instance at " + where_text(it->second) +
+                       ": a previous name must be nobody's now");
+        } else if (auto [c, fresh] = claimed.emplace(p.value, std::pair{ri.name.value, p.loc});
+                   !fresh && c->second.first != ri.name.value) {
+          d_.error(p.loc, "metadata.previousNames",
+                   "\"" + p.value + "\" is a previous name of instance \"" + c->second.first + "\" too, at " +
+                       where_text(c->second.second));
+        }
+      }
+  }
+
   model::Instance instance(const RawInstance& ri) {
     const RawSpec& s = ri.spec;
     const RawSpec& def = defaults_->spec;
     model::Instance i;
     i.name = ri.name.value;
     i.labels = ri.labels;
+    for (const auto& p : ri.previous_names)
+      if (std::find(i.previous_names.begin(), i.previous_names.end(), p.value) == i.previous_names.end())
+        i.previous_names.push_back(p.value);
     i.model = pick(s.model, def.model, kDefaultModel);
     if (s.skills)
       i.skills = s.skills->value;

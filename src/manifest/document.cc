@@ -67,7 +67,7 @@ class Parser {
     bool named = false;
     if (!meta) r_.error(root, "metadata", "required field is missing (an Instance needs metadata.name)");
     if (!spec) r_.error(root, "spec", "required field is missing");
-    if (auto m = meta ? r_.fields(*meta, "metadata", {"name", "labels"}) : std::nullopt) {
+    if (auto m = meta ? r_.fields(*meta, "metadata", {"name", "labels", "previousNames"}) : std::nullopt) {
       const Entry* name = find(*m, "name");
       if (!name) {
         r_.error(meta->at(), "metadata.name", "required field is missing");
@@ -83,6 +83,7 @@ class Parser {
         }
       }
       if (const Entry* labels = find(*m, "labels")) inst.labels = this->labels(*labels);
+      if (const Entry* previous = find(*m, "previousNames")) inst.previous_names = previous_names(*previous);
     }
     if (spec) inst.spec = this->spec(*spec, false);
     if (named) raw_.instances.push_back(std::move(inst));
@@ -105,6 +106,27 @@ class Parser {
             name->at(), "metadata.name",
             "\"" + std::string(utf8_prefix(*n, 64)) +
                 "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+  }
+
+  std::vector<At<std::string>> previous_names(const Entry& e) {
+    const std::string path = "metadata.previousNames";
+    std::vector<At<std::string>> out;
+    auto items = r_.list(e, path, kMaxPreviousNames);
+    if (!items) return out;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const Entry& item = (*items)[i];
+      auto v = r_.string(item, index(path, i));
+      if (!v) continue;
+      if (!is_dns_label(*v)) {
+        r_.error(
+            item.at(), index(path, i),
+            "\"" + std::string(utf8_prefix(*v, 64)) +
+                "\" is not a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+        continue;
+      }
+      out.push_back({*v, r_.where(item.at())});
+    }
+    return out;
   }
 
   std::map<std::string, std::string> labels(const Entry& e) {

@@ -17,6 +17,8 @@ inline constexpr std::size_t kMaxInstances = 4096;
 inline constexpr std::size_t kMaxBridgePorts = 1023;
 inline constexpr std::size_t kMaxStringBytes = 4096;
 inline constexpr std::size_t kMaxLabels = 64;
+// metadata.previousNames: the names an instance had (a rename at a time).
+inline constexpr std::size_t kMaxPreviousNames = 16;
 inline constexpr std::size_t kMaxSkills = 128;
 inline constexpr std::size_t kMaxTelegramUsers = 1024;
 inline constexpr std::size_t kMaxProviderKeys = 32;

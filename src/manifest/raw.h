@@ -52,6 +52,7 @@ struct RawSpec {
 struct RawInstance {
   At<std::string> name;
   std::map<std::string, std::string> labels;
+  std::vector<At<std::string>> previous_names;
   RawSpec spec;
 };
 

@@ -74,6 +74,10 @@ struct NetworkPins {
 struct Instance {
   std::string name;
   std::map<std::string, std::string> labels;
+  // metadata.previousNames: names this instance had; one that is on the
+  // host (and this name is not) is renamed to this one
+  // (docs/manifest.md#rename). Not part of what the guest sees.
+  std::vector<std::string> previous_names;
   std::string model;
   std::vector<std::string> skills;  // sorted, unique
   std::string image;

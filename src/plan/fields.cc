@@ -46,6 +46,7 @@ const char* to_string(Action a) {
     case Action::Repair: return "repair";
     case Action::Destroy: return "destroy";
     case Action::UpdateAllocation: return "update-allocation";
+    case Action::Rename: return "rename";
   }
   return "repair";
 }

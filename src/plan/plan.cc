@@ -247,6 +247,7 @@ class Planner {
 
   Plan run() {
     host_step();
+    renames();
     auto refusals = prune_refusals();
     std::set<std::string> names;
     for (const auto& i : d_.fleet.instances) names.insert(i.name);
@@ -255,10 +256,21 @@ class Planner {
       last_.reset();
       auto it = o_.instances.find(name);
       const model::ObservedInstance* have = it == o_.instances.end() ? nullptr : &it->second;
-      if (const model::Instance* want = d_.fleet.find(name))
-        instance(*want, have);
-      else
+      if (const model::Instance* want = d_.fleet.find(name)) {
+        if (auto from = renamed_from_.find(name); from != renamed_from_.end())
+          renamed(*want, from->second, o_.instances.at(from->second));
+        else
+          instance(*want, have);
+      } else if (auto claim = claimed_by_.find(name); claim != claimed_by_.end()) {
+        // Never destroyed while a manifest names it as a previous name.
+        if (!renamed_to_.count(name))
+          p_.refused.push_back({name, Action::Destroy,
+                                "it is a previous name of " + claim->second +
+                                    " (metadata.previousNames), which is on the host too; remove it from "
+                                    "metadata.previousNames to destroy it"});
+      } else {
         removed(name, *have, refusals);
+      }
     }
     return std::move(p_);
   }
@@ -316,12 +328,51 @@ class Planner {
     p_.steps.push_back(std::move(s));
   }
 
+  // metadata.previousNames (docs/manifest.md#rename): an instance whose
+  // name is not on the host (no state directory with its record), while a
+  // previous name of it is, is that instance renamed. The first such name
+  // in its list wins; the manifest loader let no name be claimed twice.
+  void renames() {
+    for (const auto& want : d_.fleet.instances) {
+      for (const auto& old : want.previous_names) claimed_by_.emplace(old, want.name);
+      auto have = o_.instances.find(want.name);
+      if (have != o_.instances.end() && have->second.allocation) continue;
+      for (const auto& old : want.previous_names) {
+        auto it = o_.instances.find(old);
+        if (it == o_.instances.end() || !it->second.allocation || d_.fleet.find(old)) continue;
+        renamed_from_[want.name] = old;
+        renamed_to_[old] = want.name;
+        break;
+      }
+    }
+  }
+
+  // One step that converges the instance under its new name; what it
+  // changes beside the name is shown as for any update. A new image is not
+  // the rename's: the next plan shows it (a rename keeps the root disk).
+  void renamed(const model::Instance& want, const std::string& from, const model::ObservedInstance& have) {
+    const auto fields = flatten(want, d_.fleet.host, d_.secret_digests, d_.ca_digests);
+    Step s{want.name,
+           Action::Rename,
+           {{"metadata.name", from, want.name}},
+           "it was " + from + " (metadata.previousNames)",
+           {}};
+    for (const auto& [path, after] : fields) {
+      if (is_image_field(path) || (path == kDataDiskPath && !have.applied.count(path))) continue;
+      auto b = have.applied.find(path);
+      std::optional<std::string> before = b == have.applied.end() ? std::nullopt : std::optional(b->second);
+      if (before != after) s.changes.push_back({path, before, after, is_secret_path(path)});
+    }
+    sort_by_path(s.changes);
+    add(std::move(s));
+  }
+
   // For every inventory instance absent from the manifests, why it may not
   // be destroyed (no entry: it may).
   std::map<std::string, std::string> prune_refusals() const {
     std::vector<std::string> candidates, unprotected;
     for (const auto& [name, i] : o_.instances) {
-      if (!i.in_inventory || d_.fleet.find(name)) continue;
+      if (!i.in_inventory || d_.fleet.find(name) || claimed_by_.count(name)) continue;
       candidates.push_back(name);
       if (!i.protect) unprotected.push_back(name);
     }
@@ -595,7 +646,10 @@ class Planner {
   const Options& opt_;
   Plan p_;
   std::optional<std::size_t> host_;
-  std::optional<std::size_t> last_;  // the current instance's previous step
+  std::optional<std::size_t> last_;                  // the current instance's previous step
+  std::map<std::string, std::string> claimed_by_;    // previous name -> the instance that names it
+  std::map<std::string, std::string> renamed_from_;  // new name -> old, renamed by this plan
+  std::map<std::string, std::string> renamed_to_;    // old name -> new
 };
 
 }  // namespace

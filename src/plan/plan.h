@@ -41,12 +41,16 @@ enum class Action {
                      //     the Host's subnet or port range no longer holds the allocated
                      //     one: record the new allocation, rewrite the drop-ins, restart
                      //     the proxy, and restart the VM when the address or MAC changes
+  Rename,            // ~   on the host under a name in metadata.previousNames: the old
+                     //     name's units go, its state directory, inventory entry and tap
+                     //     become the new name's (allocation, token and disks kept), and
+                     //     the instance restarts as the new name with the health gate
 };
 inline constexpr Action kAllActions[] = {
-    Action::Create, Action::Reprovision, Action::Restart, Action::GrowDisk, Action::Reimage,         Action::Replace,
-    Action::Start,  Action::Stop,        Action::Repair,  Action::Destroy,  Action::UpdateAllocation};
+    Action::Create, Action::Reprovision, Action::Restart, Action::GrowDisk, Action::Reimage,          Action::Replace,
+    Action::Start,  Action::Stop,        Action::Repair,  Action::Destroy,  Action::UpdateAllocation, Action::Rename};
 const char* to_string(Action a);  // "create", "reprovision", "restart", "grow-disk", "reimage", "replace",
-                                  // "start", "stop", "repair", "destroy", "update-allocation"
+                                  // "start", "stop", "repair", "destroy", "update-allocation", "rename"
 const char* symbol(Action a);     // "+", "~", "-/+", "-"
 
 // One changed field, as shown to an operator. Secrets appear only as the

@@ -94,6 +94,21 @@ class FakeGuestDisks : public host::GuestDisks {
     std::erase_if(sizes, in_dir);
     std::erase_if(seeds, in_dir);
   }
+  // The disks of an instance whose directory was renamed.
+  void rename_instance(const std::string& from, const std::string& to) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string a = "/instances/" + from + "/", b = "/instances/" + to + "/";
+    auto move = [&](auto& m) {
+      std::remove_reference_t<decltype(m)> out;
+      for (auto& [path, v] : m) {
+        auto at = path.find(a);
+        out[at == std::string::npos ? path : path.substr(0, at) + b + path.substr(at + a.size())] = v;
+      }
+      m = std::move(out);
+    };
+    move(sizes);
+    move(seeds);
+  }
   void fail(const std::string& call, std::string message) {
     std::lock_guard<std::mutex> lock(mu_);
     if (message.empty())

@@ -140,6 +140,7 @@ class FakeHost {
     }
     // The disks live in the instance's directory and go with it.
     state.on_remove = [this](const std::string& name) { disks.forget_instance(name); };
+    state.on_rename = [this](const std::string& from, const std::string& to) { disks.rename_instance(from, to); };
   }
 
   // The one bundle observe() and the executor use, as the real host's;

@@ -5,6 +5,7 @@
 
 #include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,7 @@ class FakeStateStore : public host::StateStore {
   }
   Status write_inventory(const host::Inventory& inv) override {
     calls.push_back("write_inventory");
-    if (fail_writes) return Error{"injected failure: write_inventory"};
+    if (fail_writes || failing.count("write_inventory")) return Error{"injected failure: write_inventory"};
     inventory = inv;
     return {};
   }
@@ -91,6 +92,36 @@ class FakeStateStore : public host::StateStore {
     for (const auto& [name, _] : records) out.push_back(name);
     return out;
   }
+  Status rename_instance(const std::string& from, const std::string& to) override {
+    calls.push_back("rename_instance " + from + " " + to);
+    if (fail_writes || failing.count("rename_instance")) return Error{"injected failure: rename_instance " + from};
+    if (!records.count(from) && !dirs.count(from) && (records.count(to) || dirs.count(to))) return {};
+    if (records.count(to) || dirs.count(to)) return Error{"cannot rename " + from + " to " + to + ": File exists"};
+    if (auto r = records.extract(from)) {
+      r.key() = to;
+      records.insert(std::move(r));
+    }
+    if (auto t = tokens.extract(from)) {
+      t.key() = to;
+      tokens.insert(std::move(t));
+    }
+    if (auto d = dirs.extract(from)) {
+      d.key() = to;
+      dirs.insert(std::move(d));
+    }
+    std::map<std::string, std::string> moved;
+    for (auto it = files.begin(); it != files.end();)
+      if (it->first.rfind(from + "/", 0) == 0) {
+        moved[to + it->first.substr(from.size())] = it->second;
+        it = files.erase(it);
+      } else {
+        ++it;
+      }
+    files.merge(moved);
+    if (on_rename) on_rename(from, to);
+    return {};
+  }
+
   Status remove_instance(const std::string& name) override {
     calls.push_back("remove_instance " + name);
     if (on_remove) on_remove(name);
@@ -107,8 +138,9 @@ class FakeStateStore : public host::StateStore {
     return {};
   }
 
-  std::function<void(const std::string&)> on_remove;  // called by remove_instance
-  std::optional<std::string> ruleset;                 // what write_ruleset wrote
+  std::function<void(const std::string&)> on_remove;                      // called by remove_instance
+  std::function<void(const std::string&, const std::string&)> on_rename;  // called by rename_instance
+  std::optional<std::string> ruleset;                                     // what write_ruleset wrote
   host::Inventory inventory;
   std::map<std::string, host::InstanceRecord> records;
   std::map<std::string, std::string> tokens;
@@ -116,6 +148,7 @@ class FakeStateStore : public host::StateStore {
   std::map<std::string, std::string> files;     // "<name>/<file>" -> content
   std::map<std::string, std::uint32_t> owners;  // instance -> the uid own() gave its directory
   bool fail_writes = false;
+  std::set<std::string> failing;  // methods that fail (rename_instance, write_inventory)
   std::vector<std::string> calls;
 };
 

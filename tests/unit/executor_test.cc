@@ -571,6 +571,43 @@ TEST_F(Executor, AStoppedInstanceWhoseTokenWasReplacedStartsOnIt) {
   EXPECT_TRUE(plan_for(fleet).empty());
 }
 
+// metadata.previousNames: alpha becomes omega with its allocation, token
+// and disks, and nothing of alpha is left; a rename stopped part-way is
+// finished by the next run.
+TEST_F(Executor, ARenameKeepsTheAllocationTokenAndDisksAndLeavesNothingOfTheOldName) {
+  for (const char* fail : {"", "rename_instance", "write_inventory"}) {
+    fresh_host();
+    converge(fleet_of(instance_yaml("alpha")));
+    const host::InstanceRecord before = host().state.records.at("alpha");
+    const std::string token = host().state.tokens.at("alpha");
+    const std::uint64_t data = host().disks.sizes.at("/var/lib/clawfleet/instances/alpha/data.img");
+    auto fleet = fleet_of(
+        "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: omega, previousNames: "
+        "[alpha]}\nspec:\n  model: ollama/qwen3\n");
+    if (*fail) {
+      host().state.failing = {fail};  // the run stops there
+      Pass p = apply(fleet);
+      ASSERT_EQ(p.plan.steps.size(), 1u) << fail;
+      EXPECT_EQ(p.results[0].outcome, Outcome::Failed) << fail;
+      host().state.failing.clear();
+    }
+    Pass p = apply(fleet);
+    ASSERT_EQ(p.plan.steps.size(), 1u) << fail;
+    EXPECT_EQ(p.plan.steps[0].action, plan::Action::Rename) << p.plan.steps[0].reason;
+    EXPECT_EQ(p.results[0].outcome, Outcome::Ok) << p.results[0].error;
+    const host::InstanceRecord& after = host().state.records.at("omega");
+    EXPECT_EQ(after.allocation, before.allocation);
+    EXPECT_EQ(host().state.tokens.at("omega"), token);
+    EXPECT_EQ(host().disks.sizes.at("/var/lib/clawfleet/instances/omega/data.img"), data);
+    EXPECT_EQ(host().health.tokens.back(), token);
+    EXPECT_EQ(host().systemd.unit(host::vm_unit("omega"))->active_state, "active");
+    EXPECT_EQ(host().state.inventory.instances.at("omega").tap, before.allocation.tap);
+    EXPECT_EQ(host().network.link(before.allocation.tap)->alias, "clawfleet:omega");
+    EXPECT_EQ(host().leftovers("alpha"), std::vector<std::string>{}) << fail;
+    EXPECT_TRUE(plan_for(fleet).empty()) << fail;
+  }
+}
+
 TEST_F(Executor, CreateClonesTheRootDiskAndWritesTheSeed) {
   auto fleet = fleet_of(instance_yaml("alpha", "  resources: {disk: 2GiB, dataDisk: 3GiB}\n"));
   converge(fleet);

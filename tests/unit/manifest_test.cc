@@ -618,6 +618,33 @@ TEST(Load, LivenessFailAfter) {
 }
 
 // spec.rollout.maxUnavailable: 1 unless said; 1 to the most instances.
+TEST(Load, PreviousNames) {
+  const auto two = [](const std::string& a, const std::string& b) {
+    return std::string("apiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: bot, previousNames: ") + a +
+           "}\nspec: {model: ollama/qwen3}\n---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " +
+           "other, previousNames: " + b + "}\nspec: {model: ollama/qwen3}\n";
+  };
+  auto r = load({{"m.yaml", two("[old, older, old]", "[]")}});
+  ASSERT_FALSE(r.diagnostics.has_errors()) << format(r.diagnostics.all()[0]);
+  EXPECT_EQ(r.fleet.find("bot")->previous_names, (std::vector<std::string>{"old", "older"}));
+  // What the guest sees does not change with a previous name.
+  auto plain = load({{"m.yaml", two("[]", "[]")}});
+  EXPECT_EQ(model::content_hash(*r.fleet.find("bot")), model::content_hash(*plain.fleet.find("bot")));
+  EXPECT_EQ(
+      diags(two("[bot]", "[]")),
+      (std::vector<std::string>{"m.yaml:3:39: error: metadata.previousNames: \"bot\" is this instance's own name"}));
+  EXPECT_EQ(diags(two("[other]", "[]")),
+            (std::vector<std::string>{"m.yaml:3:39: error: metadata.previousNames: \"other\" is the name of the "
+                                      "instance at m.yaml:8:18: a previous name must be nobody's now"}));
+  EXPECT_EQ(diags(two("[old]", "[old]")),
+            (std::vector<std::string>{"m.yaml:8:41: error: metadata.previousNames: \"old\" is a previous name of "
+                                      "instance \"bot\" too, at m.yaml:3:39"}));
+  EXPECT_EQ(
+      diags(two("[Old_1]", "[]")),
+      (std::vector<std::string>{"m.yaml:3:39: error: metadata.previousNames[0]: \"Old_1\" is not a DNS label: "
+                                "1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"}));
+}
+
 TEST(Load, RolloutMaxUnavailable) {
   auto max = [](const std::string& spec) {
     auto r = load({{"h.yaml", "apiVersion: clawfleet.io/v1\nkind: Host\nspec:\n" + spec}});

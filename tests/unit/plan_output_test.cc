@@ -83,6 +83,7 @@ Plan every_action() {
        "spec.network.ip is pinned to 10.80.0.9 (allocated 10.80.0.2); host port 18900 is outside the range 20000-20999",
        {0}},
       {"r", Action::Reimage, {{"spec.image", "default", "v2"}}, "base image changed (spec.image: default -> v2)", {0}},
+      {"s", Action::Rename, {{"metadata.name", "t", "s"}}, "it was t (metadata.previousNames)", {0}},
   };
   p.refused = {{"ghost", Action::Destroy, "not in the inventory; clawfleet does not touch it"},
                {"web", Action::Replace,
@@ -165,12 +166,16 @@ TEST(PlanOutputText, EveryAction) {
   ~ r
       spec.image: "default" -> "v2"
 
+  # s will be renamed: it was t (metadata.previousNames)
+  ~ s
+      metadata.name: "t" -> "s"
+
 Refused:
 
   # ghost will not be destroyed: not in the inventory; clawfleet does not touch it
   # web will not be replaced: base image changed (spec.image: default -> v2); it is protected, and a replace loses its disk: rerun with --allow-destroy
 
-Plan: 1 to create, 1 to reprovision, 1 to restart, 1 to resize, 1 to reimage, 1 to replace, 1 to start, 1 to stop, 2 to repair, 1 to reallocate, 1 to destroy.
+Plan: 1 to create, 1 to reprovision, 1 to restart, 1 to resize, 1 to reimage, 1 to replace, 1 to start, 1 to stop, 2 to repair, 1 to reallocate, 1 to rename, 1 to destroy.
 )txt");
 }
 
@@ -347,6 +352,7 @@ TEST(PlanOutputJson, Golden) {
     "repair": 1,
     "destroy": 1,
     "update-allocation": 0,
+    "rename": 0,
     "steps": 3,
     "refused": 1
   }

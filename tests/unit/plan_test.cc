@@ -143,8 +143,8 @@ TEST(PlanActions, NamesAndSymbols) {
     symbols.push_back(symbol(a));
   }
   EXPECT_EQ(names, (Lines{"create", "reprovision", "restart", "grow-disk", "reimage", "replace", "start", "stop",
-                          "repair", "destroy", "update-allocation"}));
-  EXPECT_EQ(symbols, (Lines{"+", "~", "~", "~", "~", "-/+", "~", "~", "~", "-", "~"}));
+                          "repair", "destroy", "update-allocation", "rename"}));
+  EXPECT_EQ(symbols, (Lines{"+", "~", "~", "~", "~", "-/+", "~", "~", "~", "-", "~", "~"}));
 }
 
 TEST(PlanFlatten, EveryFieldWithSecretsAsDigests) {
@@ -292,7 +292,9 @@ TEST(PlanDocs, CostOfAgreesWithTheManifestReference) {
   std::optional<Action> previous;
   std::size_t checked = 0;
   for (const auto& row : manifest_reference_rows()) {
-    if (row.doc_path == "metadata.name") continue;  // the name is the identity, not a field
+    // The name is the identity, not a field; previous names are not
+    // compared either: they make a rename step (PlanRename.*).
+    if (row.doc_path == "metadata.name" || row.doc_path == "metadata.previousNames") continue;
     std::optional<Action> expected = previous;
     if (row.cost != "as above") {
       auto it = kCosts.find(row.cost);
@@ -1049,6 +1051,39 @@ TEST(PlanPrune, LeftoversAreNeverDestroyed) {
   w.o.instances["ghost"] = leftover;
   EXPECT_EQ(summarize(w.plan({100, true})),
             Lines{"refused destroy ghost: not in the inventory; clawfleet does not touch it"});
+}
+
+// metadata.previousNames: "old" on the host, the manifests call it "bot".
+TEST(PlanRename, AnInstanceOnTheHostUnderAPreviousNameIsRenamedNotRecreated) {
+  World w({"old"});
+  World renamed({"bot"});
+  w.d = renamed.d;
+  w.want().previous_names = {"gone", "old"};
+  Plan p = w.plan();
+  EXPECT_EQ(summarize(p), Lines{"rename bot: it was old (metadata.previousNames)"});
+  // The name and what the instance's own fields change with it (its
+  // Telegram token's file is named after it in this World).
+  ASSERT_FALSE(p.steps[0].changes.empty());
+  EXPECT_EQ(p.steps[0].changes[0], (FieldChange{"metadata.name", "old", "bot", false}));
+  for (const auto& c : p.steps[0].changes) EXPECT_FALSE(is_image_field(c.path)) << c.path;
+  // Not counted against --max-destroy, never a destroy of "old".
+  EXPECT_EQ(summarize(w.plan({0, false})), Lines{"rename bot: it was old (metadata.previousNames)"});
+  // Once the directory moved, "bot" is planned as itself.
+  w.o.instances["bot"] = w.o.instances.at("old");
+  w.o.instances.erase("old");
+  EXPECT_NE(summarize(w.plan()).at(0).rfind("rename", 0), 0u);
+}
+
+TEST(PlanRename, APreviousNameOnTheHostBesideTheNewOneIsNeitherRenamedNorDestroyed) {
+  World w({"bot", "old"});
+  w.remove("old");
+  w.want().previous_names = {"old"};
+  EXPECT_EQ(summarize(w.plan({100, true})),
+            Lines{"refused destroy old: it is a previous name of bot (metadata.previousNames), which is on the host "
+                  "too; remove it from metadata.previousNames to destroy it"});
+  // Without the claim, it is destroyed as any instance absent from the manifests.
+  w.want().previous_names.clear();
+  EXPECT_EQ(summarize(w.plan()), Lines{"destroy old: absent from every manifest"});
 }
 
 TEST(PlanPrune, Guards) {

@@ -1,5 +1,7 @@
 #include "host/state/state.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -166,6 +168,16 @@ class FsStateStore : public StateStore {
     if (auto s = ensure_dir(root_, kStateRootMode); !s) return s;
     if (auto s = remove_stale_temp_files(root_, "ruleset.nft"); !s) return s;
     return write_file_atomic(ruleset_path(root_), ruleset, 0600);
+  }
+
+  Status rename_instance(const std::string& from, const std::string& to) override {
+    if (!is_dns_label(from) || !is_dns_label(to))
+      return Error{"not an instance name: \"" + from + "\" or \"" + to + "\""};
+    struct stat st;
+    if (::lstat(dir(from).c_str(), &st) != 0 && errno == ENOENT && ::lstat(dir(to).c_str(), &st) == 0) return {};
+    if (::renameat2(AT_FDCWD, dir(from).c_str(), AT_FDCWD, dir(to).c_str(), RENAME_NOREPLACE) != 0)
+      return sys_error("cannot rename " + dir(from) + " to", dir(to));
+    return fsync_dir(root_ + "/instances");
   }
 
   Status remove_instance(const std::string& name) override {

@@ -93,6 +93,9 @@ class StateStore {
   virtual Result<std::vector<std::string>> instance_dirs() = 0;
   // Removes the instance's directory and everything in it; absent is success.
   virtual Status remove_instance(const std::string& name) = 0;
+  // Renames the instance's directory `from` to `to` (rename(2): all or
+  // nothing); success when `from` is gone and `to` is there (done before).
+  virtual Status rename_instance(const std::string& from, const std::string& to) = 0;
   // The ruleset (host::render_ruleset) for every instance on the host, the
   // one `vm prepare` loads after a reboot; atomic, 0600.
   virtual Status write_ruleset(const std::string& ruleset) = 0;
