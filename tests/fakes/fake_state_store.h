@@ -99,6 +99,7 @@ class FakeStateStore : public host::StateStore {
     if (records.count(to) || dirs.count(to)) return Error{"cannot rename " + from + " to " + to + ": File exists"};
     if (auto r = records.extract(from)) {
       r.key() = to;
+      r.mapped().name = to;
       records.insert(std::move(r));
     }
     if (auto t = tokens.extract(from)) {

@@ -637,6 +637,55 @@ TEST_F(RealApply, KilledApplyConvergesOnTheNextRun) {
   }
 }
 
+// metadata.previousNames (docs/manifest.md#rename): alpha becomes omega
+// with its token, port, address and data disk, as one rename step, and
+// nothing of alpha is left: no unit, drop-in, directory or tap alias.
+// Killed anywhere in the rename (kill -9 of apply), a rerun converges the
+// same way.
+TEST_F(RealApply, ARenameKeepsTheTokenPortAndDataAndSurvivesAKill) {
+  const std::string renamed = manifest({}) +
+                              "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: omega, "
+                              "previousNames: [alpha]}\nspec: {model: ollama/qwen3, state: running}\n";
+  const auto identity = [&](const std::string& name) {
+    const std::string dir = "/var/lib/clawfleet/instances/" + name;
+    sh("cat " + dir + "/token; grep -o '\"\\(ip\\|hostPort\\)\": *[^,}]*' " + dir + "/instance.json; head -c 4 " + dir +
+       "/data.img; echo");
+    return out_;
+  };
+  for (int delay_ms : {0, 200, 600, 1200, 2500}) {
+    SCOPED_TRACE(delay_ms ? "killed after " + std::to_string(delay_ms) + " ms" : std::string("not killed"));
+    write_manifest({"alpha"});
+    ASSERT_EQ(clawfleet("apply --health-timeout 60"), 2) << out_;
+    ASSERT_EQ(sh("printf kept | dd of=/var/lib/clawfleet/instances/alpha/data.img conv=notrunc status=none"), 0);
+    const std::string before = identity("alpha");
+    ASSERT_NE(before.find("kept"), std::string::npos) << before;
+    std::ofstream(c_->root() + "/etc/clawfleet/fleet.yaml") << renamed;
+    if (delay_ms == 0) {
+      ASSERT_EQ(clawfleet("plan"), 2) << out_;
+      EXPECT_NE(out_.find("# omega will be renamed: it was alpha (metadata.previousNames)\n  ~ omega\n      "
+                          "metadata.name: \"alpha\" -> \"omega\"\n"),
+                std::string::npos)
+          << out_;
+      EXPECT_NE(out_.find("Plan: 0 to create, 1 to rename, 0 to destroy."), std::string::npos) << out_;
+    } else {
+      sh("clawfleet apply --health-timeout 60 >/dev/null 2>&1 & pid=$!; sleep " + std::to_string(delay_ms / 1000.0) +
+         "; kill -9 $pid; wait $pid");
+    }
+    const int rc = clawfleet("apply --health-timeout 60");
+    EXPECT_TRUE(rc == 0 || rc == 2) << rc << "\n" << out_;
+    EXPECT_EQ(identity("omega"), before);
+    sh("systemctl is-active clawfleet-vm@omega.service clawfleet-proxy@omega.socket");
+    EXPECT_EQ(out_, "active\nactive\n");
+    EXPECT_EQ(clawfleet("plan"), 0) << out_;
+    EXPECT_EQ(leaks({"omega"}), "");
+    sh("ip -o link show type tun | grep -c 'alias clawfleet:omega'");
+    EXPECT_EQ(out_, "1\n");
+  }
+  write_manifest({"alpha"});
+  ASSERT_EQ(clawfleet("apply"), 2) << out_;
+  EXPECT_EQ(leaks({"alpha"}), "");
+}
+
 // kill -9 of apply anywhere in a reimage that is rolled back (keeping the
 // old root, cloning, the gate, the rollback's moves and restart), then a
 // rerun: the instance runs its old root again, nothing kept is left over,

@@ -269,6 +269,11 @@ TEST_F(RealSystemd, ResetFailedClearsAFailedUnit) {
   EXPECT_TRUE(!after || after->active_state == "inactive") << after->active_state;
   auto unknown = systemd_->reset_failed("cf-never-loaded@x.service");
   EXPECT_TRUE(unknown) << unknown.error().message;
+  // StopUnit finds only loaded units: one that is not (a rerun after a
+  // kill that had removed its drop-ins) is stopped already.
+  auto never = systemd_->stop("cf-never-loaded@x.service", milliseconds(10000));
+  ASSERT_TRUE(never) << never.error().message;
+  EXPECT_EQ(never.value(), JobResult::Done);
 }
 
 TEST_F(RealSystemd, JobResultsErrorsAndDeadlines) {

@@ -147,6 +147,39 @@ TEST_F(State, RemoveInstanceRemovesEverything) {
   EXPECT_TRUE(store_->instance_dirs().value().empty());
 }
 
+// metadata.previousNames: the directory moves in one rename(2) and its
+// record is rewritten to name the new instance; a rename killed between the
+// two leaves a record the directory's name wins over, which a copied
+// directory (its original still there) does not get.
+TEST_F(State, RenameMovesTheDirectoryAndItsRecordAndCanBeRepeated) {
+  ASSERT_TRUE(store_->write_instance(record("alpha")).ok());
+  ASSERT_TRUE(store_->ensure_token("alpha").ok());
+  const std::string token = *store_->read_token("alpha").value();
+  ASSERT_TRUE(store_->rename_instance("alpha", "omega").ok());
+  EXPECT_FALSE(fs::exists(root_ / "instances/alpha"));
+  EXPECT_EQ(store_->read_instance("omega").value(), record("omega"));
+  EXPECT_EQ(*store_->read_token("omega").value(), token);
+  EXPECT_TRUE(store_->rename_instance("alpha", "omega").ok());  // done before
+
+  fs::rename(root_ / "instances/omega", root_ / "instances/moved");  // as if killed after the rename
+  EXPECT_EQ(store_->read_instance("moved").value(), record("moved"));
+  ASSERT_TRUE(store_->rename_instance("omega", "moved").ok());
+  EXPECT_EQ(store_->read_instance("moved").value(), record("moved"));
+  std::ifstream in(root_ / "instances/moved/instance.json");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("\"moved\""), std::string::npos) << text;
+
+  ASSERT_TRUE(store_->write_instance(record("copy")).ok());
+  fs::copy_file(root_ / "instances/moved/instance.json", root_ / "instances/copy/instance.json",
+                fs::copy_options::overwrite_existing);
+  EXPECT_EQ(store_->read_instance("copy").error().message,
+            "state file " + (root_ / "instances/copy").string() + "/instance.json: names instance \"moved\"");
+
+  EXPECT_FALSE(store_->rename_instance("gone", "other").ok());
+  EXPECT_FALSE(store_->rename_instance("copy", "moved").ok());  // never over another instance
+  EXPECT_TRUE(fs::exists(root_ / "instances/copy"));
+}
+
 TEST(Files, AtomicWriteLeavesNoTempFileAndExactMode) {
   auto dir = fs::temp_directory_path() / ("cf-files-" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -65,8 +65,15 @@ class FsStateStore : public StateStore {
     if (!text.value()) return std::optional<InstanceRecord>{};
     auto rec = instance_from_json(*text.value());
     if (!rec) return Error{"state file " + dir(name) + "/instance.json: " + rec.error().message};
-    if (rec.value().name != name)
-      return Error{"state file " + dir(name) + "/instance.json: names instance \"" + rec.value().name + "\""};
+    if (rec.value().name != name) {
+      // A rename (rename_instance) killed between the directory's rename
+      // and the record's rewrite: the directory is the truth. A record of
+      // another instance that is still there (a copied directory) is not.
+      struct stat st;
+      if (!is_dns_label(rec.value().name) || ::lstat(dir(rec.value().name).c_str(), &st) == 0 || errno != ENOENT)
+        return Error{"state file " + dir(name) + "/instance.json: names instance \"" + rec.value().name + "\""};
+      rec.value().name = name;
+    }
     return std::optional<InstanceRecord>{std::move(rec.value())};
   }
 
@@ -174,10 +181,22 @@ class FsStateStore : public StateStore {
     if (!is_dns_label(from) || !is_dns_label(to))
       return Error{"not an instance name: \"" + from + "\" or \"" + to + "\""};
     struct stat st;
-    if (::lstat(dir(from).c_str(), &st) != 0 && errno == ENOENT && ::lstat(dir(to).c_str(), &st) == 0) return {};
-    if (::renameat2(AT_FDCWD, dir(from).c_str(), AT_FDCWD, dir(to).c_str(), RENAME_NOREPLACE) != 0)
-      return sys_error("cannot rename " + dir(from) + " to", dir(to));
-    return fsync_dir(root_ + "/instances");
+    const bool done = ::lstat(dir(from).c_str(), &st) != 0 && errno == ENOENT && ::lstat(dir(to).c_str(), &st) == 0;
+    if (!done) {
+      if (::renameat2(AT_FDCWD, dir(from).c_str(), AT_FDCWD, dir(to).c_str(), RENAME_NOREPLACE) != 0)
+        return sys_error("cannot rename " + dir(from) + " to", dir(to));
+      if (auto s = fsync_dir(root_ + "/instances"); !s) return s;
+    }
+    // The record names its instance: read_instance takes the directory's
+    // name until this rewrite, which a rerun does again.
+    auto text = read(dir(to) + "/instance.json");
+    if (!text) return text.error();
+    if (!text.value()) return {};
+    auto rec = instance_from_json(*text.value());
+    if (!rec) return Error{"state file " + dir(to) + "/instance.json: " + rec.error().message};
+    if (rec.value().name == to) return {};
+    rec.value().name = to;
+    return write_instance(rec.value());
   }
 
   Status remove_instance(const std::string& name) override {

@@ -94,7 +94,9 @@ class StateStore {
   // Removes the instance's directory and everything in it; absent is success.
   virtual Status remove_instance(const std::string& name) = 0;
   // Renames the instance's directory `from` to `to` (rename(2): all or
-  // nothing); success when `from` is gone and `to` is there (done before).
+  // nothing, never over another) and rewrites its record to name `to`;
+  // done again when `from` is gone and `to` is there. Until the rewrite,
+  // read_instance(to) takes a record naming a gone `from` as `to`'s.
   virtual Status rename_instance(const std::string& from, const std::string& to) = 0;
   // The ruleset (host::render_ruleset) for every instance on the host, the
   // one `vm prepare` loads after a reboot; atomic, 0600.

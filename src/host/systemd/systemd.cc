@@ -353,9 +353,10 @@ class SdBusSystemd : public Systemd {
 
  private:
   // Calls a Manager method; fill appends the arguments.
+  // `unknown_unit`, when given, is set for systemd's NoSuchUnit error.
   template <class Fill>
   Result<MessagePtr> call(const char* method, const std::string& what, Fill fill,
-                          std::uint64_t timeout_usec = kDefaultTimeout) {
+                          std::uint64_t timeout_usec = kDefaultTimeout, bool* unknown_unit = nullptr) {
     sd_bus_message* raw = nullptr;
     int r = sd_bus_message_new_method_call(bus_.get(), &raw, kService, kManagerPath, kManager, method);
     MessagePtr m(raw);
@@ -364,6 +365,8 @@ class SdBusSystemd : public Systemd {
     BusError error;
     sd_bus_message* reply = nullptr;
     r = sd_bus_call(bus_.get(), m.get(), timeout_usec, error.get(), &reply);
+    if (r < 0 && unknown_unit)
+      *unknown_unit = sd_bus_error_has_name(error.get(), "org.freedesktop.systemd1.NoSuchUnit");
     if (r < 0) return fail(what, r, error.get());
     return MessagePtr(reply);
   }
@@ -392,9 +395,14 @@ class SdBusSystemd : public Systemd {
 
     std::uint64_t usec = remaining_usec();
     if (usec == 0) return timed_out();
+    bool unknown_unit = false;
     auto reply = call(
-        method, what, [&](sd_bus_message* m) { return sd_bus_message_append(m, "ss", unit.c_str(), "replace"); }, usec);
+        method, what, [&](sd_bus_message* m) { return sd_bus_message_append(m, "ss", unit.c_str(), "replace"); }, usec,
+        &unknown_unit);
     if (!reply) {
+      // StopUnit finds only units in memory ("Unit … not loaded."): one
+      // that is not (its drop-ins gone, collected) is not running.
+      if (unknown_unit && std::string_view(method) == "StopUnit") return JobResult::Done;
       if (remaining_usec() == 0) return timed_out();
       return reply.error();
     }
