@@ -101,8 +101,13 @@ class Run {
   // rollout's unit, docs/apply.md#rollouts): it runs now and is to run.
   bool takes_down(const plan::Plan& plan, const std::vector<std::size_t>& steps) const {
     if (steps.empty()) return false;
-    const model::Instance* inst = desired_.fleet.find(plan.steps[steps.front()].instance);
-    if (!inst || inst->state != model::RunState::Running || !was_running(inst->name)) return false;
+    const plan::Step& first = plan.steps[steps.front()];
+    const model::Instance* inst = desired_.fleet.find(first.instance);
+    // A rename's instance runs under its old name until the step.
+    std::string running_as = first.instance;
+    if (first.action == Action::Rename && !first.changes.empty() && first.changes.front().before)
+      running_as = *first.changes.front().before;
+    if (!inst || inst->state != model::RunState::Running || !was_running(running_as)) return false;
     return std::any_of(steps.begin(), steps.end(), [&](std::size_t i) { return interrupts(plan.steps[i].action); });
   }
 

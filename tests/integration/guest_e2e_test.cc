@@ -774,7 +774,9 @@ TEST_F(ContractGuest, StopStartDestroy) {
   EXPECT_NE(out_.find(" (stopped).\nclawfleet apply (or the agent) creates solo on them.\n"), std::string::npos)
       << out_;
   EXPECT_EQ(clawfleet("restore solo " + archive), 1) << out_;
-  EXPECT_NE(out_.find("clawfleet restore: solo exists on this host (/var/lib/clawfleet/instances/solo is there)"),
+  EXPECT_NE(out_.find("clawfleet restore: solo exists on this host (/var/lib/clawfleet/instances/solo is there, "
+                      "without its record): a restore recreates a destroyed instance; apply first, to finish or "
+                      "undo what is there\n"),
             std::string::npos)
       << out_;
   ASSERT_EQ(clawfleet("plan"), 2) << out_;
@@ -804,6 +806,26 @@ TEST_F(ContractGuest, StopStartDestroy) {
   sh("ls -a /var/lib/clawfleet/instances; cat /var/lib/clawfleet/instances/solo/token");
   EXPECT_EQ(out_, ".\n..\nsolo\nspare\n" + token);
   EXPECT_EQ(clawfleet("plan"), 0) << out_;
+
+  // Renamed (metadata.previousNames, docs/manifest.md#rename): keeper is
+  // solo with its data disk, token, port and tap, and nothing is left
+  // under solo's name. A running one's rename is RealApply's.
+  GuestSpec keeper = stopped_v2;
+  keeper.name = "keeper";
+  keeper.previous_names = "[solo]";
+  write_fleet({keeper, {"spare", "anthropic/claude-sonnet-4-6", "stopped"}});
+  ASSERT_EQ(clawfleet("plan"), 2) << out_;
+  EXPECT_NE(out_.find("# keeper will be renamed: it was solo (metadata.previousNames)\n"), std::string::npos) << out_;
+  ASSERT_EQ(clawfleet("apply"), 2) << out_;
+  EXPECT_EQ(clawfleet("plan"), 0) << out_;
+  EXPECT_EQ(file_of_disk("/var/lib/clawfleet/instances/keeper/data.img", "/kept-across-images"), "kept\n");
+  EXPECT_EQ(field("keeper", "hostPort"), port);
+  EXPECT_EQ(field("keeper", "tap"), tap);
+  sh("cat /var/lib/clawfleet/instances/keeper/token; ip -o link show " + tap + " | grep -o 'alias .*'");
+  EXPECT_EQ(out_, token + "alias clawfleet:keeper\n");
+  sh("systemctl list-units --all --plain --no-legend 'clawfleet-*@solo.*'; ls /etc/systemd/system "
+     "/etc/systemd/system/*.wants | grep '@solo\\.'; ls -a /var/lib/clawfleet/instances; true");
+  EXPECT_EQ(out_, ".\n..\nkeeper\nspare\n");
 }
 
 }  // namespace

@@ -32,8 +32,9 @@ struct GuestSpec {
   std::string anthropic_key = "/etc/clawfleet/secrets/anthropic";
   std::string openai_key = "/etc/clawfleet/secrets/openai";  // "": none
   bool chat_completions = false;
-  bool browser = true;            // spec.browser
-  std::string image = "default";  // or a copy: "v2" (kSecondImage), "broken" (kBrokenImage)
+  bool browser = true;              // spec.browser
+  std::string image = "default";    // or a copy: "v2" (kSecondImage), "broken" (kBrokenImage)
+  std::string previous_names = "";  // metadata.previousNames, a YAML list; "": none
 };
 
 // A second image under the state root: the first one's files copied, its
@@ -75,9 +76,9 @@ inline std::string guest_fleet(const std::vector<GuestSpec>& guests, const Guest
   }
   for (const auto& g : guests)
     m += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: " + g.name +
-         "}\nspec:\n  model: " + g.model + "\n  state: " + g.state + "\n  image: " + g.image +
-         "\n  providerKeys: {anthropic: {file: " + g.anthropic_key + "}" +
-         (g.openai_key.empty() ? "" : ", openai: {file: " + g.openai_key + "}") +
+         (g.previous_names.empty() ? "" : ", previousNames: " + g.previous_names) + "}\nspec:\n  model: " + g.model +
+         "\n  state: " + g.state + "\n  image: " + g.image + "\n  providerKeys: {anthropic: {file: " + g.anthropic_key +
+         "}" + (g.openai_key.empty() ? "" : ", openai: {file: " + g.openai_key + "}") +
          "}\n"
          "  resources: {vcpus: 1, memoryMiB: " +
          std::to_string(kGuestMemoryMiB) + ", disk: 6GiB}\n" + (g.chat_completions ? "  chatCompletions: true\n" : "") +

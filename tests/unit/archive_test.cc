@@ -202,6 +202,29 @@ TEST_F(Archive, AFifoOrADirectoryIsNoArchive) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/out"));
 }
 
+// restore --replace: the restored file takes the mode, owner and group of
+// the instance's file it replaces (a data disk is 0660 for the VMM's group).
+TEST_F(Archive, AReplacedFileKeepsTheModeOwnerAndGroupOfTheOld) {
+  std::ofstream(dir_ + "/old") << "old";
+  std::ofstream(dir_ + "/new") << "new";
+  ASSERT_EQ(::chmod((dir_ + "/old").c_str(), 0660), 0);
+  ASSERT_EQ(::chmod((dir_ + "/new").c_str(), 0600), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown((dir_ + "/old").c_str(), 0, 4242), 0);
+  }
+  struct stat want;
+  ASSERT_EQ(::stat((dir_ + "/old").c_str(), &want), 0);
+  ASSERT_TRUE(backups_->replace(dir_ + "/new", dir_ + "/old"));
+  struct stat got;
+  ASSERT_EQ(::stat((dir_ + "/old").c_str(), &got), 0);
+  EXPECT_EQ(got.st_mode & 07777, 0660u);
+  EXPECT_EQ(got.st_uid, want.st_uid);
+  EXPECT_EQ(got.st_gid, want.st_gid);
+  std::ifstream in(dir_ + "/old");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "new");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/new"));
+}
+
 TEST_F(Archive, DiscardRemovesADirectoryWithoutFollowingItsLinks) {
   std::filesystem::create_directory(dir_ + "/staging");
   std::ofstream(dir_ + "/staging/a") << "a";

@@ -522,6 +522,40 @@ TEST_F(Executor, ARolloutHasAtMostMaxUnavailableDownAndStopsAtTheFirstFailure) {
   EXPECT_TRUE(plan_for(fleet_on("v2", names)).empty());
 }
 
+// A rename restarts a running instance under its new name: renames are a
+// rollout too, at most maxUnavailable down at once.
+TEST_F(Executor, RenamesOfRunningInstancesAreARollout) {
+  const std::vector<std::string> names{"bot-a", "bot-b", "bot-c", "bot-d"};
+  converge(fleet_on("default", names, "  rollout: {maxUnavailable: 1}\n"));
+  for (const auto& n : names)
+    host().vmm.set_state("/var/lib/clawfleet/instances/" + n + "/vm/vmm.sock", host::VmState::Running);
+  std::string yaml = std::string(testing::kTestHost) + "  rollout: {maxUnavailable: 1}\n";
+  for (const auto& n : names)
+    yaml += "---\napiVersion: clawfleet.io/v1\nkind: Instance\nmetadata: {name: new-" + n.substr(4) +
+            ", previousNames: [" + n + "]}\nspec:\n  model: ollama/qwen3\n";
+  auto loaded = manifest::load({{"m.yaml", yaml}});
+  ASSERT_FALSE(loaded.diagnostics.has_errors()) << format(loaded.diagnostics.all()[0]);
+  Pass p{plan_for(loaded.fleet), {}};
+  ASSERT_EQ(p.plan.steps.size(), 4u);
+  ExecOptions exec;
+  exec.parallelism = 4;
+  host().health.gate_time = std::chrono::milliseconds(10);
+  std::mutex mu;
+  int down = 0, most = 0;
+  p.results = execute(p.plan, desired_, observed_, host().ports(), exec, [&](const StepEvent& e) {
+    if (!interrupts(e.step->action)) return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (e.start) most = std::max(most, ++down);
+    if (!e.start && e.result.outcome != Outcome::Skipped) --down;
+  });
+  host().health.gate_time = std::chrono::milliseconds(0);
+  for (std::size_t i = 0; i < p.results.size(); ++i) {
+    EXPECT_EQ(p.plan.steps[i].action, Action::Rename);
+    EXPECT_EQ(p.results[i].outcome, Outcome::Ok) << p.results[i].error;
+  }
+  EXPECT_EQ(most, 1);
+}
+
 // What is not a rollout is not held by one: creates go on beside a
 // rollout that stopped, and a stopped instance's reimage takes nothing down.
 TEST_F(Executor, CreatesAndStoppedInstancesAreNotPartOfARollout) {

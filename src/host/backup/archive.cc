@@ -433,6 +433,17 @@ class RealBackups : public Backups {
   }
 
   Status replace(const std::string& from, const std::string& to) override {
+    // What the instance's file was is what its VMM's user may do with it
+    // (the data disk is 0660, its group the VMM's): the new one is the same.
+    struct stat old;
+    const bool there = ::lstat(to.c_str(), &old) == 0;
+    if (!there && errno != ENOENT) return sys_error("cannot inspect", to);
+    if (there && S_ISREG(old.st_mode)) {
+      Fd fd(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd.get() < 0) return sys_error("cannot open", from);
+      if (::fchown(fd.get(), old.st_uid, old.st_gid) != 0) return sys_error("cannot chown", from);
+      if (::fchmod(fd.get(), old.st_mode & 07777) != 0) return sys_error("cannot chmod", from);
+    }
     if (::rename(from.c_str(), to.c_str()) != 0) return sys_error("cannot rename " + from + " to", to);
     return fsync_dir(dir_of(to));
   }
