@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
 #include <random>
 
 #include "apply/desired.h"
@@ -55,6 +57,28 @@ class Executor : public ::testing::Test {
                         (e.start ? " start" : std::string(" end ") + to_string(e.result.outcome)));
     });
     return p;
+  }
+
+  // Runs `fleet`'s plan with `workers` and 10 ms gates (docs/apply.md#rollouts):
+  // its results, and the most instances down at once (from the start of a
+  // step that interrupts to its end).
+  std::pair<Pass, int> rollout(const model::Fleet& fleet, std::size_t workers,
+                               std::optional<std::uint32_t> max_unavailable = std::nullopt) {
+    Pass p{plan_for(fleet), {}};
+    ExecOptions exec;
+    exec.parallelism = workers;
+    exec.max_unavailable = max_unavailable;
+    host().health.gate_time = std::chrono::milliseconds(10);
+    std::mutex mu;
+    int down = 0, most = 0;
+    p.results = execute(p.plan, desired_, observed_, host().ports(), exec, [&](const StepEvent& e) {
+      if (!interrupts(e.step->action)) return;
+      std::lock_guard<std::mutex> lock(mu);
+      if (e.start) most = std::max(most, ++down);
+      if (!e.start && e.result.outcome != Outcome::Skipped) --down;
+    });
+    host().health.gate_time = std::chrono::milliseconds(0);
+    return {p, most};
   }
 
   // Applies until the plan is empty; fails the test after `rounds`.
@@ -446,21 +470,7 @@ TEST_F(Executor, ARolloutHasAtMostMaxUnavailableDownAndStopsAtTheFirstFailure) {
   std::vector<std::string> names;
   for (char c = 'a'; c <= 'j'; ++c) names.push_back(std::string("bot-") + c);
   auto run = [&](const model::Fleet& fleet, std::optional<std::uint32_t> override_max) {
-    Pass p{plan_for(fleet), {}};
-    ExecOptions exec;
-    exec.parallelism = 10;
-    exec.max_unavailable = override_max;
-    host().health.gate_time = std::chrono::milliseconds(10);
-    std::mutex mu;
-    int down = 0, most = 0;
-    p.results = execute(p.plan, desired_, observed_, host().ports(), exec, [&](const StepEvent& e) {
-      if (!interrupts(e.step->action)) return;
-      std::lock_guard<std::mutex> lock(mu);
-      if (e.start) most = std::max(most, ++down);
-      if (!e.start && e.result.outcome != Outcome::Skipped) --down;
-    });
-    host().health.gate_time = std::chrono::milliseconds(0);
-    return std::pair{p, most};
+    return rollout(fleet, 10, override_max);
   };
   auto all_running = [&] {
     for (const auto& n : names)
@@ -535,20 +545,8 @@ TEST_F(Executor, RenamesOfRunningInstancesAreARollout) {
             ", previousNames: [" + n + "]}\nspec:\n  model: ollama/qwen3\n";
   auto loaded = manifest::load({{"m.yaml", yaml}});
   ASSERT_FALSE(loaded.diagnostics.has_errors()) << format(loaded.diagnostics.all()[0]);
-  Pass p{plan_for(loaded.fleet), {}};
+  auto [p, most] = rollout(loaded.fleet, 4);
   ASSERT_EQ(p.plan.steps.size(), 4u);
-  ExecOptions exec;
-  exec.parallelism = 4;
-  host().health.gate_time = std::chrono::milliseconds(10);
-  std::mutex mu;
-  int down = 0, most = 0;
-  p.results = execute(p.plan, desired_, observed_, host().ports(), exec, [&](const StepEvent& e) {
-    if (!interrupts(e.step->action)) return;
-    std::lock_guard<std::mutex> lock(mu);
-    if (e.start) most = std::max(most, ++down);
-    if (!e.start && e.result.outcome != Outcome::Skipped) --down;
-  });
-  host().health.gate_time = std::chrono::milliseconds(0);
   for (std::size_t i = 0; i < p.results.size(); ++i) {
     EXPECT_EQ(p.plan.steps[i].action, Action::Rename);
     EXPECT_EQ(p.results[i].outcome, Outcome::Ok) << p.results[i].error;
